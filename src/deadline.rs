@@ -1,0 +1,169 @@
+//! `expires` (absolute [`clock()`](crate::clock) seconds) -> Tokio instants,
+//! and the one place that turns an expiry into a `"timeout"` error.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::OnceLock;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::time::{Instant, Sleep};
+
+use crate::error::{Error, Result};
+
+/// The process-wide zero of `clock()`. Shared by every OS thread so an
+/// `expires` computed on one thread means the same instant on another.
+fn base() -> std::time::Instant {
+    static BASE: OnceLock<std::time::Instant> = OnceLock::new();
+    *BASE.get_or_init(std::time::Instant::now)
+}
+
+/// Now, on Tokio's clock (paused in tests), as `clock()` seconds.
+pub(crate) fn now_secs() -> f64 {
+    let base = base();
+    let now = Instant::now().into_std();
+    match now.checked_duration_since(base) {
+        Some(d) => d.as_secs_f64(),
+        None => -(base.duration_since(now).as_secs_f64()),
+    }
+}
+
+/// Far enough to mean "never" without overflowing `Instant` arithmetic.
+const FAR: Duration = Duration::from_secs(86400 * 365 * 30);
+
+/// Converts an absolute `clock()` value to a Tokio instant, rounding up to
+/// the next nanosecond so that a deadline never fires early. NaN and +inf
+/// mean "no deadline" (`None`); -inf and any past value give a past instant.
+pub(crate) fn to_instant(t: f64) -> Option<Instant> {
+    if t.is_nan() || t == f64::INFINITY {
+        return None;
+    }
+    let base = base();
+    let at = if t >= 0.0 {
+        let d = secs_to_duration_ceil(t).min(FAR);
+        base + d
+    } else {
+        let d = secs_to_duration_ceil(-t).min(FAR);
+        base.checked_sub(d).unwrap_or(base)
+    };
+    Some(Instant::from_std(at))
+}
+
+/// `Duration::from_secs_f64`, rounded up, saturating, never panicking.
+pub(crate) fn secs_to_duration_ceil(s: f64) -> Duration {
+    if s.is_nan() || s <= 0.0 {
+        return Duration::ZERO;
+    }
+    if s >= FAR.as_secs_f64() {
+        return FAR;
+    }
+    let whole = s.trunc();
+    let nanos = ((s - whole) * 1e9).ceil();
+    let (secs, nanos) = if nanos >= 1e9 {
+        (whole as u64 + 1, 0)
+    } else {
+        (whole as u64, nanos as u32)
+    };
+    Duration::new(secs, nanos)
+}
+
+/// The instant `s` seconds from now (rounded up), or `None` for "never".
+pub(crate) fn after(s: f64) -> Option<Instant> {
+    if s.is_nan() || s == f64::INFINITY {
+        return None;
+    }
+    Some(Instant::now() + secs_to_duration_ceil(s))
+}
+
+/// A deadline for a socket call. The Tokio timer is created only when the
+/// call actually parks (`poll_expired` after a first `Pending`), so calls
+/// that complete at once never touch the timer wheel.
+#[derive(Debug)]
+pub(crate) struct Deadline {
+    at: Option<Instant>,
+    sleep: Option<Pin<Box<Sleep>>>,
+}
+
+impl Deadline {
+    /// From an `expires` argument.
+    pub(crate) fn new(expires: Option<f64>) -> Deadline {
+        Deadline {
+            at: expires.and_then(to_instant),
+            sleep: None,
+        }
+    }
+
+    /// `true` when there is no deadline.
+    #[allow(dead_code)] // used by some socket kinds only
+    pub(crate) fn is_none(&self) -> bool {
+        self.at.is_none()
+    }
+
+    /// Call when the operation returned `Pending`: arms the timer on first
+    /// use and reports whether the deadline has passed. Registers `cx`'s
+    /// waker with the timer so the caller is woken at the deadline.
+    pub(crate) fn poll_expired(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(at) = self.at else { return false };
+        if self.sleep.is_none() {
+            if Instant::now() >= at {
+                return true;
+            }
+            self.sleep = Some(Box::pin(tokio::time::sleep_until(at)));
+        }
+        match self.sleep.as_mut() {
+            Some(s) => s.as_mut().poll(cx).is_ready(),
+            None => false,
+        }
+    }
+
+    /// The `"timeout"` error.
+    pub(crate) fn error(&self) -> Error {
+        Error::timeout()
+    }
+
+    /// Runs `fut` until it finishes or the deadline passes (then
+    /// `Err("timeout")`). Cancellation of the current sockloop thread ends
+    /// the wait with `Err("cancelled")`.
+    pub(crate) async fn run<T, F>(expires: Option<f64>, fut: F) -> Result<T>
+    where
+        F: Future<Output = Result<T>>,
+    {
+        let mut fut = std::pin::pin!(fut);
+        let mut deadline = Deadline::new(expires);
+        std::future::poll_fn(|cx| {
+            if crate::thread::take_cancel() {
+                return Poll::Ready(Err(Error::cancelled()));
+            }
+            if let Poll::Ready(r) = fut.as_mut().poll(cx) {
+                return Poll::Ready(r);
+            }
+            if deadline.poll_expired(cx) {
+                return Poll::Ready(Err(deadline.error()));
+            }
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ceil_never_rounds_down() {
+        assert_eq!(secs_to_duration_ceil(0.0), Duration::ZERO);
+        assert_eq!(secs_to_duration_ceil(-1.0), Duration::ZERO);
+        assert_eq!(secs_to_duration_ceil(f64::NAN), Duration::ZERO);
+        assert!(secs_to_duration_ceil(0.1).as_secs_f64() >= 0.1);
+        assert!(secs_to_duration_ceil(1.000_000_000_4) >= Duration::new(1, 1));
+        assert_eq!(secs_to_duration_ceil(1e300), FAR);
+    }
+
+    #[test]
+    fn infinite_means_no_deadline() {
+        assert!(to_instant(f64::INFINITY).is_none());
+        assert!(to_instant(f64::NAN).is_none());
+        assert!(to_instant(f64::NEG_INFINITY).is_some());
+    }
+}

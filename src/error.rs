@@ -1,0 +1,504 @@
+//! The crate's one error type: [`Error`] over [`ErrorKind`], with sock.lua's
+//! normalized names, the `partial` count and the OS error number.
+//!
+//! Nothing outside this file knows errno numbers.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::io;
+
+/// `Result<T, sockloop::Error>`, what every fallible sockloop call returns.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong, as a matchable enum.
+///
+/// Each kind has the normalized Lua name that [`Error::name`] returns
+/// (see [`ErrorKind::as_str`]). An OS error that has no normalized name is
+/// [`ErrorKind::Os`], and its name is the OS message, as in sock.lua.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// `"timeout"`: the `expires` deadline passed (or `ETIMEDOUT`).
+    Timeout,
+    /// `"eof"`: the peer closed before the call got all it asked for (`recvn`).
+    Eof,
+    /// `"closed"`: the socket was closed by this side, or (LuaSocket layer)
+    /// the peer closed before the pattern was satisfied.
+    Closed,
+    /// `"connection_refused"` (`ECONNREFUSED`).
+    ConnectionRefused,
+    /// `"connection_reset"` (`ECONNRESET`).
+    ConnectionReset,
+    /// `"connection_aborted"` (`ECONNABORTED`).
+    ConnectionAborted,
+    /// `"address_already_in_use"` (`EADDRINUSE`).
+    AddressInUse,
+    /// `"access_denied"` (`EACCES`, `EPERM`).
+    AccessDenied,
+    /// `"broken_pipe"` (`EPIPE`).
+    BrokenPipe,
+    /// `"not_connected"` (`ENOTCONN`).
+    NotConnected,
+    /// `"already_connected"` (`EISCONN`).
+    AlreadyConnected,
+    /// `"host_unreachable"` (`EHOSTUNREACH`, `EHOSTDOWN`).
+    HostUnreachable,
+    /// `"network_unreachable"` (`ENETUNREACH`, `ENETDOWN`).
+    NetworkUnreachable,
+    /// `"address_not_available"` (`EADDRNOTAVAIL`).
+    AddressNotAvailable,
+    /// `"address_family_not_supported"` (`EAFNOSUPPORT`).
+    AddressFamilyNotSupported,
+    /// `"message_too_long"` (`EMSGSIZE`): a datagram larger than the socket allows.
+    MessageTooLong,
+    /// `"no_buffer_space"` (`ENOBUFS`, `ENOMEM`).
+    NoBufferSpace,
+    /// `"empty"`: [`poll`](crate::poll) was called with no thread waiting.
+    Empty,
+    /// `"cancelled"`: the thread was cancelled with [`Thread::cancel`](crate::Thread::cancel).
+    Cancelled,
+    /// `"thread_busy"`: resuming a thread that runs or waits on I/O or a timer.
+    ThreadBusy,
+    /// `"thread_dead"`: resuming a thread that has finished.
+    ThreadDead,
+    /// `"thread_panicked"`: the thread panicked; it is finished.
+    ThreadPanicked,
+    /// `"not_in_thread"`: a call that needs a sockloop thread was made outside one.
+    NotInThread,
+    /// `"loop_busy"`: `start`/`run`/`poll` called while that loop is already
+    /// running, or from inside a Tokio runtime.
+    LoopBusy,
+    /// `"unknown_option"`: `setopt`/`getopt` with a name sockloop does not know.
+    UnknownOption,
+    /// `"read_only_option"`: `setopt` on an option that can only be read.
+    ReadOnlyOption,
+    /// `"invalid_option_value"`: a value of the wrong type or range for an option.
+    InvalidOptionValue,
+    /// `"invalid_address"`: an address that does not parse or does not fit the socket.
+    InvalidAddress,
+    /// `"invalid_argument"`: any other bad argument (the message says which).
+    InvalidArgument,
+    /// The resolver (getaddrinfo) failed; the name is the resolver's message.
+    Lookup,
+    /// An OS error with no normalized name; the name is the OS message.
+    Os,
+    /// Anything else; the name is the message.
+    Other,
+}
+
+impl ErrorKind {
+    /// The normalized name of this kind, or `None` for the kinds whose
+    /// name is a message ([`Os`](ErrorKind::Os), [`Lookup`](ErrorKind::Lookup),
+    /// [`Other`](ErrorKind::Other)).
+    pub fn as_str(self) -> Option<&'static str> {
+        use ErrorKind::*;
+        Some(match self {
+            Timeout => "timeout",
+            Eof => "eof",
+            Closed => "closed",
+            ConnectionRefused => "connection_refused",
+            ConnectionReset => "connection_reset",
+            ConnectionAborted => "connection_aborted",
+            AddressInUse => "address_already_in_use",
+            AccessDenied => "access_denied",
+            BrokenPipe => "broken_pipe",
+            NotConnected => "not_connected",
+            AlreadyConnected => "already_connected",
+            HostUnreachable => "host_unreachable",
+            NetworkUnreachable => "network_unreachable",
+            AddressNotAvailable => "address_not_available",
+            AddressFamilyNotSupported => "address_family_not_supported",
+            MessageTooLong => "message_too_long",
+            NoBufferSpace => "no_buffer_space",
+            Empty => "empty",
+            Cancelled => "cancelled",
+            ThreadBusy => "thread_busy",
+            ThreadDead => "thread_dead",
+            ThreadPanicked => "thread_panicked",
+            NotInThread => "not_in_thread",
+            LoopBusy => "loop_busy",
+            UnknownOption => "unknown_option",
+            ReadOnlyOption => "read_only_option",
+            InvalidOptionValue => "invalid_option_value",
+            InvalidAddress => "invalid_address",
+            InvalidArgument => "invalid_argument",
+            Lookup | Os | Other => return None,
+        })
+    }
+
+    /// The `std::io::ErrorKind` this kind converts to.
+    pub fn io_kind(self) -> io::ErrorKind {
+        use ErrorKind::*;
+        match self {
+            Timeout => io::ErrorKind::TimedOut,
+            Eof => io::ErrorKind::UnexpectedEof,
+            Closed => io::ErrorKind::NotConnected,
+            ConnectionRefused => io::ErrorKind::ConnectionRefused,
+            ConnectionReset => io::ErrorKind::ConnectionReset,
+            ConnectionAborted => io::ErrorKind::ConnectionAborted,
+            AddressInUse => io::ErrorKind::AddrInUse,
+            AccessDenied => io::ErrorKind::PermissionDenied,
+            BrokenPipe => io::ErrorKind::BrokenPipe,
+            NotConnected => io::ErrorKind::NotConnected,
+            AddressNotAvailable => io::ErrorKind::AddrNotAvailable,
+            Cancelled => io::ErrorKind::Interrupted,
+            UnknownOption | ReadOnlyOption | InvalidOptionValue | InvalidAddress
+            | InvalidArgument => io::ErrorKind::InvalidInput,
+            _ => io::ErrorKind::Other,
+        }
+    }
+
+    /// Maps a `std::io::ErrorKind` (for errors without an OS number).
+    fn from_io_kind(kind: io::ErrorKind) -> ErrorKind {
+        use io::ErrorKind as K;
+        match kind {
+            K::TimedOut | K::WouldBlock => ErrorKind::Timeout,
+            K::UnexpectedEof => ErrorKind::Eof,
+            K::ConnectionRefused => ErrorKind::ConnectionRefused,
+            K::ConnectionReset => ErrorKind::ConnectionReset,
+            K::ConnectionAborted => ErrorKind::ConnectionAborted,
+            K::AddrInUse => ErrorKind::AddressInUse,
+            K::PermissionDenied => ErrorKind::AccessDenied,
+            K::BrokenPipe => ErrorKind::BrokenPipe,
+            K::NotConnected => ErrorKind::NotConnected,
+            K::AddrNotAvailable => ErrorKind::AddressNotAvailable,
+            K::Interrupted => ErrorKind::Cancelled,
+            K::InvalidInput => ErrorKind::InvalidArgument,
+            _ => ErrorKind::Other,
+        }
+    }
+}
+
+/// The errno -> kind table (Linux numbers). The one place that knows them.
+#[cfg(target_os = "linux")]
+fn kind_from_errno(errno: i32) -> Option<ErrorKind> {
+    use ErrorKind::*;
+    Some(match errno {
+        1 | 13 => AccessDenied,         // EPERM, EACCES
+        9 => Closed,                    // EBADF: the descriptor is gone
+        12 | 105 => NoBufferSpace,      // ENOMEM, ENOBUFS
+        32 => BrokenPipe,               // EPIPE
+        90 => MessageTooLong,           // EMSGSIZE
+        97 => AddressFamilyNotSupported, // EAFNOSUPPORT
+        98 => AddressInUse,             // EADDRINUSE
+        99 => AddressNotAvailable,      // EADDRNOTAVAIL
+        100 | 101 => NetworkUnreachable, // ENETDOWN, ENETUNREACH
+        102 | 104 => ConnectionReset,   // ENETRESET, ECONNRESET
+        103 => ConnectionAborted,       // ECONNABORTED
+        106 => AlreadyConnected,        // EISCONN
+        107 | 108 => NotConnected,      // ENOTCONN, ESHUTDOWN
+        110 => Timeout,                 // ETIMEDOUT
+        111 => ConnectionRefused,       // ECONNREFUSED
+        112 | 113 => HostUnreachable,   // EHOSTDOWN, EHOSTUNREACH
+        _ => return None,
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn kind_from_errno(errno: i32) -> Option<ErrorKind> {
+    match ErrorKind::from_io_kind(io::Error::from_raw_os_error(errno).kind()) {
+        ErrorKind::Other => None,
+        k => Some(k),
+    }
+}
+
+/// A sockloop error: a kind with its normalized Lua name, an optional
+/// message, the bytes moved before the failure and the OS error number.
+///
+/// The layout is one box, so `Result<usize>` stays two words.
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::{Error, ErrorKind};
+///
+/// let e = Error::from(std::io::Error::from_raw_os_error(111)); // ECONNREFUSED on Linux
+/// # #[cfg(target_os = "linux")] {
+/// assert_eq!(e.name(), "connection_refused");
+/// assert_eq!(e.kind(), ErrorKind::ConnectionRefused);
+/// assert_eq!(e.os_error(), Some(111));
+/// assert!(e.to_string().starts_with("connection_refused"));
+/// # }
+/// ```
+pub struct Error {
+    inner: Box<Inner>,
+}
+
+struct Inner {
+    kind: ErrorKind,
+    /// For `Os`/`Lookup`/`Other` this is the name; otherwise detail for `Display`.
+    message: Option<Cow<'static, str>>,
+    partial: Option<usize>,
+    data: Option<Vec<u8>>,
+    os: Option<i32>,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl Error {
+    /// An error of `kind` with no message.
+    pub fn new(kind: ErrorKind) -> Error {
+        Error {
+            inner: Box::new(Inner {
+                kind,
+                message: None,
+                partial: None,
+                data: None,
+                os: None,
+                source: None,
+            }),
+        }
+    }
+
+    /// An error of `kind` with a message saying what was wrong.
+    pub fn with_message(kind: ErrorKind, message: impl Into<Cow<'static, str>>) -> Error {
+        let mut e = Error::new(kind);
+        e.inner.message = Some(message.into());
+        e
+    }
+
+    /// An error from an OS error number, normalized where sockloop knows the
+    /// number (see the table in the crate's `PORTING.md`).
+    pub fn from_os(errno: i32) -> Error {
+        Error::from(io::Error::from_raw_os_error(errno))
+    }
+
+    /// `"timeout"`.
+    pub(crate) fn timeout() -> Error {
+        Error::new(ErrorKind::Timeout)
+    }
+
+    /// `"closed"`.
+    pub(crate) fn closed() -> Error {
+        Error::new(ErrorKind::Closed)
+    }
+
+    /// `"cancelled"`.
+    pub(crate) fn cancelled() -> Error {
+        Error::new(ErrorKind::Cancelled)
+    }
+
+    /// The normalized Lua error string: `"timeout"`, `"eof"`, `"closed"`,
+    /// `"connection_refused"`, ... For an OS error with no normalized name,
+    /// the OS message (as sock.lua does); for a lookup failure, the
+    /// resolver's message.
+    pub fn name(&self) -> &str {
+        match self.inner.kind.as_str() {
+            Some(name) => name,
+            None => self.inner.message.as_deref().unwrap_or("error"),
+        }
+    }
+
+    /// The kind, for `match`.
+    pub fn kind(&self) -> ErrorKind {
+        self.inner.kind
+    }
+
+    /// The bytes transferred before the failure (sock.lua's third return
+    /// value). `send`, `recvn` and `recvall` set it on every error, `Some(0)`
+    /// when nothing moved.
+    pub fn partial(&self) -> Option<usize> {
+        self.inner.partial
+    }
+
+    /// The OS error number, where the error came from the OS.
+    pub fn os_error(&self) -> Option<i32> {
+        self.inner.os
+    }
+
+    /// The message with detail, if any (for the message-named kinds it is
+    /// the same as [`name`](Error::name)).
+    pub fn message(&self) -> Option<&str> {
+        self.inner.message.as_deref()
+    }
+
+    /// Takes the bytes received before the failure, where the call promises
+    /// them (`recvall`, the LuaSocket-style `receive`). A second call
+    /// returns `None`.
+    pub fn take_data(&mut self) -> Option<Vec<u8>> {
+        self.inner.data.take()
+    }
+
+    /// The bytes received before the failure, without taking them.
+    pub fn data(&self) -> Option<&[u8]> {
+        self.inner.data.as_deref()
+    }
+
+    /// LuaSocket's word for this error, for code that compares LuaSocket's
+    /// strings: `"closed"` for a peer close, reset or abort,
+    /// `"connection refused"`, `"address already in use"`,
+    /// `"permission denied"`, `"timeout"`, ...; otherwise [`name`](Error::name)
+    /// with `_` turned into spaces.
+    pub fn luasocket_str(&self) -> Cow<'_, str> {
+        use ErrorKind::*;
+        Cow::Borrowed(match self.inner.kind {
+            Closed | Eof | ConnectionReset | ConnectionAborted | BrokenPipe => "closed",
+            Timeout => "timeout",
+            ConnectionRefused => "connection refused",
+            AddressInUse => "address already in use",
+            AccessDenied => "permission denied",
+            NotConnected => "socket is not connected",
+            AlreadyConnected => "already connected",
+            HostUnreachable => "host is unreachable",
+            NetworkUnreachable => "network is unreachable",
+            AddressNotAvailable => "address not available",
+            _ => return Cow::Owned(self.name().replace('_', " ")),
+        })
+    }
+
+    /// Sets the `partial` count (builder style).
+    pub fn with_partial(mut self, n: usize) -> Error {
+        self.inner.partial = Some(n);
+        self
+    }
+
+    /// Attaches the bytes received before the failure (builder style).
+    pub fn with_data(mut self, data: Vec<u8>) -> Error {
+        self.inner.data = Some(data);
+        self
+    }
+
+    /// Adds detail to the message, keeping the kind (builder style). For
+    /// the message-named kinds the name is kept and the detail appended.
+    pub(crate) fn context(mut self, detail: impl fmt::Display) -> Error {
+        let msg = match (&self.inner.message, self.inner.kind.as_str()) {
+            (Some(m), None) => format!("{m} ({detail})"),
+            (Some(m), Some(_)) => format!("{detail}: {m}"),
+            (None, _) => detail.to_string(),
+        };
+        if self.inner.kind.as_str().is_none() {
+            // Keep `name()` equal to the OS/resolver message: store the
+            // detail in the source chain instead of the name.
+            let source: Box<dyn std::error::Error + Send + Sync> = msg.into();
+            self.inner.source = Some(source);
+        } else {
+            self.inner.message = Some(msg.into());
+        }
+        self
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Error");
+        d.field("name", &self.name()).field("kind", &self.inner.kind);
+        if let Some(m) = &self.inner.message {
+            d.field("message", m);
+        }
+        if let Some(p) = self.inner.partial {
+            d.field("partial", &p);
+        }
+        if let Some(os) = self.inner.os {
+            d.field("os_error", &os);
+        }
+        if let Some(data) = &self.inner.data {
+            d.field("data_len", &data.len());
+        }
+        d.finish()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = self.name();
+        f.write_str(name)?;
+        if let Some(m) = &self.inner.message {
+            if m != name {
+                write!(f, ": {m}")?;
+            }
+        }
+        if self.inner.kind.as_str().is_none() {
+            if let Some(src) = &self.inner.source {
+                write!(f, ": {src}")?;
+            }
+        }
+        if let Some(p) = self.inner.partial {
+            write!(f, " (after {p} bytes)")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.inner
+            .source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<ErrorKind> for Error {
+    fn from(kind: ErrorKind) -> Error {
+        Error::new(kind)
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Error {
+        // An io::Error that wraps a sockloop Error converts back losslessly.
+        if e.get_ref().is_some_and(|inner| inner.is::<Error>()) {
+            if let Some(inner) = e.into_inner() {
+                if let Ok(err) = inner.downcast::<Error>() {
+                    return *err;
+                }
+            }
+            return Error::new(ErrorKind::Other);
+        }
+        match e.raw_os_error() {
+            Some(errno) => {
+                let kind = kind_from_errno(errno);
+                let mut err = match kind {
+                    Some(k) => Error::new(k),
+                    None => Error::with_message(ErrorKind::Os, os_message(errno)),
+                };
+                err.inner.os = Some(errno);
+                err.inner.source = Some(Box::new(e));
+                err
+            }
+            None => {
+                let kind = ErrorKind::from_io_kind(e.kind());
+                let mut err = if kind == ErrorKind::Other {
+                    Error::with_message(ErrorKind::Other, e.to_string())
+                } else {
+                    Error::new(kind)
+                };
+                err.inner.source = Some(Box::new(e));
+                err
+            }
+        }
+    }
+}
+
+impl From<Error> for io::Error {
+    fn from(e: Error) -> io::Error {
+        io::Error::new(e.kind().io_kind(), e)
+    }
+}
+
+/// The OS message for `errno` without the " (os error N)" suffix std adds.
+fn os_message(errno: i32) -> String {
+    let full = io::Error::from_raw_os_error(errno).to_string();
+    match full.rfind(" (os error ") {
+        Some(i) => full[..i].to_string(),
+        None => full,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_is_one_word() {
+        assert_eq!(std::mem::size_of::<Error>(), std::mem::size_of::<usize>());
+    }
+
+    #[test]
+    fn unknown_errno_uses_os_message() {
+        // ENOENT has no normalized name.
+        let e = Error::from_os(2);
+        assert_eq!(e.kind(), ErrorKind::Os);
+        assert_eq!(e.name(), "No such file or directory");
+        assert_eq!(e.os_error(), Some(2));
+    }
+}
