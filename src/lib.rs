@@ -7,10 +7,19 @@
     unreachable_pub
 )]
 
+mod context;
 mod deadline;
 mod error;
+mod runtime;
 mod thread;
 mod time;
 
 pub use error::{Error, ErrorKind, Result};
-pub use time::clock;
+pub use runtime::{poll, run, start, stop};
+pub use thread::{
+    cancelled, cowrap, currentthread, newthread, onthreadfinish, resume, suspend, thread, transfer,
+    try_suspend, try_transfer, yield_now, CoWrap, Env, Thread, ThreadStatus, Value, Yielder,
+};
+pub use time::{
+    clock, runafter, runat, runevery, sleep, sleep_job, sleep_until, KeepRunning, SleepJob, Timer,
+};
