@@ -56,10 +56,23 @@ pub(crate) struct Remote {
     state: Mutex<RemoteState>,
 }
 
-#[derive(Debug, Default)]
+/// A closure posted from another OS thread, run on the loop's thread.
+pub(crate) type Command = Box<dyn FnOnce() + Send>;
+
+#[derive(Default)]
 struct RemoteState {
     queue: Vec<Key>,
+    cmds: Vec<Command>,
     driver: Option<Waker>,
+}
+
+impl std::fmt::Debug for RemoteState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteState")
+            .field("queue", &self.queue.len())
+            .field("cmds", &self.cmds.len())
+            .finish()
+    }
 }
 
 impl Remote {
@@ -88,14 +101,32 @@ impl Remote {
         }
     }
 
-    fn take_queue(&self) -> Vec<Key> {
+    /// Runs `f` on the loop's OS thread, at its driver's next round (or
+    /// the next `start`/`run`/`poll`). Callable from any OS thread.
+    pub(crate) fn post(&self, f: Command) {
+        let driver = {
+            let mut st = match self.state.lock() {
+                Ok(st) => st,
+                Err(p) => p.into_inner(),
+            };
+            st.cmds.push(f);
+            st.driver.clone()
+        };
+        self.pending.store(true, Ordering::Release);
+        if let Some(w) = driver {
+            w.wake();
+        }
+    }
+
+    fn take_queue(&self) -> (Vec<Key>, Vec<Command>) {
         if !self.pending.swap(false, Ordering::AcqRel) {
-            return Vec::new();
+            return (Vec::new(), Vec::new());
         }
-        match self.state.lock() {
-            Ok(mut st) => std::mem::take(&mut st.queue),
-            Err(p) => std::mem::take(&mut p.into_inner().queue),
-        }
+        let mut st = match self.state.lock() {
+            Ok(st) => st,
+            Err(p) => p.into_inner(),
+        };
+        (std::mem::take(&mut st.queue), std::mem::take(&mut st.cmds))
     }
 
     fn set_driver(&self, waker: Option<&Waker>) {
@@ -114,22 +145,22 @@ impl Remote {
 /// runtime, or a shared one set with `set_reactor`.
 pub(crate) enum Rt {
     Own(tokio::runtime::Runtime, tokio::task::LocalSet),
-    Shared(tokio::runtime::Handle, tokio::task::LocalSet),
+    Shared(crate::reactor::Reactor, tokio::task::LocalSet),
 }
 
 impl Rt {
     pub(crate) fn block_on<F: Future>(&self, f: F) -> F::Output {
         match self {
             Rt::Own(rt, local) => local.block_on(rt, f),
-            Rt::Shared(h, local) => h.block_on(local.run_until(f)),
+            Rt::Shared(r, local) => r.handle().block_on(local.run_until(f)),
         }
     }
 
-    #[allow(dead_code)] // the shared reactor's
-    pub(crate) fn handle(&self) -> tokio::runtime::Handle {
+    /// The shared reactor this loop uses, if any.
+    pub(crate) fn reactor(&self) -> Option<&crate::reactor::Reactor> {
         match self {
-            Rt::Own(rt, _) => rt.handle().clone(),
-            Rt::Shared(h, _) => h.clone(),
+            Rt::Own(..) => None,
+            Rt::Shared(r, _) => Some(r),
         }
     }
 
@@ -171,7 +202,7 @@ pub(crate) struct Loop {
     driver_notified: Cell<bool>,
     panics: RefCell<Vec<Box<dyn Any + Send>>>,
     rt: OnceCell<Rt>,
-    shared_handle: RefCell<Option<tokio::runtime::Handle>>,
+    shared: RefCell<Option<crate::reactor::Reactor>>,
 }
 
 impl Loop {
@@ -198,7 +229,7 @@ impl Loop {
             driver_notified: Cell::new(false),
             panics: RefCell::default(),
             rt: OnceCell::new(),
-            shared_handle: RefCell::new(None),
+            shared: RefCell::new(None),
         }
     }
 
@@ -302,19 +333,28 @@ impl Loop {
     }
 
     pub(crate) fn pop_ready(&self) -> Option<Key> {
-        if self.remote.pending.load(Ordering::Acquire) {
-            let keys = self.remote.take_queue();
-            self.ready.borrow_mut().extend(keys);
-        }
+        self.drain_remote();
         self.ready.borrow_mut().pop_front()
     }
 
     pub(crate) fn ready_len(&self) -> usize {
-        if self.remote.pending.load(Ordering::Acquire) {
-            let keys = self.remote.take_queue();
-            self.ready.borrow_mut().extend(keys);
-        }
+        self.drain_remote();
         self.ready.borrow().len()
+    }
+
+    /// Moves wake-ups from other OS threads onto the local queue and runs
+    /// the commands they posted (no loop borrow is held meanwhile).
+    fn drain_remote(&self) {
+        if !self.remote.pending.load(Ordering::Acquire) {
+            return;
+        }
+        let (keys, cmds) = self.remote.take_queue();
+        self.ready.borrow_mut().extend(keys);
+        for cmd in cmds {
+            if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(cmd)) {
+                self.record_panic(p);
+            }
+        }
     }
 
     fn notify_driver(&self) {
@@ -370,8 +410,8 @@ impl Loop {
         if let Some(rt) = self.rt.get() {
             return Ok(rt);
         }
-        let made = match self.shared_handle.borrow_mut().take() {
-            Some(h) => Rt::Shared(h, tokio::task::LocalSet::new()),
+        let made = match self.shared.borrow_mut().take() {
+            Some(r) => Rt::Shared(r, tokio::task::LocalSet::new()),
             None => {
                 let rt = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
@@ -383,17 +423,36 @@ impl Loop {
         Ok(self.rt.get_or_init(|| made))
     }
 
-    /// Makes the next runtime this loop creates use `h` (a shared reactor).
-    #[allow(dead_code)] // the shared reactor's
-    pub(crate) fn set_shared_handle(&self, h: tokio::runtime::Handle) -> Result<()> {
-        if self.rt.get().is_some() {
+    /// Makes this loop's runtime the shared reactor `r`. Only before the
+    /// loop has made its own runtime.
+    pub(crate) fn set_shared(&self, r: crate::reactor::Reactor) -> Result<()> {
+        if let Some(rt) = self.rt.get() {
+            if rt.reactor().is_some_and(|cur| cur.same(&r)) {
+                return Ok(());
+            }
             return Err(Error::with_message(
                 ErrorKind::LoopBusy,
                 "set_reactor() must be called before this OS thread's loop first runs",
             ));
         }
-        *self.shared_handle.borrow_mut() = Some(h);
+        *self.shared.borrow_mut() = Some(r);
         Ok(())
+    }
+
+    /// The shared reactor this loop uses or will use, if any; `Err` when
+    /// the loop already runs on its own driver.
+    pub(crate) fn shared_reactor(&self) -> Result<Option<crate::reactor::Reactor>> {
+        match self.rt.get() {
+            Some(rt) => match rt.reactor() {
+                Some(r) => Ok(Some(r.clone())),
+                None => Err(Error::with_message(
+                    ErrorKind::LoopBusy,
+                    "this OS thread's loop already runs on its own driver: call reactor() \
+                     before its first start/run/resume",
+                )),
+            },
+            None => Ok(self.shared.borrow().clone()),
+        }
     }
 
     /// Enters this loop's runtime and `LocalSet` so synchronous code (a
@@ -406,7 +465,7 @@ impl Loop {
         let rt = self.rt()?;
         let rt_guard = match rt {
             Rt::Own(rt, _) => rt.enter(),
-            Rt::Shared(h, _) => h.enter(),
+            Rt::Shared(r, _) => r.handle().enter(),
         };
         let local_guard = rt.local().enter();
         self.running.set(true);

@@ -78,6 +78,9 @@ pub enum ErrorKind {
     InvalidAddress,
     /// `"invalid_argument"`: any other bad argument (the message says which).
     InvalidArgument,
+    /// `"not_supported"`: the operation has no equivalent on this platform
+    /// or runtime (the message says why).
+    NotSupported,
     /// The resolver (getaddrinfo) failed; the name is the resolver's message.
     Lookup,
     /// An OS error with no normalized name; the name is the OS message.
@@ -122,6 +125,7 @@ impl ErrorKind {
             InvalidOptionValue => "invalid_option_value",
             InvalidAddress => "invalid_address",
             InvalidArgument => "invalid_argument",
+            NotSupported => "not_supported",
             Lookup | Os | Other => return None,
         })
     }
@@ -142,6 +146,7 @@ impl ErrorKind {
             NotConnected => io::ErrorKind::NotConnected,
             AddressNotAvailable => io::ErrorKind::AddrNotAvailable,
             Cancelled => io::ErrorKind::Interrupted,
+            NotSupported => io::ErrorKind::Unsupported,
             UnknownOption | ReadOnlyOption | InvalidOptionValue | InvalidAddress
             | InvalidArgument => io::ErrorKind::InvalidInput,
             _ => io::ErrorKind::Other,

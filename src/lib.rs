@@ -51,16 +51,19 @@
 mod context;
 mod deadline;
 mod error;
+mod reactor;
 mod runtime;
 mod thread;
 mod time;
 
 pub use error::{Error, ErrorKind, Result};
+pub use reactor::{epoll_fd, reactor, set_reactor, Reactor, RemoteThread};
 pub use runtime::{poll, run, start, stop};
 pub use thread::{
     cancelled, cowrap, currentthread, newthread, onthreadfinish, resume, suspend, thread, transfer,
     try_suspend, try_transfer, yield_now, CoWrap, Env, Thread, ThreadStatus, Value, Yielder,
 };
 pub use time::{
-    clock, runafter, runat, runevery, sleep, sleep_job, sleep_until, KeepRunning, SleepJob, Timer,
+    clock, runafter, runat, runevery, sleep, sleep_job, sleep_until, KeepRunning, RemoteSleepJob,
+    SleepJob, Timer,
 };

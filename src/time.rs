@@ -7,6 +7,7 @@
 //! fires at once, equal deadlines fire in creation order. Waits outside a
 //! sockloop thread use `tokio::time` directly.
 
+use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -15,6 +16,7 @@ use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -359,7 +361,30 @@ impl Drop for Sleep {
 /// assert!(!sj.wakeup("again"));                   // nobody sleeps any more
 /// ```
 pub struct SleepJob {
-    inner: Rc<RefCell<SjState>>,
+    inner: RefCell<SjState>,
+    /// Made by `remote()`: the mailbox other OS threads deliver through.
+    shared: std::cell::OnceCell<Arc<SjShared>>,
+}
+
+/// The part of a sleep job other OS threads may touch.
+struct SjShared {
+    state: Mutex<SjRemote>,
+}
+
+#[derive(Default)]
+struct SjRemote {
+    sleeping: bool,
+    waker: Option<Waker>,
+    value: Option<Box<dyn Any + Send>>,
+}
+
+impl SjShared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, SjRemote> {
+        match self.state.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
 }
 
 enum SjState {
@@ -382,7 +407,8 @@ impl fmt::Debug for SleepJob {
 /// Makes an interruptible sleep job (`sock.sleep_job`). See [`SleepJob`].
 pub fn sleep_job() -> SleepJob {
     SleepJob {
-        inner: Rc::new(RefCell::new(SjState::Idle)),
+        inner: RefCell::new(SjState::Idle),
+        shared: std::cell::OnceCell::new(),
     }
 }
 
@@ -428,14 +454,30 @@ impl SleepJob {
                 }
             }
         }
+        if let Some(v) = self.take_remote(false) {
+            return Some(v);
+        }
         if take_cancel() {
             return None;
         }
         let in_thread = crate::thread::currentthread();
         let mut timer = at.map(|at| Sleep::new(Some(at)));
         let thread = in_thread.as_ref().map(|t| t.inner().clone());
-        let _guard = SjGuard { sj: &self.inner };
+        let _guard = SjGuard { sj: self };
         std::future::poll_fn(|cx| {
+            if let Some(sh) = self.shared.get() {
+                let mut g = sh.lock();
+                if let Some(v) = g.value.take() {
+                    g.sleeping = false;
+                    drop(g);
+                    *self.inner.borrow_mut() = SjState::Idle;
+                    return Poll::Ready(Some(v as Value));
+                }
+                g.sleeping = true;
+                if !g.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    g.waker = Some(cx.waker().clone());
+                }
+            }
             let mut st = self.inner.borrow_mut();
             match &mut *st {
                 SjState::Woken(_) => {
@@ -458,12 +500,12 @@ impl SleepJob {
             drop(st);
             if take_cancel() {
                 *self.inner.borrow_mut() = SjState::Idle;
-                return Poll::Ready(None);
+                return Poll::Ready(self.take_remote(true));
             }
             if let Some(t) = timer.as_mut() {
                 if Pin::new(t).poll(cx).is_ready() {
                     *self.inner.borrow_mut() = SjState::Idle;
-                    return Poll::Ready(None);
+                    return Poll::Ready(self.take_remote(true));
                 }
             }
             Poll::Pending
@@ -475,7 +517,7 @@ impl SleepJob {
     /// on the job runs **now, synchronously**, until it next parks, and its
     /// `sleep` returns `Some(v)`. Returns `false` (and drops `v`) when
     /// nothing sleeps on the job.
-    pub fn wakeup<V: std::any::Any>(&self, v: V) -> bool {
+    pub fn wakeup<V: Any>(&self, v: V) -> bool {
         let prev = std::mem::replace(&mut *self.inner.borrow_mut(), SjState::Idle);
         match prev {
             SjState::Sleeping { thread, waker } => {
@@ -493,6 +535,66 @@ impl SleepJob {
         }
     }
 
+    /// Stops accepting remote wake-ups (when `stop`) and takes a value
+    /// that arrived meanwhile.
+    fn take_remote(&self, stop: bool) -> Option<Value> {
+        let sh = self.shared.get()?;
+        let mut g = sh.lock();
+        if stop {
+            g.sleeping = false;
+            g.waker = None;
+        }
+        g.value.take().map(|v| v as Value)
+    }
+
+    /// A `Send` handle through which another OS thread can wake this
+    /// job's sleeper with a `Send` value (see [`RemoteSleepJob::wakeup`]).
+    ///
+    /// The `SleepJob` itself is `!Send`; using it from another OS thread
+    /// does not compile:
+    ///
+    /// ```compile_fail
+    /// let sj = sockloop::sleep_job();
+    /// std::thread::spawn(move || sj.wakeup(1)); // SleepJob is not Send
+    /// ```
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sj = sockloop::sleep_job();
+    /// let remote = sj.remote();
+    /// let got = sockloop::run(async move {
+    ///     std::thread::spawn(move || {
+    ///         // Retry until the sleeper is parked.
+    ///         while !remote.wakeup(String::from("from afar")) {
+    ///             std::thread::sleep(std::time::Duration::from_millis(1));
+    ///         }
+    ///     });
+    ///     sj.sleep(10.0).await
+    /// });
+    /// assert_eq!(*got.unwrap().downcast::<String>().unwrap(), "from afar");
+    /// ```
+    pub fn remote(&self) -> RemoteSleepJob {
+        let shared = self
+            .shared
+            .get_or_init(|| {
+                Arc::new(SjShared {
+                    state: Mutex::new(SjRemote::default()),
+                })
+            })
+            .clone();
+        if self.is_sleeping() {
+            // A sleep already in progress accepts remote wake-ups from its
+            // next poll on; mark it now so a wakeup is not refused.
+            let mut g = shared.lock();
+            g.sleeping = true;
+            if let SjState::Sleeping { waker, .. } = &*self.inner.borrow() {
+                g.waker = Some(waker.clone());
+            }
+        }
+        RemoteSleepJob { shared }
+    }
+
     /// `true` while a thread sleeps on the job.
     pub fn is_sleeping(&self) -> bool {
         matches!(&*self.inner.borrow(), SjState::Sleeping { .. })
@@ -501,16 +603,59 @@ impl SleepJob {
 
 /// Clears a sleeper registration when a `SleepJob` sleep is dropped mid-way.
 struct SjGuard<'a> {
-    sj: &'a RefCell<SjState>,
+    sj: &'a SleepJob,
 }
 
 impl Drop for SjGuard<'_> {
     fn drop(&mut self) {
-        if let Ok(mut st) = self.sj.try_borrow_mut() {
+        if let Ok(mut st) = self.sj.inner.try_borrow_mut() {
             if matches!(&*st, SjState::Sleeping { .. }) {
                 *st = SjState::Idle;
             }
         }
+        if let Some(sh) = self.sj.shared.get() {
+            let mut g = sh.lock();
+            g.sleeping = false;
+            g.waker = None;
+        }
+    }
+}
+
+// ===== impl RemoteSleepJob =====
+
+/// A `Send` handle to a [`SleepJob`], for waking its sleeper from another
+/// OS thread. Made by [`SleepJob::remote`].
+#[derive(Clone)]
+pub struct RemoteSleepJob {
+    shared: Arc<SjShared>,
+}
+
+impl fmt::Debug for RemoteSleepJob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteSleepJob")
+            .field("sleeping", &self.shared.lock().sleeping)
+            .finish()
+    }
+}
+
+impl RemoteSleepJob {
+    /// Wakes the sleeper with `v`, from any OS thread: its `sleep` returns
+    /// `Some(v)` when its loop next runs it. Returns `false` (dropping `v`)
+    /// when nothing sleeps on the job. The value is delivered exactly once.
+    pub fn wakeup<V: Any + Send>(&self, v: V) -> bool {
+        let waker = {
+            let mut g = self.shared.lock();
+            if !g.sleeping || g.value.is_some() {
+                return false;
+            }
+            g.sleeping = false;
+            g.value = Some(Box::new(v));
+            g.waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+        true
     }
 }
 

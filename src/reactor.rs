@@ -1,0 +1,217 @@
+//! Multi-threading: one I/O and timer driver shared by the loops of several
+//! OS threads (`sock.epoll_fd([fd])`, `sock.iocp([h])`), and `Send`
+//! handles that wake a thread or a sleep job from another OS thread.
+
+use std::any::Any;
+use std::fmt;
+use std::sync::Arc;
+
+use crate::context::{with_loop, Key, Remote};
+use crate::error::{Error, ErrorKind, Result};
+use crate::thread::{into_value, Thread};
+
+/// A handle to the I/O and timer driver a loop uses: sock.lua's shared
+/// epoll fd / IOCP handle, the Tokio way.
+///
+/// `Send + Clone`: give it to other OS threads and call [`set_reactor`]
+/// there before their loop first runs. Each OS thread then runs its own
+/// loop (threads, sleep jobs, timers) while I/O readiness and timer
+/// expiry come from the one shared driver. The driver (a Tokio runtime
+/// with one worker thread that only polls the kernel) lives while any
+/// handle or any loop using it lives.
+///
+/// # Examples
+///
+/// ```
+/// let r = sockloop::reactor().unwrap();          // this loop now uses it too
+/// let other = std::thread::spawn(move || {
+///     sockloop::set_reactor(r).unwrap();         // before the loop runs
+///     sockloop::run(async {
+///         sockloop::sleep(0.01).await;           // timer on the shared driver
+///         "done"
+///     })
+/// });
+/// assert_eq!(other.join().unwrap(), "done");
+/// ```
+#[derive(Clone)]
+pub struct Reactor {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    handle: tokio::runtime::Handle,
+    /// The runtime when sockloop made it (dropped with the last handle);
+    /// `None` for a caller's multi-thread runtime.
+    owned: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(rt) = self.owned.take() {
+            // Never block a dropping thread (it may be a loop's TLS teardown).
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl fmt::Debug for Reactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reactor")
+            .field("owned", &self.inner.owned.is_some())
+            .finish()
+    }
+}
+
+impl Reactor {
+    pub(crate) fn handle(&self) -> &tokio::runtime::Handle {
+        &self.inner.handle
+    }
+
+    pub(crate) fn same(&self, other: &Reactor) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    /// The Tokio runtime handle of the shared driver, to spawn `Send`
+    /// tasks on it or to enter it.
+    pub fn tokio_handle(&self) -> tokio::runtime::Handle {
+        self.inner.handle.clone()
+    }
+}
+
+/// The reactor this OS thread's loop uses (`sock.epoll_fd()` as a getter).
+///
+/// Standalone, the first call makes a shared driver and switches this
+/// loop to it (so call it before the loop first runs); later calls, and
+/// calls on loops set up with [`set_reactor`], return the same one. Inside
+/// a Tokio multi-thread runtime it returns that runtime's driver.
+///
+/// # Errors
+///
+/// `"loop_busy"` when this loop already runs on a driver of its own (it
+/// has run before without a shared reactor), or inside a current-thread
+/// Tokio runtime, whose driver only its own thread can turn.
+pub fn reactor() -> Result<Reactor> {
+    with_loop(|l| {
+        if let Some(r) = l.shared_reactor()? {
+            return Ok(r);
+        }
+        if let Ok(h) = tokio::runtime::Handle::try_current() {
+            if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
+                return Ok(Reactor {
+                    inner: Arc::new(Inner {
+                        handle: h,
+                        owned: None,
+                    }),
+                });
+            }
+            return Err(Error::with_message(
+                ErrorKind::LoopBusy,
+                "inside a current-thread Tokio runtime: its driver cannot be shared with \
+                 other OS threads",
+            ));
+        }
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("sockloop-reactor")
+            .enable_all()
+            .build()
+            .map_err(|e| Error::from(e).context("cannot build the shared reactor"))?;
+        let r = Reactor {
+            inner: Arc::new(Inner {
+                handle: rt.handle().clone(),
+                owned: Some(rt),
+            }),
+        };
+        l.set_shared(r.clone())?;
+        Ok(r)
+    })
+}
+
+/// Makes this OS thread's loop use `r` (`sock.epoll_fd(epfd)` as a
+/// setter). Call it before the loop first runs on this OS thread.
+///
+/// # Errors
+///
+/// `"loop_busy"` when this loop already runs on another driver.
+pub fn set_reactor(r: Reactor) -> Result<()> {
+    with_loop(|l| l.set_shared(r))
+}
+
+/// `sock.epoll_fd()`: the raw fd of the kernel poller.
+///
+/// Tokio owns its epoll instance privately (inside mio) and does not expose
+/// the fd, so this always returns `Err` named `"not_supported"`. The
+/// equivalent of sharing the epoll fd between OS threads is sharing the
+/// [`Reactor`]: [`reactor()`] on one thread, [`set_reactor`] on the others.
+///
+/// # Errors
+///
+/// Always `"not_supported"`, with a message saying what to use instead.
+pub fn epoll_fd() -> Result<i32> {
+    Err(Error::with_message(
+        ErrorKind::NotSupported,
+        "Tokio does not expose its epoll fd; share the driver with reactor()/set_reactor()",
+    ))
+}
+
+// ===== impl RemoteThread =====
+
+/// A `Send` handle to a [`Thread`], for other OS threads: it posts the
+/// request to the thread's own loop, which carries it out at its next
+/// round. Get one with [`Thread::remote`].
+///
+/// The `Thread` handle itself is `!Send`; using it from the wrong OS
+/// thread does not compile:
+///
+/// ```compile_fail
+/// let t = sockloop::newthread(async {});
+/// std::thread::spawn(move || t.cancel()); // Thread is not Send
+/// ```
+#[derive(Clone)]
+pub struct RemoteThread {
+    remote: Arc<Remote>,
+    key: Key,
+}
+
+impl fmt::Debug for RemoteThread {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteThread")
+            .field("id", &self.key)
+            .finish()
+    }
+}
+
+impl Thread {
+    /// A `Send` handle that other OS threads can use to cancel or resume
+    /// this thread.
+    pub fn remote(&self) -> RemoteThread {
+        with_loop(|l| RemoteThread {
+            remote: l.remote().clone(),
+            key: self.id(),
+        })
+    }
+}
+
+impl RemoteThread {
+    /// [`Thread::cancel`], carried out on the thread's loop.
+    pub fn cancel(&self) {
+        let key = self.key;
+        self.remote.post(Box::new(move || {
+            if let Some(t) = with_loop(|l| l.get_thread(key)) {
+                Thread::from_inner(t).cancel();
+            }
+        }));
+    }
+
+    /// [`resume`](crate::resume) with `v`, carried out on the thread's loop.
+    /// The result (the thread's `suspend` value, or a misuse error) stays
+    /// on that loop: a resume of a thread that is not suspended is dropped.
+    pub fn resume<V: Any + Send>(&self, v: V) {
+        let key = self.key;
+        self.remote.post(Box::new(move || {
+            if let Some(t) = with_loop(|l| l.get_thread(key)) {
+                let _ = crate::thread::resume(&Thread::from_inner(t), into_value(v));
+            }
+        }));
+    }
+}
