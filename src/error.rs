@@ -78,6 +78,12 @@ pub enum ErrorKind {
     InvalidAddress,
     /// `"invalid_argument"`: any other bad argument (the message says which).
     InvalidArgument,
+    /// `"line_too_long"`: a LuaSocket-style `"*l"` receive (or a framing
+    /// line such as an HTTP chunk-size line) exceeded its length limit.
+    LineTooLong,
+    /// `"invalid_data"`: the peer sent bytes that break the expected framing
+    /// (e.g. a malformed HTTP chunk size); the message says what was wrong.
+    InvalidData,
     /// The resolver (getaddrinfo) failed; the name is the resolver's message.
     Lookup,
     /// An OS error with no normalized name; the name is the OS message.
@@ -122,6 +128,8 @@ impl ErrorKind {
             InvalidOptionValue => "invalid_option_value",
             InvalidAddress => "invalid_address",
             InvalidArgument => "invalid_argument",
+            LineTooLong => "line_too_long",
+            InvalidData => "invalid_data",
             Lookup | Os | Other => return None,
         })
     }
@@ -144,6 +152,7 @@ impl ErrorKind {
             Cancelled => io::ErrorKind::Interrupted,
             UnknownOption | ReadOnlyOption | InvalidOptionValue | InvalidAddress
             | InvalidArgument => io::ErrorKind::InvalidInput,
+            LineTooLong | InvalidData => io::ErrorKind::InvalidData,
             _ => io::ErrorKind::Other,
         }
     }
@@ -174,22 +183,22 @@ impl ErrorKind {
 fn kind_from_errno(errno: i32) -> Option<ErrorKind> {
     use ErrorKind::*;
     Some(match errno {
-        1 | 13 => AccessDenied,         // EPERM, EACCES
-        9 => Closed,                    // EBADF: the descriptor is gone
-        12 | 105 => NoBufferSpace,      // ENOMEM, ENOBUFS
-        32 => BrokenPipe,               // EPIPE
-        90 => MessageTooLong,           // EMSGSIZE
+        1 | 13 => AccessDenied,          // EPERM, EACCES
+        9 => Closed,                     // EBADF: the descriptor is gone
+        12 | 105 => NoBufferSpace,       // ENOMEM, ENOBUFS
+        32 => BrokenPipe,                // EPIPE
+        90 => MessageTooLong,            // EMSGSIZE
         97 => AddressFamilyNotSupported, // EAFNOSUPPORT
-        98 => AddressInUse,             // EADDRINUSE
-        99 => AddressNotAvailable,      // EADDRNOTAVAIL
+        98 => AddressInUse,              // EADDRINUSE
+        99 => AddressNotAvailable,       // EADDRNOTAVAIL
         100 | 101 => NetworkUnreachable, // ENETDOWN, ENETUNREACH
-        102 | 104 => ConnectionReset,   // ENETRESET, ECONNRESET
-        103 => ConnectionAborted,       // ECONNABORTED
-        106 => AlreadyConnected,        // EISCONN
-        107 | 108 => NotConnected,      // ENOTCONN, ESHUTDOWN
-        110 => Timeout,                 // ETIMEDOUT
-        111 => ConnectionRefused,       // ECONNREFUSED
-        112 | 113 => HostUnreachable,   // EHOSTDOWN, EHOSTUNREACH
+        102 | 104 => ConnectionReset,    // ENETRESET, ECONNRESET
+        103 => ConnectionAborted,        // ECONNABORTED
+        106 => AlreadyConnected,         // EISCONN
+        107 | 108 => NotConnected,       // ENOTCONN, ESHUTDOWN
+        110 => Timeout,                  // ETIMEDOUT
+        111 => ConnectionRefused,        // ECONNREFUSED
+        112 | 113 => HostUnreachable,    // EHOSTDOWN, EHOSTUNREACH
         _ => return None,
     })
 }
@@ -380,7 +389,8 @@ impl Error {
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Error");
-        d.field("name", &self.name()).field("kind", &self.inner.kind);
+        d.field("name", &self.name())
+            .field("kind", &self.inner.kind);
         if let Some(m) = &self.inner.message {
             d.field("message", m);
         }
