@@ -10,7 +10,7 @@
 //! | `socket.headers.canonic[name]` | [`headers::lookup`], [`headers::canonic`] |
 //! | `socket.try(...)` | the `?` operator |
 //! | `socket.newtry(fin)` | [`newtry`] -> [`Try::check`] then `?` |
-//! | `socket.protect(f)` | a function returning [`Result`](crate::Result); [`protect`] |
+//! | `socket.protect(f)` | a function returning [`Result`]; [`protect`] |
 //! | `socket.sink(mode, sock)` | [`sink`] -> [`Sink::write`] |
 //! | `socket.source(mode, sock, len)` | [`source`] -> [`Source::read`] |
 //! | `sock:receive(pattern, prefix)` | [`receive`] over any `AsyncBufRead` |
@@ -140,7 +140,7 @@ pub fn gettime() -> f64 {
 /// # });
 /// ```
 pub async fn sleep(s: f64) {
-    if !(s > 0.0) {
+    if s.is_nan() || s <= 0.0 {
         return;
     }
     tokio::time::sleep(crate::deadline::secs_to_duration_ceil(s)).await;
