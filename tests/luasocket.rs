@@ -572,3 +572,23 @@ async fn sleep_waits_and_negative_returns_at_once() {
         "{e:?}"
     );
 }
+
+#[test]
+fn sleep_in_a_sockloop_thread_ends_on_cancel() {
+    let (slept, saw_cancel) = sockloop::run(async {
+        let t0 = sockloop::clock();
+        luasocket::sleep(0.02).await;
+        assert!(sockloop::clock() - t0 >= 0.02);
+        let saw = std::rc::Rc::new(Cell::new(false));
+        let saw2 = saw.clone();
+        let sleeper = sockloop::thread(async move {
+            luasocket::sleep(3600.0).await;
+            saw2.set(sockloop::cancelled());
+        });
+        sockloop::runafter(0.01, move || sleeper.cancel());
+        sockloop::sleep(0.05).await;
+        (sockloop::clock() - t0, saw.get())
+    });
+    assert!(saw_cancel, "the sleeper saw its cancel");
+    assert!(slept < 60.0, "the cancelled sleeper did not keep the loop alive");
+}

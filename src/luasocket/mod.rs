@@ -121,9 +121,12 @@ pub fn gettime() -> f64 {
 
 /// `socket.sleep(s)`: waits `s` seconds without blocking other tasks.
 ///
-/// A negative, zero or NaN `s` returns at once, as in LuaSocket; an infinite
-/// `s` sleeps for decades. Unlike LuaSocket's `sleep`, which freezes the
-/// whole program, this only parks the calling task.
+/// This is [`sockloop::sleep`](crate::sleep) (so inside a sockloop thread a
+/// [`Thread::cancel`](crate::Thread::cancel) ends it early), except that a
+/// negative, zero or NaN `s` returns at once without yielding, as in
+/// LuaSocket; an infinite `s` never returns. Unlike LuaSocket's `sleep`,
+/// which freezes the whole program, this only parks the calling thread or
+/// task.
 ///
 /// # Cancel safety
 ///
@@ -143,7 +146,7 @@ pub async fn sleep(s: f64) {
     if s.is_nan() || s <= 0.0 {
         return;
     }
-    tokio::time::sleep(crate::deadline::secs_to_duration_ceil(s)).await;
+    crate::sleep(s).await;
 }
 
 /// `socket.skip(d, ...)`: drops the first `d` values and returns the rest.
