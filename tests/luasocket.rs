@@ -590,5 +590,8 @@ fn sleep_in_a_sockloop_thread_ends_on_cancel() {
         (sockloop::clock() - t0, saw.get())
     });
     assert!(saw_cancel, "the sleeper saw its cancel");
-    assert!(slept < 60.0, "the cancelled sleeper did not keep the loop alive");
+    assert!(
+        slept < 60.0,
+        "the cancelled sleeper did not keep the loop alive"
+    );
 }
