@@ -595,3 +595,28 @@ fn sleep_in_a_sockloop_thread_ends_on_cancel() {
         "the cancelled sleeper did not keep the loop alive"
     );
 }
+
+#[test]
+fn luasocket_error_kinds_are_named() {
+    for (kind, name, io, lua) in [
+        (
+            ErrorKind::LineTooLong,
+            "line_too_long",
+            std::io::ErrorKind::InvalidData,
+            "line too long",
+        ),
+        (
+            ErrorKind::InvalidData,
+            "invalid_data",
+            std::io::ErrorKind::InvalidData,
+            "invalid data",
+        ),
+    ] {
+        let e = Error::new(kind);
+        assert_eq!(e.name(), name);
+        assert_eq!(kind.as_str(), Some(name));
+        assert_eq!(kind.io_kind(), io);
+        assert_eq!(e.luasocket_str(), lua);
+        assert_eq!(std::io::Error::from(e).kind(), io);
+    }
+}
