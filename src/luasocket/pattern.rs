@@ -38,14 +38,16 @@ pub const DEFAULT_LINE_LIMIT: usize = 1 << 20;
 /// assert!(matches!(Pattern::from("*x"), Pattern::Invalid(_)));
 /// assert_eq!("*x".parse::<Pattern>().unwrap_err().name(), "invalid_argument");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub enum Pattern {
     /// `"*l"`: one line. LF ends it and is not returned; every CR in the
-    /// line is dropped (LuaSocket's `recvline`).
+    /// line is dropped (LuaSocket's `recvline`). The default, as LuaSocket's
+    /// `receive()` without a pattern.
+    #[default]
     Line,
     /// `"*a"`: everything until the peer closes; the close is not an error.
     All,
-    /// `n`: exactly `n` bytes.
+    /// `n`: `n` bytes in all, the prefix counted (see [`receive`]).
     Bytes(usize),
     /// A pattern string LuaSocket does not know (kept to name it in the error).
     Invalid(String),
@@ -120,7 +122,10 @@ impl fmt::Display for Pattern {
 ///   line without the LF and without any CR (all of them, not only a
 ///   trailing one).
 /// * [`Pattern::All`]: reads until end of stream; the end is not an error.
-/// * [`Pattern::Bytes`]`(n)`: reads exactly `n` bytes.
+/// * [`Pattern::Bytes`]`(n)`: returns `n` bytes in all, **the prefix
+///   counted**, as LuaSocket 3.0 does so that `receive(n, partial)` resumes a
+///   read cut short: it reads `n - prefix.len()` bytes, and nothing when the
+///   prefix is already that long (the prefix is then returned whole).
 ///
 /// Nothing beyond what the pattern needs is consumed from `reader`, so
 /// receives can be chained on one buffered reader.
@@ -169,7 +174,7 @@ where
     match pattern.into() {
         Pattern::Line => receive_line(reader, prefix, max_line).await,
         Pattern::All => receive_all(reader, prefix).await,
-        Pattern::Bytes(n) => receive_exact(reader, n, prefix).await,
+        Pattern::Bytes(n) => receive_exact(reader, n.saturating_sub(prefix.len()), prefix).await,
         Pattern::Invalid(s) => Err(invalid_pattern(&s)),
     }
 }
@@ -239,7 +244,8 @@ where
     }
 }
 
-/// A byte count: see [`receive`].
+/// Reads exactly `n` more bytes after `prefix` (the caller does the
+/// prefix accounting of a byte-count pattern, see [`receive`]).
 pub(crate) async fn receive_exact<R>(reader: &mut R, n: usize, prefix: &[u8]) -> Result<Vec<u8>>
 where
     R: AsyncBufRead + Unpin + ?Sized,
