@@ -478,8 +478,9 @@ async fn receive_invalid_pattern_reads_nothing() {
         assert_eq!(err.name(), "invalid_argument");
         assert!(err.to_string().contains("*x"), "{err}");
         assert_eq!(input, b"data\n");
-        assert_eq!(Pattern::parse("l").unwrap(), Pattern::Line);
-        assert_eq!(Pattern::parse("a").unwrap(), Pattern::All);
+        assert_eq!(Pattern::parse("*line").unwrap(), Pattern::Line);
+        assert_eq!(Pattern::parse("*all").unwrap(), Pattern::All);
+        assert!(matches!(Pattern::from("l"), Pattern::Invalid(_)));
         assert_eq!(Pattern::parse("*q").unwrap_err().name(), "invalid_argument");
         assert_eq!(Pattern::from(3).to_string(), "3");
         assert_eq!(Pattern::Line.to_string(), "*l");

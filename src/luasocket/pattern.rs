@@ -19,9 +19,9 @@ pub const DEFAULT_LINE_LIMIT: usize = 1 << 20;
 
 /// How much a LuaSocket-style `receive` reads.
 ///
-/// Built from the Lua pattern: `"*l"` (or `"l"`) gives [`Line`](Pattern::Line),
-/// `"*a"` (or `"a"`) gives [`All`](Pattern::All), a number gives
-/// [`Bytes`](Pattern::Bytes). A decimal string such as `"10"` is a byte count
+/// Built from the Lua pattern: `"*l"` gives [`Line`](Pattern::Line), `"*a"`
+/// gives [`All`](Pattern::All) (LuaSocket looks at two characters only, so
+/// `"*line"` and `"*all"` work too), a number gives [`Bytes`](Pattern::Bytes). A decimal string such as `"10"` is a byte count
 /// too, as Lua's number coercion makes it. Any other string gives
 /// [`Invalid`](Pattern::Invalid), which [`receive`] rejects with an `Err`
 /// named `"invalid_argument"`; use [`Pattern::parse`] (or `str::parse`) to
@@ -58,8 +58,8 @@ impl Pattern {
     ///
     /// # Errors
     ///
-    /// `"invalid_argument"` for a string that is not `"*l"`, `"l"`, `"*a"`,
-    /// `"a"` or a decimal byte count; the message quotes the string.
+    /// `"invalid_argument"` for a string that does not start with `"*l"` or
+    /// `"*a"` and is not a decimal byte count; the message quotes the string.
     pub fn parse(s: &str) -> Result<Pattern> {
         match Pattern::from(s) {
             Pattern::Invalid(s) => Err(invalid_pattern(&s)),
@@ -77,13 +77,17 @@ fn invalid_pattern(s: &str) -> Error {
 
 impl From<&str> for Pattern {
     fn from(s: &str) -> Pattern {
-        match s {
-            "*l" | "l" => Pattern::Line,
-            "*a" | "a" => Pattern::All,
-            _ => match s.trim().parse::<usize>() {
-                Ok(n) => Pattern::Bytes(n),
-                Err(_) => Pattern::Invalid(s.to_owned()),
-            },
+        // LuaSocket checks the first two characters only, so "*line" and
+        // "*all" work too.
+        if s.starts_with("*l") {
+            return Pattern::Line;
+        }
+        if s.starts_with("*a") {
+            return Pattern::All;
+        }
+        match s.trim().parse::<usize>() {
+            Ok(n) => Pattern::Bytes(n),
+            Err(_) => Pattern::Invalid(s.to_owned()),
         }
     }
 }
