@@ -634,3 +634,27 @@ fn luasocket_error_kinds_are_named() {
         assert_eq!(std::io::Error::from(e).kind(), io);
     }
 }
+
+#[test]
+fn sink_and_source_inside_sockloop_threads() {
+    let body = sockloop::run(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let writer = sockloop::thread(async move {
+            let (conn, _) = listener.accept().await.unwrap();
+            let mut snk = sink("http-chunked", conn).unwrap();
+            for part in [&b"sock"[..], b"loop"] {
+                snk.write(Some(part)).await.unwrap();
+                sockloop::sleep(0.005).await;
+            }
+            snk.write(None).await.unwrap();
+        });
+        let conn = TcpStream::connect(addr).await.unwrap();
+        let mut src = source("http-chunked", conn, None).unwrap();
+        let body = bounded(drain(&mut src)).await.unwrap();
+        sockloop::sleep(0.01).await;
+        assert!(writer.is_finished());
+        body
+    });
+    assert_eq!(body, b"sockloop");
+}
