@@ -16,7 +16,10 @@ mod deadline;
 #[allow(dead_code)]
 mod error;
 mod runtime;
-#[allow(dead_code)]
+// src/thread.rs (branch `main`) trips clippy 1.95's `box_collection` and
+// `type_complexity` (its boxes keep per-thread state small on purpose); the
+// file is not ours to edit on this branch. Drop once main settles it.
+#[allow(dead_code, clippy::box_collection, clippy::type_complexity)]
 mod thread;
 // src/time.rs (branch `main`) trips clippy 1.95's `redundant_closure` in
 // `catch_unwind(AssertUnwindSafe(|| f()))`; the file is not ours to edit on
