@@ -258,10 +258,15 @@ impl<W: AsyncWrite + Unpin> Sink<W> {
             return Ok(());
         }
         if self.mode == SinkMode::HttpChunked {
+            // One write for the whole frame, as LuaSocket's
+            // `size .. chunk .. "\r\n"`: separate small writes of the size
+            // line and the CRLF would meet Nagle's algorithm.
             let head = format!("{:X}\r\n", data.len());
-            w.write_all(head.as_bytes()).await?;
-            w.write_all(data).await?;
-            w.write_all(b"\r\n").await?;
+            let mut frame = Vec::with_capacity(head.len() + data.len() + 2);
+            frame.extend_from_slice(head.as_bytes());
+            frame.extend_from_slice(data);
+            frame.extend_from_slice(b"\r\n");
+            w.write_all(&frame).await?;
         } else {
             w.write_all(data).await?;
         }
