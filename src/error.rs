@@ -81,6 +81,12 @@ pub enum ErrorKind {
     /// `"not_supported"`: the operation has no equivalent on this platform
     /// or runtime (the message says why).
     NotSupported,
+    /// `"line_too_long"`: a LuaSocket-style `"*l"` receive (or a framing
+    /// line such as an HTTP chunk-size line) exceeded its length limit.
+    LineTooLong,
+    /// `"invalid_data"`: the peer sent bytes that break the expected framing
+    /// (e.g. a malformed HTTP chunk size); the message says what was wrong.
+    InvalidData,
     /// The resolver (getaddrinfo) failed; the name is the resolver's message.
     Lookup,
     /// An OS error with no normalized name; the name is the OS message.
@@ -126,6 +132,8 @@ impl ErrorKind {
             InvalidAddress => "invalid_address",
             InvalidArgument => "invalid_argument",
             NotSupported => "not_supported",
+            LineTooLong => "line_too_long",
+            InvalidData => "invalid_data",
             Lookup | Os | Other => return None,
         })
     }
@@ -149,6 +157,7 @@ impl ErrorKind {
             NotSupported => io::ErrorKind::Unsupported,
             UnknownOption | ReadOnlyOption | InvalidOptionValue | InvalidAddress
             | InvalidArgument => io::ErrorKind::InvalidInput,
+            LineTooLong | InvalidData => io::ErrorKind::InvalidData,
             _ => io::ErrorKind::Other,
         }
     }

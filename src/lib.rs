@@ -56,6 +56,8 @@ mod runtime;
 mod thread;
 mod time;
 
+pub mod luasocket;
+
 pub use error::{Error, ErrorKind, Result};
 pub use reactor::{epoll_fd, reactor, set_reactor, Reactor, RemoteThread};
 pub use runtime::{poll, run, start, stop};

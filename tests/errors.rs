@@ -77,6 +77,9 @@ fn every_kind_has_a_distinct_name() {
         InvalidOptionValue,
         InvalidAddress,
         InvalidArgument,
+        NotSupported,
+        LineTooLong,
+        InvalidData,
     ];
     let mut names: Vec<&str> = kinds.iter().map(|k| k.as_str().unwrap()).collect();
     for (k, n) in kinds.iter().zip(&names) {
