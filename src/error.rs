@@ -174,22 +174,22 @@ impl ErrorKind {
 fn kind_from_errno(errno: i32) -> Option<ErrorKind> {
     use ErrorKind::*;
     Some(match errno {
-        1 | 13 => AccessDenied,         // EPERM, EACCES
-        9 => Closed,                    // EBADF: the descriptor is gone
-        12 | 105 => NoBufferSpace,      // ENOMEM, ENOBUFS
-        32 => BrokenPipe,               // EPIPE
-        90 => MessageTooLong,           // EMSGSIZE
+        1 | 13 => AccessDenied,          // EPERM, EACCES
+        9 => Closed,                     // EBADF: the descriptor is gone
+        12 | 105 => NoBufferSpace,       // ENOMEM, ENOBUFS
+        32 => BrokenPipe,                // EPIPE
+        90 => MessageTooLong,            // EMSGSIZE
         97 => AddressFamilyNotSupported, // EAFNOSUPPORT
-        98 => AddressInUse,             // EADDRINUSE
-        99 => AddressNotAvailable,      // EADDRNOTAVAIL
+        98 => AddressInUse,              // EADDRINUSE
+        99 => AddressNotAvailable,       // EADDRNOTAVAIL
         100 | 101 => NetworkUnreachable, // ENETDOWN, ENETUNREACH
-        102 | 104 => ConnectionReset,   // ENETRESET, ECONNRESET
-        103 => ConnectionAborted,       // ECONNABORTED
-        106 => AlreadyConnected,        // EISCONN
-        107 | 108 => NotConnected,      // ENOTCONN, ESHUTDOWN
-        110 => Timeout,                 // ETIMEDOUT
-        111 => ConnectionRefused,       // ECONNREFUSED
-        112 | 113 => HostUnreachable,   // EHOSTDOWN, EHOSTUNREACH
+        102 | 104 => ConnectionReset,    // ENETRESET, ECONNRESET
+        103 => ConnectionAborted,        // ECONNABORTED
+        106 => AlreadyConnected,         // EISCONN
+        107 | 108 => NotConnected,       // ENOTCONN, ESHUTDOWN
+        110 => Timeout,                  // ETIMEDOUT
+        111 => ConnectionRefused,        // ECONNREFUSED
+        112 | 113 => HostUnreachable,    // EHOSTDOWN, EHOSTUNREACH
         _ => return None,
     })
 }
@@ -380,7 +380,8 @@ impl Error {
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Error");
-        d.field("name", &self.name()).field("kind", &self.inner.kind);
+        d.field("name", &self.name())
+            .field("kind", &self.inner.kind);
         if let Some(m) = &self.inner.message {
             d.field("message", m);
         }
