@@ -68,7 +68,6 @@ pub(crate) fn secs_to_duration_ceil(s: f64) -> Duration {
 }
 
 /// The instant `s` seconds from now (rounded up), or `None` for "never".
-#[allow(dead_code)] // used by the scheduler's sleep (time.rs)
 pub(crate) fn after(s: f64) -> Option<Instant> {
     if s.is_nan() || s == f64::INFINITY {
         return None;

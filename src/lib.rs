@@ -7,8 +7,10 @@
     unreachable_pub
 )]
 
+mod context;
 mod deadline;
 mod error;
+mod runtime;
 mod thread;
 mod time;
 
@@ -27,7 +29,14 @@ pub use addr::{
 pub use error::{Error, ErrorKind, Result};
 pub use opt::OptValue;
 pub use raw::{raw, Raw};
+pub use runtime::{poll, run, start, stop};
+pub use thread::{
+    cancelled, cowrap, currentthread, newthread, onthreadfinish, resume, suspend, thread, transfer,
+    try_suspend, try_transfer, yield_now, CoWrap, Env, Thread, ThreadStatus, Value, Yielder,
+};
+pub use time::{
+    clock, runafter, runat, runevery, sleep, sleep_job, sleep_until, KeepRunning, SleepJob, Timer,
+};
 pub use std::net::IpAddr;
 pub use tcp::{tcp, Tcp};
-pub use time::clock;
 pub use udp::{udp, Udp};

@@ -1,8 +1,648 @@
-//! Time: clock, sleep, sleep jobs and timers. (Being written.)
+//! Time: `clock`, `sleep`, `sleep_until`, sleep jobs and timers
+//! (`runat`, `runafter`, `runevery`).
+//!
+//! Sleeps of sockloop threads and timers live in the loop's own queue,
+//! ordered by `(deadline, creation number)` and driven by one Tokio timer
+//! re-armed to the earliest entry: nothing fires early, a past deadline
+//! fires at once, equal deadlines fire in creation order. Waits outside a
+//! sockloop thread use `tokio::time` directly.
 
-/// Seconds on a monotonic clock: the base of every `expires` argument.
+use std::cell::{Cell, RefCell};
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::fmt;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::context::{with_loop, Loop};
+use crate::deadline::{after, secs_to_duration_ceil, to_instant};
+use crate::thread::{into_value, step_waiting_now, take_cancel, ThreadInner, Value};
+
+/// Seconds on a monotonic clock: the base of every `expires` argument
+/// (`sock.clock`).
 ///
-/// It follows Tokio's clock, so `tokio::time::pause()` drives it in tests.
+/// It follows Tokio's clock, so `tokio::time::pause()` drives it in tests,
+/// and it has one zero for the whole process, so a value computed on one
+/// OS thread means the same instant on another.
+///
+/// # Examples
+///
+/// ```
+/// let t0 = sockloop::clock();
+/// let deadline = t0 + 5.0; // what every `expires` argument takes
+/// assert!(deadline > sockloop::clock());
+/// ```
 pub fn clock() -> f64 {
     crate::deadline::now_secs()
+}
+
+// ===== the timer queue =====
+
+enum Action {
+    /// Wake a parked sleeper.
+    Wake(RefCell<Option<Waker>>),
+    /// `runat`/`runafter`.
+    Once(Cell<Option<Box<dyn FnOnce()>>>),
+    /// `runevery`: the n-th call is due at `start + n * period`.
+    Every {
+        f: RefCell<Box<dyn FnMut() -> bool>>,
+        start: Instant,
+        period: Duration,
+        n: Cell<u32>,
+    },
+}
+
+pub(crate) struct TimerJob {
+    /// Cancelled, or (jobs) run to the end: the entry is skipped.
+    done: Cell<bool>,
+    fired: Cell<bool>,
+    action: Action,
+}
+
+struct Entry {
+    at: Instant,
+    seq: u64,
+    job: Rc<TimerJob>,
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Entry) -> bool {
+        self.at == other.at && self.seq == other.seq
+    }
+}
+
+impl Eq for Entry {}
+
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Entry) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Entry {
+    // BinaryHeap is a max-heap: reverse so the earliest (then oldest) is on top.
+    fn cmp(&self, other: &Entry) -> Ordering {
+        (other.at, other.seq).cmp(&(self.at, self.seq))
+    }
+}
+
+/// The loop's timer queue.
+#[derive(Default)]
+pub(crate) struct TimerQueue {
+    heap: BinaryHeap<Entry>,
+    seq: u64,
+}
+
+impl TimerQueue {
+    fn push(&mut self, at: Instant, job: Rc<TimerJob>) {
+        self.seq += 1;
+        let seq = self.seq;
+        self.heap.push(Entry { at, seq, job });
+    }
+}
+
+fn insert(l: &Loop, at: Instant, job: Rc<TimerJob>) {
+    l.timers.borrow_mut().push(at, job);
+}
+
+/// The earliest live deadline, dropping dead entries on the way.
+pub(crate) fn next_deadline(l: &Loop) -> Option<Instant> {
+    let mut q = l.timers.borrow_mut();
+    while let Some(top) = q.heap.peek() {
+        if top.job.done.get() {
+            q.heap.pop();
+        } else {
+            return Some(top.at);
+        }
+    }
+    None
+}
+
+/// Fires the earliest entry if it is due at `now`. Returns `true` if an
+/// entry was taken off the queue. Runs no user code while the queue is
+/// borrowed.
+pub(crate) fn fire_one(l: &Loop, now: Instant) -> bool {
+    let entry = {
+        let mut q = l.timers.borrow_mut();
+        match q.heap.peek() {
+            Some(top) if top.at <= now => q.heap.pop(),
+            _ => None,
+        }
+    };
+    let Some(entry) = entry else { return false };
+    let job = entry.job;
+    if job.done.get() {
+        return true;
+    }
+    match &job.action {
+        Action::Wake(w) => {
+            job.fired.set(true);
+            job.done.set(true);
+            if let Some(w) = w.borrow_mut().take() {
+                w.wake();
+            }
+        }
+        Action::Once(f) => {
+            job.fired.set(true);
+            job.done.set(true);
+            l.jobs_add(-1);
+            if let Some(f) = f.take() {
+                if let Err(p) = catch_unwind(AssertUnwindSafe(f)) {
+                    l.record_panic(p);
+                }
+            }
+        }
+        Action::Every {
+            f,
+            start,
+            period,
+            n,
+        } => {
+            job.fired.set(true);
+            let keep = match f.try_borrow_mut() {
+                Ok(mut f) => match catch_unwind(AssertUnwindSafe(|| f())) {
+                    Ok(keep) => keep,
+                    Err(p) => {
+                        l.record_panic(p);
+                        false
+                    }
+                },
+                Err(_) => true,
+            };
+            if job.done.get() {
+                // Cancelled from inside its own callback.
+            } else if keep {
+                let next = n.get().saturating_add(1);
+                n.set(next);
+                let at = *start + period.saturating_mul(next);
+                insert(l, at, job.clone());
+            } else {
+                job.done.set(true);
+                l.jobs_add(-1);
+            }
+        }
+    }
+    true
+}
+
+// ===== sleep =====
+
+/// Sleeps for `s` seconds without blocking other threads (`sock.sleep`).
+///
+/// `s <= 0` still lets the other ready threads run first (a past deadline
+/// fires at once, on the loop's next round). A cancel of the thread ends
+/// the sleep early; [`cancelled()`](crate::cancelled) then says so.
+///
+/// # Cancel safety
+///
+/// Cancel-safe: dropping the future removes the timer.
+///
+/// # Examples
+///
+/// ```
+/// sockloop::run(async {
+///     let t0 = sockloop::clock();
+///     sockloop::sleep(0.02).await;
+///     assert!(sockloop::clock() - t0 >= 0.02);
+/// });
+/// ```
+pub async fn sleep(s: f64) {
+    if s.is_nan() || s == f64::INFINITY {
+        return sleep_at(None).await;
+    }
+    sleep_at(after(s)).await
+}
+
+/// Sleeps until [`clock()`] reaches `t` (`sock.sleep_until`). As [`sleep`].
+///
+/// # Cancel safety
+///
+/// Cancel-safe.
+pub async fn sleep_until(t: f64) {
+    sleep_at(to_instant(t)).await
+}
+
+async fn sleep_at(at: Option<Instant>) {
+    let in_thread = crate::thread::currentthread().is_some();
+    if !in_thread {
+        match at {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending::<()>().await,
+        }
+        return;
+    }
+    Sleep { at, job: None }.await
+}
+
+/// A sleep of a sockloop thread on the loop's timer queue.
+#[must_use = "futures do nothing unless awaited"]
+struct Sleep {
+    at: Option<Instant>,
+    job: Option<Rc<TimerJob>>,
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if take_cancel() {
+            if let Some(job) = self.job.take() {
+                job.done.set(true);
+            }
+            return Poll::Ready(());
+        }
+        match &self.job {
+            Some(job) => {
+                if job.fired.get() {
+                    self.job = None;
+                    return Poll::Ready(());
+                }
+                if let Action::Wake(w) = &job.action {
+                    let mut w = w.borrow_mut();
+                    if !w.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                        *w = Some(cx.waker().clone());
+                    }
+                }
+                Poll::Pending
+            }
+            None => {
+                let Some(at) = self.at else {
+                    // Forever: only a cancel ends it.
+                    return Poll::Pending;
+                };
+                let job = Rc::new(TimerJob {
+                    done: Cell::new(false),
+                    fired: Cell::new(false),
+                    action: Action::Wake(RefCell::new(Some(cx.waker().clone()))),
+                });
+                with_loop(|l| insert(l, at, job.clone()));
+                self.job = Some(job);
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        if let Some(job) = self.job.take() {
+            job.done.set(true);
+        }
+    }
+}
+
+// ===== impl SleepJob =====
+
+/// An interruptible sleep (`sock.sleep_job`): a thread sleeps on it, and
+/// another wakes it early with a value.
+///
+/// Methods take `&self`; share the job with `Rc`. One sleeper at a time.
+///
+/// # Examples
+///
+/// ```
+/// use std::rc::Rc;
+///
+/// let sj = Rc::new(sockloop::sleep_job());
+/// let sj2 = sj.clone();
+/// let sleeper = sockloop::thread(async move {
+///     let v = sj2.sleep(3600.0).await;              // woken long before that
+///     assert_eq!(*v.unwrap().downcast::<&str>().unwrap(), "hello");
+/// });
+/// assert!(sj.wakeup("hello"));                    // runs the sleeper now
+/// assert!(sleeper.is_finished());
+/// assert!(!sj.wakeup("again"));                   // nobody sleeps any more
+/// ```
+pub struct SleepJob {
+    inner: Rc<RefCell<SjState>>,
+}
+
+enum SjState {
+    Idle,
+    Sleeping {
+        thread: Option<Rc<ThreadInner>>,
+        waker: Waker,
+    },
+    Woken(Value),
+}
+
+impl fmt::Debug for SleepJob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SleepJob")
+            .field("sleeping", &self.is_sleeping())
+            .finish()
+    }
+}
+
+/// Makes an interruptible sleep job (`sock.sleep_job`). See [`SleepJob`].
+pub fn sleep_job() -> SleepJob {
+    SleepJob {
+        inner: Rc::new(RefCell::new(SjState::Idle)),
+    }
+}
+
+impl SleepJob {
+    /// Sleeps for `s` seconds or until [`wakeup`](SleepJob::wakeup):
+    /// `Some(v)` with the woken value, `None` when it expired by itself
+    /// (or was cancelled: see [`cancelled()`](crate::cancelled)). If another
+    /// task already sleeps on this job, returns `None` at once.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a value delivered but not yet returned stays for the
+    /// next sleep on this job.
+    pub async fn sleep(&self, s: f64) -> Option<Value> {
+        let at = if s.is_nan() || s == f64::INFINITY {
+            None
+        } else {
+            after(s)
+        };
+        self.sleep_at(at).await
+    }
+
+    /// Sleeps until [`clock()`] reaches `t`, or until woken. As
+    /// [`sleep`](SleepJob::sleep).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`sleep`](SleepJob::sleep).
+    pub async fn sleep_until(&self, t: f64) -> Option<Value> {
+        self.sleep_at(to_instant(t)).await
+    }
+
+    async fn sleep_at(&self, at: Option<Instant>) -> Option<Value> {
+        // The body's first lines run at the first poll.
+        {
+            let mut st = self.inner.borrow_mut();
+            match std::mem::replace(&mut *st, SjState::Idle) {
+                SjState::Idle => {}
+                SjState::Woken(v) => return Some(v),
+                sleeping @ SjState::Sleeping { .. } => {
+                    *st = sleeping;
+                    return None;
+                }
+            }
+        }
+        if take_cancel() {
+            return None;
+        }
+        let in_thread = crate::thread::currentthread();
+        let mut timer: Option<Pin<Box<dyn Future<Output = ()>>>> = match (&in_thread, at) {
+            (_, None) => None,
+            (Some(_), Some(at)) => Some(Box::pin(Sleep {
+                at: Some(at),
+                job: None,
+            })),
+            (None, Some(at)) => Some(Box::pin(tokio::time::sleep_until(at))),
+        };
+        let thread = in_thread.as_ref().map(|t| t.inner().clone());
+        let _guard = SjGuard { sj: &self.inner };
+        std::future::poll_fn(|cx| {
+            let mut st = self.inner.borrow_mut();
+            match &mut *st {
+                SjState::Woken(_) => {
+                    if let SjState::Woken(v) = std::mem::replace(&mut *st, SjState::Idle) {
+                        return Poll::Ready(Some(v));
+                    }
+                }
+                SjState::Sleeping { waker, .. } => {
+                    if !waker.will_wake(cx.waker()) {
+                        *waker = cx.waker().clone();
+                    }
+                }
+                SjState::Idle => {
+                    *st = SjState::Sleeping {
+                        thread: thread.clone(),
+                        waker: cx.waker().clone(),
+                    };
+                }
+            }
+            drop(st);
+            if take_cancel() {
+                *self.inner.borrow_mut() = SjState::Idle;
+                return Poll::Ready(None);
+            }
+            if let Some(t) = timer.as_mut() {
+                if t.as_mut().poll(cx).is_ready() {
+                    *self.inner.borrow_mut() = SjState::Idle;
+                    return Poll::Ready(None);
+                }
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Wakes the sleeper with `v` (`sj:wakeup`): a sockloop thread sleeping
+    /// on the job runs **now, synchronously**, until it next parks, and its
+    /// `sleep` returns `Some(v)`. Returns `false` (and drops `v`) when
+    /// nothing sleeps on the job.
+    pub fn wakeup<V: std::any::Any>(&self, v: V) -> bool {
+        let prev = std::mem::replace(&mut *self.inner.borrow_mut(), SjState::Idle);
+        match prev {
+            SjState::Sleeping { thread, waker } => {
+                *self.inner.borrow_mut() = SjState::Woken(into_value(v));
+                let ran = thread.as_ref().is_some_and(step_waiting_now);
+                if !ran {
+                    waker.wake();
+                }
+                true
+            }
+            other => {
+                *self.inner.borrow_mut() = other;
+                false
+            }
+        }
+    }
+
+    /// `true` while a thread sleeps on the job.
+    pub fn is_sleeping(&self) -> bool {
+        matches!(&*self.inner.borrow(), SjState::Sleeping { .. })
+    }
+}
+
+/// Clears a sleeper registration when a `SleepJob` sleep is dropped mid-way.
+struct SjGuard<'a> {
+    sj: &'a RefCell<SjState>,
+}
+
+impl Drop for SjGuard<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut st) = self.sj.try_borrow_mut() {
+            if matches!(&*st, SjState::Sleeping { .. }) {
+                *st = SjState::Idle;
+            }
+        }
+    }
+}
+
+// ===== impl Timer =====
+
+/// A timer made by [`runat`], [`runafter`] or [`runevery`]
+/// (sock.lua's `sjt`). Dropping the handle does **not** cancel the timer.
+#[derive(Clone)]
+pub struct Timer {
+    job: Rc<TimerJob>,
+}
+
+impl fmt::Debug for Timer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Timer")
+            .field("active", &self.is_active())
+            .finish()
+    }
+}
+
+impl Timer {
+    /// Cancels the timer (`sjt:cancel`): its callback will not run again.
+    /// Returns `true` if it was still active. Safe to call from inside the
+    /// callback itself.
+    pub fn cancel(&self) -> bool {
+        if self.job.done.replace(true) {
+            return false;
+        }
+        with_loop(|l| l.jobs_add(-1));
+        true
+    }
+
+    /// `true` until the timer has fired for the last time or is cancelled.
+    pub fn is_active(&self) -> bool {
+        !self.job.done.get()
+    }
+}
+
+/// What a [`runevery`] callback may return: `()` keeps the timer running,
+/// `bool` says whether to keep it running (`false` stops it, as in Lua).
+pub trait KeepRunning {
+    /// `true` to run again.
+    fn keep_running(self) -> bool;
+}
+
+impl KeepRunning for () {
+    fn keep_running(self) -> bool {
+        true
+    }
+}
+
+impl KeepRunning for bool {
+    fn keep_running(self) -> bool {
+        self
+    }
+}
+
+fn add_job(at: Option<Instant>, action: Action) -> Timer {
+    let job = Rc::new(TimerJob {
+        done: Cell::new(at.is_none()),
+        fired: Cell::new(false),
+        action,
+    });
+    if let Some(at) = at {
+        with_loop(|l| {
+            l.jobs_add(1);
+            insert(l, at, job.clone());
+            crate::runtime::ensure_driver(l);
+        });
+    }
+    Timer { job }
+}
+
+/// Runs `f` when [`clock()`] reaches `t` (`sock.runat`). A past `t` fires
+/// on the loop's next round. Live timers keep [`start`](crate::start)
+/// running. `f`'s return value is ignored; `f` runs on the loop, outside
+/// any thread: start a [`thread`](crate::thread) from it to wait on I/O.
+///
+/// A `t` of `+inf` or NaN never fires (the timer is inactive).
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::RefCell;
+/// use std::rc::Rc;
+///
+/// let order = Rc::new(RefCell::new(Vec::new()));
+/// let now = sockloop::clock();
+/// for (i, dt) in [(1, 0.03), (2, 0.01), (3, 0.02)] {
+///     let o = order.clone();
+///     sockloop::runat(now + dt, move || o.borrow_mut().push(i));
+/// }
+/// sockloop::start().unwrap();
+/// assert_eq!(*order.borrow(), [2, 3, 1]); // deadline order
+/// ```
+pub fn runat<F, R>(t: f64, f: F) -> Timer
+where
+    F: FnOnce() -> R + 'static,
+{
+    let f: Box<dyn FnOnce()> = Box::new(move || {
+        f();
+    });
+    add_job(to_instant(t), Action::Once(Cell::new(Some(f))))
+}
+
+/// Runs `f` after `s` seconds (`sock.runafter`). As [`runat`].
+pub fn runafter<F, R>(s: f64, f: F) -> Timer
+where
+    F: FnOnce() -> R + 'static,
+{
+    let at = if s.is_nan() || s == f64::INFINITY {
+        None
+    } else {
+        after(s)
+    };
+    let f: Box<dyn FnOnce()> = Box::new(move || {
+        f();
+    });
+    add_job(at, Action::Once(Cell::new(Some(f))))
+}
+
+/// Runs `f` every `s` seconds (`sock.runevery`) until it returns `false`
+/// or the timer is cancelled.
+///
+/// Fixed-rate: the n-th call is due at creation + n·s, so a late call does
+/// not delay the ones after it (a loop that stalled runs the missed calls
+/// at once, in order). `s` below one millisecond is taken as one
+/// millisecond.
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::Cell;
+/// use std::rc::Rc;
+///
+/// let n = Rc::new(Cell::new(0));
+/// let n2 = n.clone();
+/// sockloop::runevery(0.001, move || {
+///     n2.set(n2.get() + 1);
+///     n2.get() < 3 // false stops it
+/// });
+/// sockloop::start().unwrap();
+/// assert_eq!(n.get(), 3);
+/// ```
+pub fn runevery<F, R>(s: f64, mut f: F) -> Timer
+where
+    F: FnMut() -> R + 'static,
+    R: KeepRunning,
+{
+    let period = secs_to_duration_ceil(s).max(Duration::from_millis(1));
+    let start = Instant::now();
+    let f: Box<dyn FnMut() -> bool> = Box::new(move || f().keep_running());
+    let at = if s.is_nan() || s == f64::INFINITY {
+        None
+    } else {
+        Some(start + period)
+    };
+    add_job(
+        at,
+        Action::Every {
+            f: RefCell::new(f),
+            start,
+            period,
+            n: Cell::new(1),
+        },
+    )
 }

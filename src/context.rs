@@ -1,0 +1,455 @@
+//! The per-OS-thread loop state: the one `thread_local!` of the crate.
+//!
+//! Nothing outside this file touches the thread-local; everything goes
+//! through [`with_loop`]. The loop holds the thread slab, the FIFO ready
+//! queue (plus a locked queue for wake-ups from other OS threads), the
+//! timer queue, the counters that decide when `start()` returns, and the
+//! runtime used by `start`/`run`/`poll`, created on first use and kept for
+//! the life of the OS thread.
+
+use std::any::Any;
+use std::cell::{Cell, OnceCell, RefCell};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::Waker;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::thread::ThreadInner;
+use crate::time::TimerQueue;
+use crate::Value;
+
+static NEXT_LOOP_ID: AtomicUsize = AtomicUsize::new(1);
+
+thread_local! {
+    /// This OS thread's loop id, 0 until the loop is made. Kept apart from
+    /// `LOOP` so a waker can tell "same loop" without touching the loop.
+    static LOOP_ID: Cell<usize> = const { Cell::new(0) };
+    static LOOP: Loop = Loop::new();
+}
+
+/// Runs `f` with this OS thread's loop, creating it on first use.
+pub(crate) fn with_loop<R>(f: impl FnOnce(&Loop) -> R) -> R {
+    LOOP.with(f)
+}
+
+/// Like [`with_loop`], but `None` while the thread-local is being destroyed.
+pub(crate) fn try_with_loop<R>(f: impl FnOnce(&Loop) -> R) -> Option<R> {
+    LOOP.try_with(f).ok()
+}
+
+/// A thread's slab key: index in the low 32 bits, generation in the high.
+pub(crate) type Key = u64;
+
+fn key(index: usize, gen: u32) -> Key {
+    (u64::from(gen) << 32) | index as u64
+}
+
+/// The part of a loop that other OS threads may touch: the remote ready
+/// queue and the driver's waker.
+#[derive(Debug)]
+pub(crate) struct Remote {
+    loop_id: usize,
+    pending: AtomicBool,
+    state: Mutex<RemoteState>,
+}
+
+#[derive(Debug, Default)]
+struct RemoteState {
+    queue: Vec<Key>,
+    driver: Option<Waker>,
+}
+
+impl Remote {
+    /// Queues `key` for this loop from whatever OS thread the caller is on.
+    pub(crate) fn wake(&self, key: Key) {
+        if LOOP_ID.try_with(Cell::get).ok() == Some(self.loop_id) {
+            let done = try_with_loop(|l| l.push_ready(key)).is_some();
+            if done {
+                return;
+            }
+        }
+        let driver = match self.state.lock() {
+            Ok(mut st) => {
+                st.queue.push(key);
+                st.driver.clone()
+            }
+            Err(poisoned) => {
+                let mut st = poisoned.into_inner();
+                st.queue.push(key);
+                st.driver.clone()
+            }
+        };
+        self.pending.store(true, Ordering::Release);
+        if let Some(w) = driver {
+            w.wake();
+        }
+    }
+
+    fn take_queue(&self) -> Vec<Key> {
+        if !self.pending.swap(false, Ordering::AcqRel) {
+            return Vec::new();
+        }
+        match self.state.lock() {
+            Ok(mut st) => std::mem::take(&mut st.queue),
+            Err(p) => std::mem::take(&mut p.into_inner().queue),
+        }
+    }
+
+    fn set_driver(&self, waker: Option<&Waker>) {
+        let mut st = match self.state.lock() {
+            Ok(st) => st,
+            Err(p) => p.into_inner(),
+        };
+        match (waker, &st.driver) {
+            (Some(w), Some(old)) if old.will_wake(w) => {}
+            (w, _) => st.driver = w.cloned(),
+        }
+    }
+}
+
+/// Where `start`/`run`/`poll` block: this OS thread's own current-thread
+/// runtime, or a shared one set with `set_reactor`.
+pub(crate) enum Rt {
+    Own(tokio::runtime::Runtime, tokio::task::LocalSet),
+    Shared(tokio::runtime::Handle, tokio::task::LocalSet),
+}
+
+impl Rt {
+    pub(crate) fn block_on<F: Future>(&self, f: F) -> F::Output {
+        match self {
+            Rt::Own(rt, local) => local.block_on(rt, f),
+            Rt::Shared(h, local) => h.block_on(local.run_until(f)),
+        }
+    }
+
+    pub(crate) fn handle(&self) -> tokio::runtime::Handle {
+        match self {
+            Rt::Own(rt, _) => rt.handle().clone(),
+            Rt::Shared(h, _) => h.clone(),
+        }
+    }
+
+    fn local(&self) -> &tokio::task::LocalSet {
+        match self {
+            Rt::Own(_, l) | Rt::Shared(_, l) => l,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Slab {
+    slots: Vec<(u32, Option<Rc<ThreadInner>>)>,
+    free: Vec<usize>,
+    live: usize,
+}
+
+/// One OS thread's sockloop loop.
+pub(crate) struct Loop {
+    remote: Arc<Remote>,
+    slab: RefCell<Slab>,
+    ready: RefCell<VecDeque<Key>>,
+    /// The sockloop thread being polled right now.
+    current: RefCell<Option<Rc<ThreadInner>>>,
+    /// A `transfer` waiting for the trampoline in `thread::step`.
+    pub(crate) transfer: RefCell<Option<(Rc<ThreadInner>, Value)>>,
+    pub(crate) timers: RefCell<TimerQueue>,
+    /// Threads parked on I/O, a sleep or a timer.
+    waiting: Cell<usize>,
+    /// Live `runat`/`runafter`/`runevery` timers.
+    jobs: Cell<usize>,
+    pub(crate) stop: Cell<bool>,
+    /// `start`/`run`/`poll` is blocking on this loop, or a sync call has
+    /// entered its runtime.
+    pub(crate) running: Cell<bool>,
+    /// A driver task is spawned on a caller's `LocalSet` (embedded mode).
+    pub(crate) embedded: Cell<bool>,
+    driver: RefCell<Option<Waker>>,
+    driver_notified: Cell<bool>,
+    panics: RefCell<Vec<Box<dyn Any + Send>>>,
+    rt: OnceCell<Rt>,
+    shared_handle: RefCell<Option<tokio::runtime::Handle>>,
+}
+
+impl Loop {
+    fn new() -> Loop {
+        let id = NEXT_LOOP_ID.fetch_add(1, Ordering::Relaxed);
+        let _ = LOOP_ID.try_with(|c| c.set(id));
+        Loop {
+            remote: Arc::new(Remote {
+                loop_id: id,
+                pending: AtomicBool::new(false),
+                state: Mutex::new(RemoteState::default()),
+            }),
+            slab: RefCell::default(),
+            ready: RefCell::default(),
+            current: RefCell::new(None),
+            transfer: RefCell::new(None),
+            timers: RefCell::default(),
+            waiting: Cell::new(0),
+            jobs: Cell::new(0),
+            stop: Cell::new(false),
+            running: Cell::new(false),
+            embedded: Cell::new(false),
+            driver: RefCell::new(None),
+            driver_notified: Cell::new(false),
+            panics: RefCell::default(),
+            rt: OnceCell::new(),
+            shared_handle: RefCell::new(None),
+        }
+    }
+
+    pub(crate) fn remote(&self) -> &Arc<Remote> {
+        &self.remote
+    }
+
+    // ===== threads =====
+
+    /// Adds a thread made by `make(key)` to the slab.
+    pub(crate) fn insert_thread(
+        &self,
+        make: impl FnOnce(Key) -> Rc<ThreadInner>,
+    ) -> Rc<ThreadInner> {
+        let mut slab = self.slab.borrow_mut();
+        let index = match slab.free.pop() {
+            Some(i) => i,
+            None => {
+                slab.slots.push((0, None));
+                slab.slots.len() - 1
+            }
+        };
+        let gen = slab.slots[index].0;
+        let t = make(key(index, gen));
+        slab.slots[index].1 = Some(t.clone());
+        slab.live += 1;
+        t
+    }
+
+    /// Removes a finished thread from the slab.
+    pub(crate) fn remove_thread(&self, k: Key) -> Option<Rc<ThreadInner>> {
+        let index = (k & 0xffff_ffff) as usize;
+        let gen = (k >> 32) as u32;
+        let mut slab = self.slab.borrow_mut();
+        let slot = slab.slots.get_mut(index)?;
+        if slot.0 != gen {
+            return None;
+        }
+        let t = slot.1.take();
+        slot.0 = slot.0.wrapping_add(1);
+        if t.is_some() {
+            slab.free.push(index);
+            slab.live -= 1;
+        }
+        t
+    }
+
+    pub(crate) fn get_thread(&self, k: Key) -> Option<Rc<ThreadInner>> {
+        let index = (k & 0xffff_ffff) as usize;
+        let gen = (k >> 32) as u32;
+        let slab = self.slab.borrow();
+        match slab.slots.get(index) {
+            Some((g, Some(t))) if *g == gen => Some(t.clone()),
+            _ => None,
+        }
+    }
+
+    /// Number of threads that have not finished.
+    pub(crate) fn live_threads(&self) -> usize {
+        self.slab.borrow().live
+    }
+
+    /// Drops every thread (their futures) and timer; used at loop teardown.
+    fn clear(&self) {
+        let slots = std::mem::take(&mut self.slab.borrow_mut().slots);
+        drop(slots);
+        let timers = std::mem::take(&mut *self.timers.borrow_mut());
+        drop(timers);
+    }
+
+    pub(crate) fn current(&self) -> Option<Rc<ThreadInner>> {
+        self.current.borrow().clone()
+    }
+
+    /// `f` on the current thread without cloning the `Rc`.
+    pub(crate) fn with_current<R>(&self, f: impl FnOnce(Option<&Rc<ThreadInner>>) -> R) -> R {
+        f(self.current.borrow().as_ref())
+    }
+
+    pub(crate) fn set_current(&self, t: Option<Rc<ThreadInner>>) -> Option<Rc<ThreadInner>> {
+        self.current.replace(t)
+    }
+
+    pub(crate) fn waiting_add(&self, d: isize) {
+        self.waiting.set(self.waiting.get().wrapping_add_signed(d));
+    }
+
+    pub(crate) fn jobs_add(&self, d: isize) {
+        self.jobs.set(self.jobs.get().wrapping_add_signed(d));
+    }
+
+    pub(crate) fn waiting(&self) -> usize {
+        self.waiting.get()
+    }
+
+    /// Nothing will ever wake a thread: no thread waits, no timer job is
+    /// live, nothing is queued.
+    pub(crate) fn idle(&self) -> bool {
+        self.waiting.get() == 0
+            && self.jobs.get() == 0
+            && self.ready.borrow().is_empty()
+            && !self.remote.pending.load(Ordering::Acquire)
+    }
+
+    // ===== ready queue and driver =====
+
+    pub(crate) fn push_ready(&self, k: Key) {
+        self.ready.borrow_mut().push_back(k);
+        self.notify_driver();
+    }
+
+    pub(crate) fn pop_ready(&self) -> Option<Key> {
+        if self.remote.pending.load(Ordering::Acquire) {
+            let keys = self.remote.take_queue();
+            self.ready.borrow_mut().extend(keys);
+        }
+        self.ready.borrow_mut().pop_front()
+    }
+
+    pub(crate) fn ready_len(&self) -> usize {
+        if self.remote.pending.load(Ordering::Acquire) {
+            let keys = self.remote.take_queue();
+            self.ready.borrow_mut().extend(keys);
+        }
+        self.ready.borrow().len()
+    }
+
+    fn notify_driver(&self) {
+        if self.driver_notified.replace(true) {
+            return;
+        }
+        if let Some(w) = self.driver.borrow().as_ref() {
+            w.wake_by_ref();
+        }
+    }
+
+    /// Called by a driver at the top of its poll.
+    pub(crate) fn driver_enter(&self, waker: &Waker) {
+        {
+            let mut d = self.driver.borrow_mut();
+            match d.as_ref() {
+                Some(old) if old.will_wake(waker) => {}
+                _ => {
+                    *d = Some(waker.clone());
+                    self.remote.set_driver(Some(waker));
+                }
+            }
+        }
+        self.driver_notified.set(true);
+    }
+
+    /// Called by a driver before it returns `Pending`: later wakes notify it.
+    pub(crate) fn driver_park(&self) {
+        self.driver_notified.set(false);
+    }
+
+    /// Called by a driver that finishes.
+    pub(crate) fn driver_exit(&self) {
+        *self.driver.borrow_mut() = None;
+        self.remote.set_driver(None);
+        self.driver_notified.set(false);
+    }
+
+    // ===== panics =====
+
+    pub(crate) fn record_panic(&self, p: Box<dyn Any + Send>) {
+        self.panics.borrow_mut().push(p);
+    }
+
+    pub(crate) fn take_panics(&self) -> Vec<Box<dyn Any + Send>> {
+        std::mem::take(&mut *self.panics.borrow_mut())
+    }
+
+    // ===== runtime =====
+
+    /// The runtime `start`/`run`/`poll` block on, created on first use.
+    pub(crate) fn rt(&self) -> Result<&Rt> {
+        if let Some(rt) = self.rt.get() {
+            return Ok(rt);
+        }
+        let made = match self.shared_handle.borrow_mut().take() {
+            Some(h) => Rt::Shared(h, tokio::task::LocalSet::new()),
+            None => {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| Error::from(e).context("cannot build the loop's Tokio runtime"))?;
+                Rt::Own(rt, tokio::task::LocalSet::new())
+            }
+        };
+        Ok(self.rt.get_or_init(|| made))
+    }
+
+    /// Makes the next runtime this loop creates use `h` (a shared reactor).
+    pub(crate) fn set_shared_handle(&self, h: tokio::runtime::Handle) -> Result<()> {
+        if self.rt.get().is_some() {
+            return Err(Error::with_message(
+                ErrorKind::LoopBusy,
+                "set_reactor() must be called before this OS thread's loop first runs",
+            ));
+        }
+        *self.shared_handle.borrow_mut() = Some(h);
+        Ok(())
+    }
+
+    /// Enters this loop's runtime and `LocalSet` so synchronous code (a
+    /// `resume` from `main`) can poll Tokio futures. `None` when a runtime
+    /// is already current.
+    pub(crate) fn enter(&self) -> Result<Option<EnterGuard<'_>>> {
+        if self.running.get() || tokio::runtime::Handle::try_current().is_ok() {
+            return Ok(None);
+        }
+        let rt = self.rt()?;
+        let rt_guard = match rt {
+            Rt::Own(rt, _) => RtGuard::Own(rt.enter()),
+            Rt::Shared(h, _) => RtGuard::Shared(h.enter()),
+        };
+        let local_guard = rt.local().enter();
+        self.running.set(true);
+        Ok(Some(EnterGuard {
+            l: self,
+            _local: local_guard,
+            _rt: rt_guard,
+        }))
+    }
+}
+
+enum RtGuard<'a> {
+    Own(tokio::runtime::EnterGuard<'a>),
+    Shared(tokio::runtime::EnterGuard<'a>),
+}
+
+/// Keeps the loop's runtime entered; see [`Loop::enter`].
+#[must_use = "the runtime is entered only while the guard lives"]
+pub(crate) struct EnterGuard<'a> {
+    l: &'a Loop,
+    _local: tokio::task::LocalEnterGuard,
+    _rt: RtGuard<'a>,
+}
+
+impl Drop for EnterGuard<'_> {
+    fn drop(&mut self) {
+        self.l.running.set(false);
+    }
+}
+
+impl Drop for Loop {
+    fn drop(&mut self) {
+        // Futures first (they may hold sockets registered with the
+        // runtime), then the runtime itself.
+        self.clear();
+        self.current.get_mut().take();
+        self.transfer.get_mut().take();
+    }
+}

@@ -1,0 +1,399 @@
+//! The loop: `start`, `stop`, `poll`, `run`, and the driver that steps
+//! woken threads in wake order and fires timers in deadline order.
+//!
+//! Standalone, `start`/`run`/`poll` block this OS thread on its own
+//! current-thread runtime and `LocalSet` (or a shared reactor). Inside a
+//! program that already runs a Tokio runtime and a `LocalSet`, a driver
+//! task is spawned on that `LocalSet` when a thread first waits, and ends
+//! when nothing waits any more.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use tokio::time::{Instant, Sleep};
+
+use crate::context::{try_with_loop, with_loop, Loop};
+use crate::error::{Error, ErrorKind, Result};
+use crate::thread::{panic_error, step_ready, ThreadStatus};
+use crate::time::{fire_one, next_deadline};
+
+/// How many threads/timers a driver runs per poll before it lets Tokio
+/// poll I/O and other tasks.
+const BUDGET: usize = 256;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// `start()`: until nothing waits or `stop()`.
+    UntilIdle,
+    /// A task on a caller's `LocalSet`: until nothing waits.
+    Embedded,
+}
+
+#[must_use = "futures do nothing unless awaited"]
+struct Driver {
+    mode: Mode,
+    timer: Option<Pin<Box<Sleep>>>,
+    armed: Option<Instant>,
+}
+
+impl Driver {
+    fn new(mode: Mode) -> Driver {
+        Driver {
+            mode,
+            timer: None,
+            armed: None,
+        }
+    }
+
+    /// Arms the Tokio timer for `at`; `true` if it has already fired.
+    fn arm(&mut self, at: Instant, cx: &mut Context<'_>) -> bool {
+        match &mut self.timer {
+            Some(t) if self.armed == Some(at) => t.as_mut().poll(cx).is_ready(),
+            Some(t) => {
+                t.as_mut().reset(at);
+                self.armed = Some(at);
+                t.as_mut().poll(cx).is_ready()
+            }
+            None => {
+                let mut t = Box::pin(tokio::time::sleep_until(at));
+                self.armed = Some(at);
+                let ready = t.as_mut().poll(cx).is_ready();
+                self.timer = Some(t);
+                ready
+            }
+        }
+    }
+}
+
+impl Future for Driver {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        with_loop(|l| {
+            l.driver_enter(cx.waker());
+            let mut n = 0;
+            loop {
+                if l.stop.get() {
+                    l.driver_exit();
+                    return Poll::Ready(());
+                }
+                if n >= BUDGET {
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                if let Some(k) = l.pop_ready() {
+                    step_ready(l, k);
+                    n += 1;
+                    continue;
+                }
+                if fire_one(l, Instant::now()) {
+                    n += 1;
+                    continue;
+                }
+                if l.idle() {
+                    l.driver_exit();
+                    return Poll::Ready(());
+                }
+                if let Some(at) = next_deadline(l) {
+                    if this.arm(at, cx) {
+                        continue;
+                    }
+                }
+                l.driver_park();
+                if l.ready_len() > 0 {
+                    l.driver_enter(cx.waker());
+                    continue;
+                }
+                return Poll::Pending;
+            }
+        })
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        if self.mode == Mode::Embedded {
+            let _ = try_with_loop(|l| l.embedded.set(false));
+        }
+    }
+}
+
+/// Makes sure something will step the threads that a wake-up queues:
+/// inside a caller's Tokio runtime and `LocalSet`, spawns a driver task on
+/// it. Standalone, the queue waits for the next `start`/`run`/`poll`.
+pub(crate) fn ensure_driver(l: &Loop) {
+    if l.running.get() || l.embedded.get() {
+        return;
+    }
+    if tokio::runtime::Handle::try_current().is_err() {
+        return;
+    }
+    // `spawn_local` panics outside a `LocalSet`; there is no fallible twin.
+    let spawned = catch_unwind(AssertUnwindSafe(|| {
+        tokio::task::spawn_local(Driver::new(Mode::Embedded))
+    }));
+    if spawned.is_ok() {
+        l.embedded.set(true);
+        l.stop.set(false);
+    }
+}
+
+fn check_can_block(l: &Loop, what: &str) -> Result<()> {
+    if l.running.get() {
+        return Err(Error::with_message(
+            ErrorKind::LoopBusy,
+            format!("{what} called while this OS thread's loop is already running"),
+        ));
+    }
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return Err(Error::with_message(
+            ErrorKind::LoopBusy,
+            format!(
+                "{what} called inside a Tokio runtime: there the caller's runtime drives \
+                 sockloop threads (await them instead)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Runs the driver until nothing waits or `stop()`; returns the panics of
+/// threads nobody resumed explicitly.
+fn start_inner(l: &Loop) -> Result<Vec<Box<dyn std::any::Any + Send>>> {
+    check_can_block(l, "start()")?;
+    let rt = l.rt()?;
+    l.stop.set(false);
+    l.running.set(true);
+    let res = catch_unwind(AssertUnwindSafe(|| {
+        rt.block_on(Driver::new(Mode::UntilIdle))
+    }));
+    l.running.set(false);
+    l.driver_exit();
+    if let Err(p) = res {
+        resume_unwind(p);
+    }
+    Ok(l.take_panics())
+}
+
+/// Runs the loop until every thread has finished or [`stop`] is called
+/// (`sock.start`).
+///
+/// Only threads that wait on I/O, a sleep or a timer, and live timers,
+/// keep it running: a thread parked in [`suspend`](crate::suspend) does
+/// not. The loop stays usable after `start` returns, also after an error.
+///
+/// # Errors
+///
+/// * `"thread_panicked"`: a thread panicked (the first panic's message;
+///   the thread is finished, the others ran on).
+/// * `"loop_busy"`: called while the loop runs (from inside a thread) or
+///   inside a Tokio runtime (there, await the threads instead).
+///
+/// # Examples
+///
+/// ```
+/// sockloop::thread(async { sockloop::sleep(0.01).await });
+/// sockloop::start().unwrap(); // returns when the thread has finished
+/// ```
+pub fn start() -> Result<()> {
+    with_loop(|l| {
+        let panics = start_inner(l)?;
+        match panics.first() {
+            Some(p) => Err(panic_error(p)),
+            None => Ok(()),
+        }
+    })
+}
+
+/// Stops the loop (`sock.stop`): `start()` returns after the thread that
+/// is running now parks. Wake-ups already due are kept for the next
+/// `start()`.
+pub fn stop() {
+    with_loop(|l| l.stop.set(true));
+}
+
+/// Dispatches one round of ready threads and due timers (`sock.poll`),
+/// waiting up to `timeout` seconds (`None`: no limit) for something to
+/// become ready. `Ok(true)` when something ran, `Ok(false)` when the
+/// timeout passed first.
+///
+/// # Errors
+///
+/// * `"empty"`: no thread waits on I/O, a sleep or a timer, and no timer
+///   is live: nothing could ever become ready.
+/// * `"thread_panicked"`, `"loop_busy"`: as [`start`].
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(sockloop::poll(Some(0.0)).unwrap_err().name(), "empty");
+/// sockloop::thread(async { sockloop::sleep(0.01).await });
+/// while sockloop::poll(Some(1.0)) .is_ok() {}
+/// ```
+pub fn poll(timeout: Option<f64>) -> Result<bool> {
+    with_loop(|l| {
+        check_can_block(l, "poll()")?;
+        if l.idle() {
+            return Err(Error::with_message(
+                ErrorKind::Empty,
+                "no thread waits on I/O, a sleep or a timer",
+            ));
+        }
+        let rt = l.rt()?;
+        let until = timeout.and_then(crate::deadline::after);
+        l.stop.set(false);
+        l.running.set(true);
+        let res = catch_unwind(AssertUnwindSafe(|| rt.block_on(OneRound::new(until))));
+        l.running.set(false);
+        l.driver_exit();
+        let ran = match res {
+            Ok(ran) => ran,
+            Err(p) => resume_unwind(p),
+        };
+        match l.take_panics().first() {
+            Some(p) => Err(panic_error(p)),
+            None => Ok(ran),
+        }
+    })
+}
+
+/// One round for `poll`: wait until something is ready (or the timeout),
+/// then step what is ready at that moment.
+#[must_use = "futures do nothing unless awaited"]
+struct OneRound {
+    until: Option<Instant>,
+    timeout: Option<Pin<Box<Sleep>>>,
+    driver: Driver,
+}
+
+impl OneRound {
+    fn new(until: Option<Instant>) -> OneRound {
+        OneRound {
+            until,
+            timeout: None,
+            driver: Driver::new(Mode::UntilIdle),
+        }
+    }
+}
+
+impl Future for OneRound {
+    type Output = bool;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<bool> {
+        let this = &mut *self;
+        with_loop(|l| {
+            l.driver_enter(cx.waker());
+            loop {
+                let now = Instant::now();
+                let due = next_deadline(l).is_some_and(|at| at <= now);
+                let queued = l.ready_len();
+                if queued > 0 || due {
+                    for _ in 0..queued {
+                        match l.pop_ready() {
+                            Some(k) => step_ready(l, k),
+                            None => break,
+                        }
+                        if l.stop.get() {
+                            return Poll::Ready(true);
+                        }
+                    }
+                    while fire_one(l, now) {
+                        // Threads a timer woke run in this round too, in
+                        // deadline order.
+                        while let Some(k) = l.pop_ready() {
+                            step_ready(l, k);
+                        }
+                    }
+                    return Poll::Ready(true);
+                }
+                if this.until.is_some_and(|t| now >= t) {
+                    return Poll::Ready(false);
+                }
+                if let Some(until) = this.until {
+                    let t = this
+                        .timeout
+                        .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(until)));
+                    if t.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(false);
+                    }
+                }
+                if let Some(at) = next_deadline(l) {
+                    if this.driver.arm(at, cx) {
+                        continue;
+                    }
+                }
+                l.driver_park();
+                if l.ready_len() > 0 {
+                    l.driver_enter(cx.waker());
+                    continue;
+                }
+                return Poll::Pending;
+            }
+        })
+    }
+}
+
+/// Runs `fut` inside a sockloop thread from synchronous code, keeps the
+/// loop running until no thread waits, and returns `fut`'s output
+/// (`sock.run`; `thread` + `start()` upstream).
+///
+/// `fut` must be `'static` but need not be `Send`. Everything sockloop
+/// offers works inside it: threads, sockets, sleeps, timers, and Tokio's
+/// own `spawn_local`.
+///
+/// # Panics
+///
+/// * If `fut` (or another thread) panics, `run` re-raises that panic, so
+///   an `assert!` inside `run` fails the test. The loop stays usable.
+/// * If `fut` never finishes (left suspended, or `stop()` was called
+///   first), `run` panics saying so instead of hanging.
+/// * If called while the loop runs or inside a Tokio runtime.
+///
+/// # Examples
+///
+/// ```
+/// let n = sockloop::run(async {
+///     sockloop::sleep(0.001).await;
+///     42
+/// });
+/// assert_eq!(n, 42);
+/// ```
+pub fn run<F>(fut: F) -> F::Output
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    with_loop(|l| {
+        if let Err(e) = check_can_block(l, "sockloop::run") {
+            panic!("{e}");
+        }
+        let slot = Rc::new(Cell::new(None));
+        let out = slot.clone();
+        let t = crate::thread::thread(async move {
+            out.set(Some(fut.await));
+        });
+        let panics = match start_inner(l) {
+            Ok(p) => p,
+            Err(e) => panic!("sockloop::run: {e}"),
+        };
+        if let Some(p) = panics.into_iter().next() {
+            resume_unwind(p);
+        }
+        match slot.take() {
+            Some(v) => v,
+            None => {
+                let why = match t.status() {
+                    ThreadStatus::Suspended => "it is suspended and nothing resumes it",
+                    ThreadStatus::Waiting => "stop() was called while it was waiting",
+                    _ => "it did not run to the end",
+                };
+                panic!("sockloop::run: the future did not finish: {why}")
+            }
+        }
+    })
+}
