@@ -55,8 +55,15 @@ pub fn udp() -> Result<Udp> {
 pub(crate) async fn connect(sock: &Sock, addr: impl ToAddr, hints: &Hints) -> Result<()> {
     let addrs = addr.to_addr()?.resolve_async(hints).await?;
     if is_any(&addrs) {
+        // Linux releases a port the socket got from the kernel (bind to
+        // port 0 or autobind) on disconnect: bind it again to the same
+        // address so the socket keeps its local address, as in sock.lua.
+        let before = sock.local_addr()?;
         sock.with(|s| Ok(rustix::net::connect_unspec(s).map_err(rx)?))?;
         sock.set_remote(None);
+        if before.port() != 0 && sock.local_addr()? != before {
+            sock.bind_any(std::slice::from_ref(&before))?;
+        }
         return Ok(());
     }
     let Some(target) = addrs.first() else {
@@ -162,8 +169,8 @@ impl Udp {
     /// Sets the default peer and filters incoming datagrams to it
     /// (`udp:connect(host, port)`). Connecting to `("*", 0)` dissolves the
     /// association (`connect` with `AF_UNSPEC`) and returns to unfiltered
-    /// mode; on Linux a socket the kernel bound implicitly also loses its
-    /// port then, so `bind` first if the port matters.
+    /// mode; the socket keeps its local address (Linux drops a port that
+    /// was picked by the kernel on disconnect; sockloop binds it again).
     ///
     /// # Errors
     ///
