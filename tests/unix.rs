@@ -28,7 +28,7 @@ async fn unix_stream_roundtrip() {
         let again = Tcp::new(Family::Unix).unwrap();
         assert_eq!(again.listen(path.as_path()).unwrap_err().name(), "address_already_in_use");
         // An IP address for a unix socket is malformed.
-        assert_eq!(again.bind(("127.0.0.1", 0)).unwrap_err().kind(), sockloop::ErrorKind::InvalidAddress);
+        assert_eq!(again.bind("127.0.0.1:80".parse::<std::net::SocketAddr>().unwrap()).unwrap_err().kind(), sockloop::ErrorKind::InvalidAddress);
         drop(server);
         let _ = std::fs::remove_file(&path);
     })
