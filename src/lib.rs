@@ -30,6 +30,8 @@ pub use error::{Error, ErrorKind, Result};
 pub use opt::OptValue;
 pub use raw::{raw, Raw};
 pub use runtime::{poll, run, start, stop};
+pub use std::net::IpAddr;
+pub use tcp::{tcp, Tcp};
 pub use thread::{
     cancelled, cowrap, currentthread, newthread, onthreadfinish, resume, suspend, thread, transfer,
     try_suspend, try_transfer, yield_now, CoWrap, Env, Thread, ThreadStatus, Value, Yielder,
@@ -37,6 +39,4 @@ pub use thread::{
 pub use time::{
     clock, runafter, runat, runevery, sleep, sleep_job, sleep_until, KeepRunning, SleepJob, Timer,
 };
-pub use std::net::IpAddr;
-pub use tcp::{tcp, Tcp};
 pub use udp::{udp, Udp};

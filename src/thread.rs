@@ -77,7 +77,7 @@ pub(crate) struct ThreadInner {
     cancelled: Cell<bool>,
     panicked: Cell<bool>,
     env: Env,
-    hooks: RefCell<Vec<Hook>>,
+    hooks: RefCell<Option<Box<Vec<Hook>>>>,
 }
 
 /// The waker of one thread: `Send + Sync`, so a reactor on another OS
@@ -243,13 +243,14 @@ impl ThreadInner {
 /// Values are reached through [`Thread::env`].
 #[derive(Default)]
 pub struct Env {
-    map: RefCell<HashMap<TypeId, Box<dyn Any>>>,
+    // Allocated on first insert: most threads never use their env.
+    map: RefCell<Option<Box<HashMap<TypeId, Box<dyn Any>>>>>,
 }
 
 impl fmt::Debug for Env {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Env")
-            .field("len", &self.map.borrow().len())
+            .field("len", &self.map.borrow().as_ref().map_or(0, |m| m.len()))
             .finish()
     }
 }
@@ -257,7 +258,11 @@ impl fmt::Debug for Env {
 impl Env {
     /// Stores `v`, returning the value of the same type it replaces.
     pub fn insert<T: 'static>(&self, v: T) -> Option<T> {
-        let old = self.map.borrow_mut().insert(TypeId::of::<T>(), Box::new(v));
+        let old = self
+            .map
+            .borrow_mut()
+            .get_or_insert_with(Box::default)
+            .insert(TypeId::of::<T>(), Box::new(v));
         old.and_then(|b| b.downcast::<T>().ok()).map(|b| *b)
     }
 
@@ -265,6 +270,7 @@ impl Env {
     pub fn get<T: Clone + 'static>(&self) -> Option<T> {
         self.map
             .borrow()
+            .as_ref()?
             .get(&TypeId::of::<T>())
             .and_then(|b| b.downcast_ref::<T>())
             .cloned()
@@ -275,19 +281,25 @@ impl Env {
     /// is not possible: the call returns `None` without running `f`).
     pub fn with<T: 'static, R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
         let mut map = self.map.try_borrow_mut().ok()?;
-        let v = map.get_mut(&TypeId::of::<T>())?.downcast_mut::<T>()?;
+        let v = map
+            .as_mut()?
+            .get_mut(&TypeId::of::<T>())?
+            .downcast_mut::<T>()?;
         Some(f(v))
     }
 
     /// Removes and returns the stored value of type `T`.
     pub fn remove<T: 'static>(&self) -> Option<T> {
-        let old = self.map.borrow_mut().remove(&TypeId::of::<T>());
+        let old = self.map.borrow_mut().as_mut()?.remove(&TypeId::of::<T>());
         old.and_then(|b| b.downcast::<T>().ok()).map(|b| *b)
     }
 
     /// `true` if a value of type `T` is stored.
     pub fn contains<T: 'static>(&self) -> bool {
-        self.map.borrow().contains_key(&TypeId::of::<T>())
+        self.map
+            .borrow()
+            .as_ref()
+            .is_some_and(|m| m.contains_key(&TypeId::of::<T>()))
     }
 }
 
@@ -349,7 +361,7 @@ fn newthread_in(l: &Loop, fut: BoxFuture) -> Thread {
             cancelled: Cell::new(false),
             panicked: Cell::new(false),
             env: Env::default(),
-            hooks: RefCell::new(Vec::new()),
+            hooks: RefCell::new(None),
         })
     });
     Thread { inner }
@@ -485,10 +497,10 @@ fn finish(l: &Loop, t: &Rc<ThreadInner>) {
     t.state.set(ThreadStatus::Finished);
     drop(t.outbox.take());
     l.remove_thread(t.key);
-    let hooks = std::mem::take(&mut *t.hooks.borrow_mut());
-    if !hooks.is_empty() {
+    let hooks = t.hooks.borrow_mut().take();
+    if let Some(hooks) = hooks {
         let handle = Thread { inner: t.clone() };
-        for h in hooks {
+        for h in *hooks {
             if let Err(p) = catch_unwind(AssertUnwindSafe(|| h(&handle))) {
                 l.record_panic(p);
             }
@@ -626,7 +638,11 @@ where
     if t.is_finished() {
         f(t);
     } else {
-        t.inner.hooks.borrow_mut().push(Box::new(f));
+        t.inner
+            .hooks
+            .borrow_mut()
+            .get_or_insert_with(Box::default)
+            .push(Box::new(f));
     }
 }
 

@@ -49,13 +49,16 @@ enum Action {
     Wake(RefCell<Option<Waker>>),
     /// `runat`/`runafter`.
     Once(Cell<Option<Box<dyn FnOnce()>>>),
-    /// `runevery`: the n-th call is due at `start + n * period`.
-    Every {
-        f: RefCell<Box<dyn FnMut() -> bool>>,
-        start: Instant,
-        period: Duration,
-        n: Cell<u32>,
-    },
+    /// `runevery` (boxed: the sleep entries stay small).
+    Every(Box<Every>),
+}
+
+/// `runevery`: the n-th call is due at `start + n * period`.
+struct Every {
+    f: RefCell<Box<dyn FnMut() -> bool>>,
+    start: Instant,
+    period: Duration,
+    n: Cell<u32>,
 }
 
 pub(crate) struct TimerJob {
@@ -158,12 +161,13 @@ pub(crate) fn fire_one(l: &Loop, now: Instant) -> bool {
                 }
             }
         }
-        Action::Every {
-            f,
-            start,
-            period,
-            n,
-        } => {
+        Action::Every(every) => {
+            let Every {
+                f,
+                start,
+                period,
+                n,
+            } = &**every;
             job.fired.set(true);
             let keep = match f.try_borrow_mut() {
                 Ok(mut f) => match catch_unwind(AssertUnwindSafe(|| f())) {
@@ -213,10 +217,12 @@ pub(crate) fn fire_one(l: &Loop, now: Instant) -> bool {
 /// });
 /// ```
 pub async fn sleep(s: f64) {
-    if s.is_nan() || s == f64::INFINITY {
-        return sleep_at(None).await;
-    }
-    sleep_at(after(s)).await
+    let at = if s.is_nan() || s == f64::INFINITY {
+        None
+    } else {
+        after(s)
+    };
+    Sleep::new(at).await
 }
 
 /// Sleeps until [`clock()`] reaches `t` (`sock.sleep_until`). As [`sleep`].
@@ -225,42 +231,81 @@ pub async fn sleep(s: f64) {
 ///
 /// Cancel-safe.
 pub async fn sleep_until(t: f64) {
-    sleep_at(to_instant(t)).await
+    Sleep::new(to_instant(t)).await
 }
 
-async fn sleep_at(at: Option<Instant>) {
-    let in_thread = crate::thread::currentthread().is_some();
-    if !in_thread {
-        match at {
-            Some(at) => tokio::time::sleep_until(at).await,
-            None => std::future::pending::<()>().await,
-        }
-        return;
-    }
-    Sleep { at, job: None }.await
+enum SleepState {
+    Init,
+    /// On the loop's queue (a sockloop thread).
+    Queued(Rc<TimerJob>),
+    /// On Tokio's timer (outside a sockloop thread); boxed to keep the
+    /// common case small.
+    Tokio(Pin<Box<tokio::time::Sleep>>),
+    Done,
 }
 
-/// A sleep of a sockloop thread on the loop's timer queue.
+/// A sleep: on the loop's timer queue inside a sockloop thread, on Tokio's
+/// timer elsewhere. Which one is decided at the first poll.
 #[must_use = "futures do nothing unless awaited"]
 struct Sleep {
     at: Option<Instant>,
-    job: Option<Rc<TimerJob>>,
+    state: SleepState,
+}
+
+impl Sleep {
+    fn new(at: Option<Instant>) -> Sleep {
+        Sleep {
+            at,
+            state: SleepState::Init,
+        }
+    }
 }
 
 impl Future for Sleep {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if take_cancel() {
-            if let Some(job) = self.job.take() {
-                job.done.set(true);
+        let this = &mut *self;
+        match &mut this.state {
+            SleepState::Init => {
+                let in_thread = with_loop(|l| l.with_current(|t| t.is_some()));
+                if !in_thread {
+                    let Some(at) = this.at else {
+                        return Poll::Pending; // forever
+                    };
+                    let mut s = Box::pin(tokio::time::sleep_until(at));
+                    if s.as_mut().poll(cx).is_ready() {
+                        this.state = SleepState::Done;
+                        return Poll::Ready(());
+                    }
+                    this.state = SleepState::Tokio(s);
+                    return Poll::Pending;
+                }
+                if take_cancel() {
+                    this.state = SleepState::Done;
+                    return Poll::Ready(());
+                }
+                let Some(at) = this.at else {
+                    // Forever: only a cancel ends it.
+                    return Poll::Pending;
+                };
+                let job = Rc::new(TimerJob {
+                    done: Cell::new(false),
+                    fired: Cell::new(false),
+                    action: Action::Wake(RefCell::new(Some(cx.waker().clone()))),
+                });
+                with_loop(|l| insert(l, at, job.clone()));
+                this.state = SleepState::Queued(job);
+                Poll::Pending
             }
-            return Poll::Ready(());
-        }
-        match &self.job {
-            Some(job) => {
+            SleepState::Queued(job) => {
                 if job.fired.get() {
-                    self.job = None;
+                    this.state = SleepState::Done;
+                    return Poll::Ready(());
+                }
+                if take_cancel() {
+                    job.done.set(true);
+                    this.state = SleepState::Done;
                     return Poll::Ready(());
                 }
                 if let Action::Wake(w) = &job.action {
@@ -271,27 +316,21 @@ impl Future for Sleep {
                 }
                 Poll::Pending
             }
-            None => {
-                let Some(at) = self.at else {
-                    // Forever: only a cancel ends it.
-                    return Poll::Pending;
-                };
-                let job = Rc::new(TimerJob {
-                    done: Cell::new(false),
-                    fired: Cell::new(false),
-                    action: Action::Wake(RefCell::new(Some(cx.waker().clone()))),
-                });
-                with_loop(|l| insert(l, at, job.clone()));
-                self.job = Some(job);
+            SleepState::Tokio(s) => {
+                if s.as_mut().poll(cx).is_ready() {
+                    this.state = SleepState::Done;
+                    return Poll::Ready(());
+                }
                 Poll::Pending
             }
+            SleepState::Done => Poll::Ready(()),
         }
     }
 }
 
 impl Drop for Sleep {
     fn drop(&mut self) {
-        if let Some(job) = self.job.take() {
+        if let SleepState::Queued(job) = &self.state {
             job.done.set(true);
         }
     }
@@ -393,14 +432,7 @@ impl SleepJob {
             return None;
         }
         let in_thread = crate::thread::currentthread();
-        let mut timer: Option<Pin<Box<dyn Future<Output = ()>>>> = match (&in_thread, at) {
-            (_, None) => None,
-            (Some(_), Some(at)) => Some(Box::pin(Sleep {
-                at: Some(at),
-                job: None,
-            })),
-            (None, Some(at)) => Some(Box::pin(tokio::time::sleep_until(at))),
-        };
+        let mut timer = at.map(|at| Sleep::new(Some(at)));
         let thread = in_thread.as_ref().map(|t| t.inner().clone());
         let _guard = SjGuard { sj: &self.inner };
         std::future::poll_fn(|cx| {
@@ -429,7 +461,7 @@ impl SleepJob {
                 return Poll::Ready(None);
             }
             if let Some(t) = timer.as_mut() {
-                if t.as_mut().poll(cx).is_ready() {
+                if Pin::new(t).poll(cx).is_ready() {
                     *self.inner.borrow_mut() = SjState::Idle;
                     return Poll::Ready(None);
                 }
@@ -638,11 +670,11 @@ where
     };
     add_job(
         at,
-        Action::Every {
+        Action::Every(Box::new(Every {
             f: RefCell::new(f),
             start,
             period,
             n: Cell::new(1),
-        },
+        })),
     )
 }

@@ -2,7 +2,9 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use sockloop::{addr, addr_with, ErrorKind, Family, Hints, IpAddrExt, Protocol, SockAddr, SockType};
+use sockloop::{
+    addr, addr_with, ErrorKind, Family, Hints, IpAddrExt, Protocol, SockAddr, SockType,
+};
 
 #[test]
 fn addr_literal_all_types() {
@@ -46,7 +48,10 @@ fn addr_names_and_services() {
         ..Hints::default()
     };
     let ai = addr_with("localhost", "http", &h).unwrap();
-    assert!(ai.iter().any(|e| e.addr().to_string() == "127.0.0.1:80"), "{ai}");
+    assert!(
+        ai.iter().any(|e| e.addr().to_string() == "127.0.0.1:80"),
+        "{ai}"
+    );
     let ai = addr_with("127.0.0.1", "https", &h).unwrap();
     assert_eq!(ai.first().unwrap().addr().port(), 443);
     let mut hc = h;
@@ -66,10 +71,16 @@ fn addr_errors() {
     let e = addr("[::1", 80).unwrap_err();
     assert_eq!(e.name(), "invalid_address");
     let h = Hints {
-        flags: sockloop::Flags { numerichost: true, ..Default::default() },
+        flags: sockloop::Flags {
+            numerichost: true,
+            ..Default::default()
+        },
         ..Hints::default()
     };
-    assert_eq!(addr_with("localhost", 80, &h).unwrap_err().name(), "invalid_address");
+    assert_eq!(
+        addr_with("localhost", 80, &h).unwrap_err().name(),
+        "invalid_address"
+    );
 }
 
 #[test]
@@ -85,7 +96,10 @@ fn addr_enums_and_tobinary() {
         assert_eq!(p.to_string(), n);
         assert_eq!(Protocol::from_number(p.number()), Some(p));
     }
-    assert_eq!("bogus".parse::<Family>().unwrap_err().name(), "invalid_argument");
+    assert_eq!(
+        "bogus".parse::<Family>().unwrap_err().name(),
+        "invalid_argument"
+    );
     let v6: IpAddr = "::1".parse().unwrap();
     let (b, n) = v6.tobinary();
     assert_eq!(n, 16);

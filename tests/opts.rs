@@ -17,7 +17,11 @@ fn tcp_table(family: Family) -> Vec<(&'static str, OptValue, Option<OptValue>)> 
         ("keepalive", OptValue::Bool(true), None),
         ("linger", secs(3), None),
         ("linger", OptValue::Bool(false), None),
-        ("rcvtimeo", OptValue::Duration(Duration::from_millis(1500)), None),
+        (
+            "rcvtimeo",
+            OptValue::Duration(Duration::from_millis(1500)),
+            None,
+        ),
         ("sndtimeo", secs(2), None),
         ("sndtimeo", OptValue::Int(0), Some(secs(0))),
         ("oobinline", OptValue::Bool(true), None),
@@ -26,7 +30,11 @@ fn tcp_table(family: Family) -> Vec<(&'static str, OptValue, Option<OptValue>)> 
         ("tcp_keepintvl", OptValue::Int(9), Some(secs(9))),
         ("tcp_keepcnt", OptValue::Int(5), None),
         ("tcp_quickack", OptValue::Bool(true), None),
-        ("tcp_user_timeout", OptValue::Duration(Duration::from_millis(2500)), None),
+        (
+            "tcp_user_timeout",
+            OptValue::Duration(Duration::from_millis(2500)),
+            None,
+        ),
     ];
     match family {
         Family::Inet => {
@@ -61,13 +69,17 @@ fn opts_set_then_read_back_v4_v6() {
     for fam in [Family::Inet, Family::Inet6] {
         let s = Tcp::new(fam).unwrap();
         for (name, v, want) in tcp_table(fam) {
-            s.setopt(name, v.clone()).unwrap_or_else(|e| panic!("{fam} setopt {name}: {e}"));
-            let got = s.getopt(name).unwrap_or_else(|e| panic!("{fam} getopt {name}: {e}"));
+            s.setopt(name, v.clone())
+                .unwrap_or_else(|e| panic!("{fam} setopt {name}: {e}"));
+            let got = s
+                .getopt(name)
+                .unwrap_or_else(|e| panic!("{fam} getopt {name}: {e}"));
             assert_eq!(got, want.unwrap_or(v), "{fam} {name}");
         }
         let u = Udp::new(fam).unwrap();
         for (name, v, want) in udp_table(fam) {
-            u.setopt(name, v.clone()).unwrap_or_else(|e| panic!("{fam} setopt {name}: {e}"));
+            u.setopt(name, v.clone())
+                .unwrap_or_else(|e| panic!("{fam} setopt {name}: {e}"));
             assert_eq!(u.getopt(name).unwrap(), want.unwrap_or(v), "{fam} {name}");
         }
         // Buffer sizes: the kernel doubles and clamps; it must be at least what was asked.
@@ -87,13 +99,22 @@ fn opts_set_then_read_back_v4_v6() {
 #[test]
 fn opts_errors() {
     let s = Tcp::new(Family::Inet).unwrap();
-    assert_eq!(s.setopt("nosuch", true).unwrap_err().name(), "unknown_option");
+    assert_eq!(
+        s.setopt("nosuch", true).unwrap_err().name(),
+        "unknown_option"
+    );
     assert_eq!(s.getopt("so_nosuch").unwrap_err().name(), "unknown_option");
     for ro in ["error", "type", "acceptconn", "so_error"] {
         assert_eq!(s.setopt(ro, 1).unwrap_err().name(), "read_only_option");
     }
-    assert_eq!(s.setopt("tcp_nodelay", "yes").unwrap_err().name(), "invalid_option_value");
-    assert_eq!(s.setopt("rcvbuf", -1).unwrap_err().name(), "invalid_option_value");
+    assert_eq!(
+        s.setopt("tcp_nodelay", "yes").unwrap_err().name(),
+        "invalid_option_value"
+    );
+    assert_eq!(
+        s.setopt("rcvbuf", -1).unwrap_err().name(),
+        "invalid_option_value"
+    );
     let e = s.setopt("rcvlowat", 10).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Other);
     assert!(e.name().contains("rcvlowat"), "{e}");

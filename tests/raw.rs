@@ -37,7 +37,10 @@ async fn raw_icmp_echo_loopback() {
         req.extend_from_slice(b"sockloop ping");
         let c = checksum(&req);
         req[2..4].copy_from_slice(&c.to_be_bytes());
-        assert_eq!(s.sendto(("127.0.0.1", 0), &req, None).await.unwrap(), req.len());
+        assert_eq!(
+            s.sendto(("127.0.0.1", 0), &req, None).await.unwrap(),
+            req.len()
+        );
         let mut buf = [0u8; 1500];
         loop {
             let (n, from) = s.recvnext(&mut buf, clock() + 5.0).await.unwrap();

@@ -15,7 +15,10 @@ async fn pair(family: Family, host: &str) -> (Tcp, Tcp) {
     server.listen((host, 0)).unwrap();
     let addr = server.local_addr().unwrap();
     let client = Tcp::new(family).unwrap();
-    let (c, a) = tokio::join!(client.connect(&addr, clock() + 5.0), server.accept(clock() + 5.0));
+    let (c, a) = tokio::join!(
+        client.connect(&addr, clock() + 5.0),
+        server.accept(clock() + 5.0)
+    );
     c.unwrap();
     (client, a.unwrap())
 }
@@ -180,15 +183,24 @@ async fn tcp_errors_refused_and_in_use() {
         let port = probe.local_addr().unwrap().port();
         probe.close().unwrap();
         let c = tcp().unwrap();
-        let e = c.connect(("127.0.0.1", port), clock() + 5.0).await.unwrap_err();
+        let e = c
+            .connect(("127.0.0.1", port), clock() + 5.0)
+            .await
+            .unwrap_err();
         assert_eq!(e.name(), "connection_refused");
 
         let l = tcp().unwrap();
         l.listen(("127.0.0.1", 0)).unwrap();
         let addr = l.local_addr().unwrap();
         let l2 = tcp().unwrap();
-        assert_eq!(l2.listen(&addr).unwrap_err().name(), "address_already_in_use");
-        assert_eq!(tcp().unwrap().bind(&addr).unwrap_err().name(), "address_already_in_use");
+        assert_eq!(
+            l2.listen(&addr).unwrap_err().name(),
+            "address_already_in_use"
+        );
+        assert_eq!(
+            tcp().unwrap().bind(&addr).unwrap_err().name(),
+            "address_already_in_use"
+        );
     })
     .await;
 }
@@ -245,7 +257,12 @@ async fn tcp_full_duplex_64mib_each_way() {
         let ra = tokio::task::spawn_local(reader(a.clone()));
         let wb = tokio::task::spawn_local(writer(b.clone(), 2));
         let rb = tokio::task::spawn_local(reader(b.clone()));
-        let (wa, ra, wb, rb) = (wa.await.unwrap(), ra.await.unwrap(), wb.await.unwrap(), rb.await.unwrap());
+        let (wa, ra, wb, rb) = (
+            wa.await.unwrap(),
+            ra.await.unwrap(),
+            wb.await.unwrap(),
+            rb.await.unwrap(),
+        );
         assert_eq!(wa, rb, "a -> b hash");
         assert_eq!(wb, ra, "b -> a hash");
         assert_ne!(wa, wb);

@@ -20,7 +20,9 @@ async fn udp_empty_datagram_and_sender_address() {
         for (fam, host) in [(Family::Inet, "127.0.0.1"), (Family::Inet6, "::1")] {
             let a = bound(fam, host);
             let b = bound(fam, host);
-            b.connect(&a.local_addr().unwrap(), clock() + 5.0).await.unwrap();
+            b.connect(&a.local_addr().unwrap(), clock() + 5.0)
+                .await
+                .unwrap();
             assert_eq!(b.send(b"", None).await.unwrap(), 0);
             let mut buf = [0u8; 16];
             let (n, from) = a.recvnext(&mut buf, clock() + 5.0).await.unwrap();
@@ -50,10 +52,17 @@ async fn udp_connect_filters_and_star_zero_unfilters() {
         assert_eq!(&buf[..n], b"from b");
         assert_eq!(from, b.local_addr().unwrap());
         // Nothing else queued: c's datagram was filtered out.
-        assert_eq!(a.recv(&mut buf, clock() + 0.1).await.unwrap_err().name(), "timeout");
+        assert_eq!(
+            a.recv(&mut buf, clock() + 0.1).await.unwrap_err().name(),
+            "timeout"
+        );
 
         a.connect(("*", 0), None).await.unwrap();
-        assert_eq!(a.local_addr().unwrap(), aa, "explicit bind survives the disconnect");
+        assert_eq!(
+            a.local_addr().unwrap(),
+            aa,
+            "explicit bind survives the disconnect"
+        );
         assert_eq!(a.remote_addr().unwrap_err().name(), "not_connected");
         c.sendto(&aa, b"c again", None).await.unwrap();
         let (n, from) = a.recvnext(&mut buf, clock() + 5.0).await.unwrap();
@@ -69,7 +78,10 @@ async fn udp_timeout_close_and_sync_use() {
         let a = Rc::new(bound(Family::Inet, "127.0.0.1"));
         let mut buf = [0u8; 4];
         let t0 = clock();
-        assert_eq!(a.recv(&mut buf, clock() + 0.1).await.unwrap_err().name(), "timeout");
+        assert_eq!(
+            a.recv(&mut buf, clock() + 0.1).await.unwrap_err().name(),
+            "timeout"
+        );
         assert!(clock() - t0 >= 0.1);
         let a2 = a.clone();
         let w = tokio::task::spawn_local(async move {
@@ -79,7 +91,13 @@ async fn udp_timeout_close_and_sync_use() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         a.close().unwrap();
         assert_eq!(w.await.unwrap().unwrap_err().name(), "closed");
-        assert_eq!(a.sendto(("127.0.0.1", 9), b"x", None).await.unwrap_err().name(), "closed");
+        assert_eq!(
+            a.sendto(("127.0.0.1", 9), b"x", None)
+                .await
+                .unwrap_err()
+                .name(),
+            "closed"
+        );
     })
     .await;
 }

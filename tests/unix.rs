@@ -14,7 +14,10 @@ async fn unix_stream_roundtrip() {
         assert_eq!(server.local_addr().unwrap().path(), Some(path.as_path()));
         assert_eq!(server.family(), Family::Unix);
         let client = Tcp::new(Family::Unix).unwrap();
-        let (c, a) = tokio::join!(client.connect(path.as_path(), clock() + 5.0), server.accept(clock() + 5.0));
+        let (c, a) = tokio::join!(
+            client.connect(path.as_path(), clock() + 5.0),
+            server.accept(clock() + 5.0)
+        );
         c.unwrap();
         let conn = a.unwrap();
         client.send(b"over unix", None).await.unwrap();
@@ -26,9 +29,18 @@ async fn unix_stream_roundtrip() {
         assert_eq!(client.recvall(clock() + 5.0).await.unwrap(), b"back");
         // A second listener on the same path: in use.
         let again = Tcp::new(Family::Unix).unwrap();
-        assert_eq!(again.listen(path.as_path()).unwrap_err().name(), "address_already_in_use");
+        assert_eq!(
+            again.listen(path.as_path()).unwrap_err().name(),
+            "address_already_in_use"
+        );
         // An IP address for a unix socket is malformed.
-        assert_eq!(again.bind("127.0.0.1:80".parse::<std::net::SocketAddr>().unwrap()).unwrap_err().kind(), sockloop::ErrorKind::InvalidAddress);
+        assert_eq!(
+            again
+                .bind("127.0.0.1:80".parse::<std::net::SocketAddr>().unwrap())
+                .unwrap_err()
+                .kind(),
+            sockloop::ErrorKind::InvalidAddress
+        );
         drop(server);
         let _ = std::fs::remove_file(&path);
     })
