@@ -25,7 +25,7 @@ use crate::sock::{rx, would_block, Dir, Sock};
 /// # Examples
 ///
 /// ```
-/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// # sockloop::run(async {
 /// use sockloop::{clock, tcp};
 ///
 /// let server = tcp()?;

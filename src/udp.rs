@@ -20,7 +20,7 @@ use crate::sock::{rx, Dir, Sock};
 /// # Examples
 ///
 /// ```
-/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// # sockloop::run(async {
 /// use sockloop::{clock, udp};
 ///
 /// let a = udp()?;

@@ -316,3 +316,11 @@ async fn tcp_tokio_io_traits_and_conversions() {
     })
     .await;
 }
+
+#[test]
+fn tcp_and_udp_are_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Tcp>();
+    check::<sockloop::Udp>();
+    check::<sockloop::Raw>();
+}
