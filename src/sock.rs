@@ -293,14 +293,26 @@ impl Sock {
         op: &mut impl FnMut(&Socket) -> io::Result<(T, bool)>,
     ) -> Poll<Result<T>> {
         let mut st = self.lock();
+        let mut fresh = false;
         if let State::Plain(_) = &*st {
             if let Err(e) = register(&mut st) {
                 return Poll::Ready(Err(e));
             }
+            fresh = true;
         }
         let State::Reg(fd) = &*st else {
             return Poll::Ready(Err(Error::closed()));
         };
+        if fresh {
+            // Tokio learns a new socket's readiness only on the next
+            // reactor turn: try once now so a call that can complete at
+            // once does (and does not park).
+            match op(fd.get_ref()) {
+                Ok((v, _)) => return Poll::Ready(Ok(v)),
+                Err(e) if would_block(&e) || e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Poll::Ready(Err(e.into())),
+            }
+        }
         let idx = dir as usize;
         let mut fcx = Context::from_waker(&self.fan_wakers[idx]);
         let mut joined = false;
@@ -339,19 +351,28 @@ impl Sock {
 
     /// Waits in direction `dir` until `op` succeeds, the deadline passes
     /// (`"timeout"`), the socket is closed (`"closed"`) or the current
-    /// sockloop thread is cancelled (`"cancelled"`).
+    /// sockloop thread is cancelled while parked here (`"cancelled"`).
     pub(crate) async fn wait<T>(
         &self,
         dir: Dir,
         deadline: &mut Deadline,
         mut op: impl FnMut(&Socket) -> io::Result<(T, bool)>,
     ) -> Result<T> {
+        // A cancel is taken only by a call that parks (a call that
+        // completes at once leaves it for the next one that parks).
+        let mut parked = false;
         poll_fn(|cx| {
-            if crate::thread::take_cancel() {
+            if parked && crate::thread::take_cancel() {
                 return Poll::Ready(Err(Error::cancelled()));
             }
             if let Poll::Ready(r) = self.poll_op(cx, dir, &mut op) {
                 return Poll::Ready(r);
+            }
+            if !parked {
+                parked = true;
+                if crate::thread::take_cancel() {
+                    return Poll::Ready(Err(Error::cancelled()));
+                }
             }
             if deadline.poll_expired(cx) {
                 return Poll::Ready(Err(deadline.error()));

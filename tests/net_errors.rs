@@ -195,3 +195,28 @@ fn net_errors_cancel_parked_connect() {
         })
     });
 }
+
+#[test]
+fn net_errors_cancel_is_kept_for_the_call_that_parks() {
+    bounded(30, || {
+        sockloop::run(async {
+            let (c, s) = pair().await;
+            c.send(b"ready", None).await.unwrap();
+            sockloop::sleep(0.02).await;
+            let slot: Slot = Rc::default();
+            let out = slot.clone();
+            sockloop::thread(async move {
+                // Cancel while running: delivered to the next call that parks.
+                sockloop::currentthread().unwrap().cancel();
+                let mut buf = [0u8; 5];
+                // Data is there: completes at once and keeps the cancel.
+                assert_eq!(s.recvn(&mut buf, clock() + 5.0).await.unwrap(), 5);
+                // Nothing more to read: parks, takes the cancel.
+                let r = s.recv(&mut buf, clock() + 5.0).await;
+                *out.borrow_mut() = Some(r.map_err(|e| e.name().to_string()));
+            });
+            sockloop::sleep(0.05).await;
+            assert_eq!(slot.borrow_mut().take(), Some(Err("cancelled".to_string())));
+        })
+    });
+}
