@@ -125,6 +125,7 @@ impl Rt {
         }
     }
 
+    #[allow(dead_code)] // the shared reactor's
     pub(crate) fn handle(&self) -> tokio::runtime::Handle {
         match self {
             Rt::Own(rt, _) => rt.handle().clone(),
@@ -255,11 +256,6 @@ impl Loop {
         }
     }
 
-    /// Number of threads that have not finished.
-    pub(crate) fn live_threads(&self) -> usize {
-        self.slab.borrow().live
-    }
-
     /// Drops every thread (their futures) and timer; used at loop teardown.
     fn clear(&self) {
         let slots = std::mem::take(&mut self.slab.borrow_mut().slots);
@@ -287,10 +283,6 @@ impl Loop {
 
     pub(crate) fn jobs_add(&self, d: isize) {
         self.jobs.set(self.jobs.get().wrapping_add_signed(d));
-    }
-
-    pub(crate) fn waiting(&self) -> usize {
-        self.waiting.get()
     }
 
     /// Nothing will ever wake a thread: no thread waits, no timer job is
@@ -392,6 +384,7 @@ impl Loop {
     }
 
     /// Makes the next runtime this loop creates use `h` (a shared reactor).
+    #[allow(dead_code)] // the shared reactor's
     pub(crate) fn set_shared_handle(&self, h: tokio::runtime::Handle) -> Result<()> {
         if self.rt.get().is_some() {
             return Err(Error::with_message(
@@ -412,8 +405,8 @@ impl Loop {
         }
         let rt = self.rt()?;
         let rt_guard = match rt {
-            Rt::Own(rt, _) => RtGuard::Own(rt.enter()),
-            Rt::Shared(h, _) => RtGuard::Shared(h.enter()),
+            Rt::Own(rt, _) => rt.enter(),
+            Rt::Shared(h, _) => h.enter(),
         };
         let local_guard = rt.local().enter();
         self.running.set(true);
@@ -425,17 +418,12 @@ impl Loop {
     }
 }
 
-enum RtGuard<'a> {
-    Own(tokio::runtime::EnterGuard<'a>),
-    Shared(tokio::runtime::EnterGuard<'a>),
-}
-
 /// Keeps the loop's runtime entered; see [`Loop::enter`].
 #[must_use = "the runtime is entered only while the guard lives"]
 pub(crate) struct EnterGuard<'a> {
     l: &'a Loop,
     _local: tokio::task::LocalEnterGuard,
-    _rt: RtGuard<'a>,
+    _rt: tokio::runtime::EnterGuard<'a>,
 }
 
 impl Drop for EnterGuard<'_> {

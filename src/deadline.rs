@@ -79,11 +79,13 @@ pub(crate) fn after(s: f64) -> Option<Instant> {
 /// call actually parks (`poll_expired` after a first `Pending`), so calls
 /// that complete at once never touch the timer wheel.
 #[derive(Debug)]
+#[allow(dead_code)] // the socket layer's
 pub(crate) struct Deadline {
     at: Option<Instant>,
     sleep: Option<Pin<Box<Sleep>>>,
 }
 
+#[allow(dead_code)] // the socket layer's
 impl Deadline {
     /// From an `expires` argument.
     pub(crate) fn new(expires: Option<f64>) -> Deadline {

@@ -263,11 +263,13 @@ impl Error {
     }
 
     /// `"timeout"`.
+    #[allow(dead_code)] // the socket layer's
     pub(crate) fn timeout() -> Error {
         Error::new(ErrorKind::Timeout)
     }
 
     /// `"closed"`.
+    #[allow(dead_code)] // the socket layer's
     pub(crate) fn closed() -> Error {
         Error::new(ErrorKind::Closed)
     }

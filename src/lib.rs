@@ -1,4 +1,45 @@
-//! sockloop: Lua-style coroutine sockets on Tokio.
+//! Lua-style coroutine sockets on Tokio.
+//!
+//! sockloop presents the API and the behaviour of luapower's `sock` (and of
+//! `socketloop`, `socket2` and LuaSocket's `socket` namespace) over Tokio:
+//! threads that look blocking, a synchronous [`resume`]/[`suspend`], absolute
+//! `expires` deadlines in [`clock()`] seconds, normalized error names
+//! ([`Error::name`]), sleep jobs and timers. `PORTING.md` in the repository
+//! maps every upstream call to its Rust twin.
+//!
+//! # Quick start
+//!
+//! ```
+//! // Threads are created suspended; resume runs one synchronously.
+//! let t = sockloop::newthread(async {
+//!     let v = sockloop::suspend("parked").await;
+//!     assert_eq!(*v.downcast::<u32>().unwrap(), 7);
+//! });
+//! let out = sockloop::resume(&t, ()).unwrap().unwrap();
+//! assert_eq!(*out.downcast::<&str>().unwrap(), "parked");
+//! sockloop::resume(&t, 7u32).unwrap();
+//! assert!(t.is_finished());
+//!
+//! // run() drives a loop from synchronous code and returns the output.
+//! let n = sockloop::run(async {
+//!     sockloop::sleep(0.001).await;
+//!     1 + 1
+//! });
+//! assert_eq!(n, 2);
+//! ```
+//!
+//! # Two settings
+//!
+//! Standalone, [`run`] and [`start`] block the OS thread on its own
+//! current-thread Tokio runtime (one loop per OS thread, made on first
+//! use). Inside a program that already runs Tokio with a `LocalSet`, the
+//! same calls work: a driver task is spawned on that `LocalSet` while any
+//! thread waits, and [`start`] returns `Err("loop_busy")` (await instead).
+//!
+//! # Values
+//!
+//! Lua's untyped values are [`Value`] = `Box<dyn Any>`: `resume(&t, 5)`
+//! boxes `5`; the receiver downcasts it.
 #![forbid(unsafe_code)]
 #![warn(
     missing_docs,

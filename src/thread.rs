@@ -77,6 +77,8 @@ pub(crate) struct ThreadInner {
     cancelled: Cell<bool>,
     panicked: Cell<bool>,
     env: Env,
+    // Boxed: 8 bytes per thread instead of 24 for the (rare) hooks.
+    #[allow(clippy::box_collection)]
     hooks: RefCell<Option<Box<Vec<Hook>>>>,
 }
 
@@ -222,20 +224,6 @@ impl Thread {
     }
 }
 
-impl ThreadInner {
-    pub(crate) fn state(&self) -> ThreadStatus {
-        self.state.get()
-    }
-
-    pub(crate) fn waker(&self) -> &Waker {
-        &self.waker
-    }
-
-    pub(crate) fn key(&self) -> Key {
-        self.key
-    }
-}
-
 // ===== impl Env =====
 
 /// A per-thread typed map: one value per type (`sock.threadenv`).
@@ -244,8 +232,10 @@ impl ThreadInner {
 #[derive(Default)]
 pub struct Env {
     // Allocated on first insert: most threads never use their env.
-    map: RefCell<Option<Box<HashMap<TypeId, Box<dyn Any>>>>>,
+    map: RefCell<Option<Box<EnvMap>>>,
 }
+
+type EnvMap = HashMap<TypeId, Box<dyn Any>>;
 
 impl fmt::Debug for Env {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -170,7 +170,7 @@ pub(crate) fn fire_one(l: &Loop, now: Instant) -> bool {
             } = &**every;
             job.fired.set(true);
             let keep = match f.try_borrow_mut() {
-                Ok(mut f) => match catch_unwind(AssertUnwindSafe(|| f())) {
+                Ok(mut f) => match catch_unwind(AssertUnwindSafe(&mut **f)) {
                     Ok(keep) => keep,
                     Err(p) => {
                         l.record_panic(p);

@@ -50,7 +50,7 @@ fn net_errors_names() {
             // bind twice
             let l = tcp().unwrap();
             l.listen(("127.0.0.1", 0)).unwrap();
-            let e = tcp().unwrap().bind(&l.local_addr().unwrap()).unwrap_err();
+            let e = tcp().unwrap().bind(l.local_addr().unwrap()).unwrap_err();
             assert_eq!(e.name(), "address_already_in_use");
             // after close
             l.close().unwrap();

@@ -1,0 +1,131 @@
+//! A walk through sockloop: threads, suspend/resume, transfer, sleep jobs,
+//! timers and cancellation, with readable output.
+//!
+//! `cargo run --example tour`
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+fn section(title: &str) {
+    println!("\n== {title} ==");
+}
+
+fn main() -> anyhow::Result<()> {
+    section("1. threads are created suspended; resume runs them synchronously");
+    let t = sockloop::newthread(async {
+        println!("  [worker] started, suspending with \"hello\"");
+        let v = sockloop::suspend("hello").await;
+        let n = *v.downcast::<i32>().unwrap_or(Box::new(-1));
+        println!("  [worker] resumed with {n}, finishing");
+    });
+    println!("  [main] newthread returned; status = {:?}", t.status());
+    let out = sockloop::resume(&t, ())?;
+    let word = out.and_then(|v| v.downcast::<&str>().ok()).map(|b| *b);
+    println!(
+        "  [main] resume returned {word:?}; status = {:?}",
+        t.status()
+    );
+    sockloop::resume(&t, 42)?;
+    println!(
+        "  [main] second resume returned; finished = {}",
+        t.is_finished()
+    );
+
+    section("2. misuse is a named error, not a panic");
+    match sockloop::resume(&t, ()) {
+        Err(e) => println!("  resume of a finished thread: Err({})", e.name()),
+        Ok(_) => println!("  unexpected Ok"),
+    }
+
+    section("3. transfer: symmetric hand-off between two threads");
+    let log = Rc::new(RefCell::new(Vec::<String>::new()));
+    let ping_slot: Rc<RefCell<Option<sockloop::Thread>>> = Rc::default();
+    let (l1, l2, slot) = (log.clone(), log.clone(), ping_slot.clone());
+    let pong = sockloop::newthread(async move {
+        let mut v = sockloop::suspend(()).await;
+        for _ in 0..3 {
+            let n = *v.downcast::<u32>().unwrap_or(Box::new(0));
+            l2.borrow_mut().push(format!("pong {n}"));
+            let ping = slot.borrow().clone();
+            match ping {
+                Some(ping) => v = sockloop::transfer(&ping, n + 1).await,
+                None => return,
+            }
+        }
+    });
+    sockloop::resume(&pong, ())?; // park pong in suspend
+    let pong2 = pong.clone();
+    let ping = sockloop::newthread(async move {
+        let mut n = 0u32;
+        for _ in 0..3 {
+            l1.borrow_mut().push(format!("ping {n}"));
+            let v = sockloop::transfer(&pong2, n + 1).await;
+            n = *v.downcast::<u32>().unwrap_or(Box::new(0));
+        }
+        sockloop::suspend(()).await;
+    });
+    *ping_slot.borrow_mut() = Some(ping.clone());
+    sockloop::resume(&ping, ())?;
+    println!("  {}", log.borrow().join(" -> "));
+
+    section("4. sleeping threads and timers run in deadline order");
+    let t0 = sockloop::clock();
+    for (name, dt) in [("slow", 0.03), ("fast", 0.01), ("middle", 0.02)] {
+        sockloop::thread(async move {
+            sockloop::sleep(dt).await;
+            println!(
+                "  [{name}] woke after {:.0} ms",
+                (sockloop::clock() - t0) * 1000.0
+            );
+        });
+    }
+    let ticks = Rc::new(RefCell::new(0));
+    let ticks2 = ticks.clone();
+    sockloop::runevery(0.012, move || {
+        *ticks2.borrow_mut() += 1;
+        println!(
+            "  [runevery] tick {} at {:.0} ms",
+            ticks2.borrow(),
+            (sockloop::clock() - t0) * 1000.0
+        );
+        *ticks2.borrow() < 3 // false stops the timer
+    });
+    sockloop::start()?;
+
+    section("5. a sleep job woken early with a value");
+    let sj = Rc::new(sockloop::sleep_job());
+    let sj2 = sj.clone();
+    sockloop::thread(async move {
+        println!("  [sleeper] sleeping for an hour...");
+        match sj2.sleep(3600.0).await {
+            Some(v) => println!(
+                "  [sleeper] woken early with {:?}",
+                v.downcast::<&str>().map(|b| *b).unwrap_or("?")
+            ),
+            None => println!("  [sleeper] slept the full hour"),
+        }
+    });
+    sockloop::runafter(0.01, move || {
+        let delivered = sj.wakeup("wake up!");
+        println!("  [timer] wakeup delivered: {delivered}");
+    });
+    sockloop::start()?;
+
+    section("6. cancellation the thread can see and recover from");
+    let worker = sockloop::thread(async {
+        sockloop::sleep(3600.0).await;
+        if sockloop::cancelled() {
+            println!("  [worker] cancelled while sleeping; cleaning up and finishing normally");
+        }
+    });
+    sockloop::runafter(0.01, move || worker.cancel());
+    sockloop::start()?;
+
+    section("7. run(): one call from main, returns the future's output");
+    let answer = sockloop::run(async {
+        sockloop::sleep(0.005).await;
+        6 * 7
+    });
+    println!("  run returned {answer}");
+    Ok(())
+}
