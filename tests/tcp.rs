@@ -324,3 +324,24 @@ fn tcp_and_udp_are_send_and_sync() {
     check::<sockloop::Udp>();
     check::<sockloop::Raw>();
 }
+
+#[tokio::test]
+async fn tcp_drop_sends_fin_and_linger_zero_sends_rst() {
+    local(10, async {
+        let (c, s) = pair(Family::Inet, "127.0.0.1").await;
+        drop(s);
+        let mut buf = [0u8; 4];
+        assert_eq!(c.recv(&mut buf, clock() + 5.0).await.unwrap(), 0);
+
+        let (c, s) = pair(Family::Inet, "127.0.0.1").await;
+        s.setopt("linger", 0).unwrap();
+        assert_eq!(
+            s.getopt("linger").unwrap(),
+            sockloop::OptValue::Duration(std::time::Duration::ZERO)
+        );
+        s.close().unwrap();
+        let e = c.recv(&mut buf, clock() + 5.0).await.unwrap_err();
+        assert_eq!(e.name(), "connection_reset");
+    })
+    .await;
+}
