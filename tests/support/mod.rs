@@ -1,6 +1,9 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -37,5 +40,42 @@ impl Log {
     }
     pub fn get(&self) -> Vec<String> {
         self.0.borrow().clone()
+    }
+}
+
+/// Runs `fut` on a `LocalSet` with a time bound.
+pub async fn local<F: Future>(secs: u64, fut: F) -> F::Output {
+    let set = tokio::task::LocalSet::new();
+    match tokio::time::timeout(Duration::from_secs(secs), set.run_until(fut)).await {
+        Ok(v) => v,
+        Err(_) => panic!("test took more than {secs} s"),
+    }
+}
+
+/// A unique path in the temp dir (removed first if it exists).
+pub fn temp_path(tag: &str) -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let p = std::env::temp_dir().join(format!("sockloop-{}-{tag}-{n}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&p);
+    p
+}
+
+/// 64-bit FNV-1a, continued from `h`.
+pub fn fnv(mut h: u64, data: &[u8]) -> u64 {
+    for &b in data {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x100_0000_01b3);
+    }
+    h
+}
+
+pub const FNV0: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// Deterministic test bytes for position `pos`.
+pub fn pattern(seed: u8, pos: usize, buf: &mut [u8]) {
+    for (i, b) in buf.iter_mut().enumerate() {
+        let x = (pos + i) as u64;
+        *b = (x.wrapping_mul(2_654_435_761) >> 13) as u8 ^ seed;
     }
 }

@@ -1,0 +1,529 @@
+//! (private) The socket state machine shared by [`Tcp`](crate::Tcp),
+//! [`Udp`](crate::Udp) and [`Raw`](crate::Raw).
+//!
+//! A socket starts as a plain non-blocking `socket2::Socket` (so it can be
+//! made, bound and configured with no Tokio runtime) and is registered with
+//! Tokio's reactor on its first wait. Per direction one fan-out waker is
+//! registered with Tokio; it wakes every task parked in that direction.
+//! `close()` swaps the state to `Closed` (closing the descriptor at once)
+//! and fires both fans, so every parked call wakes and sees `"closed"`.
+
+use std::future::poll_fn;
+use std::io;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Wake, Waker};
+
+use socket2::Socket;
+use tokio::io::unix::AsyncFd;
+
+use crate::addr::{Family, Protocol, SockAddr, SockType};
+use crate::deadline::Deadline;
+use crate::error::{Error, ErrorKind, Result};
+
+/// Which readiness a call waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dir {
+    Read,
+    Write,
+}
+
+enum State {
+    /// Not registered with Tokio yet: sync calls only so far.
+    Plain(Socket),
+    /// Registered with the reactor of the runtime that first waited on it.
+    Reg(AsyncFd<Socket>),
+    /// `close()`d or dropped: every call returns `"closed"`.
+    Closed,
+}
+
+/// Wakes every task parked in one direction.
+#[derive(Default)]
+struct Fan {
+    wakers: Mutex<Vec<Waker>>,
+}
+
+impl Fan {
+    fn join(&self, w: &Waker) {
+        let mut v = self.wakers.lock().unwrap_or_else(PoisonError::into_inner);
+        if !v.iter().any(|x| x.will_wake(w)) {
+            v.push(w.clone());
+        }
+    }
+
+    fn fire(&self) {
+        let list = std::mem::take(&mut *self.wakers.lock().unwrap_or_else(PoisonError::into_inner));
+        for w in list {
+            w.wake();
+        }
+    }
+}
+
+impl Wake for Fan {
+    fn wake(self: Arc<Self>) {
+        self.fire();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.fire();
+    }
+}
+
+/// One socket: its state, its kind and the two fans.
+pub(crate) struct Sock {
+    state: Mutex<State>,
+    socktype: SockType,
+    family: Family,
+    protocol: Protocol,
+    fans: [Arc<Fan>; 2],
+    fan_wakers: [Waker; 2],
+    /// The peer, remembered at accept/connect (it stays known after the
+    /// peer goes away).
+    remote: Mutex<Option<SockAddr>>,
+}
+
+impl std::fmt::Debug for Sock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let st = self.lock();
+        let (state, fd) = match &*st {
+            State::Plain(s) => ("plain", raw_fd(s)),
+            State::Reg(a) => ("registered", raw_fd(a.get_ref())),
+            State::Closed => ("closed", -1),
+        };
+        f.debug_struct("Sock")
+            .field("socktype", &self.socktype)
+            .field("family", &self.family)
+            .field("protocol", &self.protocol)
+            .field("state", &state)
+            .field("fd", &fd)
+            .finish()
+    }
+}
+
+fn raw_fd(s: &Socket) -> i32 {
+    use std::os::fd::AsRawFd;
+    s.as_raw_fd()
+}
+
+/// `true` for the error a non-blocking call gives when it would block.
+pub(crate) fn would_block(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::WouldBlock
+}
+
+impl Sock {
+    /// A new non-blocking socket of the given kind.
+    pub(crate) fn new(socktype: SockType, family: Family, protocol: Protocol) -> Result<Sock> {
+        let ty = match socktype {
+            SockType::Tcp => socket2::Type::STREAM,
+            SockType::Udp => socket2::Type::DGRAM,
+            SockType::Raw => socket2::Type::RAW,
+        };
+        let proto = match (family, protocol) {
+            (Family::Unix, _) | (_, Protocol::Ip) => None,
+            (_, p) => Some(p.to_socket2()),
+        };
+        let s = Socket::new(family.to_domain(), ty, proto).map_err(|e| {
+            Error::from(e).context(format!("creating a {family} {socktype} socket"))
+        })?;
+        s.set_nonblocking(true)?;
+        Ok(Sock::from_parts(s, socktype, family, protocol))
+    }
+
+    /// Wraps an existing socket (made non-blocking).
+    pub(crate) fn from_parts(
+        s: Socket,
+        socktype: SockType,
+        family: Family,
+        protocol: Protocol,
+    ) -> Sock {
+        // A failure here shows on the first call that would block.
+        let _ = s.set_nonblocking(true);
+        Sock::with_state(State::Plain(s), socktype, family, protocol)
+    }
+
+    /// A socket that is already closed.
+    pub(crate) fn closed(socktype: SockType, family: Family, protocol: Protocol) -> Sock {
+        Sock::with_state(State::Closed, socktype, family, protocol)
+    }
+
+    fn with_state(state: State, socktype: SockType, family: Family, protocol: Protocol) -> Sock {
+        let fans = [Arc::new(Fan::default()), Arc::new(Fan::default())];
+        let fan_wakers = [Waker::from(fans[0].clone()), Waker::from(fans[1].clone())];
+        Sock {
+            state: Mutex::new(state),
+            socktype,
+            family,
+            protocol,
+            fans,
+            fan_wakers,
+            remote: Mutex::new(None),
+        }
+    }
+
+    /// Wraps an existing socket, reading its kind from the socket itself.
+    pub(crate) fn from_socket(s: Socket, default_type: SockType) -> Sock {
+        let socktype = match s.r#type() {
+            Ok(t) if t == socket2::Type::STREAM => SockType::Tcp,
+            Ok(t) if t == socket2::Type::DGRAM => SockType::Udp,
+            Ok(t) if t == socket2::Type::RAW => SockType::Raw,
+            _ => default_type,
+        };
+        let family = match s.local_addr().map(|a| a.domain()) {
+            Ok(d) if d == socket2::Domain::IPV6 => Family::Inet6,
+            Ok(d) if d == socket2::Domain::UNIX => Family::Unix,
+            _ => Family::Inet,
+        };
+        let protocol = match s.protocol() {
+            Ok(Some(p)) => Protocol::from_socket2(p).unwrap_or(Protocol::Ip),
+            _ => match socktype {
+                SockType::Tcp if family != Family::Unix => Protocol::Tcp,
+                SockType::Udp if family != Family::Unix => Protocol::Udp,
+                _ => Protocol::Ip,
+            },
+        };
+        Sock::from_parts(s, socktype, family, protocol)
+    }
+
+    pub(crate) fn socktype(&self) -> SockType {
+        self.socktype
+    }
+
+    pub(crate) fn family(&self) -> Family {
+        self.family
+    }
+
+    pub(crate) fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs a synchronous call on the socket (no runtime needed).
+    pub(crate) fn with<T>(&self, f: impl FnOnce(&Socket) -> Result<T>) -> Result<T> {
+        let st = self.lock();
+        match &*st {
+            State::Plain(s) => f(s),
+            State::Reg(a) => f(a.get_ref()),
+            State::Closed => Err(Error::closed()),
+        }
+    }
+
+    /// Binds to the first address that works.
+    pub(crate) fn bind_any(&self, addrs: &[SockAddr]) -> Result<()> {
+        let mut last = Error::with_message(ErrorKind::InvalidAddress, "no address to bind to");
+        for a in addrs {
+            let sa = a.to_socket2()?;
+            match self.with(|s| Ok(s.bind(&sa))) {
+                Ok(Ok(())) => return Ok(()),
+                Ok(Err(e)) => last = Error::from(e).context(format!("bind {a}")),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last)
+    }
+
+    /// The local address.
+    pub(crate) fn local_addr(&self) -> Result<SockAddr> {
+        let sa = self.with(|s| Ok(s.local_addr()?))?;
+        SockAddr::from_socket2(&sa).ok_or_else(|| {
+            Error::with_message(ErrorKind::Other, "local address of an unknown family")
+        })
+    }
+
+    /// Remembers the peer's address.
+    pub(crate) fn set_remote(&self, a: Option<SockAddr>) {
+        *self.remote.lock().unwrap_or_else(PoisonError::into_inner) = a;
+    }
+
+    /// The peer's address.
+    pub(crate) fn remote_addr(&self) -> Result<SockAddr> {
+        let sa = self.with(|s| Ok(s.peer_addr()))?;
+        if let Some(a) = self
+            .remote
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+        {
+            return Ok(a);
+        }
+        let sa = sa?;
+        SockAddr::from_socket2(&sa).ok_or_else(|| {
+            Error::with_message(ErrorKind::Other, "peer address of an unknown family")
+        })
+    }
+
+    /// Closes the descriptor now and wakes every parked call.
+    pub(crate) fn close(&self) -> Result<()> {
+        let old = std::mem::replace(&mut *self.lock(), State::Closed);
+        let was_open = !matches!(old, State::Closed);
+        // Dropping the socket (deregistering it first) closes the fd.
+        drop(old);
+        for f in &self.fans {
+            f.fire();
+        }
+        if was_open {
+            Ok(())
+        } else {
+            Err(Error::closed())
+        }
+    }
+
+    /// Takes the socket out (deregistering it), leaving the state closed.
+    pub(crate) fn take(&self) -> Result<Socket> {
+        let old = std::mem::replace(&mut *self.lock(), State::Closed);
+        for f in &self.fans {
+            f.fire();
+        }
+        match old {
+            State::Plain(s) => Ok(s),
+            State::Reg(a) => Ok(a.into_inner()),
+            State::Closed => Err(Error::closed()),
+        }
+    }
+
+    /// One poll of `op` in direction `dir`: registers with Tokio on first
+    /// use, waits for readiness, runs `op`; `op` returns the value and
+    /// whether the socket is likely drained (then readiness is cleared, as
+    /// Tokio's own `poll_read` does after a short read).
+    pub(crate) fn poll_op<T>(
+        &self,
+        cx: &mut Context<'_>,
+        dir: Dir,
+        op: &mut impl FnMut(&Socket) -> io::Result<(T, bool)>,
+    ) -> Poll<Result<T>> {
+        let mut st = self.lock();
+        let mut fresh = false;
+        if let State::Plain(_) = &*st {
+            if let Err(e) = register(&mut st) {
+                return Poll::Ready(Err(e));
+            }
+            fresh = true;
+        }
+        let State::Reg(fd) = &*st else {
+            return Poll::Ready(Err(Error::closed()));
+        };
+        if fresh {
+            // Tokio learns a new socket's readiness only on the next
+            // reactor turn: try once now so a call that can complete at
+            // once does (and does not park).
+            match op(fd.get_ref()) {
+                Ok((v, _)) => return Poll::Ready(Ok(v)),
+                Err(e) if would_block(&e) || e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Poll::Ready(Err(e.into())),
+            }
+        }
+        let idx = dir as usize;
+        let mut fcx = Context::from_waker(&self.fan_wakers[idx]);
+        let mut joined = false;
+        loop {
+            let ready = match dir {
+                Dir::Read => fd.poll_read_ready(&mut fcx),
+                Dir::Write => fd.poll_write_ready(&mut fcx),
+            };
+            let mut guard = match ready {
+                Poll::Pending => {
+                    if joined {
+                        return Poll::Pending;
+                    }
+                    // Join the fan, then poll once more so a wake that
+                    // came in between is not lost.
+                    self.fans[idx].join(cx.waker());
+                    joined = true;
+                    continue;
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
+                Poll::Ready(Ok(g)) => g,
+            };
+            match op(guard.get_inner()) {
+                Ok((v, drained)) => {
+                    if drained {
+                        guard.clear_ready();
+                    }
+                    return Poll::Ready(Ok(v));
+                }
+                Err(e) if would_block(&e) => guard.clear_ready(),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Poll::Ready(Err(e.into())),
+            }
+        }
+    }
+
+    /// Waits in direction `dir` until `op` succeeds, the deadline passes
+    /// (`"timeout"`), the socket is closed (`"closed"`) or the current
+    /// sockloop thread is cancelled while parked here (`"cancelled"`).
+    pub(crate) async fn wait<T>(
+        &self,
+        dir: Dir,
+        deadline: &mut Deadline,
+        mut op: impl FnMut(&Socket) -> io::Result<(T, bool)>,
+    ) -> Result<T> {
+        // A cancel is taken only by a call that parks (a call that
+        // completes at once leaves it for the next one that parks).
+        let mut parked = false;
+        poll_fn(|cx| {
+            if parked && crate::thread::take_cancel() {
+                return Poll::Ready(Err(Error::cancelled()));
+            }
+            if let Poll::Ready(r) = self.poll_op(cx, dir, &mut op) {
+                return Poll::Ready(r);
+            }
+            if !parked {
+                parked = true;
+                if crate::thread::take_cancel() {
+                    return Poll::Ready(Err(Error::cancelled()));
+                }
+            }
+            if deadline.poll_expired(cx) {
+                return Poll::Ready(Err(deadline.error()));
+            }
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+impl Drop for Sock {
+    fn drop(&mut self) {
+        let _ = self.close();
+    }
+}
+
+/// Hands a plain socket to the current Tokio runtime's reactor.
+fn register(st: &mut MutexGuard<'_, State>) -> Result<()> {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return Err(Error::with_message(
+            ErrorKind::NotInThread,
+            "waiting on a socket needs a running loop (no Tokio runtime here)",
+        ));
+    }
+    let State::Plain(s) = std::mem::replace(&mut **st, State::Closed) else {
+        return Ok(());
+    };
+    // `try_new` is deprecated in favour of the `unsafe` `register`, whose
+    // contract (the fd stays open and the same while registered) holds
+    // for an owned `socket2::Socket`; the crate forbids `unsafe`.
+    #[allow(deprecated)]
+    let registered = AsyncFd::try_new(s);
+    match registered {
+        Ok(fd) => {
+            **st = State::Reg(fd);
+            Ok(())
+        }
+        Err(e) => {
+            let (s, err) = e.into_parts();
+            **st = State::Plain(s);
+            Err(err.into())
+        }
+    }
+}
+
+/// Converts a rustix error into an `io::Error`.
+pub(crate) fn rx(e: rustix::io::Errno) -> io::Error {
+    io::Error::from(e)
+}
+
+/// The methods every socket kind has (`s:` in sock.lua). `$t` is the type,
+/// `$ex` a doc-test socket constructor for the examples.
+macro_rules! common_methods {
+    ($t:ident) => {
+        /// The socket type (`s:type()`).
+        pub fn socktype(&self) -> $crate::SockType {
+            self.sock.socktype()
+        }
+
+        /// The address family (`s:family()`).
+        pub fn family(&self) -> $crate::Family {
+            self.sock.family()
+        }
+
+        /// The protocol (`s:protocol()`).
+        pub fn protocol(&self) -> $crate::Protocol {
+            self.sock.protocol()
+        }
+
+        /// Closes the socket now: the descriptor is closed before this
+        /// returns, and every call parked on this socket (in any thread or
+        /// task) wakes with `"closed"`. For TCP the kernel sends a RST if
+        /// unread data remains or linger is 0, else a FIN. Dropping the
+        /// socket closes it the same way.
+        ///
+        /// # Errors
+        ///
+        /// `"closed"` if it was already closed.
+        pub fn close(&self) -> $crate::Result<()> {
+            self.sock.close()
+        }
+
+        /// Binds to a local address (`s:bind(host, port)`). Host `"*"` is
+        /// all interfaces, port 0 any port; for Unix sockets the address is
+        /// a path. Names are looked up (blocking) with this socket's type
+        /// and family as hints. Needs no runtime.
+        ///
+        /// # Errors
+        ///
+        /// `"address_already_in_use"`, `"access_denied"`,
+        /// `"address_not_available"`, `"invalid_address"` (malformed, or
+        /// another family), a lookup error, `"closed"`.
+        pub fn bind(&self, addr: impl $crate::ToAddr) -> $crate::Result<()> {
+            let addrs = addr.to_addr()?.resolve(&self.hints(true))?;
+            self.sock.bind_any(&addrs)
+        }
+
+        /// Sets a socket option by its sock.lua name (see [`OptValue`](crate::OptValue)
+        /// for the names and value types). Needs no runtime.
+        ///
+        /// # Errors
+        ///
+        /// `"unknown_option"`, `"read_only_option"` (`error`, `type`,
+        /// `acceptconn`), `"invalid_option_value"`, an OS error, `"closed"`.
+        pub fn setopt(&self, name: &str, value: impl Into<$crate::OptValue>) -> $crate::Result<()> {
+            let v = value.into();
+            self.sock.with(|s| $crate::opt::setopt(s, name, &v))
+        }
+
+        /// Reads a socket option by its sock.lua name. Needs no runtime.
+        ///
+        /// # Errors
+        ///
+        /// `"unknown_option"`, an OS error, `"closed"`.
+        pub fn getopt(&self, name: &str) -> $crate::Result<$crate::OptValue> {
+            self.sock.with(|s| $crate::opt::getopt(s, name))
+        }
+
+        /// The local address (`s:local_addr()`). Needs no runtime.
+        ///
+        /// # Errors
+        ///
+        /// An OS error, `"closed"`.
+        pub fn local_addr(&self) -> $crate::Result<$crate::SockAddr> {
+            self.sock.local_addr()
+        }
+
+        /// The peer's address (`s:remote_addr()`): for accepted and
+        /// connected sockets.
+        ///
+        /// # Errors
+        ///
+        /// `"not_connected"`, `"closed"`.
+        pub fn remote_addr(&self) -> $crate::Result<$crate::SockAddr> {
+            self.sock.remote_addr()
+        }
+
+        fn hints(&self, passive: bool) -> $crate::Hints {
+            let socktype = match self.sock.socktype() {
+                $crate::SockType::Raw => None,
+                t => Some(t),
+            };
+            $crate::Hints {
+                socktype,
+                family: Some(self.sock.family()),
+                protocol: None,
+                flags: $crate::Flags {
+                    passive,
+                    ..$crate::Flags::default()
+                },
+            }
+        }
+    };
+}

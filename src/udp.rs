@@ -1,0 +1,322 @@
+//! UDP (and Unix-domain datagram) sockets: sock's `udp:` methods. The
+//! datagram calls here are shared with [`Raw`](crate::Raw).
+
+use std::io;
+
+use rustix::net::{RecvFlags, SendFlags};
+
+use crate::addr::{is_any, Family, Hints, Protocol, SockAddr, SockType, ToAddr};
+use crate::deadline::Deadline;
+use crate::error::{Error, ErrorKind, Result};
+use crate::sock::{rx, Dir, Sock};
+
+/// A UDP socket, or a Unix-domain datagram socket (`Udp::new(Family::Unix)`):
+/// sock's `udp`.
+///
+/// All I/O methods take `&self`. A socket can be made, bound, configured
+/// and closed with no runtime; it joins the Tokio reactor on its first
+/// wait.
+///
+/// # Examples
+///
+/// ```
+/// # sockloop::run(async {
+/// use sockloop::{clock, udp};
+///
+/// let a = udp()?;
+/// a.bind(("127.0.0.1", 0))?;
+/// let b = udp()?;
+/// b.bind(("127.0.0.1", 0))?;
+///
+/// b.sendto(&a.local_addr()?, b"ping", None).await?;
+/// let mut buf = [0u8; 16];
+/// let (n, from) = a.recvnext(&mut buf, clock() + 5.0).await?;
+/// assert_eq!(&buf[..n], b"ping");
+/// assert_eq!(from, b.local_addr()?);
+/// # Ok::<(), sockloop::Error>(())
+/// # }).unwrap();
+/// ```
+#[derive(Debug)]
+pub struct Udp {
+    sock: Sock,
+}
+
+/// A new IPv4 UDP socket (`sock.udp()`).
+///
+/// # Errors
+///
+/// An OS error.
+pub fn udp() -> Result<Udp> {
+    Udp::new(Family::Inet)
+}
+
+// ===== shared datagram calls =====
+
+pub(crate) async fn connect(sock: &Sock, addr: impl ToAddr, hints: &Hints) -> Result<()> {
+    let addrs = addr.to_addr()?.resolve_async(hints).await?;
+    if is_any(&addrs) {
+        // Linux releases a port the socket got from the kernel (bind to
+        // port 0 or autobind) on disconnect: bind it again to the same
+        // address so the socket keeps its local address, as in sock.lua.
+        let before = sock.local_addr()?;
+        sock.with(|s| Ok(rustix::net::connect_unspec(s).map_err(rx)?))?;
+        sock.set_remote(None);
+        if before.port() != 0 && sock.local_addr()? != before {
+            sock.bind_any(std::slice::from_ref(&before))?;
+        }
+        return Ok(());
+    }
+    let Some(target) = addrs.first() else {
+        return Err(Error::with_message(
+            ErrorKind::InvalidAddress,
+            "no address to connect to",
+        ));
+    };
+    let sa = target.to_socket2()?;
+    sock.with(|s| {
+        s.connect(&sa)
+            .map_err(|e| Error::from(e).context(format!("connect {target}")))
+    })?;
+    sock.set_remote(Some(target.clone()));
+    Ok(())
+}
+
+pub(crate) async fn send(sock: &Sock, buf: &[u8], expires: Option<f64>) -> Result<usize> {
+    let mut deadline = Deadline::new(expires);
+    sock.wait(Dir::Write, &mut deadline, |s| {
+        Ok((
+            rustix::net::send(s, buf, SendFlags::NOSIGNAL).map_err(rx)?,
+            false,
+        ))
+    })
+    .await
+}
+
+pub(crate) async fn recv(sock: &Sock, buf: &mut [u8], expires: Option<f64>) -> Result<usize> {
+    let mut deadline = Deadline::new(expires);
+    sock.wait(Dir::Read, &mut deadline, |s| {
+        let (n, _) = rustix::net::recv(s, &mut *buf, RecvFlags::empty()).map_err(rx)?;
+        Ok((n, false))
+    })
+    .await
+}
+
+pub(crate) async fn sendto(
+    sock: &Sock,
+    addr: impl ToAddr,
+    hints: &Hints,
+    buf: &[u8],
+    expires: Option<f64>,
+) -> Result<usize> {
+    let addrs = addr.to_addr()?.resolve_async(hints).await?;
+    let Some(target) = addrs.first() else {
+        return Err(Error::with_message(
+            ErrorKind::InvalidAddress,
+            "no address to send to",
+        ));
+    };
+    let sa = target.to_socket2()?;
+    let mut deadline = Deadline::new(expires);
+    sock.wait(Dir::Write, &mut deadline, |s| {
+        Ok((s.send_to(buf, &sa)?, false))
+    })
+    .await
+}
+
+pub(crate) async fn recvnext(
+    sock: &Sock,
+    buf: &mut [u8],
+    expires: Option<f64>,
+) -> Result<(usize, SockAddr)> {
+    let mut deadline = Deadline::new(expires);
+    let unnamed = sock.family() == Family::Unix;
+    sock.wait(Dir::Read, &mut deadline, |s| {
+        let (n, _, from) = rustix::net::recvfrom(s, &mut *buf, RecvFlags::empty()).map_err(rx)?;
+        let from = match from.and_then(SockAddr::from_rustix) {
+            Some(a) => a,
+            None if unnamed => SockAddr::unix(""),
+            None => {
+                return Err(io::Error::other(
+                    "datagram from an address of unknown family",
+                ))
+            }
+        };
+        Ok(((n, from), false))
+    })
+    .await
+}
+
+impl Udp {
+    /// A new datagram socket of `family` (`Family::Unix` for a Unix-domain
+    /// datagram socket, whose addresses are paths).
+    ///
+    /// # Errors
+    ///
+    /// An OS error.
+    pub fn new(family: Family) -> Result<Udp> {
+        let proto = if family == Family::Unix {
+            Protocol::Ip
+        } else {
+            Protocol::Udp
+        };
+        Ok(Udp {
+            sock: Sock::new(SockType::Udp, family, proto)?,
+        })
+    }
+
+    common_methods!(Udp);
+
+    /// Sets the default peer and filters incoming datagrams to it
+    /// (`udp:connect(host, port)`). Connecting to `("*", 0)` dissolves the
+    /// association (`connect` with `AF_UNSPEC`) and returns to unfiltered
+    /// mode; the socket keeps its local address (Linux drops a port that
+    /// was picked by the kernel on disconnect; sockloop binds it again).
+    ///
+    /// # Errors
+    ///
+    /// `"invalid_address"`, a lookup error, `"network_unreachable"`,
+    /// `"closed"`. `expires` bounds only the name lookup's result wait.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn connect(&self, addr: impl ToAddr, expires: impl Into<Option<f64>>) -> Result<()> {
+        let hints = self.hints(false);
+        Deadline::run(expires.into(), connect(&self.sock, addr, &hints)).await
+    }
+
+    /// Sends one datagram to the connected peer (`udp:send(s, len)`);
+    /// empty datagrams are allowed. Returns the bytes sent.
+    ///
+    /// # Errors
+    ///
+    /// `"not_connected"`, `"message_too_long"`, `"connection_refused"`
+    /// (an ICMP error from an earlier datagram), `"timeout"`, `"closed"`,
+    /// `"cancelled"`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the datagram is sent whole or not at all.
+    pub async fn send(&self, buf: &[u8], expires: impl Into<Option<f64>>) -> Result<usize> {
+        send(&self.sock, buf, expires.into()).await
+    }
+
+    /// Receives one datagram (`udp:recv(buf, maxlen)`); the rest of a
+    /// datagram longer than `buf` is discarded.
+    ///
+    /// # Errors
+    ///
+    /// `"timeout"`, `"connection_refused"`, `"closed"`, `"cancelled"`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn recv(&self, buf: &mut [u8], expires: impl Into<Option<f64>>) -> Result<usize> {
+        recv(&self.sock, buf, expires.into()).await
+    }
+
+    /// Sends one datagram to `addr` (`udp:sendto(host, port, s)`).
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Udp::send), plus `"invalid_address"` and lookup errors.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn sendto(
+        &self,
+        addr: impl ToAddr,
+        buf: &[u8],
+        expires: impl Into<Option<f64>>,
+    ) -> Result<usize> {
+        let hints = self.hints(false);
+        sendto(&self.sock, addr, &hints, buf, expires.into()).await
+    }
+
+    /// Receives one datagram and its sender (`udp:recvnext(buf, maxlen)`).
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Udp::recv).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn recvnext(
+        &self,
+        buf: &mut [u8],
+        expires: impl Into<Option<f64>>,
+    ) -> Result<(usize, SockAddr)> {
+        recvnext(&self.sock, buf, expires.into()).await
+    }
+
+    /// Takes the socket out as a `socket2::Socket`; this `Udp` is closed
+    /// afterwards.
+    ///
+    /// # Errors
+    ///
+    /// `"closed"`.
+    pub fn into_inner(self) -> Result<socket2::Socket> {
+        self.sock.take()
+    }
+
+    /// As [`into_inner`](Udp::into_inner), as a std `UdpSocket`.
+    ///
+    /// # Errors
+    ///
+    /// `"closed"`.
+    pub fn into_std(self) -> Result<std::net::UdpSocket> {
+        self.into_inner().map(Into::into)
+    }
+
+    /// As [`into_std`](Udp::into_std), registered with the current Tokio
+    /// runtime.
+    ///
+    /// # Errors
+    ///
+    /// `"closed"`, `"not_in_thread"` outside a Tokio runtime.
+    pub fn into_tokio(self) -> Result<tokio::net::UdpSocket> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(Error::with_message(
+                ErrorKind::NotInThread,
+                "no Tokio runtime",
+            ));
+        }
+        Ok(tokio::net::UdpSocket::from_std(self.into_std()?)?)
+    }
+}
+
+impl From<socket2::Socket> for Udp {
+    /// Wraps a datagram socket (made non-blocking).
+    fn from(s: socket2::Socket) -> Udp {
+        Udp {
+            sock: Sock::from_socket(s, SockType::Udp),
+        }
+    }
+}
+
+impl From<std::net::UdpSocket> for Udp {
+    fn from(s: std::net::UdpSocket) -> Udp {
+        Udp::from(socket2::Socket::from(s))
+    }
+}
+
+impl From<std::os::unix::net::UnixDatagram> for Udp {
+    fn from(s: std::os::unix::net::UnixDatagram) -> Udp {
+        Udp::from(socket2::Socket::from(s))
+    }
+}
+
+impl From<tokio::net::UdpSocket> for Udp {
+    /// Takes the socket out of Tokio's reactor. If Tokio fails to
+    /// deregister it (the socket is then lost), the `Udp` is closed.
+    fn from(s: tokio::net::UdpSocket) -> Udp {
+        match s.into_std() {
+            Ok(s) => Udp::from(s),
+            Err(_) => Udp {
+                sock: Sock::closed(SockType::Udp, Family::Inet, Protocol::Udp),
+            },
+        }
+    }
+}
