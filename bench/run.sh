@@ -21,6 +21,7 @@ IDLE_CONNS=${IDLE_CONNS:-10000}
 ONLY=${ONLY:-all}
 OUT=target/bench-results
 mkdir -p "$OUT"
+rm -f "$OUT"/*.tsv
 
 need() {
     if ! command -v "$1" >/dev/null 2>&1; then

@@ -18,11 +18,15 @@
 //! fixed response per complete request (so pipelining works).
 
 use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 const RESPONSE: &[u8] =
     b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n\r\nhello";
 const BUF: usize = 4096;
+
+/// Requests answered, printed at exit (to normalise instruction counts).
+static SERVED: AtomicU64 = AtomicU64::new(0);
 
 struct Args {
     mode: String,
@@ -81,7 +85,11 @@ fn cpu_secs() -> f64 {
 fn exit_after(secs: f64) {
     std::thread::spawn(move || {
         std::thread::sleep(Duration::from_secs_f64(secs));
-        eprintln!("cpu_secs {:.3}", cpu_secs());
+        eprintln!(
+            "cpu_secs {:.3} requests {}",
+            cpu_secs(),
+            SERVED.load(Ordering::Relaxed)
+        );
         std::process::exit(0);
     });
 }
@@ -117,6 +125,7 @@ fn keep_tail(buf: &mut [u8], used: usize, fill: usize) -> usize {
 
 /// The responses for `n` requests (one `send` even when pipelined).
 fn responses(n: usize, scratch: &mut Vec<u8>) -> &[u8] {
+    SERVED.fetch_add(n as u64, Ordering::Relaxed);
     if n == 1 {
         return RESPONSE;
     }

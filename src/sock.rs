@@ -3,10 +3,13 @@
 //!
 //! A socket starts as a plain non-blocking `socket2::Socket` (so it can be
 //! made, bound and configured with no Tokio runtime) and is registered with
-//! Tokio's reactor on its first wait. Per direction one fan-out waker is
-//! registered with Tokio; it wakes every task parked in that direction.
-//! `close()` swaps the state to `Closed` (closing the descriptor at once)
-//! and fires both fans, so every parked call wakes and sees `"closed"`.
+//! Tokio's reactor on its first wait. Tokio keeps one waker per direction:
+//! a task that parks alone registers its own waker there; when several
+//! park in one direction, a fan-out waker that wakes them all is
+//! registered instead. Every parked task is also listed in its direction's
+//! fan, so `close()` (which swaps the state to `Closed`, closing the
+//! descriptor at once) fires both fans and every parked call wakes and
+//! sees `"closed"`.
 
 use std::future::poll_fn;
 use std::io;
@@ -36,22 +39,26 @@ enum State {
     Closed,
 }
 
-/// Wakes every task parked in one direction.
+/// The wakers of the tasks that parked in one direction.
+///
+/// The list is kept across wake-ups (cleared only when the fan itself
+/// fires), so a task that parks again finds itself already there: no
+/// clone, no allocation. When the list holds just the caller, the caller's
+/// own waker is registered with Tokio (a readiness event then wakes it
+/// directly); with several waiters the fan's waker is registered and wakes
+/// them all. A stale entry costs at most one spurious wake-up.
 #[derive(Default)]
 struct Fan {
     wakers: Mutex<Vec<Waker>>,
 }
 
 impl Fan {
-    fn join(&self, w: &Waker) {
-        let mut v = self.wakers.lock().unwrap_or_else(PoisonError::into_inner);
-        if !v.iter().any(|x| x.will_wake(w)) {
-            v.push(w.clone());
-        }
+    fn lock(&self) -> MutexGuard<'_, Vec<Waker>> {
+        self.wakers.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn fire(&self) {
-        let list = std::mem::take(&mut *self.wakers.lock().unwrap_or_else(PoisonError::into_inner));
+        let list = std::mem::take(&mut *self.lock());
         for w in list {
             w.wake();
         }
@@ -314,24 +321,40 @@ impl Sock {
             }
         }
         let idx = dir as usize;
-        let mut fcx = Context::from_waker(&self.fan_wakers[idx]);
-        let mut joined = false;
         loop {
-            let ready = match dir {
-                Dir::Read => fd.poll_read_ready(&mut fcx),
-                Dir::Write => fd.poll_write_ready(&mut fcx),
-            };
-            let mut guard = match ready {
-                Poll::Pending => {
-                    if joined {
-                        return Poll::Pending;
-                    }
-                    // Join the fan, then poll once more so a wake that
-                    // came in between is not lost.
-                    self.fans[idx].join(cx.waker());
-                    joined = true;
-                    continue;
+            // Poll with the caller's own waker: most calls find the socket
+            // ready and never touch the fan; a lone waiter that parks is
+            // then registered with Tokio directly.
+            let mut ready = poll_ready(fd, dir, cx);
+            if ready.is_pending() {
+                // Join the fan. With other waiters, this poll may have
+                // displaced the fan's waker from Tokio's one slot: put it
+                // back, under the fan's lock so that concurrent joiners (on
+                // other OS threads) agree on who is registered.
+                let mut list = self.fans[idx].lock();
+                let w = cx.waker();
+                if !list.iter().any(|x| x.will_wake(w)) {
+                    list.push(w.clone());
                 }
+                if list.len() > 1 {
+                    let mut fcx = Context::from_waker(&self.fan_wakers[idx]);
+                    ready = poll_ready(fd, dir, &mut fcx);
+                    if ready.is_ready() {
+                        // Readiness came in between and woke only us: the
+                        // others lost their registration, so wake them to
+                        // poll (and register) again.
+                        let others = std::mem::take(&mut *list);
+                        drop(list);
+                        for o in others {
+                            if !o.will_wake(w) {
+                                o.wake();
+                            }
+                        }
+                    }
+                }
+            }
+            let mut guard = match ready {
+                Poll::Pending => return Poll::Pending,
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
                 Poll::Ready(Ok(g)) => g,
             };
@@ -386,6 +409,18 @@ impl Sock {
 impl Drop for Sock {
     fn drop(&mut self) {
         let _ = self.close();
+    }
+}
+
+/// Tokio's readiness poll for `dir`, registering `cx`'s waker on `Pending`.
+fn poll_ready<'a>(
+    fd: &'a AsyncFd<Socket>,
+    dir: Dir,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<tokio::io::unix::AsyncFdReadyGuard<'a, Socket>>> {
+    match dir {
+        Dir::Read => fd.poll_read_ready(cx),
+        Dir::Write => fd.poll_write_ready(cx),
     }
 }
 

@@ -161,6 +161,40 @@ async fn tcp_close_wakes_parked_reader_and_acceptor() {
     .await;
 }
 
+/// Two tasks parked in `recv` on one socket: the second one parking must
+/// not make the first one miss its wake-up (one waker slot per direction
+/// in Tokio), and a waiter that found nothing parks again.
+#[tokio::test]
+async fn tcp_two_readers_on_one_socket_both_wake() {
+    local(10, async {
+        let (c, s) = pair(Family::Inet, "127.0.0.1").await;
+        let s = Rc::new(s);
+        let spawn_reader = |s: Rc<Tcp>| {
+            tokio::task::spawn_local(async move {
+                let mut buf = [0u8; 1];
+                s.recv(&mut buf, None).await.map(|n| (n, buf[0]))
+            })
+        };
+        let r1 = spawn_reader(s.clone());
+        tokio::task::yield_now().await; // r1 parks alone
+        let r2 = spawn_reader(s.clone());
+        tokio::task::yield_now().await; // r2 parks beside it
+        c.send(b"a", None).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        c.send(b"b", None).await.unwrap();
+        let mut got = vec![r1.await.unwrap().unwrap(), r2.await.unwrap().unwrap()];
+        got.sort();
+        assert_eq!(got, vec![(1, b'a'), (1, b'b')]);
+
+        // The same socket keeps working for a single reader afterwards.
+        let r3 = spawn_reader(s.clone());
+        tokio::task::yield_now().await;
+        c.send(b"c", None).await.unwrap();
+        assert_eq!(r3.await.unwrap().unwrap(), (1, b'c'));
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn tcp_close_with_unread_data_resets_peer() {
     local(10, async {
