@@ -8,8 +8,9 @@
 //! park in one direction, a fan-out waker that wakes them all is
 //! registered instead. Every parked task is also listed in its direction's
 //! fan, so `close()` (which swaps the state to `Closed`, closing the
-//! descriptor at once) fires both fans and every parked call wakes and
-//! sees `"closed"`.
+//! descriptor at once) fires the fan and every parked call wakes and
+//! sees `"closed"`. The state and both directions' lists share one lock
+//! and one allocation.
 
 use std::future::poll_fn;
 use std::io;
@@ -39,33 +40,73 @@ enum State {
     Closed,
 }
 
-/// The wakers of the tasks that parked in one direction.
+/// The state and the tasks parked on the socket, per direction, under one
+/// lock. Its `Arc` is the fan-out waker registered with Tokio when several
+/// tasks park in one direction.
 ///
-/// The list is kept across wake-ups (cleared only when the fan itself
-/// fires), so a task that parks again finds itself already there: no
-/// clone, no allocation. When the list holds just the caller, the caller's
-/// own waker is registered with Tokio (a readiness event then wakes it
-/// directly); with several waiters the fan's waker is registered and wakes
-/// them all. A stale entry costs at most one spurious wake-up.
-#[derive(Default)]
-struct Fan {
-    wakers: Mutex<Vec<Waker>>,
+/// A list is kept across wake-ups (cleared only when the fan fires), so a
+/// task that parks again finds itself already there: no clone, no
+/// allocation. When a list holds just the caller, the caller's own waker
+/// is registered with Tokio (a readiness event then wakes it directly).
+/// A stale entry costs at most one spurious wake-up.
+struct Shared {
+    inner: Mutex<Inner>,
 }
 
-impl Fan {
-    fn lock(&self) -> MutexGuard<'_, Vec<Waker>> {
-        self.wakers.lock().unwrap_or_else(PoisonError::into_inner)
+struct Inner {
+    state: State,
+    waiters: [Waiters; 2],
+}
+
+/// The tasks parked in one direction. The first one is stored inline, so
+/// the common check "am I the only waiter?" reads no other cache line.
+/// `rest` is non-empty only when `first` is set.
+#[derive(Default)]
+struct Waiters {
+    first: Option<Waker>,
+    rest: Vec<Waker>,
+}
+
+impl Waiters {
+    /// Adds `w` unless it is there already; returns how many wait.
+    fn join(&mut self, w: &Waker) -> usize {
+        match &self.first {
+            None => self.first = Some(w.clone()),
+            Some(f) if f.will_wake(w) => {}
+            Some(_) => {
+                if !self.rest.iter().any(|x| x.will_wake(w)) {
+                    self.rest.push(w.clone());
+                }
+            }
+        }
+        1 + self.rest.len()
     }
 
+    /// Empties the list.
+    fn take(&mut self) -> impl Iterator<Item = Waker> {
+        self.first
+            .take()
+            .into_iter()
+            .chain(std::mem::take(&mut self.rest))
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Wakes (and forgets) every parked task, both directions. The lock is
+    /// released before any waker runs.
     fn fire(&self) {
-        let list = std::mem::take(&mut *self.lock());
-        for w in list {
-            w.wake();
+        let [mut r, mut w] = std::mem::take(&mut self.lock().waiters);
+        for x in r.take().chain(w.take()) {
+            x.wake();
         }
     }
 }
 
-impl Wake for Fan {
+impl Wake for Shared {
     fn wake(self: Arc<Self>) {
         self.fire();
     }
@@ -75,14 +116,14 @@ impl Wake for Fan {
     }
 }
 
-/// One socket: its state, its kind and the two fans.
+/// One socket: its kind and the shared state.
 pub(crate) struct Sock {
-    state: Mutex<State>,
+    shared: Arc<Shared>,
+    /// `Waker::from(shared)`, made once.
+    fan: Waker,
     socktype: SockType,
     family: Family,
     protocol: Protocol,
-    fans: [Arc<Fan>; 2],
-    fan_wakers: [Waker; 2],
     /// The peer, remembered at accept/connect (it stays known after the
     /// peer goes away).
     remote: Mutex<Option<SockAddr>>,
@@ -91,7 +132,7 @@ pub(crate) struct Sock {
 impl std::fmt::Debug for Sock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let st = self.lock();
-        let (state, fd) = match &*st {
+        let (state, fd) = match &st.state {
             State::Plain(s) => ("plain", raw_fd(s)),
             State::Reg(a) => ("registered", raw_fd(a.get_ref())),
             State::Closed => ("closed", -1),
@@ -153,15 +194,18 @@ impl Sock {
     }
 
     fn with_state(state: State, socktype: SockType, family: Family, protocol: Protocol) -> Sock {
-        let fans = [Arc::new(Fan::default()), Arc::new(Fan::default())];
-        let fan_wakers = [Waker::from(fans[0].clone()), Waker::from(fans[1].clone())];
+        let shared = Arc::new(Shared {
+            inner: Mutex::new(Inner {
+                state,
+                waiters: Default::default(),
+            }),
+        });
         Sock {
-            state: Mutex::new(state),
+            fan: Waker::from(shared.clone()),
+            shared,
             socktype,
             family,
             protocol,
-            fans,
-            fan_wakers,
             remote: Mutex::new(None),
         }
     }
@@ -202,14 +246,14 @@ impl Sock {
         self.protocol
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.shared.lock()
     }
 
     /// Runs a synchronous call on the socket (no runtime needed).
     pub(crate) fn with<T>(&self, f: impl FnOnce(&Socket) -> Result<T>) -> Result<T> {
         let st = self.lock();
-        match &*st {
+        match &st.state {
             State::Plain(s) => f(s),
             State::Reg(a) => f(a.get_ref()),
             State::Closed => Err(Error::closed()),
@@ -262,13 +306,11 @@ impl Sock {
 
     /// Closes the descriptor now and wakes every parked call.
     pub(crate) fn close(&self) -> Result<()> {
-        let old = std::mem::replace(&mut *self.lock(), State::Closed);
+        let old = std::mem::replace(&mut self.lock().state, State::Closed);
         let was_open = !matches!(old, State::Closed);
         // Dropping the socket (deregistering it first) closes the fd.
         drop(old);
-        for f in &self.fans {
-            f.fire();
-        }
+        self.shared.fire();
         if was_open {
             Ok(())
         } else {
@@ -278,10 +320,8 @@ impl Sock {
 
     /// Takes the socket out (deregistering it), leaving the state closed.
     pub(crate) fn take(&self) -> Result<Socket> {
-        let old = std::mem::replace(&mut *self.lock(), State::Closed);
-        for f in &self.fans {
-            f.fire();
-        }
+        let old = std::mem::replace(&mut self.lock().state, State::Closed);
+        self.shared.fire();
         match old {
             State::Plain(s) => Ok(s),
             State::Reg(a) => Ok(a.into_inner()),
@@ -299,15 +339,32 @@ impl Sock {
         dir: Dir,
         op: &mut impl FnMut(&Socket) -> io::Result<(T, bool)>,
     ) -> Poll<Result<T>> {
-        let mut st = self.lock();
+        // Wakers to call once the lock is released (rare: see below).
+        let mut others = Vec::new();
+        let r = self.poll_locked(&mut self.lock(), cx, dir, op, &mut others);
+        for o in others {
+            o.wake();
+        }
+        r
+    }
+
+    fn poll_locked<T>(
+        &self,
+        inner: &mut Inner,
+        cx: &mut Context<'_>,
+        dir: Dir,
+        op: &mut impl FnMut(&Socket) -> io::Result<(T, bool)>,
+        others: &mut Vec<Waker>,
+    ) -> Poll<Result<T>> {
+        let Inner { state, waiters } = inner;
         let mut fresh = false;
-        if let State::Plain(_) = &*st {
-            if let Err(e) = register(&mut st) {
+        if let State::Plain(_) = state {
+            if let Err(e) = register(state) {
                 return Poll::Ready(Err(e));
             }
             fresh = true;
         }
-        let State::Reg(fd) = &*st else {
+        let State::Reg(fd) = state else {
             return Poll::Ready(Err(Error::closed()));
         };
         if fresh {
@@ -320,36 +377,25 @@ impl Sock {
                 Err(e) => return Poll::Ready(Err(e.into())),
             }
         }
-        let idx = dir as usize;
+        let list = &mut waiters[dir as usize];
         loop {
             // Poll with the caller's own waker: most calls find the socket
-            // ready and never touch the fan; a lone waiter that parks is
-            // then registered with Tokio directly.
+            // ready; a lone waiter that parks is then registered with Tokio
+            // directly.
             let mut ready = poll_ready(fd, dir, cx);
             if ready.is_pending() {
-                // Join the fan. With other waiters, this poll may have
+                // Join the list. With other waiters, this poll may have
                 // displaced the fan's waker from Tokio's one slot: put it
-                // back, under the fan's lock so that concurrent joiners (on
-                // other OS threads) agree on who is registered.
-                let mut list = self.fans[idx].lock();
+                // back (the lock makes concurrent joiners, maybe on other
+                // OS threads, agree on who is registered).
                 let w = cx.waker();
-                if !list.iter().any(|x| x.will_wake(w)) {
-                    list.push(w.clone());
-                }
-                if list.len() > 1 {
-                    let mut fcx = Context::from_waker(&self.fan_wakers[idx]);
-                    ready = poll_ready(fd, dir, &mut fcx);
+                if list.join(w) > 1 {
+                    ready = poll_ready(fd, dir, &mut Context::from_waker(&self.fan));
                     if ready.is_ready() {
                         // Readiness came in between and woke only us: the
                         // others lost their registration, so wake them to
                         // poll (and register) again.
-                        let others = std::mem::take(&mut *list);
-                        drop(list);
-                        for o in others {
-                            if !o.will_wake(w) {
-                                o.wake();
-                            }
-                        }
+                        others.extend(list.take().filter(|o| !o.will_wake(w)));
                     }
                 }
             }
@@ -425,14 +471,14 @@ fn poll_ready<'a>(
 }
 
 /// Hands a plain socket to the current Tokio runtime's reactor.
-fn register(st: &mut MutexGuard<'_, State>) -> Result<()> {
+fn register(st: &mut State) -> Result<()> {
     if tokio::runtime::Handle::try_current().is_err() {
         return Err(Error::with_message(
             ErrorKind::NotInThread,
             "waiting on a socket needs a running loop (no Tokio runtime here)",
         ));
     }
-    let State::Plain(s) = std::mem::replace(&mut **st, State::Closed) else {
+    let State::Plain(s) = std::mem::replace(st, State::Closed) else {
         return Ok(());
     };
     // `try_new` is deprecated in favour of the `unsafe` `register`, whose
@@ -442,12 +488,12 @@ fn register(st: &mut MutexGuard<'_, State>) -> Result<()> {
     let registered = AsyncFd::try_new(s);
     match registered {
         Ok(fd) => {
-            **st = State::Reg(fd);
+            *st = State::Reg(fd);
             Ok(())
         }
         Err(e) => {
             let (s, err) = e.into_parts();
-            **st = State::Plain(s);
+            *st = State::Plain(s);
             Err(err.into())
         }
     }
