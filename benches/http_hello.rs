@@ -3,6 +3,8 @@
 //!
 //! ```text
 //! http_hello sockloop  [--port P] [--loops N] [--exit-after SECS] [--deadline SECS]
+//! http_hello sockloop-tasks ...   (diagnostic: sockloop sockets, but one
+//!                                  Tokio `spawn_local` task per connection)
 //! http_hello tokio     [--port P] [--exit-after SECS]
 //! http_hello tokio-mt  [--port P] [--workers N] [--exit-after SECS]
 //! http_hello idle-client --port P --conns N [--hold SECS]
@@ -176,10 +178,13 @@ fn sockloop_listener(port: u16, reuseport: bool) -> sockloop::Tcp {
     server
 }
 
-fn sockloop_serve(server: sockloop::Tcp, deadline: Option<f64>) {
+fn sockloop_serve(server: sockloop::Tcp, deadline: Option<f64>, tasks: bool) {
     sockloop::run(async move {
         loop {
             match server.accept(None).await {
+                Ok(conn) if tasks => {
+                    tokio::task::spawn_local(sockloop_conn(conn, deadline));
+                }
                 Ok(conn) => {
                     sockloop::thread(sockloop_conn(conn, deadline));
                 }
@@ -191,11 +196,12 @@ fn sockloop_serve(server: sockloop::Tcp, deadline: Option<f64>) {
 }
 
 fn sockloop_main(a: &Args) {
+    let tasks = a.mode == "sockloop-tasks";
     if a.loops <= 1 {
         let server = sockloop_listener(a.port, false);
         announce(server.local_addr().expect("addr").port());
         exit_after(a.exit_after);
-        sockloop_serve(server, a.deadline);
+        sockloop_serve(server, a.deadline, tasks);
         return;
     }
     // N OS threads, each its own loop and SO_REUSEPORT listener, all on
@@ -219,7 +225,7 @@ fn sockloop_main(a: &Args) {
             let r = r.clone();
             std::thread::spawn(move || {
                 sockloop::set_reactor(r).expect("set_reactor");
-                sockloop_serve(sockloop::Tcp::from(std_l), deadline);
+                sockloop_serve(sockloop::Tcp::from(std_l), deadline, tasks);
             })
         })
         .collect();
@@ -333,12 +339,12 @@ fn main() {
         Ok(a) => a,
         Err(e) => {
             eprintln!("http_hello: {e}");
-            eprintln!("usage: http_hello sockloop|tokio|tokio-mt|idle-client [--port P] [--loops N] [--workers N] [--exit-after S] [--deadline S] [--conns N] [--hold S]");
+            eprintln!("usage: http_hello sockloop|sockloop-tasks|tokio|tokio-mt|idle-client [--port P] [--loops N] [--workers N] [--exit-after S] [--deadline S] [--conns N] [--hold S]");
             std::process::exit(2);
         }
     };
     match a.mode.as_str() {
-        "sockloop" => sockloop_main(&a),
+        "sockloop" | "sockloop-tasks" => sockloop_main(&a),
         "tokio" => tokio_main(&a),
         "tokio-mt" => tokio_mt_main(&a),
         "idle-client" => idle_client(&a),

@@ -88,6 +88,7 @@ pub(crate) struct Deadline {
 #[allow(dead_code)] // the socket layer's
 impl Deadline {
     /// From an `expires` argument.
+    #[inline]
     pub(crate) fn new(expires: Option<f64>) -> Deadline {
         Deadline {
             at: expires.and_then(to_instant),
@@ -104,6 +105,7 @@ impl Deadline {
     /// Call when the operation returned `Pending`: arms the timer on first
     /// use and reports whether the deadline has passed. Registers `cx`'s
     /// waker with the timer so the caller is woken at the deadline.
+    #[inline]
     pub(crate) fn poll_expired(&mut self, cx: &mut Context<'_>) -> bool {
         let Some(at) = self.at else { return false };
         if self.sleep.is_none() {

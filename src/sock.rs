@@ -69,6 +69,7 @@ struct Waiters {
 
 impl Waiters {
     /// Adds `w` unless it is there already; returns how many wait.
+    #[inline]
     fn join(&mut self, w: &Waker) -> usize {
         match &self.first {
             None => self.first = Some(w.clone()),
@@ -92,6 +93,7 @@ impl Waiters {
 }
 
 impl Shared {
+    #[inline]
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -246,6 +248,7 @@ impl Sock {
         self.protocol
     }
 
+    #[inline]
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.shared.lock()
     }
@@ -333,6 +336,7 @@ impl Sock {
     /// use, waits for readiness, runs `op`; `op` returns the value and
     /// whether the socket is likely drained (then readiness is cleared, as
     /// Tokio's own `poll_read` does after a short read).
+    #[inline]
     pub(crate) fn poll_op<T>(
         &self,
         cx: &mut Context<'_>,
@@ -342,12 +346,13 @@ impl Sock {
         // Wakers to call once the lock is released (rare: see below).
         let mut others = Vec::new();
         let r = self.poll_locked(&mut self.lock(), cx, dir, op, &mut others);
-        for o in others {
-            o.wake();
+        if !others.is_empty() {
+            others.into_iter().for_each(Waker::wake);
         }
         r
     }
 
+    #[inline]
     fn poll_locked<T>(
         &self,
         inner: &mut Inner,
@@ -459,6 +464,7 @@ impl Drop for Sock {
 }
 
 /// Tokio's readiness poll for `dir`, registering `cx`'s waker on `Pending`.
+#[inline]
 fn poll_ready<'a>(
     fd: &'a AsyncFd<Socket>,
     dir: Dir,
