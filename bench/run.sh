@@ -104,7 +104,7 @@ wrk_run() {
     printf '  %-12s c=%-4s %10s req/s  p99 %7s us  %s us/req\n' "$label" "$conns" "$rps" "$p99" "$cpu_us" >&2
 }
 
-echo "nproc: $(nproc); kernel: $(uname -r); load: $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$OUT/machine.txt" >&2
+echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'); $(date -u '+%F %T UTC'); nproc: $(nproc); kernel: $(uname -r); load before: $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$OUT/machine.txt" >&2
 
 # ===== issue 3: HTTP hello, server on core 0, wrk on core 1 =====
 if [[ $ONLY == all || $ONLY == http ]]; then
@@ -193,9 +193,12 @@ if [[ $ONLY == all || $ONLY == mt ]]; then
 fi
 
 # ===== summary =====
-python3 - "$OUT" <<'EOF' | tee "$OUT/summary.md"
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/machine.txt" >&2
+python3 - "$OUT" "$IDLE_CONNS" <<'EOF' | tee "$OUT/summary.md"
 import sys, os, statistics as st
 out = sys.argv[1]
+print("Machine: " + open(os.path.join(out, "machine.txt")).read().replace("\n", "; ").strip("; "))
+print()
 def rows(name):
     p = os.path.join(out, name)
     if not os.path.exists(p):
@@ -245,14 +248,14 @@ idle = rows("idle.tsv")
 if idle:
     print("### Idle keep-alive connections: server RSS")
     print()
-    print("| impl | conns | RSS before KiB | RSS after KiB | bytes/conn (median) |")
-    print("|---|---:|---:|---:|---:|")
+    print("| impl | idle conns | server fds | RSS before KiB | RSS after KiB | bytes/conn (median) |")
+    print("|---|---:|---:|---:|---:|---:|")
     m = {}
     for impl in ("sockloop", "tokio"):
         rs = [r for r in idle if r[0] == impl]
         if rs:
             m[impl] = st.median([int(r[3]) for r in rs])
-            print("| %s | %s | %s | %s | %d |" % (impl, rs[0][4], rs[0][1], rs[0][2], m[impl]))
+            print("| %s | %s | %s | %s | %s | %d |" % (impl, sys.argv[2], rs[0][4], rs[0][1], rs[0][2], m[impl]))
     if len(m) == 2:
         print("\nsockloop/tokio bytes/conn ratio (target ≤ 1.1): %.3f" % (m["sockloop"] / m["tokio"]))
     print()
