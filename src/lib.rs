@@ -57,6 +57,8 @@ mod thread;
 mod time;
 
 pub mod luasocket;
+pub mod socket2;
+pub mod socketloop;
 #[macro_use]
 mod sock;
 mod addr;
