@@ -34,10 +34,10 @@ pub(crate) fn bind_tcp(host: &str, port: u16, backlog: Option<u32>) -> Result<Tc
         let attempt = (|| {
             let t = Tcp::new(entry.family())?;
             t.setopt("reuseaddr", true)?;
-            t.bind(&entry.addr())?;
+            t.bind(entry.addr())?;
             match backlog {
-                Some(b) => t.listen_backlog(b, &entry.addr())?,
-                None => t.listen(&entry.addr())?,
+                Some(b) => t.listen_backlog(b, entry.addr())?,
+                None => t.listen(entry.addr())?,
             }
             Ok::<Tcp, Error>(t)
         })();
@@ -136,7 +136,7 @@ pub async fn connect(
                 continue;
             }
         }
-        match t.connect(&entry.addr(), None).await {
+        match t.connect(entry.addr(), None).await {
             Ok(()) => return Ok(ASocket::new(t)),
             Err(e) if e.kind() == ErrorKind::Cancelled => return Err(e),
             Err(e) => last = e,

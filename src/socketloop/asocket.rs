@@ -152,8 +152,9 @@ impl ASocket {
     }
 
     /// `asocket:setsocket(skt)`: wraps another socket from now on. Bytes
-    /// buffered from the old socket are dropped. Calls already running keep
-    /// the socket they started with.
+    /// buffered from the old socket are dropped, and so is the old socket
+    /// (closing it) unless a [`getsocket`](ASocket::getsocket) handle or a
+    /// running call still holds it.
     pub fn setsocket(&self, tcp: impl Into<Tcp>) {
         *self.tcp.borrow_mut() = Rc::new(tcp.into());
         if let Some(mut b) = self.rbuf.take() {
@@ -445,9 +446,9 @@ impl ASocket {
     ///
     /// # Errors
     ///
-    /// The error `f` returns; `"timeout"` (see
-    /// [`settimeout`](ASocket::settimeout), for each wait), `"closed"`,
-    /// `"cancelled"`.
+    /// The error `f` returns; `"timeout"` (the
+    /// [`settimeout`](ASocket::settimeout) time limits the whole call),
+    /// `"closed"`, `"cancelled"`.
     ///
     /// # Cancel safety
     ///
@@ -484,12 +485,18 @@ impl ASocket {
         F: FnMut(&::socket2::Socket) -> std::result::Result<T, Want>,
     {
         let tcp = self.getsocket();
+        let expires = self.expires();
         loop {
             match tcp.with_socket(&mut f)? {
                 Ok(v) => return Ok(v),
-                Err(Want::Read) => tcp.readable(self.expires()).await?,
-                Err(Want::Write) => tcp.writable(self.expires()).await?,
+                Err(Want::Read) => tcp.readable(expires).await?,
+                Err(Want::Write) => tcp.writable(expires).await?,
                 Err(Want::Err(e)) => return Err(e),
+            }
+            // A step function that asks to wait while the socket is ready
+            // would spin without parking: the deadline still ends it.
+            if expires.is_some_and(|t| clock() >= t) {
+                return Err(Error::timeout());
             }
         }
     }
