@@ -127,5 +127,46 @@ fn main() -> anyhow::Result<()> {
         6 * 7
     });
     println!("  run returned {answer}");
+
+    section("8. socketloop: a line server with newserver, driven by step()");
+    use sockloop::socketloop;
+    let server = Rc::new(socketloop::newserver(
+        "127.0.0.1",
+        0,
+        |c: socketloop::ASocket| async move {
+            while let Ok(line) = c.receive("*l").await {
+                let reply = format!("{} bytes\n", line.len());
+                if c.send(reply.as_bytes()).await.is_err() {
+                    break;
+                }
+            }
+        },
+    )?);
+    let port = server.local_addr()?.port();
+    let srv = server.clone();
+    socketloop::newthread(async move {
+        // socketloop's newthread runs at once, up to the first wait.
+        match socketloop::connect("127.0.0.1", port, None, None).await {
+            Ok(c) => {
+                for line in ["hello", "socketloop"] {
+                    let sent = c.send(format!("{line}\r\n").as_bytes()).await;
+                    let reply = c.receive("*l").await;
+                    if let (Ok(_), Ok(reply)) = (sent, reply) {
+                        println!(
+                            "  [client] {line:?} -> {:?}",
+                            String::from_utf8_lossy(&reply)
+                        );
+                    }
+                }
+            }
+            Err(e) => println!("  [client] connect failed: {e}"),
+        }
+        srv.close();
+    });
+    let mut steps = 0;
+    while socketloop::step(Some(1.0)) {
+        steps += 1;
+    }
+    println!("  step() returned false after {steps} rounds: nothing waits any more");
     Ok(())
 }

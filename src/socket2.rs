@@ -148,7 +148,10 @@ pub async fn udp_send(udp: &Udp, buf: &[u8], addr: impl ToAddr) -> Result<usize>
 /// # }).unwrap();
 /// ```
 pub async fn udp_recv(udp: &Udp, buf: &mut [u8], addr: impl ToAddr) -> Result<usize> {
-    let want = addr.to_addr()?.resolve_async(&crate::Hints::default()).await?;
+    let want = addr
+        .to_addr()?
+        .resolve_async(&crate::Hints::default())
+        .await?;
     loop {
         let (n, from) = udp.recvnext(buf, None).await?;
         if want.contains(&from) {

@@ -706,7 +706,10 @@ fn bind_sets_reuseaddr_and_listens() {
         sockloop::run(async {
             let server = bind("127.0.0.1", 0, None).unwrap();
             assert_eq!(server.getoption("reuseaddr").unwrap(), OptValue::Bool(true));
-            assert_eq!(server.getoption("acceptconn").unwrap(), OptValue::Bool(true));
+            assert_eq!(
+                server.getoption("acceptconn").unwrap(),
+                OptValue::Bool(true)
+            );
             let port = server.getsockname().unwrap().port();
             // A second listener on the same port is refused.
             let e = bind("127.0.0.1", port, Some(1)).unwrap_err();
@@ -717,7 +720,10 @@ fn bind_sets_reuseaddr_and_listens() {
             c.send(b"hi\n").await.unwrap();
             assert_eq!(s.receive("*l").await.unwrap(), b"hi");
             assert_eq!(s.getpeername().unwrap(), c.getsockname().unwrap());
-            assert_eq!(bind("no such host.invalid", 0, None).unwrap_err().kind(), ErrorKind::InvalidAddress);
+            assert_eq!(
+                bind("no such host.invalid", 0, None).unwrap_err().kind(),
+                ErrorKind::InvalidAddress
+            );
         })
     });
 }
@@ -732,7 +738,9 @@ fn connect_families_and_local_address() {
             let p6 = v6.getsockname().unwrap().port();
             assert_eq!(v6.getsocket().family(), Family::Inet6);
 
-            let c = connect4("127.0.0.1", p4, Some("127.0.0.1"), None).await.unwrap();
+            let c = connect4("127.0.0.1", p4, Some("127.0.0.1"), None)
+                .await
+                .unwrap();
             assert_eq!(c.getsocket().family(), Family::Inet);
             let first = v4.accept().await.unwrap();
             assert_eq!(first.getpeername().unwrap(), c.getsockname().unwrap());
@@ -761,7 +769,9 @@ fn connect_families_and_local_address() {
 
             // Refused.
             v4.close().unwrap();
-            let e = connect("127.0.0.1", p4, None, None, None).await.unwrap_err();
+            let e = connect("127.0.0.1", p4, None, None, None)
+                .await
+                .unwrap_err();
             assert_eq!(e.name(), "connection_refused");
             assert_eq!(e.luasocket_str(), "connection refused");
         })
@@ -771,7 +781,10 @@ fn connect_families_and_local_address() {
 #[test]
 fn select_over_2000_sockets() {
     let limit = raise_nofile(4200);
-    assert!(limit >= 2100, "need ~2,050 descriptors, the soft limit is {limit}");
+    assert!(
+        limit >= 2100,
+        "need ~2,050 descriptors, the soft limit is {limit}"
+    );
     let (ready, writable, timed_out) = support::bounded(60, || {
         sockloop::run(async {
             let listener = sockloop::tcp().unwrap();
@@ -800,10 +813,12 @@ fn select_over_2000_sockets() {
                 sockloop::sleep(0.01).await;
                 sel = select(&recvt, &[], Some(5.0)).await.unwrap();
             }
-            let sendt: Vec<&dyn Selectable> = servers.iter().map(|t| t as &dyn Selectable).collect();
+            let sendt: Vec<&dyn Selectable> =
+                servers.iter().map(|t| t as &dyn Selectable).collect();
             let wsel = select(&[], &sendt, Some(5.0)).await.unwrap();
             // Nobody wrote to the clients: a bounded wait times out.
-            let client_set: Vec<&dyn Selectable> = clients.iter().map(|t| t as &dyn Selectable).collect();
+            let client_set: Vec<&dyn Selectable> =
+                clients.iter().map(|t| t as &dyn Selectable).collect();
             let e = select(&client_set, &[], Some(0.05)).await.unwrap_err();
             (sel, wsel.send.len(), e.name().to_string())
         })
@@ -821,7 +836,10 @@ fn select_listener_dirty_closed_and_late_data() {
         sockloop::run(async {
             let server = bind("127.0.0.1", 0, None).unwrap();
             let port = server.getsockname().unwrap().port();
-            assert_eq!(select(&[&server], &[], Some(0.0)).await.unwrap_err().name(), "timeout");
+            assert_eq!(
+                select(&[&server], &[], Some(0.0)).await.unwrap_err().name(),
+                "timeout"
+            );
             let c = connect("127.0.0.1", port, None, None, None).await.unwrap();
             let sel = select(&[&server], &[], Some(5.0)).await.unwrap();
             assert_eq!(sel.recv, [0]); // a connection is pending
@@ -834,7 +852,10 @@ fn select_listener_dirty_closed_and_late_data() {
             let sel = select(&[&s], &[], Some(0.0)).await.unwrap();
             assert_eq!(sel.recv, [0]);
             assert_eq!(s.receive("*l").await.unwrap(), b"b");
-            assert_eq!(select(&[&s], &[], Some(0.0)).await.unwrap_err().name(), "timeout");
+            assert_eq!(
+                select(&[&s], &[], Some(0.0)).await.unwrap_err().name(),
+                "timeout"
+            );
 
             // A closed socket is ignored.
             let dead = sockloop::tcp().unwrap();

@@ -93,9 +93,19 @@ fn udp_send_and_recv_with_an_address() {
             let noise = sockloop::udp().unwrap();
             let a_addr = a.local_addr().unwrap();
             let b_addr = b.local_addr().unwrap();
-            assert_eq!(socket2::udp_send(&noise, b"noise", &a_addr).await.unwrap(), 5);
-            assert_eq!(socket2::udp_send(&b, b"from b", ("127.0.0.1", a_addr.port())).await.unwrap(), 6);
-            socket2::udp_send(&noise, b"more noise", &a_addr).await.unwrap();
+            assert_eq!(
+                socket2::udp_send(&noise, b"noise", &a_addr).await.unwrap(),
+                5
+            );
+            assert_eq!(
+                socket2::udp_send(&b, b"from b", ("127.0.0.1", a_addr.port()))
+                    .await
+                    .unwrap(),
+                6
+            );
+            socket2::udp_send(&noise, b"more noise", &a_addr)
+                .await
+                .unwrap();
             let mut buf = [0u8; 64];
             // Only b's datagram is returned; the noise before it is dropped.
             let n = socket2::udp_recv(&a, &mut buf, &b_addr).await.unwrap();

@@ -347,7 +347,8 @@ impl Frame {
             let need = if self.head.len() < 4 {
                 4 - self.head.len()
             } else {
-                let len = u32::from_be_bytes([self.head[0], self.head[1], self.head[2], self.head[3]]);
+                let len =
+                    u32::from_be_bytes([self.head[0], self.head[1], self.head[2], self.head[3]]);
                 len as usize - self.body.len()
             };
             if self.head.len() == 4 && need == 0 {
@@ -482,7 +483,9 @@ fn wrap_std_tokio_socket2_and_owned_fd() {
             let fd: std::os::fd::OwnedFd = std::net::TcpStream::connect(addr).unwrap().into();
             let c2 = wrap(fd);
             let a2 = server.accept().await.unwrap();
-            let c3 = wrap(socket2::Socket::from(std::net::TcpStream::connect(addr).unwrap()));
+            let c3 = wrap(socket2::Socket::from(
+                std::net::TcpStream::connect(addr).unwrap(),
+            ));
             let a3 = server.accept().await.unwrap();
             let c4 = wrap(tokio::net::TcpStream::connect(addr).await.unwrap());
             let a4 = server.accept().await.unwrap();
@@ -517,7 +520,10 @@ fn tcp_binds_and_socket_can_be_replaced() {
             );
             // setsocket: the ASocket now talks over another connection.
             let other = sockloop::tcp().unwrap();
-            other.connect(("127.0.0.1", port), clock() + 5.0).await.unwrap();
+            other
+                .connect(("127.0.0.1", port), clock() + 5.0)
+                .await
+                .unwrap();
             let srv2 = l.accept().await.unwrap();
             c.setsocket(other);
             c.send(b"via other\n").await.unwrap();

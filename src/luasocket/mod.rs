@@ -65,8 +65,7 @@ pub use ltn12::{
 };
 pub(crate) use net::bind_tcp;
 pub use net::{
-    bind, connect, connect4, connect6, select, SelectHandle, Selectable, Selected,
-    DEFAULT_BACKLOG,
+    bind, connect, connect4, connect6, select, SelectHandle, Selectable, Selected, DEFAULT_BACKLOG,
 };
 pub use pattern::{receive, Pattern, DEFAULT_LINE_LIMIT};
 

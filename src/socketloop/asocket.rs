@@ -112,8 +112,16 @@ impl From<Tcp> for ASocket {
 /// from the end, as `string.sub`) -> a 0-based half-open range.
 fn lua_range(len: usize, i: i64, j: i64) -> (usize, usize) {
     let len_i = i64::try_from(len).unwrap_or(i64::MAX);
-    let mut start = if i < 0 { len_i.saturating_add(i) + 1 } else { i };
-    let mut end = if j < 0 { len_i.saturating_add(j) + 1 } else { j };
+    let mut start = if i < 0 {
+        len_i.saturating_add(i) + 1
+    } else {
+        i
+    };
+    let mut end = if j < 0 {
+        len_i.saturating_add(j) + 1
+    } else {
+        j
+    };
     if start < 1 {
         start = 1;
     }
