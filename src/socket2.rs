@@ -167,7 +167,7 @@ pub async fn udp_recv(udp: &Udp, buf: &mut [u8], addr: impl ToAddr) -> Result<us
 ///
 /// # Errors
 ///
-/// As [`reactor`](crate::reactor).
+/// As [`reactor`].
 pub fn iocp() -> Result<Reactor> {
     crate::reactor()
 }

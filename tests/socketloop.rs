@@ -117,11 +117,13 @@ fn server_close_keeps_accepted_connections() {
                 .await
                 .unwrap();
             c.send(b"one\n").await.unwrap();
-            g.borrow_mut().push(c.receive("*l").await.unwrap());
+            let one = c.receive("*l").await.unwrap();
+            g.borrow_mut().push(one);
             srv.close();
             // The accepted connection still answers.
             c.send(b"two\n").await.unwrap();
-            g.borrow_mut().push(c.receive("*l").await.unwrap());
+            let two = c.receive("*l").await.unwrap();
+            g.borrow_mut().push(two);
             // New connections are refused.
             let e = socketloop::connect("127.0.0.1", port, None, None)
                 .await
