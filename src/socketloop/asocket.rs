@@ -130,7 +130,9 @@ fn lua_range(len: usize, i: i64, j: i64) -> (usize, usize) {
     }
     let start0 = usize::try_from(start - 1).unwrap_or(0);
     if end < start {
-        return (start0, start0);
+        // An empty range: nothing is sent, the result is `i - 1` (clamped).
+        let at = start0.min(len);
+        return (at, at);
     }
     let end0 = usize::try_from(end).unwrap_or(0);
     (start0.min(len), end0.min(len))
