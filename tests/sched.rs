@@ -575,3 +575,24 @@ async fn works_inside_tokio_main_with_localset() {
     .expect("bounded");
     assert_eq!(out, ["start", "resumed 5", "slept"]);
 }
+
+#[tokio::test]
+async fn cancel_of_a_suspended_thread_inside_tokio_is_delivered() {
+    let local = tokio::task::LocalSet::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        local.run_until(async {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let t = sockloop::thread(async move {
+                sockloop::suspend(()).await;
+                let _ = tx.send(sockloop::cancelled());
+            });
+            // No thread waits, so no driver runs yet; cancel must start one.
+            t.cancel();
+            assert!(rx.await.expect("the thread finished"));
+            assert!(t.is_finished());
+        }),
+    )
+    .await
+    .expect("bounded");
+}
