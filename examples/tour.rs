@@ -184,7 +184,7 @@ fn main() -> anyhow::Result<()> {
     });
     println!("  run returned {answer}");
 
-    section("8. socketloop: a line server with newserver, driven by step()");
+    section("9. socketloop: a line server with newserver, driven by step()");
     use sockloop::socketloop;
     let server = Rc::new(socketloop::newserver(
         "127.0.0.1",

@@ -17,17 +17,12 @@
 //! | `socket.epoll_fd([epfd])` | [`epoll_fd`], [`reactor`], [`set_reactor`] | shares Tokio's driver |
 //! | `socket.iocp([iocp])` | [`iocp`] | the same shared driver |
 
-use std::cell::Cell;
 use std::future::Future;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::{Reactor, Thread, ToAddr, Udp};
 
 pub use crate::{epoll_fd, reactor, set_reactor};
-
-thread_local! {
-    static STOPPED: Cell<bool> = const { Cell::new(false) };
-}
 
 /// `socket.newthread(func)`: a thread that starts **at once** and runs
 /// until its first wait ([`sockloop::thread`](crate::thread)); sock's
@@ -86,8 +81,8 @@ pub fn poll(timeout: Option<f64>) -> Result<()> {
 ///
 /// `"thread_panicked"`, `"loop_busy"`, as [`poll`].
 pub fn start(timeout: Option<f64>) -> Result<()> {
-    STOPPED.with(|s| s.set(false));
-    while !STOPPED.with(Cell::get) {
+    crate::socketloop::clear_stop();
+    while !crate::socketloop::stop_requested() {
         match poll(timeout) {
             Ok(()) => {}
             Err(e) if matches!(e.kind(), ErrorKind::Timeout | ErrorKind::Empty) => break,
@@ -99,8 +94,7 @@ pub fn start(timeout: Option<f64>) -> Result<()> {
 
 /// `socket.stop()`: [`start`] returns after the running round.
 pub fn stop() {
-    STOPPED.with(|s| s.set(true));
-    crate::stop();
+    crate::socketloop::stop();
 }
 
 /// `udp:send(buf, maxlen, host, port) -> len`: sends one datagram to

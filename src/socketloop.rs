@@ -66,8 +66,20 @@ mod asocket;
 pub use asocket::{ASocket, Want};
 
 thread_local! {
-    /// `stop()` was called since `start()` began.
+    /// `stop()` was called since `start()` began (this layer's `start`
+    /// loops over `sockloop::poll`, which clears sockloop's own flag at
+    /// each round). Shared with `sockloop::socket2`.
     static STOPPED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Clears the stop request (at the start of a `start`).
+pub(crate) fn clear_stop() {
+    STOPPED.with(|s| s.set(false));
+}
+
+/// `true` once `stop()` was called since the last `clear_stop()`.
+pub(crate) fn stop_requested() -> bool {
+    STOPPED.with(Cell::get)
 }
 
 /// `loop.wrap(skt | fd)`: an async socket over a TCP socket: a sockloop
@@ -314,8 +326,8 @@ pub fn step(timeout: Option<f64>) -> bool {
 /// The first error of a round: `"thread_panicked"` (the loop stays usable
 /// for the next `start`), `"loop_busy"`.
 pub fn start(timeout: Option<f64>) -> Result<()> {
-    STOPPED.with(|s| s.set(false));
-    while !STOPPED.with(Cell::get) {
+    clear_stop();
+    while !stop_requested() {
         if !try_step(timeout)? {
             break;
         }
