@@ -65,21 +65,18 @@ mod asocket;
 
 pub use asocket::{ASocket, Want};
 
-thread_local! {
-    /// `stop()` was called since `start()` began (this layer's `start`
-    /// loops over `sockloop::poll`, which clears sockloop's own flag at
-    /// each round). Shared with `sockloop::socket2`.
-    static STOPPED: Cell<bool> = const { Cell::new(false) };
-}
+// This layer's `start` loops over `sockloop::poll`, which clears sockloop's
+// own stop flag at each round, so `stop()` here also sets a flag of its
+// own, kept in the loop state. Shared with `sockloop::socket2`.
 
 /// Clears the stop request (at the start of a `start`).
 pub(crate) fn clear_stop() {
-    STOPPED.with(|s| s.set(false));
+    crate::context::with_loop(|l| l.compat_stop.set(false));
 }
 
 /// `true` once `stop()` was called since the last `clear_stop()`.
 pub(crate) fn stop_requested() -> bool {
-    STOPPED.with(Cell::get)
+    crate::context::with_loop(|l| l.compat_stop.get())
 }
 
 /// `loop.wrap(skt | fd)`: an async socket over a TCP socket: a sockloop
@@ -337,6 +334,6 @@ pub fn start(timeout: Option<f64>) -> Result<()> {
 
 /// `loop.stop()`: [`start`] returns after the running round.
 pub fn stop() {
-    STOPPED.with(|s| s.set(true));
+    crate::context::with_loop(|l| l.compat_stop.set(true));
     crate::stop();
 }
