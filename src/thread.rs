@@ -269,9 +269,9 @@ impl Env {
             .cloned()
     }
 
-    /// Runs `f` on the stored value of type `T`, if any. `f` must not touch
-    /// this same `Env` (that would be a double borrow; it gets `None` then
-    /// is not possible: the call returns `None` without running `f`).
+    /// Runs `f` on the stored value of type `T`, if any, and returns its
+    /// result. Returns `None` without running `f` when no `T` is stored,
+    /// or when called from inside another `with` on the same `Env`.
     pub fn with<T: 'static, R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
         let mut map = self.map.try_borrow_mut().ok()?;
         let v = map
