@@ -87,3 +87,8 @@ pub use time::{
     SleepJob, Timer,
 };
 pub use udp::{udp, Udp};
+
+/// The README's Rust examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
