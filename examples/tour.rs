@@ -1,5 +1,5 @@
 //! A walk through sockloop: threads, suspend/resume, transfer, sleep jobs,
-//! timers and cancellation, with readable output.
+//! timers, cancellation and sockets, with readable output.
 //!
 //! `cargo run --example tour`
 
@@ -121,11 +121,108 @@ fn main() -> anyhow::Result<()> {
     sockloop::runafter(0.01, move || worker.cancel());
     sockloop::start()?;
 
-    section("7. run(): one call from main, returns the future's output");
+    section("7. sockets: a client/server exchange with deadlines");
+    sockloop::run(async {
+        let server = sockloop::tcp()?;
+        server.listen(("127.0.0.1", 0))?;
+        let port = server.local_addr()?.port();
+        println!("  [server] listening on 127.0.0.1:{port}");
+        sockloop::thread(async move {
+            let Ok(conn) = server.accept(sockloop::clock() + 5.0).await else {
+                return;
+            };
+            let peer = conn
+                .remote_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default();
+            let mut buf = [0u8; 4];
+            if conn.recvn(&mut buf, sockloop::clock() + 5.0).await.is_ok() {
+                println!(
+                    "  [server] got {:?} from {peer}",
+                    String::from_utf8_lossy(&buf)
+                );
+                let _ = conn.send(b"pong", sockloop::clock() + 5.0).await;
+            }
+            // Then the server goes quiet: the client's next recv times out.
+            sockloop::sleep(0.2).await;
+        });
+        let client = sockloop::tcp()?;
+        client
+            .connect(("127.0.0.1", port), sockloop::clock() + 5.0)
+            .await?;
+        client.send(b"ping", sockloop::clock() + 5.0).await?;
+        let mut buf = [0u8; 4];
+        client.recvn(&mut buf, sockloop::clock() + 5.0).await?;
+        println!("  [client] got {:?}", String::from_utf8_lossy(&buf));
+        let e = client
+            .recv(&mut buf, sockloop::clock() + 0.05)
+            .await
+            .unwrap_err();
+        println!("  [client] recv with a 50 ms deadline: Err({})", e.name());
+        client.close()?;
+        println!(
+            "  [client] after close(): Err({})",
+            client.close().unwrap_err().name()
+        );
+        // A closed port: the error has a name a porter can branch on.
+        let closed = sockloop::tcp()?;
+        closed.bind(("127.0.0.1", 0))?;
+        let dead_port = closed.local_addr()?.port();
+        closed.close()?;
+        let e = sockloop::tcp()?
+            .connect(("127.0.0.1", dead_port), sockloop::clock() + 5.0)
+            .await
+            .unwrap_err();
+        println!("  [client] connect to a closed port: Err({})", e.name());
+        Ok::<_, sockloop::Error>(())
+    })?;
+
+    section("8. run(): one call from main, returns the future's output");
     let answer = sockloop::run(async {
         sockloop::sleep(0.005).await;
         6 * 7
     });
     println!("  run returned {answer}");
+
+    section("9. socketloop: a line server with newserver, driven by step()");
+    use sockloop::socketloop;
+    let server = Rc::new(socketloop::newserver(
+        "127.0.0.1",
+        0,
+        |c: socketloop::ASocket| async move {
+            while let Ok(line) = c.receive("*l").await {
+                let reply = format!("{} bytes\n", line.len());
+                if c.send(reply.as_bytes()).await.is_err() {
+                    break;
+                }
+            }
+        },
+    )?);
+    let port = server.local_addr()?.port();
+    let srv = server.clone();
+    socketloop::newthread(async move {
+        // socketloop's newthread runs at once, up to the first wait.
+        match socketloop::connect("127.0.0.1", port, None, None).await {
+            Ok(c) => {
+                for line in ["hello", "socketloop"] {
+                    let sent = c.send(format!("{line}\r\n").as_bytes()).await;
+                    let reply = c.receive("*l").await;
+                    if let (Ok(_), Ok(reply)) = (sent, reply) {
+                        println!(
+                            "  [client] {line:?} -> {:?}",
+                            String::from_utf8_lossy(&reply)
+                        );
+                    }
+                }
+            }
+            Err(e) => println!("  [client] connect failed: {e}"),
+        }
+        srv.close();
+    });
+    let mut steps = 0;
+    while socketloop::step(Some(1.0)) {
+        steps += 1;
+    }
+    println!("  step() returned false after {steps} rounds: nothing waits any more");
     Ok(())
 }

@@ -193,6 +193,9 @@ pub(crate) struct Loop {
     /// Live `runat`/`runafter`/`runevery` timers.
     jobs: Cell<usize>,
     pub(crate) stop: Cell<bool>,
+    /// `socketloop::stop()`/`socket2::stop()`: ends those layers' `start`
+    /// loops, which run `poll` rounds (each round clears `stop`).
+    pub(crate) compat_stop: Cell<bool>,
     /// `start`/`run`/`poll` is blocking on this loop, or a sync call has
     /// entered its runtime.
     pub(crate) running: Cell<bool>,
@@ -223,6 +226,7 @@ impl Loop {
             waiting: Cell::new(0),
             jobs: Cell::new(0),
             stop: Cell::new(false),
+            compat_stop: Cell::new(false),
             running: Cell::new(false),
             embedded: Cell::new(false),
             driver: RefCell::new(None),

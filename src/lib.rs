@@ -57,6 +57,8 @@ mod thread;
 mod time;
 
 pub mod luasocket;
+pub mod socket2;
+pub mod socketloop;
 #[macro_use]
 mod sock;
 mod addr;
@@ -85,3 +87,8 @@ pub use time::{
     SleepJob, Timer,
 };
 pub use udp::{udp, Udp};
+
+/// The README's Rust examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -49,6 +49,23 @@ impl Driver {
         }
     }
 
+    /// Arms the timer for the next deadline and marks the driver parked.
+    /// `true` means something became ready meanwhile: loop again instead
+    /// of returning `Pending`.
+    fn park(&mut self, l: &Loop, cx: &mut Context<'_>) -> bool {
+        if let Some(at) = next_deadline(l) {
+            if self.arm(at, cx) {
+                return true;
+            }
+        }
+        l.driver_park();
+        if l.ready_len() > 0 {
+            l.driver_enter(cx.waker());
+            return true;
+        }
+        false
+    }
+
     /// Arms the Tokio timer for `at`; `true` if it has already fired.
     fn arm(&mut self, at: Instant, cx: &mut Context<'_>) -> bool {
         match &mut self.timer {
@@ -99,14 +116,7 @@ impl Future for Driver {
                     l.driver_exit();
                     return Poll::Ready(());
                 }
-                if let Some(at) = next_deadline(l) {
-                    if this.arm(at, cx) {
-                        continue;
-                    }
-                }
-                l.driver_park();
-                if l.ready_len() > 0 {
-                    l.driver_enter(cx.waker());
+                if this.park(l, cx) {
                     continue;
                 }
                 return Poll::Pending;
@@ -322,14 +332,7 @@ impl Future for OneRound {
                         return Poll::Ready(false);
                     }
                 }
-                if let Some(at) = next_deadline(l) {
-                    if this.driver.arm(at, cx) {
-                        continue;
-                    }
-                }
-                l.driver_park();
-                if l.ready_len() > 0 {
-                    l.driver_enter(cx.waker());
+                if this.driver.park(l, cx) {
                     continue;
                 }
                 return Poll::Pending;

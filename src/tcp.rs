@@ -71,6 +71,24 @@ fn recv_op(s: &socket2::Socket, buf: &mut [u8]) -> io::Result<(usize, bool)> {
     Ok((n, n > 0 && n < len))
 }
 
+/// A zero-timeout `poll(2)`: is the socket ready in `dir` now? (poll has
+/// no `FD_SETSIZE` limit.) Errors and hang-ups count as ready.
+fn poll_now(s: &socket2::Socket, dir: Dir) -> io::Result<bool> {
+    use rustix::event::{PollFd, PollFlags};
+    let want = match dir {
+        Dir::Read => PollFlags::IN | PollFlags::PRI | PollFlags::RDHUP,
+        Dir::Write => PollFlags::OUT,
+    };
+    let mut fds = [PollFd::new(s, want)];
+    let zero = rustix::event::Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    rustix::event::poll(&mut fds, Some(&zero)).map_err(rx)?;
+    let got = fds[0].revents();
+    Ok(got.intersects(want | PollFlags::ERR | PollFlags::HUP))
+}
+
 fn send_op(s: &socket2::Socket, buf: &[u8]) -> io::Result<(usize, bool)> {
     let n = rustix::net::send(s, buf, SendFlags::NOSIGNAL).map_err(rx)?;
     Ok((n, n < buf.len()))
@@ -396,6 +414,92 @@ impl Tcp {
         Ok(tokio::net::TcpStream::from_std(self.into_std()?)?)
     }
 
+    /// Waits until the socket is readable: data or a peer close is
+    /// pending, an error is pending, or, on a listening socket, a
+    /// connection waits to be accepted. Nothing is read. Used by
+    /// `luasocket::select` and `socketloop`'s `call_async`.
+    ///
+    /// # Errors
+    ///
+    /// `"timeout"`, `"closed"`, `"cancelled"`, `"not_in_thread"` (no Tokio
+    /// runtime).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: nothing is consumed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// use sockloop::{clock, tcp};
+    /// let server = tcp()?;
+    /// server.listen(("127.0.0.1", 0))?;
+    /// let err = server.readable(clock() + 0.01).await.unwrap_err();
+    /// assert_eq!(err.name(), "timeout"); // no connection pending
+    /// let client = tcp()?;
+    /// client.connect(&server.local_addr()?, None).await?;
+    /// server.readable(clock() + 5.0).await?; // one is pending now
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn readable(&self, expires: impl Into<Option<f64>>) -> Result<()> {
+        self.ready(Dir::Read, expires.into()).await
+    }
+
+    /// Waits until the socket is writable (send buffer space, a finished
+    /// connect, or an error pending). Nothing is written.
+    ///
+    /// # Errors
+    ///
+    /// As [`readable`](Tcp::readable).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: nothing is written.
+    pub async fn writable(&self, expires: impl Into<Option<f64>>) -> Result<()> {
+        self.ready(Dir::Write, expires.into()).await
+    }
+
+    async fn ready(&self, dir: Dir, expires: Option<f64>) -> Result<()> {
+        // Ask the kernel first: Tokio learns readiness a reactor turn late.
+        if self.sock.with(|s| Ok(poll_now(s, dir)?))? {
+            return Ok(());
+        }
+        let mut deadline = Deadline::new(expires);
+        self.sock
+            .wait(dir, &mut deadline, |s| {
+                if poll_now(s, dir)? {
+                    Ok(((), false))
+                } else {
+                    Err(io::ErrorKind::WouldBlock.into())
+                }
+            })
+            .await
+    }
+
+    /// Runs `f` on the underlying socket (for non-blocking calls sockloop
+    /// does not wrap: try-reads, `ioctl`s, ...). The socket is
+    /// non-blocking; pair a `WouldBlock` with [`readable`](Tcp::readable)
+    /// or [`writable`](Tcp::writable). `f` must not close or replace the
+    /// descriptor.
+    ///
+    /// # Errors
+    ///
+    /// `"closed"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = sockloop::tcp()?;
+    /// let nb = s.with_socket(|s| s.nonblocking())??;
+    /// assert!(nb);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_socket<T>(&self, f: impl FnOnce(&socket2::Socket) -> T) -> Result<T> {
+        self.sock.with(|s| Ok(f(s)))
+    }
+
     fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let dst = buf.initialize_unfilled();
         if dst.is_empty() {
@@ -528,6 +632,15 @@ impl From<tokio::net::TcpListener> for Tcp {
             Ok(s) => Tcp::from(s),
             Err(_) => closed_tcp(),
         }
+    }
+}
+
+impl From<std::os::fd::OwnedFd> for Tcp {
+    /// Wraps an owned descriptor of a stream socket (socketloop's
+    /// `loop.wrap(fd)`); std's `OwnedFd::from(RawFd)` conversion is where
+    /// a raw fd comes in.
+    fn from(fd: std::os::fd::OwnedFd) -> Tcp {
+        Tcp::from(socket2::Socket::from(fd))
     }
 }
 

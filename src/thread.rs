@@ -214,6 +214,9 @@ impl Thread {
             ThreadStatus::Waiting | ThreadStatus::Suspended => {
                 t.cancel_pending.set(true);
                 t.waker.wake_by_ref();
+                // Inside a caller's runtime a suspended thread may have no
+                // driver to deliver the cancel yet.
+                with_loop(crate::runtime::ensure_driver);
             }
             ThreadStatus::New | ThreadStatus::Running => t.cancel_pending.set(true),
         }
@@ -266,9 +269,9 @@ impl Env {
             .cloned()
     }
 
-    /// Runs `f` on the stored value of type `T`, if any. `f` must not touch
-    /// this same `Env` (that would be a double borrow; it gets `None` then
-    /// is not possible: the call returns `None` without running `f`).
+    /// Runs `f` on the stored value of type `T`, if any, and returns its
+    /// result. Returns `None` without running `f` when no `T` is stored,
+    /// or when called from inside another `with` on the same `Env`.
     pub fn with<T: 'static, R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
         let mut map = self.map.try_borrow_mut().ok()?;
         let v = map
@@ -301,6 +304,11 @@ impl Env {
 /// The future must be `'static` but need not be `Send`. Arguments that
 /// Lua passes to the first `resume` are captured by the future instead;
 /// the value of the first [`resume`] is dropped.
+///
+/// The loop keeps every unfinished thread, also one whose handles have all
+/// been dropped (Lua's garbage collector would free an unreachable
+/// suspended coroutine; Rust cannot see that): finish or
+/// [`cancel`](Thread::cancel) threads you no longer need.
 ///
 /// # Examples
 ///

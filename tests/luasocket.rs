@@ -662,3 +662,297 @@ fn sink_and_source_inside_sockloop_threads() {
     }));
     assert_eq!(body, b"sockloop");
 }
+
+// ===== socket.bind, socket.connect[46], socket.select, over sockloop =====
+
+mod support;
+
+use sockloop::luasocket::{bind, connect, connect4, connect6, select, Selectable};
+use sockloop::socketloop::ASocket;
+use sockloop::{clock, Family, OptValue, Tcp};
+
+/// Raises the soft descriptor limit to at least `want` (as far as the hard
+/// limit allows) and returns the soft limit now in force.
+fn raise_nofile(want: u64) -> u64 {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let lim = getrlimit(Resource::Nofile);
+    let cur = lim.current.unwrap_or(u64::MAX);
+    if cur >= want {
+        return cur;
+    }
+    let target = lim.maximum.map_or(want, |m| m.min(want));
+    let _ = setrlimit(
+        Resource::Nofile,
+        Rlimit {
+            current: Some(target),
+            maximum: lim.maximum,
+        },
+    );
+    getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX)
+}
+
+/// A connected sockloop pair (client, accepted).
+async fn tcp_pair(listener: &Tcp) -> (Tcp, Tcp) {
+    let addr = listener.local_addr().unwrap();
+    let c = sockloop::tcp().unwrap();
+    c.connect(&addr, clock() + 5.0).await.unwrap();
+    let s = listener.accept(clock() + 5.0).await.unwrap();
+    (c, s)
+}
+
+#[test]
+fn bind_sets_reuseaddr_and_listens() {
+    support::bounded(10, || {
+        sockloop::run(async {
+            let server = bind("127.0.0.1", 0, None).unwrap();
+            assert_eq!(server.getoption("reuseaddr").unwrap(), OptValue::Bool(true));
+            assert_eq!(
+                server.getoption("acceptconn").unwrap(),
+                OptValue::Bool(true)
+            );
+            let port = server.getsockname().unwrap().port();
+            // A second listener on the same port is refused.
+            let e = bind("127.0.0.1", port, Some(1)).unwrap_err();
+            assert_eq!(e.name(), "address_already_in_use");
+            assert_eq!(e.luasocket_str(), "address already in use");
+            let c = connect("127.0.0.1", port, None, None, None).await.unwrap();
+            let s = server.accept().await.unwrap();
+            c.send(b"hi\n").await.unwrap();
+            assert_eq!(s.receive("*l").await.unwrap(), b"hi");
+            assert_eq!(s.getpeername().unwrap(), c.getsockname().unwrap());
+            assert_eq!(
+                bind("no such host.invalid", 0, None).unwrap_err().kind(),
+                ErrorKind::InvalidAddress
+            );
+        })
+    });
+}
+
+#[test]
+fn connect_families_and_local_address() {
+    support::bounded(10, || {
+        sockloop::run(async {
+            let v4 = bind("127.0.0.1", 0, None).unwrap();
+            let p4 = v4.getsockname().unwrap().port();
+            let v6 = bind("::1", 0, None).unwrap();
+            let p6 = v6.getsockname().unwrap().port();
+            assert_eq!(v6.getsocket().family(), Family::Inet6);
+
+            let c = connect4("127.0.0.1", p4, Some("127.0.0.1"), None)
+                .await
+                .unwrap();
+            assert_eq!(c.getsocket().family(), Family::Inet);
+            let first = v4.accept().await.unwrap();
+            assert_eq!(first.getpeername().unwrap(), c.getsockname().unwrap());
+            let c6 = connect6("::1", p6, None, None).await.unwrap();
+            assert_eq!(c6.getpeername().unwrap().to_string(), format!("[::1]:{p6}"));
+            assert_eq!(c6.getsocket().family(), Family::Inet6);
+            // The wrong family for the address: nothing to try.
+            let e = connect4("::1", p6, None, None).await.unwrap_err();
+            assert_eq!(e.name(), "invalid_address");
+            let e = connect("127.0.0.1", p4, None, None, Some(Family::Inet6))
+                .await
+                .unwrap_err();
+            assert_eq!(e.name(), "invalid_address");
+
+            // A local port of our choice.
+            let free = sockloop::tcp().unwrap();
+            free.bind(("127.0.0.1", 0)).unwrap();
+            let lport = free.local_addr().unwrap().port();
+            drop(free);
+            let c = connect("127.0.0.1", p4, Some("127.0.0.1"), Some(lport), None)
+                .await
+                .unwrap();
+            assert_eq!(c.getsockname().unwrap().port(), lport);
+            let s = v4.accept().await.unwrap();
+            assert_eq!(s.getpeername().unwrap().port(), lport);
+
+            // Refused.
+            v4.close().unwrap();
+            let e = connect("127.0.0.1", p4, None, None, None)
+                .await
+                .unwrap_err();
+            assert_eq!(e.name(), "connection_refused");
+            assert_eq!(e.luasocket_str(), "connection refused");
+        })
+    });
+}
+
+#[test]
+fn select_over_2000_sockets() {
+    let limit = raise_nofile(4200);
+    assert!(
+        limit >= 2100,
+        "need ~2,050 descriptors, the soft limit is {limit}"
+    );
+    let (ready, writable, timed_out) = support::bounded(60, || {
+        sockloop::run(async {
+            let listener = sockloop::tcp().unwrap();
+            listener.listen_backlog(1024, ("127.0.0.1", 0)).unwrap();
+            let mut clients = Vec::new();
+            let mut servers = Vec::new();
+            for _ in 0..1000 {
+                let (c, s) = tcp_pair(&listener).await;
+                clients.push(c);
+                servers.push(s);
+            }
+            for &i in &[3usize, 500, 999] {
+                clients[i].send(b"x", None).await.unwrap();
+            }
+            // recvt: 2,000 sockets, clients first.
+            let recvt: Vec<&dyn Selectable> = clients
+                .iter()
+                .chain(servers.iter())
+                .map(|t| t as &dyn Selectable)
+                .collect();
+            assert_eq!(recvt.len(), 2000);
+            let mut sel = select(&recvt, &[], Some(5.0)).await.unwrap();
+            // The data may land in more than one reactor turn: wait for all.
+            let t0 = clock();
+            while sel.recv.len() < 3 && clock() - t0 < 5.0 {
+                sockloop::sleep(0.01).await;
+                sel = select(&recvt, &[], Some(5.0)).await.unwrap();
+            }
+            let sendt: Vec<&dyn Selectable> =
+                servers.iter().map(|t| t as &dyn Selectable).collect();
+            let wsel = select(&[], &sendt, Some(5.0)).await.unwrap();
+            // Nobody wrote to the clients: a bounded wait times out.
+            let client_set: Vec<&dyn Selectable> =
+                clients.iter().map(|t| t as &dyn Selectable).collect();
+            let e = select(&client_set, &[], Some(0.05)).await.unwrap_err();
+            (sel, wsel.send.len(), e.name().to_string())
+        })
+    });
+    assert_eq!(ready.recv, [1003, 1500, 1999]);
+    assert!(ready.is_readable(1500) && !ready.is_readable(3));
+    assert!(ready.send.is_empty());
+    assert_eq!(writable, 1000);
+    assert_eq!(timed_out, "timeout");
+}
+
+#[test]
+fn select_listener_dirty_closed_and_late_data() {
+    support::bounded(10, || {
+        sockloop::run(async {
+            let server = bind("127.0.0.1", 0, None).unwrap();
+            let port = server.getsockname().unwrap().port();
+            assert_eq!(
+                select(&[&server], &[], Some(0.0)).await.unwrap_err().name(),
+                "timeout"
+            );
+            let c = connect("127.0.0.1", port, None, None, None).await.unwrap();
+            let sel = select(&[&server], &[], Some(5.0)).await.unwrap();
+            assert_eq!(sel.recv, [0]); // a connection is pending
+            let s = server.accept().await.unwrap();
+
+            // Buffered bytes in an ASocket make it readable (dirty).
+            c.send(b"a\nb\n").await.unwrap();
+            assert_eq!(s.receive("*l").await.unwrap(), b"a");
+            assert_eq!(s.buffered(), 2);
+            let sel = select(&[&s], &[], Some(0.0)).await.unwrap();
+            assert_eq!(sel.recv, [0]);
+            assert_eq!(s.receive("*l").await.unwrap(), b"b");
+            assert_eq!(
+                select(&[&s], &[], Some(0.0)).await.unwrap_err().name(),
+                "timeout"
+            );
+
+            // A closed socket is ignored.
+            let dead = sockloop::tcp().unwrap();
+            dead.close().unwrap();
+            let e = select(&[&dead, &s], &[], Some(0.02)).await.unwrap_err();
+            assert_eq!(e.name(), "timeout");
+
+            // Late data wakes a select without a timeout.
+            let c = std::rc::Rc::new(c);
+            let c2 = c.clone();
+            sockloop::thread(async move {
+                sockloop::sleep(0.02).await;
+                c2.send(b"late\n").await.unwrap();
+            });
+            let t0 = clock();
+            let sel = select(&[&dead, &s], &[], None).await.unwrap();
+            assert!(clock() - t0 >= 0.015);
+            assert_eq!(sel.recv, [1]);
+            assert_eq!(s.receive("*l").await.unwrap(), b"late");
+            // A peer close counts as readable.
+            drop(c);
+            sockloop::sleep(0.01).await;
+            let sel = select(&[&s], &[], Some(5.0)).await.unwrap();
+            assert_eq!(sel.recv, [0]);
+            let mut e = s.receive("*l").await.unwrap_err();
+            assert_eq!(e.name(), "closed");
+            assert_eq!(e.take_data().unwrap(), b"");
+        })
+    });
+}
+
+/// Sends `parts` through a sink of `sink_mode` on one side of a sockloop
+/// TCP pair and drains a source of `source_mode` on the other.
+async fn ltn12_over_tcp(sink_mode: &str, source_mode: &str, len: Option<u64>) -> Vec<u8> {
+    let listener = sockloop::tcp().unwrap();
+    listener.listen(("127.0.0.1", 0)).unwrap();
+    let (c, s) = tcp_pair(&listener).await;
+    let sink_mode = sink_mode.to_string();
+    let writer = sockloop::thread(async move {
+        let mut snk = sink(&sink_mode, c).unwrap();
+        for part in [&b"hello "[..], b"", b"sockloop", b" world"] {
+            snk.write(Some(part)).await.unwrap();
+            sockloop::sleep(0.002).await;
+        }
+        snk.write(None).await.unwrap();
+        if let Some(c) = snk.into_inner() {
+            // keep-open: the socket still works after the end.
+            c.send(b"+tail", None).await.unwrap();
+        }
+    });
+    let mut src = source(source_mode, &s, len).unwrap();
+    let body = drain(&mut src).await.unwrap();
+    while !writer.is_finished() {
+        sockloop::sleep(0.002).await;
+    }
+    body
+}
+
+#[test]
+fn ltn12_modes_round_trip_over_sockloop_tcp() {
+    let (a, b, c, d) = support::bounded(20, || {
+        sockloop::run(async {
+            let a = ltn12_over_tcp("close-when-done", "until-closed", None).await;
+            let b = ltn12_over_tcp("keep-open", "by-length", Some(11)).await;
+            let c = ltn12_over_tcp("http-chunked", "http-chunked", None).await;
+            let d = ltn12_over_tcp("keep-open", "until-closed", None).await;
+            (a, b, c, d)
+        })
+    });
+    assert_eq!(a, b"hello sockloop world");
+    assert_eq!(b, b"hello sockl"); // 11 bytes
+    assert_eq!(c, b"hello sockloop world");
+    assert_eq!(d, b"hello sockloop world+tail");
+}
+
+#[test]
+fn asocket_is_the_luasocket_tcp_object() {
+    support::bounded(10, || {
+        sockloop::run(async {
+            let server: ASocket = bind("127.0.0.1", 0, None).unwrap();
+            server.settimeout(Some(0.02));
+            assert_eq!(server.accept().await.unwrap_err().name(), "timeout");
+            server.settimeout(None);
+            let port = server.getsockname().unwrap().port();
+            let c = connect("127.0.0.1", port, None, None, None).await.unwrap();
+            let s = server.accept().await.unwrap();
+            let try_ = newtry(|| {
+                let _ = c.close();
+            });
+            try_.check(c.send(b"GET / HTTP/1.0\r\n\r\n").await).unwrap();
+            assert_eq!(s.receive("*l").await.unwrap(), b"GET / HTTP/1.0");
+            assert_eq!(s.receive("*l").await.unwrap(), b"");
+            s.close().unwrap();
+            let e = try_.check(c.receive("*l").await).unwrap_err();
+            assert_eq!(e.name(), "closed");
+            assert!(try_.finalized());
+            assert_eq!(c.close().unwrap_err().name(), "closed");
+        })
+    });
+}

@@ -575,3 +575,62 @@ async fn works_inside_tokio_main_with_localset() {
     .expect("bounded");
     assert_eq!(out, ["start", "resumed 5", "slept"]);
 }
+
+#[tokio::test]
+async fn cancel_of_a_suspended_thread_inside_tokio_is_delivered() {
+    let local = tokio::task::LocalSet::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        local.run_until(async {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let t = sockloop::thread(async move {
+                sockloop::suspend(()).await;
+                let _ = tx.send(sockloop::cancelled());
+            });
+            // No thread waits, so no driver runs yet; cancel must start one.
+            t.cancel();
+            assert!(rx.await.expect("the thread finished"));
+            assert!(t.is_finished());
+        }),
+    )
+    .await
+    .expect("bounded");
+}
+
+#[tokio::test]
+async fn socket_threads_inside_tokio_with_localset() {
+    let local = tokio::task::LocalSet::new();
+    let got = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        local.run_until(async {
+            let server = sockloop::tcp().unwrap();
+            server.listen(("127.0.0.1", 0)).unwrap();
+            let port = server.local_addr().unwrap().port();
+            // A sockloop thread serves; a plain Tokio task is the client.
+            let srv = sockloop::thread(async move {
+                let c = server.accept(sockloop::clock() + 5.0).await.unwrap();
+                let mut buf = [0u8; 4];
+                c.recvn(&mut buf, sockloop::clock() + 5.0).await.unwrap();
+                buf.reverse();
+                c.send(&buf, sockloop::clock() + 5.0).await.unwrap();
+            });
+            assert_eq!(srv.status(), ThreadStatus::Waiting);
+            let client = tokio::task::spawn_local(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .unwrap();
+                s.write_all(b"abcd").await.unwrap();
+                let mut buf = [0u8; 4];
+                s.read_exact(&mut buf).await.unwrap();
+                buf
+            });
+            let buf = client.await.unwrap();
+            assert!(srv.is_finished() && !srv.is_panicked());
+            buf
+        }),
+    )
+    .await
+    .expect("bounded");
+    assert_eq!(&got, b"dcba");
+}

@@ -16,8 +16,10 @@
 //! | `sock:receive(pattern, prefix)` | [`receive`] over any `AsyncBufRead` |
 //! | `socket._DATAGRAMSIZE`, `_SETSIZE`, `_VERSION`, `_SOCKETINVALID`, `_DEBUG` | [`DATAGRAMSIZE`], [`SETSIZE`], [`VERSION`], [`SOCKETINVALID`], [`DEBUG`] |
 //!
-//! `socket.bind`, `socket.connect[46]` and `socket.select` work on
-//! sockloop's sockets and come with them.
+//! | `socket.bind(addr, port, backlog)` | [`bind`] -> [`ASocket`](crate::socketloop::ASocket) |
+//! | `socket.connect[46](addr, port, locaddr, locport, family)` | [`connect`], [`connect4`], [`connect6`] |
+//! | `socket.select(recvt, sendt, timeout)` | [`select`] -> [`Selected`] |
+//! | `tcp:receive`, `:send`, `:settimeout`, `:accept`, ... | the methods of [`ASocket`](crate::socketloop::ASocket) |
 //!
 //! # `try`, `newtry` and `protect`
 //!
@@ -54,11 +56,16 @@ use crate::error::{Error, Result};
 
 pub mod headers;
 mod ltn12;
+mod net;
 mod pattern;
 
 pub use ltn12::{
     pump_all, sink, source, Sink, SinkMode, Source, SourceMode, BLOCKSIZE, CHUNK_LINE_LIMIT,
     CHUNK_TRAILER_LIMIT,
+};
+pub(crate) use net::bind_tcp;
+pub use net::{
+    bind, connect, connect4, connect6, select, SelectHandle, Selectable, Selected, DEFAULT_BACKLOG,
 };
 pub use pattern::{receive, Pattern, DEFAULT_LINE_LIMIT};
 

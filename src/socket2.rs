@@ -1,0 +1,167 @@
+//! luapower's `socket2` (`local socket = require'socket2'`), the earlier
+//! version of `sock`: only the calls that behave differently from sock's.
+//!
+//! Everything else in socket2 maps onto sock's Rust twins at the crate
+//! root (`socket.tcp()` is [`sockloop::tcp`](crate::tcp), `tcp:send` is
+//! [`Tcp::send`](crate::Tcp::send), ...); `PORTING.md` lists every socket2
+//! entry.
+//!
+//! | Lua | Rust | How it differs from sock's |
+//! | --- | --- | --- |
+//! | `socket.newthread(func)` | [`newthread`] | starts at once |
+//! | `socket.poll(timeout)` | [`poll`] | `true` / `false, 'timeout'` |
+//! | `socket.start(timeout)` | [`start`] | stops after `timeout` with nothing to do |
+//! | `socket.stop()` | [`stop`] | — |
+//! | `udp:send(buf, maxlen, host, port)` | [`udp_send`] | the address is an argument |
+//! | `udp:recv(buf, maxlen, host, port)` | [`udp_recv`] | only datagrams from that address |
+//! | `socket.epoll_fd([epfd])` | [`epoll_fd`], [`reactor`], [`set_reactor`] | shares Tokio's driver |
+//! | `socket.iocp([iocp])` | [`iocp`] | the same shared driver |
+
+use std::future::Future;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::{Reactor, Thread, ToAddr, Udp};
+
+pub use crate::{epoll_fd, reactor, set_reactor};
+
+/// `socket.newthread(func)`: a thread that starts **at once** and runs
+/// until its first wait ([`sockloop::thread`](crate::thread)); sock's
+/// [`sockloop::newthread`](crate::newthread) makes it suspended instead.
+///
+/// # Examples
+///
+/// ```
+/// let t = sockloop::socket2::newthread(async { sockloop::sleep(0.01).await });
+/// assert_eq!(t.status(), sockloop::ThreadStatus::Waiting);
+/// sockloop::socket2::start(None).unwrap();
+/// assert!(t.is_finished());
+/// ```
+pub fn newthread<F>(fut: F) -> Thread
+where
+    F: Future<Output = ()> + 'static,
+{
+    crate::thread(fut)
+}
+
+/// `socket.poll(timeout) -> true | false, 'timeout'`: waits up to
+/// `timeout` seconds (`None`: without limit) for I/O or a timer and
+/// resumes the threads that are ready. `Ok(())` is Lua's `true`; `Err`
+/// named `"timeout"` is `false, 'timeout'`.
+///
+/// # Errors
+///
+/// * `"timeout"`: the time passed with nothing ready.
+/// * `"empty"`: no thread waits on anything (socket2 would block forever
+///   in `epoll_wait`; sockloop says so instead).
+/// * `"thread_panicked"`, `"loop_busy"`: as [`sockloop::poll`](crate::poll).
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::socket2;
+/// assert_eq!(socket2::poll(Some(0.0)).unwrap_err().name(), "empty");
+/// socket2::newthread(async { sockloop::sleep(10.0).await });
+/// assert_eq!(socket2::poll(Some(0.01)).unwrap_err().name(), "timeout");
+/// ```
+pub fn poll(timeout: Option<f64>) -> Result<()> {
+    match crate::poll(timeout)? {
+        true => Ok(()),
+        false => Err(Error::with_message(
+            ErrorKind::Timeout,
+            "nothing became ready before the poll timeout",
+        )),
+    }
+}
+
+/// `socket.start(timeout)`: keeps polling until a poll waits `timeout`
+/// seconds with nothing ready, no thread waits any more, or [`stop`] is
+/// called. `None` polls until the threads are done or stopped.
+///
+/// # Errors
+///
+/// `"thread_panicked"`, `"loop_busy"`, as [`poll`].
+pub fn start(timeout: Option<f64>) -> Result<()> {
+    crate::socketloop::clear_stop();
+    while !crate::socketloop::stop_requested() {
+        match poll(timeout) {
+            Ok(()) => {}
+            Err(e) if matches!(e.kind(), ErrorKind::Timeout | ErrorKind::Empty) => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// `socket.stop()`: [`start`] returns after the running round.
+pub fn stop() {
+    crate::socketloop::stop();
+}
+
+/// `udp:send(buf, maxlen, host, port) -> len`: sends one datagram to
+/// `addr` ([`Udp::sendto`] with no deadline).
+///
+/// # Errors
+///
+/// As [`Udp::sendto`].
+///
+/// # Cancel safety
+///
+/// Cancel safe: a datagram is sent whole or not at all.
+pub async fn udp_send(udp: &Udp, buf: &[u8], addr: impl ToAddr) -> Result<usize> {
+    udp.sendto(addr, buf, None).await
+}
+
+/// `udp:recv(buf, maxlen, host, port) -> len`: receives the next datagram
+/// that comes from `addr`; datagrams from other senders are read and
+/// dropped. Unlike [`Udp::connect`], this does not change the socket.
+///
+/// # Errors
+///
+/// `"invalid_address"` or a lookup error for `addr`, and as
+/// [`Udp::recvnext`].
+///
+/// # Cancel safety
+///
+/// Cancel safe: a datagram is taken only when the future completes.
+///
+/// # Examples
+///
+/// ```
+/// # sockloop::run(async {
+/// let a = sockloop::udp()?;
+/// a.bind(("127.0.0.1", 0))?;
+/// let b = sockloop::udp()?;
+/// b.bind(("127.0.0.1", 0))?;
+/// let other = sockloop::udp()?;
+/// other.sendto(&a.local_addr()?, b"noise", None).await?;
+/// sockloop::socket2::udp_send(&b, b"hi", &a.local_addr()?).await?;
+/// let mut buf = [0u8; 16];
+/// let n = sockloop::socket2::udp_recv(&a, &mut buf, &b.local_addr()?).await?;
+/// assert_eq!(&buf[..n], b"hi");
+/// # Ok::<(), sockloop::Error>(())
+/// # }).unwrap();
+/// ```
+pub async fn udp_recv(udp: &Udp, buf: &mut [u8], addr: impl ToAddr) -> Result<usize> {
+    let want = addr
+        .to_addr()?
+        .resolve_async(&crate::Hints::default())
+        .await?;
+    loop {
+        let (n, from) = udp.recvnext(buf, None).await?;
+        if want.contains(&from) {
+            return Ok(n);
+        }
+    }
+}
+
+/// `socket.iocp([iocp])`: Windows' shared completion port. sockloop
+/// shares Tokio's driver on every OS instead: this returns this OS
+/// thread's [`Reactor`]; pass it to [`set_reactor`] on another OS thread
+/// (`socket.iocp(copied_iocp)`).
+///
+/// # Errors
+///
+/// As [`reactor`].
+pub fn iocp() -> Result<Reactor> {
+    crate::reactor()
+}

@@ -1,0 +1,339 @@
+//! luapower's `socketloop` (`local loop = require'socketloop'`): TCP
+//! sockets driven by coroutines, over sockloop's loop.
+//!
+//! | Lua | Rust |
+//! | --- | --- |
+//! | `loop.wrap(skt \| fd)` | [`wrap`] |
+//! | `loop.connect(host, port, [lip], [lport])` | [`connect`]`(..).await` |
+//! | `loop.tcp([lip], [lport])` | [`tcp`] |
+//! | `loop.newthread(handler, arg)` | [`newthread`] (starts at once) |
+//! | `loop.current()` | [`current`] |
+//! | `loop.suspend()` | [`suspend`]`().await` |
+//! | `loop.resume(thread, arg)` | [`resume`] |
+//! | `loop.newserver(ip, port, handler)` | [`newserver`] -> [`Server`] |
+//! | `loop.start([timeout])` | [`start`] |
+//! | `loop.stop()` | [`stop`] |
+//! | `loop.step([timeout])` | [`step`] ([`try_step`] to see errors) |
+//! | `loop.coro` | this module (see below) |
+//! | `asocket:call_async(f, ...)` | [`ASocket::call_async`] with [`Want`] |
+//! | `asocket:getsocket()`, `:setsocket(s)`, `.socket` | [`ASocket::getsocket`], [`ASocket::setsocket`] |
+//! | `asocket:receive/send/connect/accept/close` | [`ASocket`]'s methods |
+//!
+//! # `loop.coro`
+//!
+//! Upstream has a second loop, `socketloop.coro`, that dispatches to
+//! symmetric coroutines. sockloop's one loop does both: a thread made here
+//! can hand control to another with [`transfer`](crate::transfer)
+//! (symmetric) or park in [`suspend`] until someone [`resume`]s it
+//! (asymmetric). Port `require'socketloop'.coro` to this same module.
+//!
+//! # Example
+//!
+//! ```
+//! use sockloop::socketloop::{self, ASocket};
+//!
+//! // A server that answers each line reversed.
+//! let server = socketloop::newserver("127.0.0.1", 0, |c: ASocket| async move {
+//!     while let Ok(mut line) = c.receive("*l").await {
+//!         line.reverse();
+//!         line.push(b'\n');
+//!         if c.send(&line).await.is_err() {
+//!             break;
+//!         }
+//!     }
+//! })?;
+//! let port = server.local_addr()?.port();
+//! socketloop::newthread(async move {
+//!     let c = socketloop::connect("127.0.0.1", port, None, None).await.unwrap();
+//!     c.send(b"abc\n").await.unwrap();
+//!     assert_eq!(c.receive("*l").await.unwrap(), b"cba");
+//!     server.close(); // stop accepting; the loop then runs out of work
+//! });
+//! socketloop::start(None)?;
+//! # Ok::<(), sockloop::Error>(())
+//! ```
+
+use std::any::Any;
+use std::cell::Cell;
+use std::future::Future;
+use std::rc::Rc;
+
+use crate::error::{ErrorKind, Result};
+use crate::{Family, SockAddr, Tcp, Thread, Value};
+
+mod asocket;
+
+pub use asocket::{ASocket, Want};
+
+// This layer's `start` loops over `sockloop::poll`, which clears sockloop's
+// own stop flag at each round, so `stop()` here also sets a flag of its
+// own, kept in the loop state. Shared with `sockloop::socket2`.
+
+/// Clears the stop request (at the start of a `start`).
+pub(crate) fn clear_stop() {
+    crate::context::with_loop(|l| l.compat_stop.set(false));
+}
+
+/// `true` once `stop()` was called since the last `clear_stop()`.
+pub(crate) fn stop_requested() -> bool {
+    crate::context::with_loop(|l| l.compat_stop.get())
+}
+
+/// `loop.wrap(skt | fd)`: an async socket over a TCP socket: a sockloop
+/// [`Tcp`], a std or Tokio `TcpStream`/`TcpListener`, a
+/// `socket2::Socket`, or an owned descriptor (`OwnedFd`; a raw fd goes
+/// through std's `OwnedFd` conversion). The socket is made non-blocking.
+///
+/// # Examples
+///
+/// ```
+/// let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+/// let a = sockloop::socketloop::wrap(l);
+/// assert_ne!(a.getsockname()?.port(), 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn wrap(socket: impl Into<Tcp>) -> ASocket {
+    ASocket::new(socket.into())
+}
+
+/// The family of a literal local address (`None`: let the target decide).
+fn family_of(ip: &str) -> Family {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(_)) => Family::Inet6,
+        _ => Family::Inet,
+    }
+}
+
+/// `loop.tcp([local_ip], [local_port])`: a new async TCP socket, bound to
+/// `local_ip`/`local_port` when either is given (`"*"` and port 0 are the
+/// defaults). An IPv6 literal makes an IPv6 socket. Needs no runtime.
+///
+/// # Errors
+///
+/// `"address_already_in_use"`, `"invalid_address"`, a lookup error, an OS
+/// error.
+///
+/// # Examples
+///
+/// ```
+/// let a = sockloop::socketloop::tcp(Some("127.0.0.1"), None)?;
+/// assert_eq!(a.getsockname()?.ip().to_string(), "127.0.0.1");
+/// # Ok::<(), sockloop::Error>(())
+/// ```
+pub fn tcp(local_ip: Option<&str>, local_port: Option<u16>) -> Result<ASocket> {
+    let t = Tcp::new(local_ip.map_or(Family::Inet, family_of))?;
+    if local_ip.is_some() || local_port.is_some() {
+        t.bind((local_ip.unwrap_or("*"), local_port.unwrap_or(0)))?;
+    }
+    Ok(ASocket::new(t))
+}
+
+/// `loop.connect(host, port, [local_ip], [local_port])`: an async TCP
+/// connection. Every address `host` resolves to is tried in turn (the
+/// lookup runs off the loop); the socket is bound to
+/// `local_ip`/`local_port` first when either is given.
+///
+/// # Errors
+///
+/// The last attempt's error: `"connection_refused"`,
+/// `"network_unreachable"`, a lookup error, `"cancelled"`, ...
+///
+/// # Cancel safety
+///
+/// Not cancel safe: a connection in progress is dropped (closed).
+pub async fn connect(
+    host: &str,
+    port: u16,
+    local_ip: Option<&str>,
+    local_port: Option<u16>,
+) -> Result<ASocket> {
+    crate::luasocket::connect(host, port, local_ip, local_port, None).await
+}
+
+/// `loop.newthread(handler, arg)`: makes a thread and runs it **at once**
+/// until it first parks (on I/O, a timer or [`suspend`]), as socketloop
+/// does; unlike [`sockloop::newthread`](crate::newthread), which makes it
+/// suspended. This is [`sockloop::thread`](crate::thread). Lua's `arg` is
+/// captured by the future.
+///
+/// # Examples
+///
+/// ```
+/// let ran = std::rc::Rc::new(std::cell::Cell::new(false));
+/// let r = ran.clone();
+/// sockloop::socketloop::newthread(async move { r.set(true) });
+/// assert!(ran.get());
+/// ```
+pub fn newthread<F>(fut: F) -> Thread
+where
+    F: Future<Output = ()> + 'static,
+{
+    crate::thread(fut)
+}
+
+/// `loop.current()`: the running thread, `None` outside one.
+pub fn current() -> Option<Thread> {
+    crate::currentthread()
+}
+
+/// `loop.suspend()`: parks the current thread until [`resume`] wakes it
+/// and returns the value passed to `resume`.
+///
+/// # Panics
+///
+/// Awaited outside a sockloop thread, as [`sockloop::suspend`](crate::suspend);
+/// [`try_suspend`](crate::try_suspend) is the non-panicking twin.
+///
+/// # Cancel safety
+///
+/// Cancel safe.
+pub async fn suspend() -> Value {
+    crate::suspend(()).await
+}
+
+/// `loop.resume(thread, arg)`: runs a thread parked in [`suspend`] now,
+/// until it parks again, and returns what that park passed on
+/// ([`sockloop::resume`](crate::resume)).
+///
+/// # Errors
+///
+/// `"thread_busy"` for a thread that waits on I/O or a timer (undefined
+/// behaviour upstream), `"thread_dead"`, `"thread_panicked"`.
+pub fn resume<V: Any>(thread: &Thread, arg: V) -> Result<Option<Value>> {
+    crate::resume(thread, arg)
+}
+
+/// A listening socket made by [`newserver`]; [`close`](Server::close)
+/// stops it.
+#[derive(Debug)]
+pub struct Server {
+    listener: Rc<Tcp>,
+    accepter: Thread,
+    closed: Cell<bool>,
+}
+
+impl Server {
+    /// The address the server listens on (port 0 was replaced by the
+    /// kernel's choice).
+    ///
+    /// # Errors
+    ///
+    /// `"closed"` after [`close`](Server::close).
+    pub fn local_addr(&self) -> Result<SockAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Closes the listening socket: the accept thread ends, connections
+    /// already accepted keep running. A second call does nothing.
+    pub fn close(&self) {
+        if !self.closed.replace(true) {
+            let _ = self.listener.close();
+        }
+    }
+
+    /// The thread that accepts connections.
+    pub fn thread(&self) -> &Thread {
+        &self.accepter
+    }
+}
+
+/// `loop.newserver(ip, port, handler)`: listens on `ip`:`port` and runs
+/// `handler(client)` in a new thread for each accepted connection. The
+/// accept loop is a thread too, so the listener keeps accepting while
+/// handlers run. Not async: call it from plain code or from a thread.
+///
+/// # Errors
+///
+/// `"address_already_in_use"`, `"access_denied"`, `"invalid_address"`, a
+/// lookup error.
+///
+/// Accept errors after that (e.g. out of descriptors) do not stop the
+/// server: it waits 10 ms and accepts again.
+pub fn newserver<H, Fut>(ip: &str, port: u16, mut handler: H) -> Result<Server>
+where
+    H: FnMut(ASocket) -> Fut + 'static,
+    Fut: Future<Output = ()> + 'static,
+{
+    let listener = Rc::new(crate::luasocket::bind_tcp(ip, port, None)?);
+    let l = listener.clone();
+    let accepter = crate::thread(async move {
+        loop {
+            match l.accept(None).await {
+                Ok(c) => {
+                    crate::thread(handler(ASocket::new(c)));
+                }
+                Err(e) if matches!(e.kind(), ErrorKind::Closed | ErrorKind::Cancelled) => break,
+                Err(_) => crate::sleep(0.01).await,
+            }
+        }
+    });
+    Ok(Server {
+        listener,
+        accepter,
+        closed: Cell::new(false),
+    })
+}
+
+/// `loop.step([timeout])` with the error kept: `Ok(false)` when no thread
+/// waits on I/O or a timer, else dispatches one round (waiting up to
+/// `timeout` seconds, `None` without limit) and returns `Ok(true)`, also
+/// when the timeout passed with nothing ready.
+///
+/// # Errors
+///
+/// `"thread_panicked"` (a thread panicked in this round; the loop stays
+/// usable), `"loop_busy"` (called from inside a running loop or a Tokio
+/// runtime).
+pub fn try_step(timeout: Option<f64>) -> Result<bool> {
+    match crate::poll(timeout) {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == ErrorKind::Empty => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// `loop.step([timeout]) -> true|false`: dispatches the reads, writes and
+/// timers that are ready, waiting up to `timeout` seconds (`None`: without
+/// limit) for one. `false` at once when no thread waits on I/O or a timer
+/// (upstream returns nothing when no socket is registered); `true`
+/// otherwise, also when the timeout passed with nothing ready.
+///
+/// An error of the round ([`try_step`]'s `Err`, e.g. a thread panicked)
+/// also gives `false`, ending a `while step(..)` loop; use [`try_step`] or
+/// [`start`] to see it.
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::socketloop;
+/// assert!(!socketloop::step(Some(0.0))); // nothing waits
+/// socketloop::newthread(async { sockloop::sleep(0.01).await });
+/// assert!(socketloop::step(Some(1.0)));
+/// while socketloop::step(None) {}
+/// ```
+pub fn step(timeout: Option<f64>) -> bool {
+    try_step(timeout).unwrap_or(false)
+}
+
+/// `loop.start([timeout])`: `while step(timeout) {}`, until no thread
+/// waits on I/O or a timer or [`stop`] is called. Not async.
+///
+/// # Errors
+///
+/// The first error of a round: `"thread_panicked"` (the loop stays usable
+/// for the next `start`), `"loop_busy"`.
+pub fn start(timeout: Option<f64>) -> Result<()> {
+    clear_stop();
+    while !stop_requested() {
+        if !try_step(timeout)? {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// `loop.stop()`: [`start`] returns after the running round.
+pub fn stop() {
+    crate::context::with_loop(|l| l.compat_stop.set(true));
+    crate::stop();
+}

@@ -1,0 +1,623 @@
+//! `ASocket`: socketloop's async socket, with LuaSocket's TCP methods.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::io;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncBufRead, AsyncRead, ReadBuf};
+
+use crate::deadline::Deadline;
+use crate::error::{Error, ErrorKind, Result};
+use crate::luasocket::{Pattern, DEFAULT_LINE_LIMIT};
+use crate::{clock, SockAddr, Tcp, ToAddr};
+
+/// What a [`call_async`](ASocket::call_async) step function needs before it
+/// can make progress: socketloop's `'wantread'` / `'wantwrite'`, plus a
+/// way to stop with a real error.
+#[derive(Debug)]
+pub enum Want {
+    /// `nil, 'wantread'`: retry when the socket is readable.
+    Read,
+    /// `nil, 'wantwrite'`: retry when the socket is writable.
+    Write,
+    /// `nil, err` with any other `err`: stop; `call_async` returns it.
+    Err(Error),
+}
+
+impl From<Error> for Want {
+    fn from(e: Error) -> Want {
+        Want::Err(e)
+    }
+}
+
+impl From<io::Error> for Want {
+    /// `WouldBlock` becomes [`Want::Read`] (the usual case of a try-read);
+    /// any other error becomes [`Want::Err`]. Return [`Want::Write`]
+    /// explicitly for a write that would block.
+    fn from(e: io::Error) -> Want {
+        if e.kind() == io::ErrorKind::WouldBlock {
+            Want::Read
+        } else {
+            Want::Err(e.into())
+        }
+    }
+}
+
+/// socketloop's async socket (`loop.wrap(skt)`), with LuaSocket's TCP
+/// object methods: `receive`, `send`, `settimeout`, `accept`, `connect`,
+/// `close`, `shutdown`, `getpeername`, `getsockname`, `setoption`.
+///
+/// It wraps a sockloop [`Tcp`] (shared as `Rc<Tcp>`, see
+/// [`getsocket`](ASocket::getsocket)) and keeps a read buffer for
+/// `receive`'s patterns: bytes read past a line end stay in the buffer for
+/// the next `receive`. [`call_async`](ASocket::call_async) and direct I/O
+/// on the [`Tcp`] bypass that buffer.
+///
+/// Methods take `&self`: share an `ASocket` with `Rc` to read in one
+/// thread and write in another. Only one `receive` may run at a time on
+/// one `ASocket`: a second, concurrent one returns `Err` named
+/// `"thread_busy"` at once (its buffer is in use). Sends are not limited.
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::socketloop::{self, ASocket};
+///
+/// let server = socketloop::newserver("127.0.0.1", 0, |c: ASocket| async move {
+///     while let Ok(line) = c.receive("*l").await {
+///         let _ = c.send(&[&line[..], b"\n"].concat()).await;
+///     }
+/// })?;
+/// let port = server.local_addr()?.port();
+/// socketloop::newthread(async move {
+///     let c = socketloop::connect("127.0.0.1", port, None, None).await.unwrap();
+///     c.send(b"hello\r\n").await.unwrap();
+///     assert_eq!(c.receive("*l").await.unwrap(), b"hello");
+///     server.close();
+/// });
+/// socketloop::start(None)?;
+/// # Ok::<(), sockloop::Error>(())
+/// ```
+pub struct ASocket {
+    tcp: RefCell<Rc<Tcp>>,
+    /// Read-ahead bytes not yet returned by `receive`; taken out while a
+    /// `receive` runs (`None` then).
+    rbuf: Cell<Option<Vec<u8>>>,
+    timeout: Cell<Option<f64>>,
+    line_limit: Cell<usize>,
+}
+
+impl fmt::Debug for ASocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let buffered = self.buffered();
+        f.debug_struct("ASocket")
+            .field("tcp", &self.tcp.borrow())
+            .field("buffered", &buffered)
+            .field("timeout", &self.timeout.get())
+            .field("line_limit", &self.line_limit.get())
+            .finish()
+    }
+}
+
+impl From<Tcp> for ASocket {
+    fn from(t: Tcp) -> ASocket {
+        ASocket::new(t)
+    }
+}
+
+/// LuaSocket's `i, j` of `send(data, i, j)` (1-based, inclusive, negative
+/// from the end, as `string.sub`) -> a 0-based half-open range.
+fn lua_range(len: usize, i: i64, j: i64) -> (usize, usize) {
+    let len_i = i64::try_from(len).unwrap_or(i64::MAX);
+    let mut start = if i < 0 {
+        len_i.saturating_add(i) + 1
+    } else {
+        i
+    };
+    let mut end = if j < 0 {
+        len_i.saturating_add(j) + 1
+    } else {
+        j
+    };
+    if start < 1 {
+        start = 1;
+    }
+    if end > len_i {
+        end = len_i;
+    }
+    let start0 = usize::try_from(start - 1).unwrap_or(0);
+    if end < start {
+        // An empty range: nothing is sent, the result is `i - 1` (clamped).
+        let at = start0.min(len);
+        return (at, at);
+    }
+    let end0 = usize::try_from(end).unwrap_or(0);
+    (start0.min(len), end0.min(len))
+}
+
+impl ASocket {
+    /// Wraps a sockloop [`Tcp`] (see [`wrap`](super::wrap) for the other
+    /// socket types).
+    pub fn new(tcp: Tcp) -> ASocket {
+        ASocket::from_rc(Rc::new(tcp))
+    }
+
+    /// Wraps a shared [`Tcp`].
+    pub fn from_rc(tcp: Rc<Tcp>) -> ASocket {
+        ASocket {
+            tcp: RefCell::new(tcp),
+            rbuf: Cell::new(Some(Vec::new())),
+            timeout: Cell::new(None),
+            line_limit: Cell::new(DEFAULT_LINE_LIMIT),
+        }
+    }
+
+    /// `asocket:getsocket()` (and the `asocket.socket` field): the wrapped
+    /// socket.
+    pub fn getsocket(&self) -> Rc<Tcp> {
+        self.tcp.borrow().clone()
+    }
+
+    /// `asocket:setsocket(skt)`: wraps another socket from now on. Bytes
+    /// buffered from the old socket are dropped, and so is the old socket
+    /// (closing it) unless a [`getsocket`](ASocket::getsocket) handle or a
+    /// running call still holds it.
+    pub fn setsocket(&self, tcp: impl Into<Tcp>) {
+        *self.tcp.borrow_mut() = Rc::new(tcp.into());
+        if let Some(mut b) = self.rbuf.take() {
+            b.clear();
+            self.rbuf.set(Some(b));
+        }
+    }
+
+    /// Bytes read ahead by `receive` and not returned yet (0 while a
+    /// `receive` runs). `luasocket::select` treats a socket with buffered
+    /// bytes as readable, as LuaSocket's `dirty()` does.
+    pub fn buffered(&self) -> usize {
+        let b = self.rbuf.take();
+        let n = b.as_ref().map_or(0, Vec::len);
+        self.rbuf.set(b);
+        n
+    }
+
+    /// `tcp:settimeout(t)`: every later call may wait at most `t` seconds
+    /// (each call separately; LuaSocket's `'b'` block mode), then fails
+    /// with `"timeout"`. `None`, a negative or a NaN `t` waits without
+    /// limit, as LuaSocket's `nil`/negative.
+    ///
+    /// LuaSocket's `'t'` (total) mode is an absolute deadline; use the
+    /// underlying [`Tcp`]'s `expires` arguments for it.
+    pub fn settimeout(&self, t: Option<f64>) {
+        self.timeout.set(t.filter(|t| *t >= 0.0));
+    }
+
+    /// The timeout set by [`settimeout`](ASocket::settimeout).
+    pub fn gettimeout(&self) -> Option<f64> {
+        self.timeout.get()
+    }
+
+    /// The longest line a `"*l"` receive accepts (bytes, CRs counted);
+    /// default [`DEFAULT_LINE_LIMIT`] (1 MiB). A longer line fails with
+    /// `"line_too_long"`.
+    pub fn set_line_limit(&self, max: usize) {
+        self.line_limit.set(max);
+    }
+
+    /// The absolute deadline of a call starting now.
+    fn expires(&self) -> Option<f64> {
+        self.timeout.get().map(|t| clock() + t)
+    }
+
+    /// `tcp:receive(pattern)`: reads by a LuaSocket pattern — `"*l"` (a
+    /// line; the LF ends it and is not returned; every CR in it is
+    /// dropped), `"*a"` (until the peer closes; the close is not an error)
+    /// or a byte count. See [`luasocket::receive`](crate::luasocket::receive)
+    /// for the pattern rules.
+    ///
+    /// # Errors
+    ///
+    /// * `"closed"`: the peer closed before the pattern was satisfied;
+    ///   [`Error::take_data`] gives the bytes received so far (LuaSocket's
+    ///   third return value), possibly empty. Also when this side closed
+    ///   the socket.
+    /// * `"timeout"` (see [`settimeout`](ASocket::settimeout)), with the
+    ///   partial data in `take_data()`.
+    /// * `"line_too_long"`, `"invalid_argument"` (bad pattern),
+    ///   `"connection_reset"`, `"cancelled"`, ...
+    /// * `"thread_busy"`: another `receive` on this `ASocket` is running.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: bytes consumed for an unfinished pattern are lost
+    /// if the future is dropped (bytes read ahead past it are kept).
+    pub async fn receive(&self, pattern: impl Into<Pattern>) -> Result<Vec<u8>> {
+        self.receive_prefixed(pattern, b"").await
+    }
+
+    /// `tcp:receive(pattern, prefix)`: as [`receive`](ASocket::receive),
+    /// with `prefix` placed before the received bytes. A byte count counts
+    /// the prefix, as LuaSocket 3.0 does, so
+    /// `receive_prefixed(n, &partial)` resumes a receive cut short.
+    ///
+    /// # Errors
+    ///
+    /// As [`receive`](ASocket::receive); `take_data()` includes `prefix`.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`receive`](ASocket::receive).
+    pub async fn receive_prefixed(
+        &self,
+        pattern: impl Into<Pattern>,
+        prefix: &[u8],
+    ) -> Result<Vec<u8>> {
+        let pattern = pattern.into();
+        let Some(buf) = self.rbuf.take() else {
+            return Err(Error::with_message(
+                ErrorKind::ThreadBusy,
+                "another receive is running on this socket",
+            ));
+        };
+        let mut reader = BufTcp {
+            owner: self,
+            tcp: self.getsocket(),
+            buf,
+            pos: 0,
+            deadline: Deadline::new(self.expires()),
+            parked: false,
+        };
+        let max_line = self.line_limit.get();
+        let r = crate::luasocket::receive(&mut reader, pattern, prefix, max_line).await;
+        drop(reader);
+        r
+    }
+
+    /// `tcp:send(data)`: sends all of `data`, returning the index of the
+    /// last byte sent (LuaSocket's 1-based count), `data.len()` on success.
+    ///
+    /// # Errors
+    ///
+    /// `"timeout"`, `"connection_reset"`, `"broken_pipe"`, `"closed"`,
+    /// `"cancelled"`, ...; `partial()` is the index of the last byte sent
+    /// (LuaSocket's third return value).
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: a prefix of `data` may have been sent.
+    pub async fn send(&self, data: &[u8]) -> Result<usize> {
+        self.send_range(data, 1, -1).await
+    }
+
+    /// `tcp:send(data, i, j)`: sends the bytes `i..=j` of `data` (1-based,
+    /// inclusive; negative counts from the end as Lua's `string.sub`; out
+    /// of range clamps) and returns the index in `data` of the last byte
+    /// sent: `j` (clamped) on success, `i - 1` for an empty range.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](ASocket::send); `partial()` is the index in `data` of
+    /// the last byte sent.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`send`](ASocket::send).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// use sockloop::socketloop::{self, wrap};
+    /// let l = sockloop::tcp()?;
+    /// l.listen(("127.0.0.1", 0))?;
+    /// let c = socketloop::connect("127.0.0.1", l.local_addr()?.port(), None, None).await?;
+    /// let s = wrap(l.accept(None).await?);
+    /// assert_eq!(c.send_range(b"hello world", 7, -1).await?, 11); // "world"
+    /// assert_eq!(c.send_range(b"hello", -5, 2).await?, 2); // "he"
+    /// assert_eq!(c.send_range(b"abc", 3, 1).await?, 2); // nothing
+    /// assert_eq!(s.receive(7).await?, b"worldhe");
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn send_range(&self, data: &[u8], i: i64, j: i64) -> Result<usize> {
+        let (start, end) = lua_range(data.len(), i, j);
+        if start >= end {
+            return Ok(start);
+        }
+        let tcp = self.getsocket();
+        match tcp.send(&data[start..end], self.expires()).await {
+            Ok(()) => Ok(end),
+            Err(e) => {
+                let sent = e.partial().unwrap_or(0);
+                Err(e.with_partial(start + sent))
+            }
+        }
+    }
+
+    /// `tcp:connect(host, port)` on an async socket, waiting at most the
+    /// [`settimeout`](ASocket::settimeout) time.
+    ///
+    /// # Errors
+    ///
+    /// As [`Tcp::connect`].
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Tcp::connect`].
+    pub async fn connect(&self, addr: impl ToAddr) -> Result<()> {
+        self.getsocket().connect(addr, self.expires()).await
+    }
+
+    /// `server:accept()`: the next connection, as an `ASocket` (with no
+    /// timeout of its own).
+    ///
+    /// # Errors
+    ///
+    /// As [`Tcp::accept`] (`"timeout"` from `settimeout`).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn accept(&self) -> Result<ASocket> {
+        let c = self.getsocket().accept(self.expires()).await?;
+        Ok(ASocket::new(c))
+    }
+
+    /// `tcp:bind(address, port)`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Tcp::bind`].
+    pub fn bind(&self, addr: impl ToAddr) -> Result<()> {
+        self.getsocket().bind(addr)
+    }
+
+    /// `tcp:listen(backlog)`: listens on the address it is bound to (or
+    /// on any port of all interfaces if unbound).
+    ///
+    /// # Errors
+    ///
+    /// As [`Tcp::listen_backlog`].
+    pub fn listen(&self, backlog: u32) -> Result<()> {
+        self.getsocket().listen_backlog(backlog, ("*", 0))
+    }
+
+    /// `tcp:close()`: closes the socket at once; calls parked on it wake
+    /// with `"closed"`. Buffered bytes are dropped.
+    ///
+    /// # Errors
+    ///
+    /// `"closed"` if it was already closed.
+    pub fn close(&self) -> Result<()> {
+        self.getsocket().close()
+    }
+
+    /// `tcp:shutdown(mode)`: `Shutdown::Read` (`"receive"`),
+    /// `Shutdown::Write` (`"send"`), `Shutdown::Both` (`"both"`).
+    ///
+    /// # Errors
+    ///
+    /// `"not_connected"`, `"closed"`.
+    pub fn shutdown(&self, how: std::net::Shutdown) -> Result<()> {
+        self.getsocket().shutdown(how)
+    }
+
+    /// `tcp:getpeername()`: the peer's address.
+    ///
+    /// # Errors
+    ///
+    /// `"not_connected"`, `"closed"`.
+    pub fn getpeername(&self) -> Result<SockAddr> {
+        self.getsocket().remote_addr()
+    }
+
+    /// `tcp:getsockname()`: the local address.
+    ///
+    /// # Errors
+    ///
+    /// `"closed"`, an OS error.
+    pub fn getsockname(&self) -> Result<SockAddr> {
+        self.getsocket().local_addr()
+    }
+
+    /// `tcp:setoption(name, value)`: sock.lua's option names
+    /// ([`Tcp::setopt`]); LuaSocket's `"tcp-nodelay"` is accepted as
+    /// `tcp_nodelay`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Tcp::setopt`] (`"unknown_option"`, ...).
+    pub fn setoption(&self, name: &str, value: impl Into<crate::OptValue>) -> Result<()> {
+        let name = name.replace('-', "_");
+        self.getsocket().setopt(&name, value)
+    }
+
+    /// `tcp:getoption(name)`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Tcp::getopt`].
+    pub fn getoption(&self, name: &str) -> Result<crate::OptValue> {
+        let name = name.replace('-', "_");
+        self.getsocket().getopt(&name)
+    }
+
+    /// `asocket:call_async(func, ...)`: runs the non-blocking step function
+    /// `f` on the underlying socket until it stops asking to wait.
+    ///
+    /// `f` returns `Ok(v)` when done, `Err(Want::Read)` (`'wantread'`) or
+    /// `Err(Want::Write)` (`'wantwrite'`) to be called again when the
+    /// socket is readable or writable, or `Err(Want::Err(e))` to fail with
+    /// `e`. An `io::Error` converts with `?`: `WouldBlock` is `Want::Read`.
+    /// Lua's extra arguments are captured by the closure. Bytes buffered by
+    /// [`receive`](ASocket::receive) are not visible to `f`.
+    ///
+    /// # Errors
+    ///
+    /// The error `f` returns; `"timeout"` (the
+    /// [`settimeout`](ASocket::settimeout) time limits the whole call),
+    /// `"closed"`, `"cancelled"`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe between calls of `f` (the future only waits for
+    /// readiness between them); what `f` did is not undone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// use std::io::Read;
+    /// use sockloop::socketloop::{self, wrap, Want};
+    /// let l = sockloop::tcp()?;
+    /// l.listen(("127.0.0.1", 0))?;
+    /// let c = socketloop::connect("127.0.0.1", l.local_addr()?.port(), None, None).await?;
+    /// let s = wrap(l.accept(None).await?);
+    /// socketloop::newthread(async move {
+    ///     sockloop::sleep(0.01).await;
+    ///     let _ = c.send(b"ping").await;
+    /// });
+    /// let mut got = Vec::new();
+    /// let n = s.call_async(|sock| {
+    ///     let mut buf = [0u8; 16];
+    ///     let n = (&*sock).read(&mut buf)?; // WouldBlock -> Want::Read
+    ///     got.extend_from_slice(&buf[..n]);
+    ///     if got.len() < 4 { Err(Want::Read) } else { Ok(got.len()) }
+    /// }).await?;
+    /// assert_eq!(n, 4);
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn call_async<T, F>(&self, mut f: F) -> Result<T>
+    where
+        F: FnMut(&::socket2::Socket) -> std::result::Result<T, Want>,
+    {
+        let tcp = self.getsocket();
+        let expires = self.expires();
+        loop {
+            match tcp.with_socket(&mut f)? {
+                Ok(v) => return Ok(v),
+                Err(Want::Read) => tcp.readable(expires).await?,
+                Err(Want::Write) => tcp.writable(expires).await?,
+                Err(Want::Err(e)) => return Err(e),
+            }
+            // A step function that asks to wait while the socket is ready
+            // would spin without parking: the deadline still ends it.
+            if expires.is_some_and(|t| clock() >= t) {
+                return Err(Error::timeout());
+            }
+        }
+    }
+}
+
+/// `receive`'s buffered reader over the socket: the `ASocket`'s read-ahead
+/// buffer, taken out for the call and put back on drop (also when the
+/// future is dropped), with the call's deadline.
+struct BufTcp<'a> {
+    owner: &'a ASocket,
+    tcp: Rc<Tcp>,
+    buf: Vec<u8>,
+    pos: usize,
+    deadline: Deadline,
+    parked: bool,
+}
+
+const READ_CHUNK: usize = 16 * 1024;
+
+impl BufTcp<'_> {
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.pos < self.buf.len() {
+            return Poll::Ready(Ok(()));
+        }
+        if self.parked && crate::thread::take_cancel() {
+            return Poll::Ready(Err(Error::cancelled().into()));
+        }
+        self.buf.clear();
+        self.pos = 0;
+        self.buf.resize(READ_CHUNK, 0);
+        let mut rb = ReadBuf::new(&mut self.buf);
+        let mut tcp: &Tcp = &self.tcp;
+        let r = Pin::new(&mut tcp).poll_read(cx, &mut rb);
+        let n = rb.filled().len();
+        self.buf.truncate(n);
+        match r {
+            Poll::Ready(r) => Poll::Ready(r),
+            Poll::Pending => {
+                if !self.parked {
+                    self.parked = true;
+                    if crate::thread::take_cancel() {
+                        return Poll::Ready(Err(Error::cancelled().into()));
+                    }
+                }
+                if self.deadline.poll_expired(cx) {
+                    return Poll::Ready(Err(self.deadline.error().into()));
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl Drop for BufTcp<'_> {
+    fn drop(&mut self) {
+        let mut rest = std::mem::take(&mut self.buf);
+        rest.drain(..self.pos.min(rest.len()));
+        self.owner.rbuf.set(Some(rest));
+    }
+}
+
+impl AsyncRead for BufTcp<'_> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        out: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        match this.poll_fill(cx) {
+            Poll::Ready(Ok(())) => {
+                let avail = &this.buf[this.pos..];
+                let n = avail.len().min(out.remaining());
+                out.put_slice(&avail[..n]);
+                this.pos += n;
+                Poll::Ready(Ok(()))
+            }
+            other => other,
+        }
+    }
+}
+
+impl AsyncBufRead for BufTcp<'_> {
+    fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
+        let this = self.get_mut();
+        match this.poll_fill(cx) {
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(&this.buf[this.pos..])),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn consume(self: Pin<&mut Self>, amt: usize) {
+        let this = self.get_mut();
+        this.pos = (this.pos + amt).min(this.buf.len());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lua_range;
+
+    #[test]
+    fn lua_ranges() {
+        assert_eq!(lua_range(5, 1, -1), (0, 5));
+        assert_eq!(lua_range(5, 2, 3), (1, 3));
+        assert_eq!(lua_range(5, -2, -1), (3, 5));
+        assert_eq!(lua_range(5, 0, 100), (0, 5));
+        assert_eq!(lua_range(5, -100, 2), (0, 2));
+        assert_eq!(lua_range(5, 4, 2), (3, 3));
+        assert_eq!(lua_range(5, 9, 12), (5, 5));
+        assert_eq!(lua_range(0, 1, -1), (0, 0));
+        assert_eq!(lua_range(5, i64::MIN, i64::MAX), (0, 5));
+    }
+}
