@@ -181,7 +181,8 @@ if [[ $ONLY == all || $ONLY == mt ]]; then
     echo "== multi-thread: not pinned (server may use both cores, wrk shares them), wrk -t1 ==" >&2
     for rep in $(seq "$MT_REPS"); do
         for c in $MT_CONNS; do
-            for cfg in "sockloop-1:sockloop --loops 1" "sockloop-2:sockloop --loops 2" "tokio-mt-2:tokio-mt --workers 2"; do
+            for cfg in "sockloop-1:sockloop --loops 1" "sockloop-2:sockloop --loops 2" \
+                "sockloop-2-own:sockloop --loops 2 --reactor own" "tokio-mt-2:tokio-mt --workers 2"; do
                 label=${cfg%%:*}
                 # shellcheck disable=SC2086
                 start_server all "$HTTP" ${cfg#*:} --exit-after $((DUR * 2 + 10))
@@ -266,7 +267,7 @@ if mt:
     print("| conns | config | req/s | p99 µs | CPU µs/req |")
     print("|---:|---|---:|---:|---:|")
     for c in sorted({int(r[1]) for r in mt}):
-        for cfg in ("sockloop-1", "sockloop-2", "tokio-mt-2"):
+        for cfg in ("sockloop-1", "sockloop-2", "sockloop-2-own", "tokio-mt-2"):
             rs = [r for r in mt if r[0] == cfg and int(r[1]) == c]
             if rs:
                 print("| %d | %s | %.0f | %.0f | %.3f |" % (c, cfg, st.median([float(r[2]) for r in rs]),

@@ -2,7 +2,7 @@
 //! idle-connection client used for the memory figure.
 //!
 //! ```text
-//! http_hello sockloop  [--port P] [--loops N] [--exit-after SECS] [--deadline SECS]
+//! http_hello sockloop  [--port P] [--loops N [--reactor shared|own]] [--exit-after SECS] [--deadline SECS]
 //! http_hello sockloop-tasks ...   (diagnostic: sockloop sockets, but one
 //!                                  Tokio `spawn_local` task per connection)
 //! http_hello tokio     [--port P] [--exit-after SECS]
@@ -37,6 +37,9 @@ struct Args {
     workers: usize,
     exit_after: f64,
     deadline: Option<f64>,
+    /// With `--loops N`: `shared` (one reactor for all loops) or `own`
+    /// (each loop its own Tokio driver; nothing shared).
+    reactor: String,
     conns: usize,
     hold: f64,
 }
@@ -51,6 +54,7 @@ fn parse_args() -> Result<Args, String> {
         workers: 2,
         exit_after: 30.0,
         deadline: None,
+        reactor: "shared".to_string(),
         conns: 10_000,
         hold: 30.0,
     };
@@ -63,6 +67,7 @@ fn parse_args() -> Result<Args, String> {
             "--workers" => a.workers = v.parse().map_err(|_| bad())?,
             "--exit-after" => a.exit_after = v.parse().map_err(|_| bad())?,
             "--deadline" => a.deadline = Some(v.parse().map_err(|_| bad())?),
+            "--reactor" if v == "shared" || v == "own" => a.reactor = v,
             "--conns" => a.conns = v.parse().map_err(|_| bad())?,
             "--hold" => a.hold = v.parse().map_err(|_| bad())?,
             _ => return Err(format!("unknown option {k}")),
@@ -205,8 +210,9 @@ fn sockloop_main(a: &Args) {
         return;
     }
     // N OS threads, each its own loop and SO_REUSEPORT listener, all on
-    // one shared I/O + timer driver.
-    let r = sockloop::reactor().expect("reactor");
+    // one shared I/O + timer driver (or, with `--reactor own`, each on its
+    // own driver).
+    let r = (a.reactor == "shared").then(|| sockloop::reactor().expect("reactor"));
     let first = sockloop_listener(a.port, true);
     let port = first.local_addr().expect("addr").port();
     let mut listeners = vec![first];
@@ -224,7 +230,9 @@ fn sockloop_main(a: &Args) {
             let std_l = l.into_std().expect("into_std");
             let r = r.clone();
             std::thread::spawn(move || {
-                sockloop::set_reactor(r).expect("set_reactor");
+                if let Some(r) = r {
+                    sockloop::set_reactor(r).expect("set_reactor");
+                }
                 sockloop_serve(sockloop::Tcp::from(std_l), deadline, tasks);
             })
         })
@@ -339,7 +347,7 @@ fn main() {
         Ok(a) => a,
         Err(e) => {
             eprintln!("http_hello: {e}");
-            eprintln!("usage: http_hello sockloop|sockloop-tasks|tokio|tokio-mt|idle-client [--port P] [--loops N] [--workers N] [--exit-after S] [--deadline S] [--conns N] [--hold S]");
+            eprintln!("usage: http_hello sockloop|sockloop-tasks|tokio|tokio-mt|idle-client [--port P] [--loops N] [--reactor shared|own] [--workers N] [--exit-after S] [--deadline S] [--conns N] [--hold S]");
             std::process::exit(2);
         }
     };
