@@ -379,3 +379,65 @@ async fn tcp_drop_sends_fin_and_linger_zero_sends_rst() {
     })
     .await;
 }
+
+/// Several tasks on a multi-thread runtime (so on different OS threads)
+/// read one socket at once, one byte per call, while the peer trickles
+/// bytes: every byte is received exactly once and nobody is left parked
+/// (a lost wake-up would hang and fail the bound).
+#[test]
+fn tcp_readers_on_several_os_threads_share_one_socket() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    const BYTES: usize = 3000;
+    const READERS: usize = 4;
+    support::bounded(30, || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let server = tcp().unwrap();
+            server.listen(("127.0.0.1", 0)).unwrap();
+            let addr = server.local_addr().unwrap();
+            let client = tcp().unwrap();
+            let (c, a) = tokio::join!(client.connect(&addr, None), server.accept(None));
+            c.unwrap();
+            let conn = Arc::new(a.unwrap());
+            let got = Arc::new(AtomicUsize::new(0));
+            let mut readers = Vec::new();
+            for _ in 0..READERS {
+                let conn = conn.clone();
+                let got = got.clone();
+                readers.push(tokio::spawn(async move {
+                    let mut sum = 0usize;
+                    let mut b = [0u8; 1];
+                    loop {
+                        match conn.recv(&mut b, None).await {
+                            Ok(0) => return sum,
+                            Ok(_) => {
+                                sum += usize::from(b[0]);
+                                got.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Err(e) => panic!("recv: {e}"),
+                        }
+                    }
+                }));
+            }
+            for i in 0..BYTES {
+                client.send(&[(i % 7) as u8 + 1], None).await.unwrap();
+                if i % 64 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+            client.shutdown(std::net::Shutdown::Write).unwrap();
+            let mut total = 0;
+            for r in readers {
+                total += r.await.unwrap();
+            }
+            let want: usize = (0..BYTES).map(|i| i % 7 + 1).sum();
+            assert_eq!(got.load(Ordering::Relaxed), BYTES);
+            assert_eq!(total, want);
+        });
+    });
+}
