@@ -44,24 +44,49 @@ fn sockloop_switch() -> f64 {
     ns_per(t0.elapsed(), SWITCHES)
 }
 
+/// The same switch, resumed from inside a running loop (a sockloop thread
+/// resuming another), where no runtime has to be entered per call.
+fn sockloop_switch_in_loop() -> f64 {
+    sockloop::run(async {
+        let t = sockloop::newthread(async {
+            loop {
+                black_box(sockloop::suspend(()).await);
+            }
+        });
+        sockloop::resume(&t, ()).unwrap();
+        let t0 = Instant::now();
+        for _ in 0..SWITCHES {
+            black_box(sockloop::resume(&t, ()).unwrap());
+        }
+        let ns = ns_per(t0.elapsed(), SWITCHES);
+        t.cancel(); // let it finish so run() can return
+        ns
+    })
+}
+
 fn tokio_notify_pingpong(rt: &tokio::runtime::Runtime) -> f64 {
     let local = tokio::task::LocalSet::new();
     local.block_on(rt, async {
         let ping = Rc::new(tokio::sync::Notify::new());
         let pong = Rc::new(tokio::sync::Notify::new());
         let (p2, q2) = (ping.clone(), pong.clone());
+        // Both sides are spawn_local tasks, so each hand-off is a LocalSet
+        // task switch (not a trip through the runtime's block_on).
         let peer = tokio::task::spawn_local(async move {
             for _ in 0..SWITCHES {
                 p2.notified().await;
                 q2.notify_one();
             }
         });
-        let t0 = Instant::now();
-        for _ in 0..SWITCHES {
-            ping.notify_one();
-            pong.notified().await;
-        }
-        let d = t0.elapsed();
+        let driver = tokio::task::spawn_local(async move {
+            let t0 = Instant::now();
+            for _ in 0..SWITCHES {
+                ping.notify_one();
+                pong.notified().await;
+            }
+            t0.elapsed()
+        });
+        let d = driver.await.unwrap();
         peer.await.unwrap();
         // One round trip is two hand-offs; report per round trip.
         ns_per(d, SWITCHES)
@@ -190,6 +215,7 @@ fn main() {
 
     let mut sw_s = Vec::new();
     let mut sw_t = Vec::new();
+    let mut sw_in = Vec::new();
     let mut sp_s = Vec::new();
     let mut sp_th = Vec::new();
     let mut sp_t = Vec::new();
@@ -197,11 +223,12 @@ fn main() {
         // Alternate so drift on a shared machine hits both sides.
         sw_s.push(sockloop_switch());
         sw_t.push(tokio_notify_pingpong(&rt));
+        sw_in.push(sockloop_switch_in_loop());
         sp_s.push(sockloop_spawn());
         sp_th.push(sockloop_thread_spawn());
         sp_t.push(tokio_spawn(&rt));
     }
-    let (sw_s, sw_t) = (median(sw_s), median(sw_t));
+    let (sw_s, sw_t, sw_in) = (median(sw_s), median(sw_t), median(sw_in));
     let (sp_s, sp_th, sp_t) = (median(sp_s), median(sp_th), median(sp_t));
     let mut mem_s = Vec::new();
     let mut mem_t = Vec::new();
@@ -229,6 +256,13 @@ fn main() {
         sw_s / 2.0,
         sw_t / 2.0,
         sw_s / sw_t
+    );
+    println!(
+        "{:<52} {:>8.1}ns {:>8.1}ns {:>7.2}",
+        "  per switch, resumed inside a running loop",
+        sw_in / 2.0,
+        sw_t / 2.0,
+        sw_in / sw_t
     );
     println!(
         "{:<52} {:>8.1}ns {:>8.1}ns {:>7.2}",
