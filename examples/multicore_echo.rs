@@ -6,7 +6,12 @@
 //! cargo run --example multicore_echo                 # serve, run a demo client, exit
 //! cargo run --example multicore_echo -- --serve 60   # serve for 60 s: nc 127.0.0.1 PORT
 //! cargo run --example multicore_echo -- --loops 4 --port 9000 --serve 30
+//! cargo run --example multicore_echo -- --own-drivers  # independent loops
 //! ```
+//!
+//! With `--own-drivers` each loop runs on its own Tokio driver instead of
+//! the shared reactor: cheaper per request when loops share nothing but
+//! the port (see BENCHMARKS.md).
 //!
 //! Each reply line is prefixed with the loop that served it. Shutdown uses
 //! `RemoteThread::cancel`: the main thread cancels every accept loop from
@@ -20,6 +25,7 @@ struct Args {
     loops: usize,
     port: u16,
     serve: Option<f64>,
+    own_drivers: bool,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -27,6 +33,7 @@ fn parse_args() -> anyhow::Result<Args> {
         loops: std::thread::available_parallelism().map_or(2, |n| n.get()),
         port: 0,
         serve: None,
+        own_drivers: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -35,6 +42,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--loops" => args.loops = val("--loops")?.parse().context("--loops")?,
             "--port" => args.port = val("--port")?.parse().context("--port")?,
             "--serve" => args.serve = Some(val("--serve")?.parse().context("--serve")?),
+            "--own-drivers" => args.own_drivers = true,
             other => return Err(anyhow!("unknown argument {other:?}")),
         }
     }
@@ -47,11 +55,13 @@ fn parse_args() -> anyhow::Result<Args> {
 /// handle) to the main thread, then runs until that thread is cancelled.
 fn serve_loop(
     id: usize,
-    reactor: sockloop::Reactor,
+    reactor: Option<sockloop::Reactor>,
     port: u16,
     ready: mpsc::Sender<(u16, sockloop::RemoteThread)>,
 ) -> anyhow::Result<usize> {
-    sockloop::set_reactor(reactor)?;
+    if let Some(r) = reactor {
+        sockloop::set_reactor(r)?;
+    }
     let listener = sockloop::tcp()?;
     listener.setopt("reuseport", true)?;
     listener.listen(("127.0.0.1", port))?;
@@ -106,8 +116,13 @@ fn serve_loop(
 
 fn main() -> anyhow::Result<()> {
     let args = parse_args()?;
-    // The main thread's loop makes the shared reactor; the serving loops join it.
-    let reactor = sockloop::reactor()?;
+    // The main thread's loop makes the shared reactor; the serving loops
+    // join it (unless each runs its own driver).
+    let reactor = if args.own_drivers {
+        None
+    } else {
+        Some(sockloop::reactor()?)
+    };
 
     // The first loop picks the port (when 0); the others bind the same one.
     let (tx, rx) = mpsc::channel();
@@ -124,8 +139,13 @@ fn main() -> anyhow::Result<()> {
         acceptors.push(acceptor);
     }
     println!(
-        "multicore_echo: {} loops sharing one reactor, listening on 127.0.0.1:{port}",
-        args.loops
+        "multicore_echo: {} loops {}, listening on 127.0.0.1:{port}",
+        args.loops,
+        if args.own_drivers {
+            "each on its own driver"
+        } else {
+            "sharing one reactor"
+        }
     );
 
     match args.serve {

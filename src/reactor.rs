@@ -20,6 +20,17 @@ use crate::thread::{into_value, Thread};
 /// with one worker thread that only polls the kernel) lives while any
 /// handle or any loop using it lives.
 ///
+/// # Performance
+///
+/// Every readiness event passes through the driver's thread and then
+/// wakes the owning loop from another OS thread (a lock and an unpark). On
+/// the project's 2-core machine an HTTP responder on two loops sharing one
+/// reactor used 1.3–1.7× the CPU per request of one loop (BENCHMARKS.md).
+/// When the loops do not share sockets or timers, independent loops are
+/// cheaper: run each OS thread's loop on its own driver (do not call
+/// `set_reactor`) and let `SO_REUSEPORT` listeners spread the connections
+/// (`examples/multicore_echo.rs --own-drivers`).
+///
 /// # Examples
 ///
 /// ```
