@@ -102,22 +102,26 @@ impl Deadline {
         self.at.is_none()
     }
 
-    /// Call when the operation returned `Pending`: arms the timer on first
-    /// use and reports whether the deadline has passed. Registers `cx`'s
-    /// waker with the timer so the caller is woken at the deadline.
+    /// `true` once the deadline has passed, by the clock itself (never by
+    /// the Tokio timer, which the cooperative budget can hold back).
+    #[inline]
+    pub(crate) fn expired(&self) -> bool {
+        self.at.is_some_and(|at| Instant::now() >= at)
+    }
+
+    /// Call when the operation returned `Pending`: reports whether the
+    /// deadline has passed and, if not, arms the timer (on first use) so
+    /// that `cx`'s waker is woken at the deadline.
     #[inline]
     pub(crate) fn poll_expired(&mut self, cx: &mut Context<'_>) -> bool {
         let Some(at) = self.at else { return false };
-        if self.sleep.is_none() {
-            if Instant::now() >= at {
-                return true;
-            }
-            self.sleep = Some(Box::pin(tokio::time::sleep_until(at)));
+        if Instant::now() >= at {
+            return true;
         }
-        match self.sleep.as_mut() {
-            Some(s) => s.as_mut().poll(cx).is_ready(),
-            None => false,
-        }
+        let sleep = self
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
+        sleep.as_mut().poll(cx).is_ready()
     }
 
     /// The `"timeout"` error.

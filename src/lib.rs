@@ -77,7 +77,7 @@ pub use raw::{raw, Raw};
 pub use reactor::{epoll_fd, reactor, set_reactor, Reactor, RemoteThread};
 pub use runtime::{poll, run, start, stop};
 pub use std::net::IpAddr;
-pub use tcp::{tcp, Tcp};
+pub use tcp::{tcp, Tcp, Until};
 pub use thread::{
     cancelled, cowrap, currentthread, newthread, onthreadfinish, resume, suspend, thread, transfer,
     try_suspend, try_transfer, yield_now, CoWrap, Env, Thread, ThreadStatus, Value, Yielder,

@@ -12,13 +12,15 @@
 //! sees `"closed"`. The state and both directions' lists share one lock
 //! and one allocation.
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
 
 use socket2::Socket;
 use tokio::io::unix::AsyncFd;
+use tokio::io::{Interest, Ready};
 
 use crate::addr::{Family, Protocol, SockAddr, SockType};
 use crate::deadline::Deadline;
@@ -31,14 +33,54 @@ pub(crate) enum Dir {
     Write,
 }
 
+/// The kind of syscall a call makes.
+///
+/// Tokio's cached readiness is a fact about the socket's buffers, not
+/// about a particular call: a listening socket that was never readable for
+/// `accept` is no more readable for `recv`, which would fail at once.
+/// "Not ready" is therefore trusted to mean "would block" only by the kind
+/// of call whose `EAGAIN` last cleared it; any other kind tries its
+/// syscall first and so gets its error (or its data) without waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Op {
+    /// `recv`, `recvfrom`, `read`.
+    Recv,
+    /// `accept`.
+    Accept,
+    /// `send`, `sendto`, `write`.
+    Send,
+    /// Finishing a non-blocking `connect`.
+    Connect,
+    /// A zero-timeout `poll(2)` for reading (`readable()`).
+    PollRead,
+    /// A zero-timeout `poll(2)` for writing (`writable()`).
+    PollWrite,
+}
+
+impl Op {
+    #[inline]
+    fn dir(self) -> Dir {
+        match self {
+            Op::Recv | Op::Accept | Op::PollRead => Dir::Read,
+            Op::Send | Op::Connect | Op::PollWrite => Dir::Write,
+        }
+    }
+}
+
 enum State {
     /// Not registered with Tokio yet: sync calls only so far.
     Plain(Socket),
     /// Registered with the reactor of the runtime that first waited on it.
-    Reg(AsyncFd<Socket>),
+    /// Shared only with the error watch (see [`Inner::errwatch`]), which
+    /// `close()` drops together with it, so the descriptor still closes
+    /// at once.
+    Reg(Arc<AsyncFd<Socket>>),
     /// `close()`d or dropped: every call returns `"closed"`.
     Closed,
 }
+
+/// A future that completes when Tokio sees `EPOLLERR` on the socket.
+type ErrWatch = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// The state and the tasks parked on the socket, per direction, under one
 /// lock. Its `Arc` is the fan-out waker registered with Tokio when several
@@ -56,6 +98,17 @@ struct Shared {
 struct Inner {
     state: State,
     waiters: [Waiters; 2],
+    /// Per direction: the kind of call whose `EAGAIN` last cleared Tokio's
+    /// readiness (see [`Op`]).
+    blocked: [Option<Op>; 2],
+    /// Tokio's read and write readiness do not include `EPOLLERR`, the
+    /// only event the kernel raises for, e.g., an ICMP "port unreachable"
+    /// on a connected UDP socket. This watch, made on the first park and
+    /// registered with the fan, wakes every parked call when an error is
+    /// pending; the woken calls then try their syscall, which returns it.
+    errwatch: Option<ErrWatch>,
+    /// The fan fired since the watch was last polled: poll it again.
+    errwatch_stale: bool,
 }
 
 /// The tasks parked in one direction. The first one is stored inline, so
@@ -101,7 +154,11 @@ impl Shared {
     /// Wakes (and forgets) every parked task, both directions. The lock is
     /// released before any waker runs.
     fn fire(&self) {
-        let [mut r, mut w] = std::mem::take(&mut self.lock().waiters);
+        let [mut r, mut w] = {
+            let mut inner = self.lock();
+            inner.errwatch_stale = true;
+            std::mem::take(&mut inner.waiters)
+        };
         for x in r.take().chain(w.take()) {
             x.wake();
         }
@@ -159,6 +216,60 @@ pub(crate) fn would_block(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::WouldBlock
 }
 
+/// One try of a syscall: `None` if it would block (`EINTR` is retried).
+#[inline]
+fn attempt<T>(
+    s: &Socket,
+    f: &mut impl FnMut(&Socket) -> io::Result<(T, bool)>,
+) -> Option<Result<T>> {
+    loop {
+        match f(s) {
+            Ok((v, _)) => return Some(Ok(v)),
+            Err(e) if would_block(&e) => return None,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Some(Err(e.into())),
+        }
+    }
+}
+
+/// The progress of one sockloop call (`recv`, `recvn`, `recvall`, `send`,
+/// `accept`, a LuaSocket `receive`, ...) across its syscalls and parks:
+/// the one place that decides "try now / park / expired / cancelled".
+///
+/// * The first syscall of a call is always tried, whatever the deadline
+///   (as sock.lua: an already-expired call still gets what is there).
+/// * Once the deadline has passed, the call gets exactly one more syscall
+///   (so data that arrived while Tokio's readiness looked stale is not
+///   reported as a timeout), then `"timeout"`. Between the iterations of a
+///   looping call the clock itself is read, so a call bounded by a
+///   deadline ends on time however fast data arrives (Tokio's timer can
+///   be held back by the cooperative budget; the clock cannot).
+/// * A cancel of the current sockloop thread is taken once the call has
+///   parked.
+#[derive(Debug)]
+pub(crate) struct Call {
+    deadline: Deadline,
+    /// A syscall has been tried (or readiness consulted) for this call.
+    started: bool,
+    /// The call has parked at least once.
+    parked: bool,
+    /// The one syscall allowed after the deadline has been made.
+    last: bool,
+}
+
+impl Call {
+    /// A call with this absolute `expires` (`clock()` seconds).
+    #[inline]
+    pub(crate) fn new(expires: Option<f64>) -> Call {
+        Call {
+            deadline: Deadline::new(expires),
+            started: false,
+            parked: false,
+            last: false,
+        }
+    }
+}
+
 impl Sock {
     /// A new non-blocking socket of the given kind.
     pub(crate) fn new(socktype: SockType, family: Family, protocol: Protocol) -> Result<Sock> {
@@ -200,6 +311,9 @@ impl Sock {
             inner: Mutex::new(Inner {
                 state,
                 waiters: Default::default(),
+                blocked: [None; 2],
+                errwatch: None,
+                errwatch_stale: false,
             }),
         });
         Sock {
@@ -307,45 +421,64 @@ impl Sock {
         })
     }
 
+    /// Swaps the state to `Closed` and wakes every parked call; returns
+    /// the old state with the error watch already dropped (so the old
+    /// state holds the only reference to a registered descriptor).
+    fn detach(&self) -> State {
+        let (old, watch) = {
+            let mut inner = self.lock();
+            inner.blocked = [None; 2];
+            (
+                std::mem::replace(&mut inner.state, State::Closed),
+                inner.errwatch.take(),
+            )
+        };
+        drop(watch);
+        self.shared.fire();
+        old
+    }
+
     /// Closes the descriptor now and wakes every parked call.
     pub(crate) fn close(&self) -> Result<()> {
-        let old = std::mem::replace(&mut self.lock().state, State::Closed);
-        let was_open = !matches!(old, State::Closed);
         // Dropping the socket (deregistering it first) closes the fd.
-        drop(old);
-        self.shared.fire();
-        if was_open {
-            Ok(())
-        } else {
-            Err(Error::closed())
+        match self.detach() {
+            State::Closed => Err(Error::closed()),
+            _ => Ok(()),
         }
     }
 
     /// Takes the socket out (deregistering it), leaving the state closed.
     pub(crate) fn take(&self) -> Result<Socket> {
-        let old = std::mem::replace(&mut self.lock().state, State::Closed);
-        self.shared.fire();
-        match old {
+        match self.detach() {
             State::Plain(s) => Ok(s),
-            State::Reg(a) => Ok(a.into_inner()),
+            State::Reg(a) => match Arc::try_unwrap(a) {
+                Ok(a) => Ok(a.into_inner()),
+                // Unreachable: `detach` dropped the only other reference.
+                Err(_) => Err(Error::with_message(
+                    ErrorKind::Other,
+                    "the socket is still in use by the reactor",
+                )),
+            },
             State::Closed => Err(Error::closed()),
         }
     }
 
-    /// One poll of `op` in direction `dir`: registers with Tokio on first
-    /// use, waits for readiness, runs `op`; `op` returns the value and
-    /// whether the socket is likely drained (then readiness is cleared, as
-    /// Tokio's own `poll_read` does after a short read).
+    /// One poll of `f`, a syscall of kind `op`: registers with Tokio on
+    /// first use, waits for readiness, runs `f`; `f` returns the value
+    /// and whether the socket is likely drained (then readiness is
+    /// cleared, as Tokio's own `poll_read` does after a short read).
+    /// Used as is by the `AsyncRead`/`AsyncWrite` impls; sockloop's own
+    /// calls go through [`poll_call`](Sock::poll_call).
     #[inline]
     pub(crate) fn poll_op<T>(
         &self,
         cx: &mut Context<'_>,
-        dir: Dir,
-        op: &mut impl FnMut(&Socket) -> io::Result<(T, bool)>,
+        op: Op,
+        f: &mut impl FnMut(&Socket) -> io::Result<(T, bool)>,
     ) -> Poll<Result<T>> {
         // Wakers to call once the lock is released (rare: see below).
         let mut others = Vec::new();
-        let r = self.poll_locked(&mut self.lock(), cx, dir, op, &mut others);
+        let r = self.poll_locked(&mut self.lock(), cx, op, f, &mut others);
         if !others.is_empty() {
             others.into_iter().for_each(Waker::wake);
         }
@@ -357,38 +490,68 @@ impl Sock {
         &self,
         inner: &mut Inner,
         cx: &mut Context<'_>,
-        dir: Dir,
-        op: &mut impl FnMut(&Socket) -> io::Result<(T, bool)>,
+        op: Op,
+        f: &mut impl FnMut(&Socket) -> io::Result<(T, bool)>,
         others: &mut Vec<Waker>,
     ) -> Poll<Result<T>> {
-        let Inner { state, waiters } = inner;
-        let mut fresh = false;
+        let Inner {
+            state,
+            waiters,
+            blocked,
+            errwatch,
+            errwatch_stale,
+        } = inner;
+        let dir = op.dir();
+        let d = dir as usize;
         if let State::Plain(_) = state {
             if let Err(e) = register(state) {
                 return Poll::Ready(Err(e));
             }
-            fresh = true;
+            if let State::Reg(fd) = state {
+                // Tokio learns a new socket's readiness only on the next
+                // reactor turn: try once now so a call that can complete
+                // at once does (and does not park).
+                match attempt(fd.get_ref(), f) {
+                    Some(r) => return Poll::Ready(r),
+                    None => blocked[d] = Some(op),
+                }
+            }
         }
         let State::Reg(fd) = state else {
             return Poll::Ready(Err(Error::closed()));
         };
-        if fresh {
-            // Tokio learns a new socket's readiness only on the next
-            // reactor turn: try once now so a call that can complete at
-            // once does (and does not park).
-            match op(fd.get_ref()) {
-                Ok((v, _)) => return Poll::Ready(Ok(v)),
-                Err(e) if would_block(&e) || e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Poll::Ready(Err(e.into())),
-            }
-        }
-        let list = &mut waiters[dir as usize];
+        let list = &mut waiters[d];
         loop {
             // Poll with the caller's own waker: most calls find the socket
             // ready; a lone waiter that parks is then registered with Tokio
             // directly.
             let mut ready = poll_ready(fd, dir, cx);
             if ready.is_pending() {
+                // "Not ready" means "would block" only for the kind of
+                // call that saw the EAGAIN (see `Op`).
+                if blocked[d] != Some(op) {
+                    match attempt(fd.get_ref(), f) {
+                        Some(r) => return Poll::Ready(r),
+                        None => blocked[d] = Some(op),
+                    }
+                }
+                // A pending socket error (EPOLLERR) wakes the fan.
+                if *errwatch_stale || errwatch.is_none() {
+                    *errwatch_stale = false;
+                    let w = errwatch.get_or_insert_with(|| watch_errors(fd.clone()));
+                    if w.as_mut()
+                        .poll(&mut Context::from_waker(&self.fan))
+                        .is_ready()
+                    {
+                        *errwatch = None;
+                        // The syscall returns the error; if another call
+                        // took it first, watch again.
+                        if let Some(r) = attempt(fd.get_ref(), f) {
+                            return Poll::Ready(r);
+                        }
+                        continue;
+                    }
+                }
                 // Join the list. With other waiters, this poll may have
                 // displaced the fan's waker from Tokio's one slot: put it
                 // back (the lock makes concurrent joiners, maybe on other
@@ -409,51 +572,109 @@ impl Sock {
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
                 Poll::Ready(Ok(g)) => g,
             };
-            match op(guard.get_inner()) {
+            match f(guard.get_inner()) {
                 Ok((v, drained)) => {
                     if drained {
                         guard.clear_ready();
+                        blocked[d] = Some(op);
                     }
                     return Poll::Ready(Ok(v));
                 }
-                Err(e) if would_block(&e) => guard.clear_ready(),
+                Err(e) if would_block(&e) => {
+                    guard.clear_ready();
+                    blocked[d] = Some(op);
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Poll::Ready(Err(e.into())),
             }
         }
     }
 
-    /// Waits in direction `dir` until `op` succeeds, the deadline passes
-    /// (`"timeout"`), the socket is closed (`"closed"`) or the current
-    /// sockloop thread is cancelled while parked here (`"cancelled"`).
-    pub(crate) async fn wait<T>(
+    /// One try of `f` now, whatever Tokio's readiness says: `None` if it
+    /// would block.
+    fn try_now<T>(
         &self,
-        dir: Dir,
-        deadline: &mut Deadline,
-        mut op: impl FnMut(&Socket) -> io::Result<(T, bool)>,
-    ) -> Result<T> {
-        // A cancel is taken only by a call that parks (a call that
-        // completes at once leaves it for the next one that parks).
-        let mut parked = false;
-        poll_fn(|cx| {
-            if parked && crate::thread::take_cancel() {
+        f: &mut impl FnMut(&Socket) -> io::Result<(T, bool)>,
+    ) -> Option<Result<T>> {
+        let inner = self.lock();
+        match &inner.state {
+            State::Plain(s) => attempt(s, f),
+            State::Reg(fd) => attempt(fd.get_ref(), f),
+            State::Closed => Some(Err(Error::closed())),
+        }
+    }
+
+    /// One poll of a sockloop call: see [`Call`] for the rules. `f` is one
+    /// syscall of kind `op`; a looping call (recvn, recvall, send) polls
+    /// each iteration with the same `call`.
+    #[inline]
+    pub(crate) fn poll_call<T>(
+        &self,
+        cx: &mut Context<'_>,
+        call: &mut Call,
+        op: Op,
+        f: &mut impl FnMut(&Socket) -> io::Result<(T, bool)>,
+    ) -> Poll<Result<T>> {
+        if call.parked && crate::thread::take_cancel() {
+            return Poll::Ready(Err(Error::cancelled()));
+        }
+        if call.started && call.deadline.expired() {
+            return Poll::Ready(self.last_try(call, f));
+        }
+        call.started = true;
+        let mut tried = false;
+        let r = self.poll_op(cx, op, &mut |s: &Socket| {
+            tried = true;
+            f(s)
+        });
+        if r.is_ready() {
+            return r;
+        }
+        if !call.parked {
+            call.parked = true;
+            if crate::thread::take_cancel() {
                 return Poll::Ready(Err(Error::cancelled()));
             }
-            if let Poll::Ready(r) = self.poll_op(cx, dir, &mut op) {
-                return Poll::Ready(r);
+        }
+        if call.deadline.poll_expired(cx) {
+            if tried {
+                // The syscall has just said it would block.
+                call.last = true;
+                return Poll::Ready(Err(call.deadline.error()));
             }
-            if !parked {
-                parked = true;
-                if crate::thread::take_cancel() {
-                    return Poll::Ready(Err(Error::cancelled()));
-                }
-            }
-            if deadline.poll_expired(cx) {
-                return Poll::Ready(Err(deadline.error()));
-            }
-            Poll::Pending
-        })
-        .await
+            return Poll::Ready(self.last_try(call, f));
+        }
+        Poll::Pending
+    }
+
+    /// The deadline has passed: the one syscall it still allows, then
+    /// `"timeout"`.
+    fn last_try<T>(
+        &self,
+        call: &mut Call,
+        f: &mut impl FnMut(&Socket) -> io::Result<(T, bool)>,
+    ) -> Result<T> {
+        if call.last {
+            return Err(call.deadline.error());
+        }
+        call.last = true;
+        match self.try_now(f) {
+            Some(r) => r,
+            None => Err(call.deadline.error()),
+        }
+    }
+
+    /// Runs `f` (one syscall of kind `op`) until it succeeds, fails, the
+    /// call's deadline passes (`"timeout"`), the socket is closed
+    /// (`"closed"`) or the current sockloop thread is cancelled while the
+    /// call is parked (`"cancelled"`). See [`Call`].
+    pub(crate) async fn wait<T>(
+        &self,
+        op: Op,
+        call: &mut Call,
+        mut f: impl FnMut(&Socket) -> io::Result<(T, bool)>,
+    ) -> Result<T> {
+        poll_fn(|cx| self.poll_call(cx, call, op, &mut f)).await
     }
 }
 
@@ -476,6 +697,19 @@ fn poll_ready<'a>(
     }
 }
 
+/// The error watch of a registered socket: completes when Tokio sees
+/// `EPOLLERR`, consuming that readiness (the woken calls' syscalls then
+/// return the error).
+fn watch_errors(fd: Arc<AsyncFd<Socket>>) -> ErrWatch {
+    Box::pin(async move {
+        // `ready` fails only when the reactor is gone; the syscalls then
+        // say what is wrong.
+        if let Ok(mut g) = fd.ready(Interest::ERROR).await {
+            g.clear_ready_matching(Ready::ERROR);
+        }
+    })
+}
+
 /// Hands a plain socket to the current Tokio runtime's reactor.
 fn register(st: &mut State) -> Result<()> {
     if tokio::runtime::Handle::try_current().is_err() {
@@ -494,7 +728,7 @@ fn register(st: &mut State) -> Result<()> {
     let registered = AsyncFd::try_new(s);
     match registered {
         Ok(fd) => {
-            *st = State::Reg(fd);
+            *st = State::Reg(Arc::new(fd));
             Ok(())
         }
         Err(e) => {

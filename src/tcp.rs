@@ -10,7 +10,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use crate::addr::{Family, Protocol, SockAddr, SockType, ToAddr};
 use crate::deadline::Deadline;
 use crate::error::{Error, ErrorKind, Result};
-use crate::sock::{rx, would_block, Dir, Sock};
+use crate::sock::{rx, would_block, Call, Dir, Op, Sock};
 
 /// A TCP socket, or a Unix-domain stream socket (`Tcp::new(Family::Unix)`):
 /// sock's `tcp`.
@@ -89,6 +89,20 @@ fn poll_now(s: &socket2::Socket, dir: Dir) -> io::Result<bool> {
     Ok(got.intersects(want | PollFlags::ERR | PollFlags::HUP))
 }
 
+/// `Pending` for an `AsyncRead`/`AsyncWrite` poll that cannot complete,
+/// unless the current sockloop thread has been cancelled: then the I/O
+/// call ends with an `Interrupted` error (which converts back to a
+/// sockloop error named `"cancelled"`), so a thread parked inside a codec
+/// or `tokio::io::copy` wakes up as it does in a sockloop call.
+#[inline]
+fn pending_or_cancelled<T>() -> Poll<io::Result<T>> {
+    if crate::thread::take_cancel() {
+        Poll::Ready(Err(Error::cancelled().into()))
+    } else {
+        Poll::Pending
+    }
+}
+
 fn send_op(s: &socket2::Socket, buf: &[u8]) -> io::Result<(usize, bool)> {
     let n = rustix::net::send(s, buf, SendFlags::NOSIGNAL).map_err(rx)?;
     Ok((n, n < buf.len()))
@@ -139,8 +153,19 @@ impl Tcp {
     /// going on in the kernel; the socket should be closed.
     pub async fn connect(&self, addr: impl ToAddr, expires: impl Into<Option<f64>>) -> Result<()> {
         let expires = expires.into();
-        let req = addr.to_addr();
-        let addrs = req?.resolve_async(&self.hints(false)).await?;
+        // On a connected socket connect(2) "succeeds" again without going
+        // anywhere (it is how a non-blocking connect is finished).
+        if let Ok(peer) = self.sock.with(|s| Ok(s.peer_addr()?)) {
+            let peer =
+                SockAddr::from_socket2(&peer).map_or_else(String::new, |a| format!(" to {a}"));
+            return Err(Error::with_message(
+                ErrorKind::AlreadyConnected,
+                format!("the socket is already connected{peer}"),
+            ));
+        }
+        let req = addr.to_addr()?;
+        let hints = self.hints(false);
+        let addrs = Deadline::run(expires, req.resolve_async(&hints)).await?;
         let Some(target) = addrs.first() else {
             return Err(Error::with_message(
                 ErrorKind::InvalidAddress,
@@ -154,9 +179,9 @@ impl Tcp {
             Err(e) => Err(Error::from(e).context(format!("connect {target}"))),
         })?;
         if !started {
-            let mut deadline = Deadline::new(expires);
+            let mut call = Call::new(expires);
             self.sock
-                .wait(Dir::Write, &mut deadline, |s| match s.take_error()? {
+                .wait(Op::Connect, &mut call, |s| match s.take_error()? {
                     Some(e) => Err(e),
                     None => match s.peer_addr() {
                         Ok(_) => Ok(((), false)),
@@ -221,10 +246,10 @@ impl Tcp {
     /// Cancel safe: a connection is taken from the queue only when the
     /// future completes.
     pub async fn accept(&self, expires: impl Into<Option<f64>>) -> Result<Tcp> {
-        let mut deadline = Deadline::new(expires.into());
+        let mut call = Call::new(expires.into());
         let (s, peer) = self
             .sock
-            .wait(Dir::Read, &mut deadline, |s| s.accept().map(|x| (x, false)))
+            .wait(Op::Accept, &mut call, |s| s.accept().map(|x| (x, false)))
             .await?;
         let t = Tcp {
             sock: Sock::from_parts(s, SockType::Tcp, self.family(), self.protocol()),
@@ -250,13 +275,13 @@ impl Tcp {
         if buf.is_empty() {
             return self.sock.with(|_| Ok(())).map_err(|e| e.with_partial(0));
         }
-        let mut deadline = Deadline::new(expires.into());
+        let mut call = Call::new(expires.into());
         let mut done = 0;
         while done < buf.len() {
             let rest = &buf[done..];
             match self
                 .sock
-                .wait(Dir::Write, &mut deadline, |s| send_op(s, rest))
+                .wait(Op::Send, &mut call, |s| send_op(s, rest))
                 .await
             {
                 Ok(n) => done += n,
@@ -280,9 +305,9 @@ impl Tcp {
         if buf.is_empty() {
             return self.sock.with(|_| Ok(0));
         }
-        let mut deadline = Deadline::new(expires.into());
+        let mut call = Call::new(expires.into());
         self.sock
-            .wait(Dir::Read, &mut deadline, |s| recv_op(s, buf))
+            .wait(Op::Recv, &mut call, |s| recv_op(s, buf))
             .await
     }
 
@@ -300,7 +325,7 @@ impl Tcp {
     /// Not cancel safe (like tokio's `read_exact`): if the future is
     /// dropped, the bytes already read into `buf` are lost from the stream.
     pub async fn recvn(&self, buf: &mut [u8], expires: impl Into<Option<f64>>) -> Result<usize> {
-        let mut deadline = Deadline::new(expires.into());
+        let mut call = Call::new(expires.into());
         let mut got = 0;
         if buf.is_empty() {
             return self.sock.with(|_| Ok(0)).map_err(|e| e.with_partial(0));
@@ -309,7 +334,7 @@ impl Tcp {
             let rest = &mut buf[got..];
             match self
                 .sock
-                .wait(Dir::Read, &mut deadline, |s| recv_op(s, rest))
+                .wait(Op::Recv, &mut call, |s| recv_op(s, rest))
                 .await
             {
                 Ok(0) => return Err(Error::new(ErrorKind::Eof).with_partial(got)),
@@ -332,13 +357,13 @@ impl Tcp {
     ///
     /// Not cancel safe: data read before the future is dropped is lost.
     pub async fn recvall(&self, expires: impl Into<Option<f64>>) -> Result<Vec<u8>> {
-        let mut deadline = Deadline::new(expires.into());
+        let mut call = Call::new(expires.into());
         let mut data = Vec::new();
         let mut chunk = vec![0u8; 64 * 1024];
         loop {
             match self
                 .sock
-                .wait(Dir::Read, &mut deadline, |s| recv_op(s, &mut chunk))
+                .wait(Op::Recv, &mut call, |s| recv_op(s, &mut chunk))
                 .await
             {
                 Ok(0) => return Ok(data),
@@ -466,9 +491,13 @@ impl Tcp {
         if self.sock.with(|s| Ok(poll_now(s, dir)?))? {
             return Ok(());
         }
-        let mut deadline = Deadline::new(expires);
+        let op = match dir {
+            Dir::Read => Op::PollRead,
+            Dir::Write => Op::PollWrite,
+        };
+        let mut call = Call::new(expires);
         self.sock
-            .wait(dir, &mut deadline, |s| {
+            .wait(op, &mut call, |s| {
                 if poll_now(s, dir)? {
                     Ok(((), false))
                 } else {
@@ -500,19 +529,75 @@ impl Tcp {
         self.sock.with(|s| Ok(f(s)))
     }
 
+    /// An `AsyncRead` + `AsyncWrite` view of this socket whose reads and
+    /// writes are bounded by one absolute deadline, as if each were a
+    /// sockloop call with `expires`: once the deadline has passed a read
+    /// or write ends with an error named `"timeout"` (`io::ErrorKind::TimedOut`)
+    /// however fast data keeps arriving. Use it to bound a whole
+    /// exchange that goes through Tokio's I/O traits: an LTN12 pump, a
+    /// `tokio_util::codec::Framed`, `tokio::io::copy`. (The deadline of
+    /// LuaSocket's `settimeout(t, 't')`, "total" mode.)
+    ///
+    /// Reads and writes keep separate progress, so a reader and a writer
+    /// may each hold their own view of one socket. A cancelled sockloop
+    /// thread gets an `Interrupted` error (`"cancelled"`) from a parked
+    /// read or write, as with the plain `&Tcp` traits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// use sockloop::luasocket::{pump_all, sink, source};
+    /// use sockloop::{clock, tcp};
+    ///
+    /// let server = tcp()?;
+    /// server.listen(("127.0.0.1", 0))?;
+    /// let client = tcp()?;
+    /// client.connect(&server.local_addr()?, clock() + 5.0).await?;
+    /// let conn = server.accept(clock() + 5.0).await?;
+    /// client.send(b"partial body", None).await?; // and the peer never closes
+    ///
+    /// let mut src = source("until-closed", conn.until(clock() + 0.05), None)?;
+    /// let mut snk = sink("keep-open", Vec::new())?;
+    /// let err = pump_all(&mut src, &mut snk).await.unwrap_err();
+    /// assert_eq!(err.name(), "timeout");
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
+    #[doc(alias = "settimeout")]
+    pub fn until(&self, expires: impl Into<Option<f64>>) -> Until<'_> {
+        let expires = expires.into();
+        Until {
+            tcp: self,
+            read: Call::new(expires),
+            write: Call::new(expires),
+        }
+    }
+
+    /// One poll of a read that is part of the sockloop call `call`.
+    pub(crate) fn poll_read_call(
+        &self,
+        cx: &mut Context<'_>,
+        call: &mut Call,
+        dst: &mut [u8],
+    ) -> Poll<Result<usize>> {
+        self.sock
+            .poll_call(cx, call, Op::Recv, &mut |s| recv_op(s, dst))
+    }
+
     fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let dst = buf.initialize_unfilled();
         if dst.is_empty() {
             return Poll::Ready(Ok(()));
         }
-        let r = self.sock.poll_op(cx, Dir::Read, &mut |s| recv_op(s, dst));
+        let r = self.sock.poll_op(cx, Op::Recv, &mut |s| recv_op(s, dst));
         match r {
             Poll::Ready(Ok(n)) => {
                 buf.advance(n);
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e.into())),
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => pending_or_cancelled(),
         }
     }
 
@@ -520,9 +605,10 @@ impl Tcp {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        self.sock
-            .poll_op(cx, Dir::Write, &mut |s| send_op(s, buf))
-            .map_err(Into::into)
+        match self.sock.poll_op(cx, Op::Send, &mut |s| send_op(s, buf)) {
+            Poll::Ready(r) => Poll::Ready(r.map_err(Into::into)),
+            Poll::Pending => pending_or_cancelled(),
+        }
     }
 
     fn poll_shut(&self) -> Poll<io::Result<()>> {
@@ -583,6 +669,69 @@ impl AsyncWrite for Tcp {
 
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.poll_shut()
+    }
+}
+
+/// A [`Tcp`] whose `AsyncRead`/`AsyncWrite` calls share one deadline: see
+/// [`Tcp::until`].
+#[derive(Debug)]
+pub struct Until<'a> {
+    tcp: &'a Tcp,
+    read: Call,
+    write: Call,
+}
+
+impl Until<'_> {
+    /// The socket.
+    pub fn get_ref(&self) -> &Tcp {
+        self.tcp
+    }
+}
+
+impl AsyncRead for Until<'_> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let dst = buf.initialize_unfilled();
+        if dst.is_empty() {
+            return Poll::Ready(Ok(()));
+        }
+        match this.tcp.poll_read_call(cx, &mut this.read, dst) {
+            Poll::Ready(Ok(n)) => {
+                buf.advance(n);
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e.into())),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl AsyncWrite for Until<'_> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        let this = self.get_mut();
+        this.tcp
+            .sock
+            .poll_call(cx, &mut this.write, Op::Send, &mut |s| send_op(s, buf))
+            .map_err(Into::into)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.tcp.poll_shut()
     }
 }
 

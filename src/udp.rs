@@ -8,7 +8,7 @@ use rustix::net::{RecvFlags, SendFlags};
 use crate::addr::{is_any, Family, Hints, Protocol, SockAddr, SockType, ToAddr};
 use crate::deadline::Deadline;
 use crate::error::{Error, ErrorKind, Result};
-use crate::sock::{rx, Dir, Sock};
+use crate::sock::{rx, Call, Op, Sock};
 
 /// A UDP socket, or a Unix-domain datagram socket (`Udp::new(Family::Unix)`):
 /// sock's `udp`.
@@ -82,8 +82,8 @@ pub(crate) async fn connect(sock: &Sock, addr: impl ToAddr, hints: &Hints) -> Re
 }
 
 pub(crate) async fn send(sock: &Sock, buf: &[u8], expires: Option<f64>) -> Result<usize> {
-    let mut deadline = Deadline::new(expires);
-    sock.wait(Dir::Write, &mut deadline, |s| {
+    let mut call = Call::new(expires);
+    sock.wait(Op::Send, &mut call, |s| {
         Ok((
             rustix::net::send(s, buf, SendFlags::NOSIGNAL).map_err(rx)?,
             false,
@@ -93,8 +93,8 @@ pub(crate) async fn send(sock: &Sock, buf: &[u8], expires: Option<f64>) -> Resul
 }
 
 pub(crate) async fn recv(sock: &Sock, buf: &mut [u8], expires: Option<f64>) -> Result<usize> {
-    let mut deadline = Deadline::new(expires);
-    sock.wait(Dir::Read, &mut deadline, |s| {
+    let mut call = Call::new(expires);
+    sock.wait(Op::Recv, &mut call, |s| {
         let (n, _) = rustix::net::recv(s, &mut *buf, RecvFlags::empty()).map_err(rx)?;
         Ok((n, false))
     })
@@ -116,11 +116,9 @@ pub(crate) async fn sendto(
         ));
     };
     let sa = target.to_socket2()?;
-    let mut deadline = Deadline::new(expires);
-    sock.wait(Dir::Write, &mut deadline, |s| {
-        Ok((s.send_to(buf, &sa)?, false))
-    })
-    .await
+    let mut call = Call::new(expires);
+    sock.wait(Op::Send, &mut call, |s| Ok((s.send_to(buf, &sa)?, false)))
+        .await
 }
 
 pub(crate) async fn recvnext(
@@ -128,9 +126,9 @@ pub(crate) async fn recvnext(
     buf: &mut [u8],
     expires: Option<f64>,
 ) -> Result<(usize, SockAddr)> {
-    let mut deadline = Deadline::new(expires);
+    let mut call = Call::new(expires);
     let unnamed = sock.family() == Family::Unix;
-    sock.wait(Dir::Read, &mut deadline, |s| {
+    sock.wait(Op::Recv, &mut call, |s| {
         let (n, _, from) = rustix::net::recvfrom(s, &mut *buf, RecvFlags::empty()).map_err(rx)?;
         let from = match from.and_then(SockAddr::from_rustix) {
             Some(a) => a,

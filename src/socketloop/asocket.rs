@@ -9,9 +9,9 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncBufRead, AsyncRead, ReadBuf};
 
-use crate::deadline::Deadline;
 use crate::error::{Error, ErrorKind, Result};
 use crate::luasocket::{Pattern, DEFAULT_LINE_LIMIT};
+use crate::sock::Call;
 use crate::{clock, SockAddr, Tcp, ToAddr};
 
 /// What a [`call_async`](ASocket::call_async) step function needs before it
@@ -266,8 +266,7 @@ impl ASocket {
             tcp: self.getsocket(),
             buf,
             pos: 0,
-            deadline: Deadline::new(self.expires()),
-            parked: false,
+            call: Call::new(self.expires()),
         };
         let max_line = self.line_limit.get();
         let r = crate::luasocket::receive(&mut reader, pattern, prefix, max_line).await;
@@ -520,8 +519,8 @@ struct BufTcp<'a> {
     tcp: Rc<Tcp>,
     buf: Vec<u8>,
     pos: usize,
-    deadline: Deadline,
-    parked: bool,
+    /// The whole `receive` is one sockloop call: one deadline, one cancel.
+    call: Call,
 }
 
 const READ_CHUNK: usize = 16 * 1024;
@@ -531,32 +530,16 @@ impl BufTcp<'_> {
         if self.pos < self.buf.len() {
             return Poll::Ready(Ok(()));
         }
-        if self.parked && crate::thread::take_cancel() {
-            return Poll::Ready(Err(Error::cancelled().into()));
-        }
         self.buf.clear();
         self.pos = 0;
         self.buf.resize(READ_CHUNK, 0);
-        let mut rb = ReadBuf::new(&mut self.buf);
-        let mut tcp: &Tcp = &self.tcp;
-        let r = Pin::new(&mut tcp).poll_read(cx, &mut rb);
-        let n = rb.filled().len();
+        let r = self.tcp.poll_read_call(cx, &mut self.call, &mut self.buf);
+        let n = match &r {
+            Poll::Ready(Ok(n)) => *n,
+            _ => 0,
+        };
         self.buf.truncate(n);
-        match r {
-            Poll::Ready(r) => Poll::Ready(r),
-            Poll::Pending => {
-                if !self.parked {
-                    self.parked = true;
-                    if crate::thread::take_cancel() {
-                        return Poll::Ready(Err(Error::cancelled().into()));
-                    }
-                }
-                if self.deadline.poll_expired(cx) {
-                    return Poll::Ready(Err(self.deadline.error().into()));
-                }
-                Poll::Pending
-            }
-        }
+        r.map(|r| r.map(drop).map_err(Into::into))
     }
 }
 
