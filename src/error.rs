@@ -204,6 +204,7 @@ fn kind_from_errno(errno: i32) -> Option<ErrorKind> {
         110 => Timeout,                  // ETIMEDOUT
         111 => ConnectionRefused,        // ECONNREFUSED
         112 | 113 => HostUnreachable,    // EHOSTDOWN, EHOSTUNREACH
+        22 => InvalidArgument,           // EINVAL
         _ => return None,
     })
 }

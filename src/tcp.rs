@@ -20,7 +20,17 @@ use crate::sock::{rx, would_block, Call, Dir, Op, Sock};
 /// bound, listened on, configured and closed with no runtime; it joins the
 /// Tokio reactor on its first wait.
 ///
-/// `Tcp` and `&Tcp` implement Tokio's `AsyncRead` and `AsyncWrite`.
+/// Every call makes its syscall once before it looks at its deadline (an
+/// expired call still gets what is queued), a looping call (`recvn`,
+/// `recvall`, `send`) ends within a few milliseconds of its deadline
+/// however fast data moves, a pending socket error wakes every parked call
+/// with its name, and a call the socket's state can never satisfy fails at
+/// once.
+///
+/// `Tcp` and `&Tcp` implement Tokio's `AsyncRead` and `AsyncWrite` (with no
+/// deadline; [`until`](Tcp::until) gives a view bounded by one). A
+/// [`Thread::cancel`](crate::Thread::cancel) ends a read or write parked
+/// there with an `Interrupted` error that converts back to `"cancelled"`.
 ///
 /// # Examples
 ///
@@ -65,9 +75,16 @@ fn not_connected(e: &io::Error) -> bool {
     rustix::io::Errno::from_io_error(e) == Some(rustix::io::Errno::NOTCONN)
 }
 
+/// The most one stream syscall moves. The kernel copies a whole queue in
+/// one `recv` (hundreds of MiB on a Unix socket with a large buffer) or
+/// fills a whole send buffer in one `send`, and a syscall cannot be
+/// interrupted by a deadline: capping it keeps every call within a
+/// millisecond or so of its deadline, at one extra syscall per 4 MiB.
+const MAX_IO: usize = 4 << 20;
+
 fn recv_op(s: &socket2::Socket, buf: &mut [u8]) -> io::Result<(usize, bool)> {
-    let len = buf.len();
-    let (n, _) = rustix::net::recv(s, buf, RecvFlags::empty()).map_err(rx)?;
+    let len = buf.len().min(MAX_IO);
+    let (n, _) = rustix::net::recv(s, &mut buf[..len], RecvFlags::empty()).map_err(rx)?;
     Ok((n, n > 0 && n < len))
 }
 
@@ -96,14 +113,14 @@ fn poll_now(s: &socket2::Socket, dir: Dir) -> io::Result<bool> {
 /// or `tokio::io::copy` wakes up as it does in a sockloop call.
 #[inline]
 fn pending_or_cancelled<T>() -> Poll<io::Result<T>> {
-    if crate::thread::take_cancel() {
-        Poll::Ready(Err(Error::cancelled().into()))
-    } else {
-        Poll::Pending
+    match crate::thread::io_cancel() {
+        Some(e) => Poll::Ready(Err(e)),
+        None => Poll::Pending,
     }
 }
 
 fn send_op(s: &socket2::Socket, buf: &[u8]) -> io::Result<(usize, bool)> {
+    let buf = &buf[..buf.len().min(MAX_IO)];
     let n = rustix::net::send(s, buf, SendFlags::NOSIGNAL).map_err(rx)?;
     Ok((n, n < buf.len()))
 }
@@ -705,7 +722,7 @@ impl AsyncRead for Until<'_> {
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e.into())),
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => pending_or_cancelled(),
         }
     }
 }
@@ -720,10 +737,14 @@ impl AsyncWrite for Until<'_> {
             return Poll::Ready(Ok(0));
         }
         let this = self.get_mut();
-        this.tcp
+        match this
+            .tcp
             .sock
             .poll_call(cx, &mut this.write, Op::Send, &mut |s| send_op(s, buf))
-            .map_err(Into::into)
+        {
+            Poll::Ready(r) => Poll::Ready(r.map_err(Into::into)),
+            Poll::Pending => pending_or_cancelled(),
+        }
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -75,6 +75,9 @@ pub(crate) struct ThreadInner {
     wake: Arc<ThreadWaker>,
     cancel_pending: Cell<bool>,
     cancelled: Cell<bool>,
+    /// A cancel was delivered to an `AsyncRead`/`AsyncWrite` poll during
+    /// this step (see [`io_cancel`]).
+    cancel_io: Cell<bool>,
     panicked: Cell<bool>,
     env: Env,
     // Boxed: 8 bytes per thread instead of 24 for the (rare) hooks.
@@ -357,6 +360,7 @@ fn newthread_in(l: &Loop, fut: BoxFuture) -> Thread {
             wake,
             cancel_pending: Cell::new(false),
             cancelled: Cell::new(false),
+            cancel_io: Cell::new(false),
             panicked: Cell::new(false),
             env: Env::default(),
             hooks: RefCell::new(None),
@@ -457,6 +461,7 @@ fn step_one(l: &Loop, t: &Rc<ThreadInner>, input: Option<Value>) -> Step {
         None => Ok(Poll::Ready(())),
     };
     l.set_current(prev);
+    t.cancel_io.set(false);
     drop(t.inbox.take());
     match res {
         Ok(Poll::Pending) => {
@@ -653,12 +658,38 @@ pub(crate) fn take_cancel() -> bool {
             Some(t) if t.cancel_pending.get() => {
                 t.cancel_pending.set(false);
                 t.cancelled.set(true);
+                t.cancel_io.set(true);
                 true
             }
             _ => false,
         })
     })
     .unwrap_or(false)
+}
+
+/// For an `AsyncRead`/`AsyncWrite` poll that would park: the error that
+/// ends it if the current sockloop thread has been cancelled.
+///
+/// The cancel is taken as by a sockloop call and reported as an
+/// `Interrupted` error (which converts back to `"cancelled"`). Tokio's
+/// `io::copy`, like std's I/O helpers, retries `Interrupted` at once; so
+/// until the thread parks again, every further poll that would park gets
+/// the same cancel as an error of kind `Other` (still named `"cancelled"`),
+/// which no helper retries.
+pub(crate) fn io_cancel() -> Option<std::io::Error> {
+    try_with_loop(|l| {
+        l.with_current(|t| match t {
+            Some(t) if t.cancel_pending.get() => {
+                t.cancel_pending.set(false);
+                t.cancelled.set(true);
+                t.cancel_io.set(true);
+                Some(Error::cancelled().into())
+            }
+            Some(t) if t.cancel_io.get() => Some(std::io::Error::other(Error::cancelled())),
+            _ => None,
+        })
+    })
+    .flatten()
 }
 
 /// `true` if a cancel has been delivered to the current thread (see
