@@ -649,22 +649,22 @@ where
     }
 }
 
+/// Consumes `t`'s pending cancel, if any.
+fn deliver_cancel(t: &ThreadInner) -> bool {
+    if !t.cancel_pending.get() {
+        return false;
+    }
+    t.cancel_pending.set(false);
+    t.cancelled.set(true);
+    t.cancel_io.set(true);
+    true
+}
+
 /// Consumes a pending cancel of the current sockloop thread: `true` means
 /// the caller (a parked sockloop call) must end with `"cancelled"`.
 /// Outside a sockloop thread it is always `false`.
 pub(crate) fn take_cancel() -> bool {
-    try_with_loop(|l| {
-        l.with_current(|t| match t {
-            Some(t) if t.cancel_pending.get() => {
-                t.cancel_pending.set(false);
-                t.cancelled.set(true);
-                t.cancel_io.set(true);
-                true
-            }
-            _ => false,
-        })
-    })
-    .unwrap_or(false)
+    try_with_loop(|l| l.with_current(|t| t.is_some_and(|t| deliver_cancel(t)))).unwrap_or(false)
 }
 
 /// For an `AsyncRead`/`AsyncWrite` poll that would park: the error that
@@ -678,15 +678,15 @@ pub(crate) fn take_cancel() -> bool {
 /// which no helper retries.
 pub(crate) fn io_cancel() -> Option<std::io::Error> {
     try_with_loop(|l| {
-        l.with_current(|t| match t {
-            Some(t) if t.cancel_pending.get() => {
-                t.cancel_pending.set(false);
-                t.cancelled.set(true);
-                t.cancel_io.set(true);
+        l.with_current(|t| {
+            let t = t?;
+            if deliver_cancel(t) {
                 Some(Error::cancelled().into())
+            } else if t.cancel_io.get() {
+                Some(std::io::Error::other(Error::cancelled()))
+            } else {
+                None
             }
-            Some(t) if t.cancel_io.get() => Some(std::io::Error::other(Error::cancelled())),
-            _ => None,
         })
     })
     .flatten()
@@ -819,9 +819,7 @@ impl Future for Park1 {
                                 return Poll::Ready(Err(e));
                             }
                         }
-                        if cur.cancel_pending.get() {
-                            cur.cancel_pending.set(false);
-                            cur.cancelled.set(true);
+                        if deliver_cancel(cur) {
                             return Poll::Ready(Ok(Box::new(()) as Value));
                         }
                         cur.park.set(Park::Suspend);
@@ -838,9 +836,7 @@ impl Future for Park1 {
                         if let Some(v) = cur.inbox.take() {
                             return Poll::Ready(Ok(v));
                         }
-                        if cur.cancel_pending.get() {
-                            cur.cancel_pending.set(false);
-                            cur.cancelled.set(true);
+                        if deliver_cancel(cur) {
                             return Poll::Ready(Ok(Box::new(()) as Value));
                         }
                         // A stray wake: stay parked.

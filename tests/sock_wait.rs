@@ -127,54 +127,56 @@ fn assert_on_time(by: Instant, what: &str) {
     );
 }
 
-// ===== 1. a deadline bounds the call while data keeps arriving =====
-
-#[test]
-fn wait_recvall_ends_at_its_deadline_under_an_endless_sender() {
+/// Runs `body` in a sockloop loop on the reading end of a Unix stream
+/// whose other end an [`endless_writer`] feeds, one such test at a time.
+fn under_endless_sender<F, Fut>(body: F)
+where
+    F: FnOnce(Tcp) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + 'static,
+{
     let _serial = heavy();
     support::bounded(30, || {
         let (a, b) = UnixStream::pair().unwrap();
         let w = endless_writer(b);
-        sockloop::run(async move {
-            let r = Tcp::from(a);
-            let (expires, by) = deadline(0.05);
-            let mut e = r.recvall(expires).await.unwrap_err();
-            assert_on_time(by, "recvall");
-            assert_eq!(e.name(), "timeout");
-            let data = e.take_data().unwrap();
-            assert!(!data.is_empty());
-            assert_eq!(e.partial(), Some(data.len()));
-            assert_stream_prefix(&data);
-            // recvall_read is recvall: same bound.
-            let (expires, by) = deadline(0.05);
-            let e = r.recvall_read(expires).await.unwrap_err();
-            assert_on_time(by, "recvall_read");
-            assert_eq!(e.name(), "timeout");
-            assert!(e.partial().unwrap() > 0);
-        });
+        sockloop::run(body(Tcp::from(a)));
         w.join().unwrap();
+    });
+}
+
+// ===== 1. a deadline bounds the call while data keeps arriving =====
+
+#[test]
+fn wait_recvall_ends_at_its_deadline_under_an_endless_sender() {
+    under_endless_sender(|r| async move {
+        let (expires, by) = deadline(0.05);
+        let mut e = r.recvall(expires).await.unwrap_err();
+        assert_on_time(by, "recvall");
+        assert_eq!(e.name(), "timeout");
+        let data = e.take_data().unwrap();
+        assert!(!data.is_empty());
+        assert_eq!(e.partial(), Some(data.len()));
+        assert_stream_prefix(&data);
+        // recvall_read is recvall: same bound.
+        let (expires, by) = deadline(0.05);
+        let e = r.recvall_read(expires).await.unwrap_err();
+        assert_on_time(by, "recvall_read");
+        assert_eq!(e.name(), "timeout");
+        assert!(e.partial().unwrap() > 0);
     });
 }
 
 #[test]
 fn wait_recvn_ends_at_its_deadline_under_an_endless_sender() {
-    let _serial = heavy();
-    support::bounded(30, || {
-        let (a, b) = UnixStream::pair().unwrap();
-        let w = endless_writer(b);
-        sockloop::run(async move {
-            let r = Tcp::from(a);
-            // 4 GiB, mapped lazily: only what arrives is touched.
-            let mut buf = vec![0u8; 4 << 30];
-            let (expires, by) = deadline(0.05);
-            let e = r.recvn(&mut buf, expires).await.unwrap_err();
-            assert_on_time(by, "recvn");
-            assert_eq!(e.name(), "timeout");
-            let got = e.partial().unwrap();
-            assert!(got > 0 && got < buf.len(), "partial {got}");
-            assert_stream_prefix(&buf[..got]);
-        });
-        w.join().unwrap();
+    under_endless_sender(|r| async move {
+        // 4 GiB, mapped lazily: only what arrives is touched.
+        let mut buf = vec![0u8; 4 << 30];
+        let (expires, by) = deadline(0.05);
+        let e = r.recvn(&mut buf, expires).await.unwrap_err();
+        assert_on_time(by, "recvn");
+        assert_eq!(e.name(), "timeout");
+        let got = e.partial().unwrap();
+        assert!(got > 0 && got < buf.len(), "partial {got}");
+        assert_stream_prefix(&buf[..got]);
     });
 }
 
@@ -204,59 +206,46 @@ fn wait_send_of_a_large_buffer_ends_at_its_deadline() {
 
 #[test]
 fn wait_luasocket_receive_patterns_end_at_their_deadline() {
-    let _serial = heavy();
-    support::bounded(30, || {
-        let (a, b) = UnixStream::pair().unwrap();
-        let w = endless_writer(b);
-        sockloop::run(async move {
-            let s = ASocket::new(Tcp::from(a));
-            s.settimeout(Some(0.05));
-            let by = Instant::now() + Duration::from_millis(50) + SLACK;
-            let mut e = s.receive("*a").await.unwrap_err();
-            assert_on_time(by, "receive(\"*a\")");
-            assert_eq!(e.name(), "timeout");
-            let first = e.take_data().unwrap();
-            assert!(!first.is_empty());
-            assert_stream_prefix(&first);
+    under_endless_sender(|a| async move {
+        let s = ASocket::new(a);
+        s.settimeout(Some(0.05));
+        let by = Instant::now() + Duration::from_millis(50) + SLACK;
+        let mut e = s.receive("*a").await.unwrap_err();
+        assert_on_time(by, "receive(\"*a\")");
+        assert_eq!(e.name(), "timeout");
+        let first = e.take_data().unwrap();
+        assert!(!first.is_empty());
+        assert_stream_prefix(&first);
 
-            let by = Instant::now() + Duration::from_millis(50) + SLACK;
-            let mut e = s.receive(1usize << 33).await.unwrap_err();
-            assert_on_time(by, "receive(n)");
-            assert_eq!(e.name(), "timeout");
-            assert!(!e.take_data().unwrap().is_empty());
-        });
-        w.join().unwrap();
+        let by = Instant::now() + Duration::from_millis(50) + SLACK;
+        let mut e = s.receive(1usize << 33).await.unwrap_err();
+        assert_on_time(by, "receive(n)");
+        assert_eq!(e.name(), "timeout");
+        assert!(!e.take_data().unwrap().is_empty());
     });
 }
 
 #[test]
 fn wait_ltn12_pump_over_until_ends_at_its_deadline() {
-    let _serial = heavy();
-    support::bounded(30, || {
-        let (a, b) = UnixStream::pair().unwrap();
-        let w = endless_writer(b);
-        sockloop::run(async move {
-            let r = Tcp::from(a);
-            let (expires, by) = deadline(0.05);
-            let mut src = source("until-closed", r.until(expires), None).unwrap();
-            let mut out = sink("keep-open", Vec::new()).unwrap();
-            let e = pump_all(&mut src, &mut out).await.unwrap_err();
-            assert_on_time(by, "pump_all");
-            assert_eq!(e.name(), "timeout");
-            let got = out.get_ref().unwrap();
-            assert!(!got.is_empty());
-            assert_stream_prefix(got);
+    under_endless_sender(|r| async move {
+        let (expires, by) = deadline(0.05);
+        let mut src = source("until-closed", r.until(expires), None).unwrap();
+        let mut out = sink("keep-open", Vec::new()).unwrap();
+        let e = pump_all(&mut src, &mut out).await.unwrap_err();
+        assert_on_time(by, "pump_all");
+        assert_eq!(e.name(), "timeout");
+        let got = out.get_ref().unwrap();
+        assert!(!got.is_empty());
+        assert_stream_prefix(got);
 
-            // tokio::io::copy through the same kind of view.
-            let (expires, by) = deadline(0.05);
-            let mut view = r.until(expires);
-            let e = tokio::io::copy(&mut view, &mut tokio::io::sink())
-                .await
-                .unwrap_err();
-            assert_on_time(by, "tokio::io::copy");
-            assert_eq!(Error::from(e).name(), "timeout");
-        });
-        w.join().unwrap();
+        // tokio::io::copy through the same kind of view.
+        let (expires, by) = deadline(0.05);
+        let mut view = r.until(expires);
+        let e = tokio::io::copy(&mut view, &mut tokio::io::sink())
+            .await
+            .unwrap_err();
+        assert_on_time(by, "tokio::io::copy");
+        assert_eq!(Error::from(e).name(), "timeout");
     });
 }
 
