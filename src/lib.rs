@@ -35,6 +35,9 @@
 //! use). Inside a program that already runs Tokio with a `LocalSet`, the
 //! same calls work: a driver task is spawned on that `LocalSet` while any
 //! thread waits, and [`start`] returns `Err("loop_busy")` (await instead).
+//! Inside Tokio but outside a `LocalSet`, nothing could run a thread once
+//! it waits: [`resume`] returns `Err("no_local_set")` and [`thread`]
+//! panics with that error, before any of the thread's code runs.
 //!
 //! # Values
 //!
