@@ -386,14 +386,12 @@ fn newthread_in(l: &Loop, fut: BoxFuture) -> Thread {
 ///
 /// # Panics
 ///
-/// Before the thread is made (so `fut` never runs), inside a Tokio
-/// runtime where nothing could run the thread once it waits:
-/// * outside a `LocalSet` (`"no_local_set"`; e.g. directly in
-///   `#[tokio::main]` or in a `tokio::spawn` task): the message names the
-///   fix, `LocalSet::run_until`, or `sockloop::run` from synchronous code;
-/// * in a runtime built without timers (`"not_supported"`).
-///
-/// [`newthread`] + [`resume`] reports the same as an `Err`.
+/// Where [`try_thread`] returns `Err`: inside a Tokio runtime where
+/// nothing could run the thread once it waits, outside a `LocalSet`
+/// (`"no_local_set"`; e.g. directly in `#[tokio::main]` or in a
+/// `tokio::spawn` task) or in a runtime without timers (`"not_supported"`).
+/// The message names the fix: `LocalSet::run_until`, or `sockloop::run`
+/// from synchronous code. `fut` has not run.
 ///
 /// # Examples
 ///
@@ -409,12 +407,46 @@ pub fn thread<F>(fut: F) -> Thread
 where
     F: Future<Output = ()> + 'static,
 {
+    match try_thread(fut) {
+        Ok(t) => t,
+        Err(e) => panic!("sockloop::thread: {e}"),
+    }
+}
+
+/// [`thread`] that returns `Err` instead of panicking where nothing could
+/// run the thread.
+///
+/// # Errors
+///
+/// Decided before the thread is made, so `fut` is dropped without running:
+/// * `"no_local_set"`: inside a Tokio runtime but outside a
+///   `tokio::task::LocalSet`. Run the code inside `LocalSet::run_until`,
+///   or drive sockloop from synchronous code with [`run`](crate::run).
+/// * `"not_supported"`: inside a Tokio runtime built without timers.
+///
+/// # Examples
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// // In a Tokio runtime, but not inside a LocalSet:
+/// let e = sockloop::try_thread(async {}).unwrap_err();
+/// assert_eq!(e.name(), "no_local_set");
+/// // Inside one it runs.
+/// let local = tokio::task::LocalSet::new();
+/// let t = local.run_until(async { sockloop::try_thread(async {}) }).await.unwrap();
+/// assert!(t.is_finished());
+/// # });
+/// ```
+pub fn try_thread<F>(fut: F) -> Result<Thread>
+where
+    F: Future<Output = ()> + 'static,
+{
     with_loop(|l| {
         let guard = l.enter();
         if let Ok(None) = guard {
             // Inside a runtime (or a running loop): decide before the
             // thread exists whether anything can drive it.
-            crate::runtime::ensure_driver_or_panic(l, "sockloop::thread");
+            crate::runtime::ensure_driver(l)?;
         }
         let t = newthread_in(l, Box::pin(fut));
         match guard {
@@ -429,7 +461,7 @@ where
                 let _ = e;
             }
         }
-        t
+        Ok(t)
     })
 }
 
