@@ -28,6 +28,35 @@ thread_local! {
     /// `LOOP` so a waker can tell "same loop" without touching the loop.
     static LOOP_ID: Cell<usize> = const { Cell::new(0) };
     static LOOP: Loop = Loop::new();
+    /// Set while [`catch_quietly`] runs a probe: the panic hook stays silent.
+    static QUIET: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f`, a call into Tokio that can only answer "not here" by
+/// panicking (`spawn_local` outside a `LocalSet`, a timer in a runtime
+/// without timers), and catches that panic without printing it.
+///
+/// `f` must not run user code: its panics are not reported anywhere. The
+/// first call chains a panic hook in front of the existing one that stays
+/// silent only while this OS thread is inside `catch_quietly`.
+pub(crate) fn catch_quietly<R>(f: impl FnOnce() -> R) -> std::thread::Result<R> {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    // `take_hook`/`set_hook` panic on a panicking thread: then the probe's
+    // panic, if any, is printed, and nothing else changes.
+    if !std::thread::panicking() {
+        HOOK.call_once(|| {
+            let prev = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                if !QUIET.try_with(Cell::get).unwrap_or(false) {
+                    prev(info);
+                }
+            }));
+        });
+    }
+    let was = QUIET.with(|q| q.replace(true));
+    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    QUIET.with(|q| q.set(was));
+    res
 }
 
 /// Runs `f` with this OS thread's loop, creating it on first use.

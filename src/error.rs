@@ -68,6 +68,12 @@ pub enum ErrorKind {
     /// `"loop_busy"`: `start`/`run`/`poll` called while that loop is already
     /// running, or from inside a Tokio runtime.
     LoopBusy,
+    /// `"no_local_set"`: inside a Tokio runtime, a sockloop thread or timer
+    /// was started (or resumed, or cancelled) outside a
+    /// `tokio::task::LocalSet`, where nothing could ever run it. Run the
+    /// code inside `LocalSet::run_until`, or drive sockloop from
+    /// synchronous code with [`run`](crate::run)/[`start`](crate::start).
+    NoLocalSet,
     /// `"unknown_option"`: `setopt`/`getopt` with a name sockloop does not know.
     UnknownOption,
     /// `"read_only_option"`: `setopt` on an option that can only be read.
@@ -126,6 +132,7 @@ impl ErrorKind {
             ThreadPanicked => "thread_panicked",
             NotInThread => "not_in_thread",
             LoopBusy => "loop_busy",
+            NoLocalSet => "no_local_set",
             UnknownOption => "unknown_option",
             ReadOnlyOption => "read_only_option",
             InvalidOptionValue => "invalid_option_value",

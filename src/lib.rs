@@ -35,6 +35,9 @@
 //! use). Inside a program that already runs Tokio with a `LocalSet`, the
 //! same calls work: a driver task is spawned on that `LocalSet` while any
 //! thread waits, and [`start`] returns `Err("loop_busy")` (await instead).
+//! Inside Tokio but outside a `LocalSet`, nothing could run a thread once
+//! it waits: [`resume`] returns `Err("no_local_set")` and [`thread`]
+//! panics with that error, before any of the thread's code runs.
 //!
 //! # Values
 //!
@@ -80,7 +83,8 @@ pub use std::net::IpAddr;
 pub use tcp::{tcp, Tcp, Until};
 pub use thread::{
     cancelled, cowrap, currentthread, newthread, onthreadfinish, resume, suspend, thread, transfer,
-    try_suspend, try_transfer, yield_now, CoWrap, Env, Thread, ThreadStatus, Value, Yielder,
+    try_suspend, try_thread, try_transfer, yield_now, CoWrap, Env, Thread, ThreadStatus, Value,
+    Yielder,
 };
 pub use time::{
     clock, runafter, runat, runevery, sleep, sleep_job, sleep_until, KeepRunning, RemoteSleepJob,

@@ -4,8 +4,10 @@
 //! Standalone, `start`/`run`/`poll` block this OS thread on its own
 //! current-thread runtime and `LocalSet` (or a shared reactor). Inside a
 //! program that already runs a Tokio runtime and a `LocalSet`, a driver
-//! task is spawned on that `LocalSet` when a thread first waits, and ends
-//! when nothing waits any more.
+//! task is spawned on that `LocalSet` before a thread first runs (or a
+//! timer is queued), and ends when nothing waits any more. Inside a Tokio
+//! runtime without a `LocalSet` nothing could drive threads: the calls
+//! that would start one refuse with `"no_local_set"` instead.
 
 use std::cell::Cell;
 use std::future::Future;
@@ -16,7 +18,7 @@ use std::task::{Context, Poll};
 
 use tokio::time::{Instant, Sleep};
 
-use crate::context::{try_with_loop, with_loop, Loop};
+use crate::context::{catch_quietly, try_with_loop, with_loop, Loop};
 use crate::error::{Error, ErrorKind, Result};
 use crate::thread::{panic_error, step_ready, ThreadStatus};
 use crate::time::{fire_one, next_deadline};
@@ -43,10 +45,12 @@ struct Driver {
 }
 
 impl Driver {
-    fn new(mode: Mode) -> Driver {
+    /// `timer`: a Tokio timer made beforehand (any deadline), re-armed at
+    /// the first park; `None` makes one when first needed.
+    fn new(mode: Mode, timer: Option<Pin<Box<Sleep>>>) -> Driver {
         Driver {
             mode,
-            timer: None,
+            timer,
             armed: None,
         }
     }
@@ -136,24 +140,73 @@ impl Drop for Driver {
     }
 }
 
-/// Makes sure something will step the threads that a wake-up queues:
-/// inside a caller's Tokio runtime and `LocalSet`, spawns a driver task on
-/// it. Standalone, the queue waits for the next `start`/`run`/`poll`.
-pub(crate) fn ensure_driver(l: &Loop) {
+/// Makes sure something will step the threads that a wake-up queues.
+///
+/// Inside a caller's Tokio runtime and `LocalSet`, spawns a driver task on
+/// it (unless one runs). Standalone, the queue waits for the next
+/// `start`/`run`/`poll`, and this does nothing.
+///
+/// # Errors
+///
+/// Inside a Tokio runtime, when no driver could ever run:
+/// * `"no_local_set"`: the caller is not inside a `LocalSet`;
+/// * `"not_supported"`: the runtime was built without timers.
+pub(crate) fn ensure_driver(l: &Loop) -> Result<()> {
     if l.running.get() || l.embedded.get() {
-        return;
+        return Ok(());
     }
     if tokio::runtime::Handle::try_current().is_err() {
-        return;
+        return Ok(());
     }
-    // `spawn_local` panics outside a `LocalSet`; there is no fallible twin.
-    let spawned = catch_unwind(AssertUnwindSafe(|| {
-        tokio::task::spawn_local(Driver::new(Mode::Embedded))
-    }));
-    if spawned.is_ok() {
-        l.embedded.set(true);
-        l.stop.set(false);
+    // Tokio has no fallible twin of either call: a timer made now (the
+    // driver's own, re-armed later) proves timers are on, and
+    // `spawn_local` outside a `LocalSet` panics.
+    let timer = catch_quietly(|| Box::pin(tokio::time::sleep_until(Instant::now())))
+        .map_err(|_| timers_disabled())?;
+    let spawned =
+        catch_quietly(move || tokio::task::spawn_local(Driver::new(Mode::Embedded, Some(timer))));
+    if spawned.is_err() {
+        return Err(no_local_set());
     }
+    l.embedded.set(true);
+    l.stop.set(false);
+    Ok(())
+}
+
+/// [`ensure_driver`] for calls with no `Result` to report in: panics with
+/// `what` and the error. On a thread that is already panicking (a call
+/// made from a `Drop` during unwinding) it does nothing instead, since a
+/// second panic would abort.
+///
+/// # Panics
+///
+/// When [`ensure_driver`] fails.
+pub(crate) fn ensure_driver_or_panic(l: &Loop, what: &str) {
+    if let Err(e) = ensure_driver(l) {
+        if !std::thread::panicking() {
+            panic!("{what}: {e}");
+        }
+    }
+}
+
+/// `"no_local_set"`, naming the two fixes.
+pub(crate) fn no_local_set() -> Error {
+    Error::with_message(
+        ErrorKind::NoLocalSet,
+        "inside a Tokio runtime, sockloop threads and timers need a tokio::task::LocalSet \
+         to run on, and this code is not inside one: run it inside \
+         `LocalSet::run_until(..)` (or `LocalSet::block_on`), or drive sockloop from \
+         synchronous code with `sockloop::run`/`sockloop::start` instead of a Tokio runtime",
+    )
+}
+
+/// `"not_supported"`: a caller's runtime without timers.
+fn timers_disabled() -> Error {
+    Error::with_message(
+        ErrorKind::NotSupported,
+        "the current Tokio runtime has timers disabled and sockloop needs them: \
+         build it with `enable_time()` (or `enable_all()`)",
+    )
 }
 
 fn check_can_block(l: &Loop, what: &str) -> Result<()> {
@@ -183,7 +236,7 @@ fn start_inner(l: &Loop) -> Result<Vec<Box<dyn std::any::Any + Send>>> {
     l.stop.set(false);
     l.running.set(true);
     let res = catch_unwind(AssertUnwindSafe(|| {
-        rt.block_on(Driver::new(Mode::UntilIdle))
+        rt.block_on(Driver::new(Mode::UntilIdle, None))
     }));
     l.running.set(false);
     l.driver_exit();
@@ -289,7 +342,7 @@ impl OneRound {
         OneRound {
             until,
             timeout: None,
-            driver: Driver::new(Mode::UntilIdle),
+            driver: Driver::new(Mode::UntilIdle, None),
         }
     }
 }

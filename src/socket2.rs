@@ -28,6 +28,12 @@ pub use crate::{epoll_fd, reactor, set_reactor};
 /// until its first wait ([`sockloop::thread`](crate::thread)); sock's
 /// [`sockloop::newthread`](crate::newthread) makes it suspended instead.
 ///
+/// # Panics
+///
+/// As [`sockloop::thread`](crate::thread): inside a Tokio runtime but
+/// outside a `tokio::task::LocalSet` (`"no_local_set"`, the message names
+/// the fix), or in one without timers.
+///
 /// # Examples
 ///
 /// ```

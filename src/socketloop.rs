@@ -156,6 +156,12 @@ pub async fn connect(
 /// suspended. This is [`sockloop::thread`](crate::thread). Lua's `arg` is
 /// captured by the future.
 ///
+/// # Panics
+///
+/// As [`sockloop::thread`](crate::thread): inside a Tokio runtime but
+/// outside a `tokio::task::LocalSet` (`"no_local_set"`, the message names
+/// the fix), or in one without timers.
+///
 /// # Examples
 ///
 /// ```
@@ -198,7 +204,8 @@ pub async fn suspend() -> Value {
 /// # Errors
 ///
 /// `"thread_busy"` for a thread that waits on I/O or a timer (undefined
-/// behaviour upstream), `"thread_dead"`, `"thread_panicked"`.
+/// behaviour upstream), `"thread_dead"`, `"thread_panicked"`;
+/// `"no_local_set"` / `"not_supported"` as [`sockloop::resume`](crate::resume).
 pub fn resume<V: Any>(thread: &Thread, arg: V) -> Result<Option<Value>> {
     crate::resume(thread, arg)
 }
@@ -245,7 +252,9 @@ impl Server {
 /// # Errors
 ///
 /// `"address_already_in_use"`, `"access_denied"`, `"invalid_address"`, a
-/// lookup error.
+/// lookup error; `"no_local_set"` / `"not_supported"` inside a Tokio
+/// runtime where nothing could run the accept thread (see
+/// [`sockloop::try_thread`](crate::try_thread)).
 ///
 /// Accept errors after that (e.g. out of descriptors) do not stop the
 /// server: it waits 10 ms and accepts again.
@@ -256,7 +265,7 @@ where
 {
     let listener = Rc::new(crate::luasocket::bind_tcp(ip, port, None)?);
     let l = listener.clone();
-    let accepter = crate::thread(async move {
+    let accepter = crate::try_thread(async move {
         loop {
             match l.accept(None).await {
                 Ok(c) => {
@@ -266,7 +275,7 @@ where
                 Err(_) => crate::sleep(0.01).await,
             }
         }
-    });
+    })?;
     Ok(Server {
         listener,
         accepter,

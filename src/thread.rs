@@ -193,6 +193,15 @@ impl Thread {
     /// The thread keeps running: it can send a goodbye, close its sockets
     /// and finish normally. Cancelling a finished thread does nothing.
     ///
+    /// # Panics
+    ///
+    /// Inside a Tokio runtime, when the cancel of a parked thread needs a
+    /// driver and none can run: outside a `tokio::task::LocalSet` (the
+    /// message names the fix: `LocalSet::run_until`, or `sockloop::run`
+    /// from synchronous code), or in a runtime built without timers. The
+    /// cancel stays pending for the next driver. Not on a thread that is
+    /// already panicking (a `cancel` in a `Drop` during unwinding).
+    ///
     /// # Examples
     ///
     /// ```
@@ -219,7 +228,7 @@ impl Thread {
                 t.waker.wake_by_ref();
                 // Inside a caller's runtime a suspended thread may have no
                 // driver to deliver the cancel yet.
-                with_loop(crate::runtime::ensure_driver);
+                with_loop(|l| crate::runtime::ensure_driver_or_panic(l, "Thread::cancel"));
             }
             ThreadStatus::New | ThreadStatus::Running => t.cancel_pending.set(true),
         }
@@ -376,6 +385,18 @@ fn newthread_in(l: &Loop, fut: BoxFuture) -> Thread {
 /// [`start`](crate::start)/[`run`](crate::run), like any panic of a thread
 /// nobody resumed explicitly.
 ///
+/// Inside a Tokio runtime, call it inside a `tokio::task::LocalSet`
+/// (`LocalSet::run_until`): the loop's driver runs as a task there.
+///
+/// # Panics
+///
+/// Where [`try_thread`] returns `Err`: inside a Tokio runtime where
+/// nothing could run the thread once it waits, outside a `LocalSet`
+/// (`"no_local_set"`; e.g. directly in `#[tokio::main]` or in a
+/// `tokio::spawn` task) or in a runtime without timers (`"not_supported"`).
+/// The message names the fix: `LocalSet::run_until`, or `sockloop::run`
+/// from synchronous code. `fut` has not run.
+///
 /// # Examples
 ///
 /// ```
@@ -390,9 +411,48 @@ pub fn thread<F>(fut: F) -> Thread
 where
     F: Future<Output = ()> + 'static,
 {
+    match try_thread(fut) {
+        Ok(t) => t,
+        Err(e) => panic!("sockloop::thread: {e}"),
+    }
+}
+
+/// [`thread`] that returns `Err` instead of panicking where nothing could
+/// run the thread.
+///
+/// # Errors
+///
+/// Decided before the thread is made, so `fut` is dropped without running:
+/// * `"no_local_set"`: inside a Tokio runtime but outside a
+///   `tokio::task::LocalSet`. Run the code inside `LocalSet::run_until`,
+///   or drive sockloop from synchronous code with [`run`](crate::run).
+/// * `"not_supported"`: inside a Tokio runtime built without timers.
+///
+/// # Examples
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// // In a Tokio runtime, but not inside a LocalSet:
+/// let e = sockloop::try_thread(async {}).unwrap_err();
+/// assert_eq!(e.name(), "no_local_set");
+/// // Inside one it runs.
+/// let local = tokio::task::LocalSet::new();
+/// let t = local.run_until(async { sockloop::try_thread(async {}) }).await.unwrap();
+/// assert!(t.is_finished());
+/// # });
+/// ```
+pub fn try_thread<F>(fut: F) -> Result<Thread>
+where
+    F: Future<Output = ()> + 'static,
+{
     with_loop(|l| {
-        let t = newthread_in(l, Box::pin(fut));
         let guard = l.enter();
+        if let Ok(None) = guard {
+            // Inside a runtime (or a running loop): decide before the
+            // thread exists whether anything can drive it.
+            crate::runtime::ensure_driver(l)?;
+        }
+        let t = newthread_in(l, Box::pin(fut));
         match guard {
             Ok(_guard) => {
                 if let Step::Panicked(p) = step(l, t.inner.clone(), None) {
@@ -405,7 +465,7 @@ where
                 let _ = e;
             }
         }
-        t
+        Ok(t)
     })
 }
 
@@ -472,7 +532,10 @@ fn step_one(l: &Loop, t: &Rc<ThreadInner>, input: Option<Value>) -> Step {
             } else {
                 t.state.set(ThreadStatus::Waiting);
                 l.waiting_add(1);
-                crate::runtime::ensure_driver(l);
+                // Every entry that steps a thread made sure a driver can
+                // run before the body ran; this restarts one that ended
+                // meanwhile (after `stop()`), so the error cannot be new.
+                let _ = crate::runtime::ensure_driver(l);
                 Step::Waiting
             }
         }
@@ -531,21 +594,28 @@ pub(crate) fn step_ready(l: &Loop, k: Key) {
 }
 
 /// Steps a waiting thread now, synchronously (a sleep job's `wakeup`).
-/// Returns `false` if the thread is not waiting.
-pub(crate) fn step_waiting_now(t: &Rc<ThreadInner>) -> bool {
+/// `Ok(false)` if the thread is not waiting (or no runtime could be made).
+///
+/// # Errors
+///
+/// As [`resume`], when nothing could drive the thread after this step:
+/// then it has not run.
+pub(crate) fn step_waiting_now(t: &Rc<ThreadInner>) -> Result<bool> {
     if t.state.get() != ThreadStatus::Waiting {
-        return false;
+        return Ok(false);
     }
     with_loop(|l| {
-        let guard = l.enter();
-        let _guard = match guard {
+        let guard = match l.enter() {
             Ok(g) => g,
-            Err(_) => return false,
+            Err(_) => return Ok(false),
         };
+        if guard.is_none() {
+            crate::runtime::ensure_driver(l)?;
+        }
         if let Step::Panicked(p) = step(l, t.clone(), None) {
             l.record_panic(p);
         }
-        true
+        Ok(true)
     })
 }
 
@@ -563,6 +633,11 @@ pub(crate) fn step_waiting_now(t: &Rc<ThreadInner>) -> bool {
 /// * `"thread_dead"`: the thread has finished.
 /// * `"thread_panicked"`: the thread panicked during this resume; it is
 ///   finished now and its finish hooks have run.
+/// * `"no_local_set"`: called inside a Tokio runtime but outside a
+///   `tokio::task::LocalSet`, where nothing could run the thread once it
+///   waits. The thread has not run and can be resumed later from inside
+///   `LocalSet::run_until` (or from `sockloop::run`).
+/// * `"not_supported"`: inside a Tokio runtime built without timers.
 ///
 /// # Examples
 ///
@@ -583,7 +658,10 @@ pub(crate) fn step_waiting_now(t: &Rc<ThreadInner>) -> bool {
 pub fn resume<V: Any>(t: &Thread, v: V) -> Result<Option<Value>> {
     check_resumable(&t.inner)?;
     with_loop(|l| {
-        let _guard = l.enter()?;
+        let guard = l.enter()?;
+        if guard.is_none() {
+            crate::runtime::ensure_driver(l)?;
+        }
         match step(l, t.inner.clone(), Some(into_value(v))) {
             Step::Suspended(v) => Ok(v),
             Step::Waiting | Step::Finished => Ok(None),

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::context::{with_loop, Loop};
+use crate::context::{catch_quietly, with_loop, Loop};
 use crate::deadline::{after, secs_to_duration_ceil, to_instant};
 use crate::thread::{into_value, step_waiting_now, take_cancel, ThreadInner, Value};
 
@@ -205,6 +205,18 @@ pub(crate) fn fire_one(l: &Loop, now: Instant) -> bool {
 /// fires at once, on the loop's next round). A cancel of the thread ends
 /// the sleep early; [`cancelled()`](crate::cancelled) then says so.
 ///
+/// Inside a sockloop thread the loop times it; elsewhere (a plain Tokio
+/// task) Tokio's timer does.
+///
+/// # Panics
+///
+/// When first polled outside a sockloop thread and either outside any
+/// Tokio runtime (e.g. on another executor's `block_on`) or in a Tokio
+/// runtime built without timers. The message names the fix: await it in
+/// a sockloop thread (`sockloop::run`) or a Tokio runtime with timers.
+/// A sleep of `+inf` or NaN seconds outside a thread never touches a
+/// timer and does not panic.
+///
 /// # Cancel safety
 ///
 /// Cancel-safe: dropping the future removes the timer.
@@ -228,6 +240,10 @@ pub async fn sleep(s: f64) {
 }
 
 /// Sleeps until [`clock()`] reaches `t` (`sock.sleep_until`). As [`sleep`].
+///
+/// # Panics
+///
+/// As [`sleep`].
 ///
 /// # Cancel safety
 ///
@@ -275,7 +291,7 @@ impl Future for Sleep {
                     let Some(at) = this.at else {
                         return Poll::Pending; // forever
                     };
-                    let mut s = Box::pin(tokio::time::sleep_until(at));
+                    let mut s = tokio_sleep(at);
                     if s.as_mut().poll(cx).is_ready() {
                         this.state = SleepState::Done;
                         return Poll::Ready(());
@@ -327,6 +343,27 @@ impl Future for Sleep {
             }
             SleepState::Done => Poll::Ready(()),
         }
+    }
+}
+
+/// A Tokio timer for a wait outside a sockloop thread, or sockloop's own
+/// panic where Tokio would panic with its own message.
+fn tokio_sleep(at: Instant) -> Pin<Box<tokio::time::Sleep>> {
+    // Tokio panics (there is no fallible twin) without a runtime, or in
+    // one built without timers.
+    match catch_quietly(|| Box::pin(tokio::time::sleep_until(at))) {
+        Ok(s) => s,
+        Err(_) if tokio::runtime::Handle::try_current().is_err() => panic!(
+            "sockloop: a sleep (sleep, sleep_until, SleepJob::sleep) was polled outside a \
+             sockloop thread and outside any Tokio runtime, where nothing can time it: \
+             await it inside a sockloop thread (`sockloop::run`, `sockloop::thread`) or \
+             inside a Tokio runtime (`#[tokio::main]`)"
+        ),
+        Err(_) => panic!(
+            "sockloop: a sleep (sleep, sleep_until, SleepJob::sleep) was polled in a Tokio \
+             runtime that has timers disabled: build it with `enable_time()` (or \
+             `enable_all()`)"
+        ),
     }
 }
 
@@ -418,6 +455,12 @@ impl SleepJob {
     /// (or was cancelled: see [`cancelled()`](crate::cancelled)). If another
     /// task already sleeps on this job, returns `None` at once.
     ///
+    /// # Panics
+    ///
+    /// As [`sleep`](crate::sleep): a finite sleep first polled outside a
+    /// sockloop thread, outside any Tokio runtime (or in one without
+    /// timers). A sleep of `+inf` needs no timer and works anywhere.
+    ///
     /// # Cancel safety
     ///
     /// Cancel-safe: a value delivered but not yet returned stays for the
@@ -433,6 +476,10 @@ impl SleepJob {
 
     /// Sleeps until [`clock()`] reaches `t`, or until woken. As
     /// [`sleep`](SleepJob::sleep).
+    ///
+    /// # Panics
+    ///
+    /// As [`sleep`](SleepJob::sleep).
     ///
     /// # Cancel safety
     ///
@@ -517,14 +564,31 @@ impl SleepJob {
     /// on the job runs **now, synchronously**, until it next parks, and its
     /// `sleep` returns `Some(v)`. Returns `false` (and drops `v`) when
     /// nothing sleeps on the job.
+    ///
+    /// # Panics
+    ///
+    /// Before the sleeper runs, inside a Tokio runtime where nothing could
+    /// drive it once it waits again: outside a `tokio::task::LocalSet`
+    /// (`"no_local_set"`, the message names the fix) or in a runtime
+    /// without timers. The value is kept and the sleeper queued: the next
+    /// driver (a sockloop call inside a `LocalSet`) delivers it.
     pub fn wakeup<V: Any>(&self, v: V) -> bool {
         let prev = std::mem::replace(&mut *self.inner.borrow_mut(), SjState::Idle);
         match prev {
             SjState::Sleeping { thread, waker } => {
                 *self.inner.borrow_mut() = SjState::Woken(into_value(v));
-                let ran = thread.as_ref().is_some_and(step_waiting_now);
-                if !ran {
-                    waker.wake();
+                let ran = match &thread {
+                    Some(t) => step_waiting_now(t),
+                    None => Ok(false),
+                };
+                match ran {
+                    Ok(true) => {}
+                    Ok(false) => waker.wake(),
+                    Err(e) => {
+                        // Queued for the next driver, then the signal.
+                        waker.wake();
+                        panic!("SleepJob::wakeup: {e}");
+                    }
                 }
                 true
             }
@@ -713,7 +777,8 @@ impl KeepRunning for bool {
     }
 }
 
-fn add_job(at: Option<Instant>, action: Action) -> Timer {
+/// Queues a timer job; `what` names the call in a panic message.
+fn add_job(what: &str, at: Option<Instant>, action: Action) -> Timer {
     let job = Rc::new(TimerJob {
         done: Cell::new(at.is_none()),
         fired: Cell::new(false),
@@ -721,9 +786,10 @@ fn add_job(at: Option<Instant>, action: Action) -> Timer {
     });
     if let Some(at) = at {
         with_loop(|l| {
+            // Before the job is queued: a refused timer leaves no trace.
+            crate::runtime::ensure_driver_or_panic(l, what);
             l.jobs_add(1);
             insert(l, at, job.clone());
-            crate::runtime::ensure_driver(l);
         });
     }
     Timer { job }
@@ -735,6 +801,13 @@ fn add_job(at: Option<Instant>, action: Action) -> Timer {
 /// any thread: start a [`thread`](crate::thread) from it to wait on I/O.
 ///
 /// A `t` of `+inf` or NaN never fires (the timer is inactive).
+///
+/// # Panics
+///
+/// Inside a Tokio runtime where nothing could ever fire the timer:
+/// outside a `tokio::task::LocalSet` (`"no_local_set"`; the message names
+/// the fix, `LocalSet::run_until` or `sockloop::run` from synchronous
+/// code), or in a runtime built without timers. The timer is not queued.
 ///
 /// # Examples
 ///
@@ -758,10 +831,18 @@ where
     let f: Box<dyn FnOnce()> = Box::new(move || {
         f();
     });
-    add_job(to_instant(t), Action::Once(Cell::new(Some(f))))
+    add_job(
+        "sockloop::runat",
+        to_instant(t),
+        Action::Once(Cell::new(Some(f))),
+    )
 }
 
 /// Runs `f` after `s` seconds (`sock.runafter`). As [`runat`].
+///
+/// # Panics
+///
+/// As [`runat`].
 pub fn runafter<F, R>(s: f64, f: F) -> Timer
 where
     F: FnOnce() -> R + 'static,
@@ -774,7 +855,7 @@ where
     let f: Box<dyn FnOnce()> = Box::new(move || {
         f();
     });
-    add_job(at, Action::Once(Cell::new(Some(f))))
+    add_job("sockloop::runafter", at, Action::Once(Cell::new(Some(f))))
 }
 
 /// Runs `f` every `s` seconds (`sock.runevery`) until it returns `false`
@@ -784,6 +865,10 @@ where
 /// not delay the ones after it (a loop that stalled runs the missed calls
 /// at once, in order). `s` below one millisecond is taken as one
 /// millisecond.
+///
+/// # Panics
+///
+/// As [`runat`].
 ///
 /// # Examples
 ///
@@ -814,6 +899,7 @@ where
         Some(start + period)
     };
     add_job(
+        "sockloop::runevery",
         at,
         Action::Every(Box::new(Every {
             f: RefCell::new(f),

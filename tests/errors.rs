@@ -72,6 +72,7 @@ fn every_kind_has_a_distinct_name() {
         ThreadPanicked,
         NotInThread,
         LoopBusy,
+        NoLocalSet,
         UnknownOption,
         ReadOnlyOption,
         InvalidOptionValue,

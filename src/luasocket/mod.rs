@@ -135,6 +135,11 @@ pub fn gettime() -> f64 {
 /// which freezes the whole program, this only parks the calling thread or
 /// task.
 ///
+/// # Panics
+///
+/// As [`sockloop::sleep`](crate::sleep): awaited outside a sockloop thread
+/// and outside any Tokio runtime (or in one without timers).
+///
 /// # Cancel safety
 ///
 /// Cancel safe: dropping the future just ends the wait.
