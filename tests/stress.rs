@@ -382,8 +382,8 @@ fn stress_echo_10k_connections() {
     // Every connection was open at the server at one moment.
     assert_eq!(peak, n, "connections held concurrently at the server");
     println!(
-        "stress_echo: {n} connections, server held {peak} at once, verified {bytes} bytes in \
-         (checksum) and the client {client_line}; {secs:.2} s"
+        "stress_echo: {n} connections; server: held {peak} at once, checksummed {bytes} bytes \
+         received; client: {client_line}; whole test {secs:.2} s"
     );
     assert_eq!(fd_count(), base, "descriptors after the echo test");
 }
@@ -474,7 +474,7 @@ fn stress_echo_client() {
             errors.borrow()
         );
         println!(
-            "STRESS-CLIENT held {} at once, verified {} echoed bytes byte for byte, {:.2} s",
+            "STRESS-CLIENT held {} at once, compared {} echoed bytes byte for byte, {:.2} s",
             peak.get(),
             bytes.get(),
             t0.elapsed().as_secs_f64()
