@@ -17,10 +17,12 @@ use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
 
 use socket2::Socket;
 use tokio::io::unix::AsyncFd;
 use tokio::io::{Interest, Ready};
+use tokio::time::Instant;
 
 use crate::addr::{Family, Protocol, SockAddr, SockType};
 use crate::deadline::Deadline;
@@ -238,12 +240,16 @@ fn attempt<T>(
 ///
 /// * The first syscall of a call is always tried, whatever the deadline
 ///   (as sock.lua: an already-expired call still gets what is there).
-/// * Once the deadline has passed, the call gets exactly one more syscall
-///   (so data that arrived while Tokio's readiness looked stale is not
-///   reported as a timeout), then `"timeout"`. Between the iterations of a
-///   looping call the clock itself is read, so a call bounded by a
-///   deadline ends on time however fast data arrives (Tokio's timer can
-///   be held back by the cooperative budget; the clock cannot).
+/// * Once the deadline has passed, the call goes on making syscalls, whatever
+///   Tokio's (possibly stale) readiness says, as long as they complete at
+///   once and for at most [`GRACE`] after it saw the deadline pass: so an
+///   expired `recvall` still takes what is queued, and data that came in
+///   at the last moment is not reported as a timeout. The first syscall
+///   that would block, or the end of the grace, gives `"timeout"`.
+/// * Between the iterations of a looping call the clock itself is read,
+///   so a call bounded by a deadline ends on time however fast data
+///   arrives (Tokio's timer can be held back by the cooperative budget;
+///   the clock cannot).
 /// * A cancel of the current sockloop thread is taken once the call has
 ///   parked.
 #[derive(Debug)]
@@ -253,9 +259,17 @@ pub(crate) struct Call {
     started: bool,
     /// The call has parked at least once.
     parked: bool,
-    /// The one syscall allowed after the deadline has been made.
-    last: bool,
+    /// When the syscalls after the deadline must stop (set when the call
+    /// first sees the deadline passed).
+    grace: Option<Instant>,
+    /// A syscall after the deadline would block: no more syscalls.
+    done: bool,
 }
+
+/// How long a call whose deadline has passed goes on taking what the
+/// kernel has ready (see [`Call`]): a few milliseconds, a handful of
+/// [`MAX_IO`](crate::tcp)-sized copies.
+const GRACE: Duration = Duration::from_millis(3);
 
 impl Call {
     /// A call with this absolute `expires` (`clock()` seconds).
@@ -265,7 +279,8 @@ impl Call {
             deadline: Deadline::new(expires),
             started: false,
             parked: false,
-            last: false,
+            grace: None,
+            done: false,
         }
     }
 }
@@ -619,7 +634,7 @@ impl Sock {
             return Poll::Ready(Err(Error::cancelled()));
         }
         if call.started && call.deadline.expired() {
-            return Poll::Ready(self.last_try(call, f));
+            return Poll::Ready(self.after_deadline(call, f));
         }
         call.started = true;
         let mut tried = false;
@@ -639,29 +654,41 @@ impl Sock {
         if call.deadline.poll_expired(cx) {
             if tried {
                 // The syscall has just said it would block.
-                call.last = true;
+                call.done = true;
                 return Poll::Ready(Err(call.deadline.error()));
             }
-            return Poll::Ready(self.last_try(call, f));
+            return Poll::Ready(self.after_deadline(call, f));
         }
         Poll::Pending
     }
 
-    /// The deadline has passed: the one syscall it still allows, then
+    /// The deadline has passed: a syscall while the grace lasts, else
     /// `"timeout"`.
-    fn last_try<T>(
+    fn after_deadline<T>(
         &self,
         call: &mut Call,
         f: &mut impl FnMut(&Socket) -> io::Result<(T, bool)>,
     ) -> Result<T> {
-        if call.last {
+        let now = Instant::now();
+        let end = *call.grace.get_or_insert(now + GRACE);
+        if call.done || now > end {
             return Err(call.deadline.error());
         }
-        call.last = true;
         match self.try_now(f) {
             Some(r) => r,
-            None => Err(call.deadline.error()),
+            None => {
+                call.done = true;
+                Err(call.deadline.error())
+            }
         }
+    }
+
+    /// Forgets which kind of call last saw `EAGAIN` (see [`Op`]): after a
+    /// change of the socket's state that the kernel may not signal (our own
+    /// `shutdown`, a datagram `connect`), the next call of every kind tries
+    /// its syscall first.
+    pub(crate) fn forget_blocked(&self) {
+        self.lock().blocked = [None; 2];
     }
 
     /// Runs `f` (one syscall of kind `op`) until it succeeds, fails, the

@@ -417,7 +417,11 @@ impl Tcp {
     ///
     /// `"not_connected"`, `"closed"`.
     pub fn shutdown(&self, how: std::net::Shutdown) -> Result<()> {
-        self.sock.with(|s| Ok(s.shutdown(how)?))
+        self.sock.with(|s| Ok(s.shutdown(how)?))?;
+        // The kernel raises no readiness event for our own shutdown of a
+        // Unix socket: let the next calls try their syscalls.
+        self.sock.forget_blocked();
+        Ok(())
     }
 
     /// Takes the socket out as a `socket2::Socket` (deregistered from

@@ -61,6 +61,7 @@ pub(crate) async fn connect(sock: &Sock, addr: impl ToAddr, hints: &Hints) -> Re
         let before = sock.local_addr()?;
         sock.with(|s| Ok(rustix::net::connect_unspec(s).map_err(rx)?))?;
         sock.set_remote(None);
+        sock.forget_blocked();
         if before.port() != 0 && sock.local_addr()? != before {
             sock.bind_any(std::slice::from_ref(&before))?;
         }
@@ -78,6 +79,7 @@ pub(crate) async fn connect(sock: &Sock, addr: impl ToAddr, hints: &Hints) -> Re
             .map_err(|e| Error::from(e).context(format!("connect {target}")))
     })?;
     sock.set_remote(Some(target.clone()));
+    sock.forget_blocked();
     Ok(())
 }
 

@@ -51,6 +51,19 @@ fn serial() -> MutexGuard<'static, ()> {
 
 /// Open descriptors of this process (the directory handle itself
 /// included, so two counts compare).
+/// The descriptor count a test starts from, taken after one Tokio runtime
+/// has run in this process: Tokio keeps a few process-wide descriptors for
+/// good once the first runtime is built (with the `signal` feature, the
+/// socket pair its signal driver listens on).
+fn baseline_fds() -> usize {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a Tokio runtime");
+    drop(rt);
+    fd_count()
+}
+
 fn fd_count() -> usize {
     std::fs::read_dir("/proc/self/fd")
         .expect("/proc/self/fd")
@@ -292,7 +305,7 @@ async fn serve_one(
 fn stress_echo_10k_connections() {
     let _g = serial();
     raise_nofile();
-    let base = fd_count();
+    let base = baseline_fds();
     let n: usize = std::env::var(CONNS_ENV)
         .ok()
         .and_then(|s| s.parse().ok())
@@ -517,7 +530,7 @@ async fn after_reset<T>(what: &str, out: &Outcome<T>, peer: &Tcp) -> (sockloop::
 #[test]
 fn stress_rst_mid_recvn() {
     let _g = serial();
-    let base = fd_count();
+    let base = baseline_fds();
     bounded(20, || {
         sockloop::run(async {
             let (peer, conn) = tcp_pair(|_| {}).await;
@@ -554,7 +567,7 @@ fn stress_rst_mid_recvn() {
 #[test]
 fn stress_rst_mid_recvall() {
     let _g = serial();
-    let base = fd_count();
+    let base = baseline_fds();
     bounded(20, || {
         sockloop::run(async {
             let (peer, conn) = tcp_pair(|_| {}).await;
@@ -589,7 +602,7 @@ fn stress_rst_mid_recvall() {
 #[test]
 fn stress_rst_mid_send() {
     let _g = serial();
-    let base = fd_count();
+    let base = baseline_fds();
     bounded(20, || {
         sockloop::run(async {
             // Small buffers, so the bytes in flight are few and known.
@@ -648,7 +661,7 @@ fn stress_rst_mid_send() {
 #[test]
 fn stress_emfile_accept() {
     let _g = serial();
-    let base = fd_count();
+    let base = baseline_fds();
     let child = ChildTest::spawn("stress_emfile_child", &[(EMFILE_ENV, "1".into())]);
     let (ok, out, err) = child.finish(30.0);
     assert!(
@@ -671,7 +684,7 @@ fn stress_emfile_child() {
         return;
     }
     sockloop::run(async {
-        let base = fd_count();
+        let base = baseline_fds();
         let l = Rc::new(tcp().unwrap());
         l.listen(("127.0.0.1", 0)).unwrap();
         let addr = l.local_addr().unwrap().socket_addr().unwrap();
