@@ -114,7 +114,7 @@ measure() {
 echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src benches 2>/dev/null || echo '+changes'); $(date -u '+%F %T UTC'); $(valgrind --version); wrk -t1 -d${SHORT}s/${LONG}s; load before: $(cut -d' ' -f1-3 /proc/loadavg)" >"$TMP/head"
 cat "$TMP/head" >&2
 
-TSV=$OUT/callgrind.tsv
+TSV=$CG/figures.tsv   # (not in $OUT: bench/run.sh clears $OUT/*.tsv)
 : >"$TSV"
 for c in $CONNS; do
     for mode in $MODES; do
