@@ -2,17 +2,18 @@
 //! idle-connection client used for the memory figure.
 //!
 //! ```text
-//! http_hello sockloop  [--port P] [--loops N [--reactor shared|own]] [--exit-after SECS] [--deadline SECS]
+//! http_hello sockloop  [--port P] [--loops N [--reactor shared|own]] [--exit-after SECS] [--exit-on-eof] [--deadline SECS]
 //! http_hello sockloop-tasks ...   (diagnostic: sockloop sockets, but one
 //!                                  Tokio `spawn_local` task per connection)
-//! http_hello tokio     [--port P] [--exit-after SECS]
-//! http_hello tokio-mt  [--port P] [--workers N] [--exit-after SECS]
+//! http_hello tokio     [--port P] [--exit-after SECS] [--exit-on-eof]
+//! http_hello tokio-mt  [--port P] [--workers N] [--exit-after SECS] [--exit-on-eof]
 //! http_hello idle-client --port P --conns N [--hold SECS]
 //! ```
 //!
 //! Every server prints `port N` on stdout once it listens and exits by
-//! itself after `--exit-after` seconds (default 30), printing its own CPU
-//! time (utime + stime from `/proc/self/stat`) on stderr. The script
+//! itself after `--exit-after` seconds (default 30), or with `--exit-on-eof`
+//! as soon as its stdin is closed, printing its own CPU time (utime + stime
+//! from `/proc/self/stat`) and the requests it answered on stderr. The script
 //! measures the CPU of a wrk run itself, from `/proc/PID/stat`.
 //!
 //! Each connection reads into a 4 KiB buffer, counts the complete requests
@@ -42,6 +43,8 @@ struct Args {
     reactor: String,
     conns: usize,
     hold: f64,
+    /// Also exit when stdin reaches end of file.
+    exit_on_eof: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -57,8 +60,13 @@ fn parse_args() -> Result<Args, String> {
         reactor: "shared".to_string(),
         conns: 10_000,
         hold: 30.0,
+        exit_on_eof: false,
     };
     while let Some(k) = it.next() {
+        if k == "--exit-on-eof" {
+            a.exit_on_eof = true;
+            continue;
+        }
         let v = it.next().ok_or_else(|| format!("{k} needs a value"))?;
         let bad = || format!("bad value for {k}: {v:?}");
         match k.as_str() {
@@ -87,18 +95,32 @@ fn cpu_secs() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// Prints this process's CPU time and the requests answered on stderr,
+/// then exits 0.
+fn report_and_exit() -> ! {
+    eprintln!(
+        "cpu_secs {:.3} requests {}",
+        cpu_secs(),
+        SERVED.load(Ordering::Relaxed)
+    );
+    std::process::exit(0);
+}
+
 /// Exits the process after `secs`, from a plain OS thread (so no loop has
-/// to be told to stop).
-fn exit_after(secs: f64) {
+/// to be told to stop). With `on_eof`, also exits as soon as stdin reaches
+/// end of file (`bench/callgrind.sh` stops a server that way, so that the
+/// count is printed and callgrind writes its output).
+fn exit_after(secs: f64, on_eof: bool) {
     std::thread::spawn(move || {
         std::thread::sleep(Duration::from_secs_f64(secs));
-        eprintln!(
-            "cpu_secs {:.3} requests {}",
-            cpu_secs(),
-            SERVED.load(Ordering::Relaxed)
-        );
-        std::process::exit(0);
+        report_and_exit();
     });
+    if on_eof {
+        std::thread::spawn(|| {
+            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+            report_and_exit();
+        });
+    }
 }
 
 fn announce(port: u16) {
@@ -205,7 +227,7 @@ fn sockloop_main(a: &Args) {
     if a.loops <= 1 {
         let server = sockloop_listener(a.port, false);
         announce(server.local_addr().expect("addr").port());
-        exit_after(a.exit_after);
+        exit_after(a.exit_after, a.exit_on_eof);
         sockloop_serve(server, a.deadline, tasks);
         return;
     }
@@ -220,7 +242,7 @@ fn sockloop_main(a: &Args) {
         listeners.push(sockloop_listener(port, true));
     }
     announce(port);
-    exit_after(a.exit_after);
+    exit_after(a.exit_after, a.exit_on_eof);
     let deadline = a.deadline;
     let joins: Vec<_> = listeners
         .into_iter()
@@ -278,7 +300,7 @@ fn std_listener(port: u16) -> std::net::TcpListener {
 fn tokio_main(a: &Args) {
     let l = std_listener(a.port);
     announce(l.local_addr().expect("addr").port());
-    exit_after(a.exit_after);
+    exit_after(a.exit_after, a.exit_on_eof);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -300,7 +322,7 @@ fn tokio_main(a: &Args) {
 fn tokio_mt_main(a: &Args) {
     let l = std_listener(a.port);
     announce(l.local_addr().expect("addr").port());
-    exit_after(a.exit_after);
+    exit_after(a.exit_after, a.exit_on_eof);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(a.workers)
         .enable_all()
@@ -347,7 +369,7 @@ fn main() {
         Ok(a) => a,
         Err(e) => {
             eprintln!("http_hello: {e}");
-            eprintln!("usage: http_hello sockloop|sockloop-tasks|tokio|tokio-mt|idle-client [--port P] [--loops N] [--reactor shared|own] [--workers N] [--exit-after S] [--deadline S] [--conns N] [--hold S]");
+            eprintln!("usage: http_hello sockloop|sockloop-tasks|tokio|tokio-mt|idle-client [--port P] [--loops N] [--reactor shared|own] [--workers N] [--exit-after S] [--exit-on-eof] [--deadline S] [--conns N] [--hold S]");
             std::process::exit(2);
         }
     };
