@@ -455,6 +455,11 @@ impl Sock {
         })
         .await
     }
+
+    /// `true` once the socket is closed (by `close()`, or taken out).
+    pub(crate) fn is_closed(&self) -> bool {
+        matches!(self.lock().state, State::Closed)
+    }
 }
 
 impl Drop for Sock {
@@ -611,6 +616,25 @@ macro_rules! common_methods {
                     ..$crate::Flags::default()
                 },
             }
+        }
+
+        /// `true` once the socket is closed (`s:closed()`): by
+        /// [`close`](Self::close), by being taken out (`into_inner`), or,
+        /// for a socket made from a Tokio socket that could not be taken
+        /// out of its reactor, from the start. A peer's close does not
+        /// count (that is `recv` returning 0).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// let s = sockloop::udp()?;
+        /// assert!(!s.closed());
+        /// s.close()?;
+        /// assert!(s.closed());
+        /// # Ok::<(), sockloop::Error>(())
+        /// ```
+        pub fn closed(&self) -> bool {
+            self.sock.is_closed()
         }
     };
 }

@@ -198,11 +198,14 @@ impl Tcp {
     ///
     /// As [`listen`](Tcp::listen).
     pub fn listen_backlog(&self, backlog: u32, addr: impl ToAddr) -> Result<()> {
+        // A malformed address is rejected before anything is changed.
+        let req = addr.to_addr()?;
         if !self.is_bound()? {
+            let addrs = req.resolve(&self.hints(true))?;
             if self.family() != Family::Unix {
                 self.setopt("reuseaddr", true)?;
             }
-            self.bind(addr)?;
+            self.sock.bind_any(&addrs)?;
         }
         let backlog = i32::try_from(backlog).unwrap_or(i32::MAX);
         self.sock.with(|s| Ok(s.listen(backlog)?))
@@ -267,18 +270,20 @@ impl Tcp {
     }
 
     /// Receives up to `buf.len()` bytes (`tcp:recv(buf, maxlen, expires)`).
-    /// `Ok(0)` means the peer closed (or `buf` is empty).
+    /// `Ok(0)` means the peer closed.
     ///
     /// # Errors
     ///
-    /// `"timeout"`, `"connection_reset"`, `"closed"`, `"cancelled"`, ...
+    /// `"invalid_argument"` for an empty `buf` (sock.lua's `maxlen` must
+    /// be > 0; nothing is read), `"timeout"`, `"connection_reset"`,
+    /// `"closed"`, `"cancelled"`, ...
     ///
     /// # Cancel safety
     ///
     /// Cancel safe: no data is lost if the future is dropped.
     pub async fn recv(&self, buf: &mut [u8], expires: impl Into<Option<f64>>) -> Result<usize> {
         if buf.is_empty() {
-            return self.sock.with(|_| Ok(0));
+            return Err(Error::empty_buffer("recv"));
         }
         let mut deadline = Deadline::new(expires.into());
         self.sock
