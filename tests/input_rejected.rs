@@ -7,12 +7,11 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use sockloop::socketloop::{self, wrap};
 use sockloop::{
     addr, addr_async, addr_with, clock, tcp, udp, ErrorKind, Family, Hints, OptValue, SockType,
     Tcp, Udp,
 };
-use support::{bounded, local, temp_path};
+use support::{asocket_pair, bounded, local, tcp_pair, temp_path, udp_pair};
 
 /// Asserts `r` is an `Err` named `name` whose message quotes `part`.
 #[track_caller]
@@ -394,13 +393,7 @@ fn item4_priority_sets_and_reads_back() {
 #[tokio::test]
 async fn item5_tcp_recv_into_an_empty_buffer_is_an_error_not_a_close() {
     local(10, async {
-        let l = tcp().unwrap();
-        l.listen(("127.0.0.1", 0)).unwrap();
-        let c = tcp().unwrap();
-        c.connect(&l.local_addr().unwrap(), clock() + 5.0)
-            .await
-            .unwrap();
-        let s = l.accept(clock() + 5.0).await.unwrap();
+        let (c, s) = tcp_pair().await;
         c.send(b"data", None).await.unwrap();
         let e = s.recv(&mut [], clock() + 5.0).await.unwrap_err();
         assert_eq!(e.name(), "invalid_argument");
@@ -418,10 +411,7 @@ async fn item5_tcp_recv_into_an_empty_buffer_is_an_error_not_a_close() {
 #[tokio::test]
 async fn item5_udp_recv_into_an_empty_buffer_keeps_the_datagram() {
     local(10, async {
-        let a = udp().unwrap();
-        a.bind(("127.0.0.1", 0)).unwrap();
-        let b = udp().unwrap();
-        b.bind(("127.0.0.1", 0)).unwrap();
+        let (a, b) = udp_pair();
         let to = a.local_addr().unwrap();
         b.sendto(&to, b"one", None).await.unwrap();
         let mut buf = [0u8; 8];
@@ -503,15 +493,10 @@ fn item6_lookup_error_names_are_the_gai_strerror_text() {
 fn item7_send_range_returns_luasocket_index() {
     bounded(10, || {
         sockloop::run(async {
-            let l = tcp().unwrap();
-            l.listen(("127.0.0.1", 0)).unwrap();
-            let port = l.local_addr().unwrap().port();
-            let c = socketloop::connect("127.0.0.1", port, None, None)
-                .await
-                .unwrap();
-            let s = wrap(l.accept(clock() + 5.0).await.unwrap());
+            let (c, s) = asocket_pair().await;
             // (data, i, j, LuaSocket's result, bytes sent)
-            let cases: [(&[u8], i64, i64, usize, &[u8]); 8] = [
+            type Case = (&'static [u8], i64, i64, usize, &'static [u8]);
+            let cases: [Case; 8] = [
                 (b"", 2, 0, 1, b""),
                 (b"abc", 9, 12, 8, b""),
                 (b"abc", 1, -1, 3, b"abc"),

@@ -8,8 +8,8 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use sockloop::socketloop::{self, ASocket};
-use sockloop::{clock, tcp, udp, Family, RecvFlags, Tcp, Udp};
-use support::{bounded, local, Log};
+use sockloop::{clock, tcp, Family, RecvFlags, Tcp, Udp};
+use support::{bounded, local, tcp_pair, udp_pair, Log};
 
 /// A thread that sleeps `n` times 1 ms, counting the wake-ups in `count`.
 fn ticker(n: u32, count: Rc<Cell<u32>>) -> sockloop::Thread {
@@ -216,13 +216,8 @@ fn item11_closed_on_every_socket_kind_and_wrapper() {
     // A peer's close is not this socket's close.
     bounded(10, || {
         sockloop::run(async {
-            let l = tcp().unwrap();
-            l.listen(("127.0.0.1", 0)).unwrap();
-            let c = tcp().unwrap();
-            c.connect(&l.local_addr().unwrap(), clock() + 5.0)
-                .await
-                .unwrap();
-            l.accept(clock() + 5.0).await.unwrap().close().unwrap();
+            let (c, s) = tcp_pair().await;
+            s.close().unwrap();
             let mut buf = [0u8; 4];
             assert_eq!(c.recv(&mut buf, clock() + 5.0).await.unwrap(), 0);
             assert!(!c.closed());
@@ -235,10 +230,7 @@ fn item11_closed_on_every_socket_kind_and_wrapper() {
 #[tokio::test]
 async fn item12_recvnext_peek_leaves_the_datagram_queued() {
     local(10, async {
-        let a = udp().unwrap();
-        a.bind(("127.0.0.1", 0)).unwrap();
-        let b = udp().unwrap();
-        b.bind(("127.0.0.1", 0)).unwrap();
+        let (a, b) = udp_pair();
         b.sendto(&a.local_addr().unwrap(), b"first", None)
             .await
             .unwrap();
