@@ -289,11 +289,13 @@ fn unset_is_zero(d: Option<Duration>) -> OptValue {
 }
 
 /// Sets one keepalive field; `set_tcp_keepalive` also turns
-/// `SO_KEEPALIVE` on, so it is put back as it was.
+/// `SO_KEEPALIVE` on (before it tries the field), so it is put back as it
+/// was, also when the kernel refuses the field.
 fn keepalive_field(r: &SockRef<'_>, k: TcpKeepalive) -> io::Result<()> {
     let was = r.keepalive()?;
-    r.set_tcp_keepalive(&k)?;
-    r.set_keepalive(was)
+    let set = r.set_tcp_keepalive(&k);
+    let restored = r.set_keepalive(was);
+    set.and(restored)
 }
 
 /// `SO_PRIORITY` has its safe call in socket2 0.6 only.

@@ -11,7 +11,7 @@ use sockloop::{
     addr, addr_async, addr_with, clock, tcp, udp, ErrorKind, Family, Hints, OptValue, SockType,
     Tcp, Udp,
 };
-use support::{asocket_pair, bounded, local, tcp_pair, temp_path, udp_pair};
+use support::{asocket_pair, bounded, local, tcp_pair, temp_path, udp_pair, BOOLS};
 
 /// Asserts `r` is an `Err` named `name` whose message quotes `part`.
 #[track_caller]
@@ -278,20 +278,13 @@ fn misfits() -> Vec<(&'static str, Family, Vec<OptValue>)> {
     for name in ["rcvbuf", "sndbuf", "priority", "tcp_keepcnt", "tcp_maxseg"] {
         t.push((name, Family::Inet, big.to_vec()));
     }
-    for name in [
-        "reuseaddr",
-        "reuseport",
-        "keepalive",
-        "broadcast",
-        "oobinline",
-        "tcp_nodelay",
-        "tcp_quickack",
-        "ip_multicast_loop",
-    ] {
-        t.push((name, Family::Inet, flag.to_vec()));
-    }
-    for name in ["ipv6_v6only", "ipv6_multicast_loop"] {
-        t.push((name, Family::Inet6, flag.to_vec()));
+    for &name in BOOLS {
+        let fam = if name.starts_with("ipv6_") {
+            Family::Inet6
+        } else {
+            Family::Inet
+        };
+        t.push((name, fam, flag.to_vec()));
     }
     t
 }
@@ -352,6 +345,10 @@ fn item3_a_value_the_kernel_refuses_is_invalid_option_value_too() {
         assert!(e.to_string().contains("tcp_keepcnt"), "{e}");
     }
     assert_eq!(s.getopt("tcp_keepcnt").unwrap(), OptValue::Int(5));
+    // Setting a keepalive field must not leave SO_KEEPALIVE turned on.
+    assert_eq!(s.getopt("keepalive").unwrap(), OptValue::Bool(false));
+    assert!(s.setopt("tcp_keepidle", 1 << 20).is_err());
+    assert_eq!(s.getopt("keepalive").unwrap(), OptValue::Bool(false));
 }
 
 // ===== 4. rcvlowat, sndlowat, dontroute, priority =====

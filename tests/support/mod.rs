@@ -115,3 +115,45 @@ pub async fn tcp_pair() -> (sockloop::Tcp, sockloop::Tcp) {
     let s = l.accept(deadline).await.unwrap();
     (c, s)
 }
+
+// The socket option names by value type (sockloop's table in src/opt.rs).
+
+/// Flags.
+pub const BOOLS: &[&str] = &[
+    "reuseaddr",
+    "reuseport",
+    "keepalive",
+    "broadcast",
+    "oobinline",
+    "tcp_nodelay",
+    "tcp_quickack",
+    "ip_multicast_loop",
+    "ipv6_v6only",
+    "ipv6_multicast_loop",
+];
+/// Integers.
+pub const INTS: &[&str] = &[
+    "ip_ttl",
+    "ip_tos",
+    "ip_multicast_ttl",
+    "ipv6_unicast_hops",
+    "ipv6_multicast_hops",
+    "priority",
+    "tcp_keepcnt",
+    "tcp_maxseg",
+    "rcvbuf",
+    "sndbuf",
+];
+/// Times.
+pub const TIMES: &[&str] = &[
+    "linger",
+    "tcp_keepidle",
+    "tcp_keepintvl",
+    "tcp_user_timeout",
+    "rcvtimeo",
+    "sndtimeo",
+];
+/// Read-only.
+pub const READ_ONLY: &[&str] = &["error", "type", "acceptconn"];
+/// Known, without a safe call.
+pub const UNSUPPORTED: &[&str] = &["rcvlowat", "sndlowat", "dontroute"];
