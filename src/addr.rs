@@ -732,17 +732,29 @@ fn check_unix_path(p: &Path) -> Result<()> {
 /// (`sock.addr(host, port)`). Blocks like `getaddrinfo` for names; literal
 /// addresses and `"*"` (all interfaces) are parsed without the resolver.
 ///
+/// `host` is a hostname, an IP literal (IPv6 optionally in brackets) or
+/// `"*"` (all interfaces: `0.0.0.0` and `[::]`); `port` a number, a port
+/// string (digits, 0–65535) or a service name (see [`Port::parse`]).
+///
 /// # Errors
 ///
-/// A name that does not resolve: an error of kind
-/// [`ErrorKind::Lookup`] whose name is the resolver's message.
-/// `"invalid_address"` for a malformed host.
+/// * A name or service that does not resolve: an error of kind
+///   [`ErrorKind::Lookup`] whose name is the resolver's own text
+///   (`gai_strerror`: `"Name or service not known"`,
+///   `"Servname not supported for ai_socktype"`, ...), as sock.lua returns.
+/// * `"invalid_address"`, with a message naming the bad part: an empty
+///   host, a host with whitespace or a NUL byte, a port string out of
+///   0–65535, empty, or signed (never wrapped to another port), a
+///   malformed bracketed IPv6 literal, or no address of the hinted family.
 ///
 /// # Examples
 ///
 /// ```
 /// let ai = sockloop::addr("::1", 443).unwrap();
 /// assert!(ai.iter().all(|e| e.addr().to_string() == "[::1]:443"));
+/// let e = sockloop::addr("127.0.0.1", "99999").unwrap_err();
+/// assert_eq!(e.name(), "invalid_address");
+/// assert!(e.to_string().contains("99999"));
 /// ```
 pub fn addr(host: &str, port: impl Into<Port>) -> Result<AddrInfo> {
     addr_with(host, port, &Hints::default())
@@ -1025,6 +1037,22 @@ fn fits(ai: AddrInfo, hints: &Hints) -> Result<Vec<SockAddr>> {
 /// `&AddrInfo`, `"ip:port"` strings, and paths (`&Path`, `PathBuf`) for
 /// Unix sockets. Host `"*"` means all interfaces, port 0 any port. An
 /// already resolved address passes through unchanged.
+///
+/// Host and port strings are checked as by [`addr`] (one port parser,
+/// [`Port::parse`]), and Unix paths for a NUL byte and their length (at
+/// most 107 bytes on Linux): a bad one is `"invalid_address"` naming it,
+/// before the socket is touched.
+///
+/// # Examples
+///
+/// ```
+/// let s = sockloop::tcp()?;
+/// assert_eq!(s.bind("127.0.0.1:99999").unwrap_err().name(), "invalid_address");
+/// assert_eq!(s.bind(("", 80)).unwrap_err().name(), "invalid_address");
+/// assert_eq!(s.local_addr()?.port(), 0); // nothing was bound
+/// s.bind("127.0.0.1:0")?;
+/// # Ok::<(), sockloop::Error>(())
+/// ```
 pub trait ToAddr {
     /// The address request; names are resolved later, by the socket, with
     /// its own type and family as hints.

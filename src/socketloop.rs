@@ -247,6 +247,7 @@ impl Server {
     /// let server = socketloop::newserver("127.0.0.1", 0, |_c| async {})?;
     /// assert!(socketloop::step(Some(0.0))); // the server waits for clients
     /// server.close();
+    /// assert!(server.closed());
     /// assert!(server.thread().is_finished());
     /// assert!(!socketloop::step(Some(0.0))); // nothing left to do
     /// # Ok::<(), sockloop::Error>(())
@@ -261,7 +262,8 @@ impl Server {
     }
 
     /// `true` once [`close`](Server::close) was called (or the listening
-    /// socket was closed another way).
+    /// socket was closed another way). See [`close`](Server::close) for an
+    /// example.
     pub fn closed(&self) -> bool {
         self.closed.get() || self.listener.closed()
     }

@@ -172,7 +172,9 @@ impl Tcp {
 
     /// Binds to `addr` if not bound yet and listens with the maximum
     /// backlog the system allows (`tcp:listen(host, port)`). Sets
-    /// `reuseaddr` first on IP sockets (as servers do). Needs no runtime.
+    /// `reuseaddr` first on IP sockets (as servers do; sock.lua does not,
+    /// see PORTING.md). On a bound socket `addr` is ignored (as upstream),
+    /// but still checked. Needs no runtime.
     ///
     /// # Errors
     ///
