@@ -192,7 +192,9 @@ fn start_inner(l: &Loop) -> Result<Vec<Box<dyn std::any::Any + Send>>> {
         }
     }));
     l.running.set(false);
+    // Used up, also a `socketloop::stop()` that this start honoured.
     l.stop.set(false);
+    l.compat_stop.set(false);
     l.driver_exit();
     if let Err(p) = res {
         resume_unwind(p);
