@@ -299,12 +299,11 @@ impl SockAddr {
     pub(crate) fn to_socket2(&self) -> Result<socket2::SockAddr> {
         match &self.repr {
             Repr::Ip(sa) => Ok(socket2::SockAddr::from(*sa)),
-            Repr::Unix(p) => socket2::SockAddr::unix(p).map_err(|e| {
-                Error::with_message(
-                    ErrorKind::InvalidAddress,
-                    format!("invalid unix socket path {}: {e}", p.display()),
-                )
-            }),
+            Repr::Unix(p) => {
+                check_unix_path(p)?;
+                socket2::SockAddr::unix(p)
+                    .map_err(|e| invalid(format!("unix socket path {}: {e}", p.display())))
+            }
         }
     }
 
@@ -580,12 +579,74 @@ pub struct Hints {
 // ===== ports =====
 
 /// A port: a number or a service name (`"http"`).
+///
+/// Every port string (`addr_with(host, "8080", ..)`, `("h", "80")`,
+/// `"host:port"`) goes through one parser, [`Port::parse`] (also
+/// `str::parse::<Port>()`): decimal digits are a port number and must be
+/// in 0–65535; anything else is a service name from `/etc/services`.
+/// `From<&str>` keeps a string it cannot parse as a [`Port::Service`], and
+/// the lookup that uses it then fails with the parser's error.
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::Port;
+/// assert_eq!(Port::parse("8080").unwrap(), Port::Number(8080));
+/// assert_eq!(Port::parse("http").unwrap(), Port::Service("http".into()));
+/// assert_eq!(Port::parse("99999").unwrap_err().name(), "invalid_address");
+/// assert_eq!(Port::parse("").unwrap_err().name(), "invalid_address");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Port {
     /// A port number (0 = any).
     Number(u16),
-    /// A service name from `/etc/services`, or a number as text.
+    /// A service name from `/etc/services`.
     Service(String),
+}
+
+impl Port {
+    /// Parses a port string: decimal digits are a number in 0–65535
+    /// (leading zeros allowed), anything else a service name.
+    ///
+    /// # Errors
+    ///
+    /// `"invalid_address"`, with a message naming the port, for an empty
+    /// string, a number above 65535, and a string that is neither a number
+    /// nor a possible service name (a sign, whitespace or a NUL byte;
+    /// `getaddrinfo` would read `"-1"` or `" 80"` as a number and wrap it).
+    pub fn parse(s: &str) -> Result<Port> {
+        let bad = |why: &str| invalid(format!("port {s:?} {why}"));
+        if s.is_empty() {
+            return Err(bad("is empty (use 0 for any port)"));
+        }
+        if s.bytes().all(|b| b.is_ascii_digit()) {
+            return s
+                .parse::<u16>()
+                .map(Port::Number)
+                .map_err(|_| bad("is out of range (0-65535)"));
+        }
+        if s.starts_with(['+', '-']) || s.contains(|c: char| c.is_whitespace() || c == '\0') {
+            return Err(bad("is neither a number nor a service name"));
+        }
+        Ok(Port::Service(s.to_string()))
+    }
+
+    /// The port checked by [`Port::parse`] (a `Service` holding a number
+    /// becomes a `Number`).
+    fn checked(&self) -> Result<Port> {
+        match self {
+            Port::Number(n) => Ok(Port::Number(*n)),
+            Port::Service(s) => Port::parse(s),
+        }
+    }
+}
+
+impl FromStr for Port {
+    type Err = Error;
+    /// [`Port::parse`].
+    fn from_str(s: &str) -> Result<Port> {
+        Port::parse(s)
+    }
 }
 
 impl From<u16> for Port {
@@ -595,11 +656,10 @@ impl From<u16> for Port {
 }
 
 impl From<&str> for Port {
+    /// [`Port::parse`]; a string it rejects is kept as a `Service`, which
+    /// the lookup rejects with the same error.
     fn from(s: &str) -> Port {
-        match s.parse::<u16>() {
-            Ok(n) => Port::Number(n),
-            Err(_) => Port::Service(s.to_string()),
-        }
+        Port::parse(s).unwrap_or_else(|_| Port::Service(s.to_string()))
     }
 }
 
@@ -624,23 +684,77 @@ impl fmt::Display for Port {
     }
 }
 
+// ===== hosts and paths =====
+
+/// Checks a host string: a hostname, an IP literal (IPv6 optionally in
+/// brackets) or `"*"`. The one host check of every lookup.
+fn check_host(host: &str) -> Result<()> {
+    if host.is_empty() {
+        return Err(invalid(
+            "host \"\" is empty (use \"*\" for all interfaces)".to_string(),
+        ));
+    }
+    if host.contains(|c: char| c.is_whitespace() || c == '\0') {
+        return Err(invalid(format!("host {host:?} (whitespace or a NUL byte)")));
+    }
+    Ok(())
+}
+
+/// The longest Unix socket path: `sun_path` holds it with its closing NUL.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const UNIX_PATH_MAX: usize = 107;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+const UNIX_PATH_MAX: usize = 103;
+
+/// Checks a Unix socket path: no NUL byte (the kernel would stop there),
+/// and short enough for `sun_path`. Every path bound, connected or sent
+/// to goes through here.
+fn check_unix_path(p: &Path) -> Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let b = p.as_os_str().as_bytes();
+    if let Some(at) = b.iter().position(|&c| c == 0) {
+        return Err(invalid(format!(
+            "unix socket path {p:?}: a NUL byte at offset {at}"
+        )));
+    }
+    if b.len() > UNIX_PATH_MAX {
+        return Err(invalid(format!(
+            "unix socket path {p:?}: {} bytes, sun_path holds at most {UNIX_PATH_MAX}",
+            b.len()
+        )));
+    }
+    Ok(())
+}
+
 // ===== lookup =====
 
 /// Looks up `host` and `port` for all socket types and families
 /// (`sock.addr(host, port)`). Blocks like `getaddrinfo` for names; literal
 /// addresses and `"*"` (all interfaces) are parsed without the resolver.
 ///
+/// `host` is a hostname, an IP literal (IPv6 optionally in brackets) or
+/// `"*"` (all interfaces: `0.0.0.0` and `[::]`); `port` a number, a port
+/// string (digits, 0–65535) or a service name (see [`Port::parse`]).
+///
 /// # Errors
 ///
-/// A name that does not resolve: an error of kind
-/// [`ErrorKind::Lookup`] whose name is the resolver's message.
-/// `"invalid_address"` for a malformed host.
+/// * A name or service that does not resolve: an error of kind
+///   [`ErrorKind::Lookup`] whose name is the resolver's own text
+///   (`gai_strerror`: `"Name or service not known"`,
+///   `"Servname not supported for ai_socktype"`, ...), as sock.lua returns.
+/// * `"invalid_address"`, with a message naming the bad part: an empty
+///   host, a host with whitespace or a NUL byte, a port string out of
+///   0–65535, empty, or signed (never wrapped to another port), a
+///   malformed bracketed IPv6 literal, or no address of the hinted family.
 ///
 /// # Examples
 ///
 /// ```
 /// let ai = sockloop::addr("::1", 443).unwrap();
 /// assert!(ai.iter().all(|e| e.addr().to_string() == "[::1]:443"));
+/// let e = sockloop::addr("127.0.0.1", "99999").unwrap_err();
+/// assert_eq!(e.name(), "invalid_address");
+/// assert!(e.to_string().contains("99999"));
 /// ```
 pub fn addr(host: &str, port: impl Into<Port>) -> Result<AddrInfo> {
     addr_with(host, port, &Hints::default())
@@ -707,18 +821,18 @@ fn invalid(what: impl fmt::Display) -> Error {
 /// Parses literal hosts and `"*"`; anything else needs the resolver.
 fn literal(host: &str, port: &Port, hints: &Hints) -> Result<Parsed> {
     if hints.family == Some(Family::Unix) {
-        if host.is_empty() || host.contains('\0') {
-            return Err(invalid(format!("{host:?} (unix socket path)")));
+        if host.is_empty() {
+            return Err(invalid("unix socket path \"\" is empty".to_string()));
         }
+        check_unix_path(Path::new(host))?;
         let st = hints.socktype.unwrap_or(SockType::Tcp);
         return Ok(Parsed::Done(AddrInfo {
             entries: vec![AddrEntry::new(st, SockAddr::unix(host))],
         }));
     }
-    if host.contains('\0') || host.chars().any(char::is_whitespace) {
-        return Err(invalid(format!("{host:?} port {port}")));
-    }
-    let ips: Vec<IpAddr> = if host == "*" || host.is_empty() {
+    check_host(host)?;
+    let port = &port.checked()?;
+    let ips: Vec<IpAddr> = if host == "*" {
         vec![
             IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             IpAddr::V6(Ipv6Addr::UNSPECIFIED),
@@ -739,7 +853,7 @@ fn literal(host: &str, port: &Port, hints: &Hints) -> Result<Parsed> {
     let num = match port {
         Port::Number(n) => *n,
         Port::Service(_) => {
-            let h = if host == "*" || host.is_empty() {
+            let h = if host == "*" {
                 None
             } else {
                 Some(
@@ -796,15 +910,12 @@ fn getaddrinfo(host: Option<&str>, port: &Port, hints: &Hints) -> Result<AddrInf
     };
     let service = port.to_string();
     let shown = host.unwrap_or("*");
-    let lookup_err = |msg: String| {
-        Error::with_message(ErrorKind::Lookup, msg)
-            .context(format!("looking up {shown} port {service}"))
-    };
+    let context = || format!("looking up {shown} port {service}");
     let iter = dns_lookup::getaddrinfo(host, Some(&service), Some(c_hints))
-        .map_err(|e| lookup_err(std::io::Error::from(e).to_string()))?;
+        .map_err(|e| gai_error(e).context(context()))?;
     let mut entries = Vec::new();
     for item in iter {
-        let ai = item.map_err(|e| lookup_err(e.to_string()))?;
+        let ai = item.map_err(|e| Error::from(e).context(context()))?;
         let mut e = AddrEntry::new(SockType::from_c(ai.socktype), SockAddr::from(ai.sockaddr));
         if let Some(p) = Protocol::from_number(ai.protocol) {
             e.protocol = p;
@@ -813,9 +924,26 @@ fn getaddrinfo(host: Option<&str>, port: &Port, hints: &Hints) -> Result<AddrInf
         entries.push(e);
     }
     if entries.is_empty() {
-        return Err(lookup_err("no address found".to_string()));
+        return Err(Error::with_message(ErrorKind::Lookup, "no address found").context(context()));
     }
     Ok(AddrInfo { entries })
+}
+
+/// A resolver failure as sock.lua reports it: the name is `gai_strerror`'s
+/// text (`"Name or service not known"`), without the prefix
+/// `dns_lookup` adds. `EAI_SYSTEM` carries an errno: that OS error.
+fn gai_error(e: dns_lookup::LookupError) -> Error {
+    use dns_lookup::LookupErrorKind as K;
+    let system = matches!(e.kind(), K::System | K::IO);
+    let io = std::io::Error::from(e);
+    if system {
+        return Error::from(io);
+    }
+    let text = io.to_string();
+    let text = text
+        .strip_prefix("failed to lookup address information: ")
+        .unwrap_or(&text);
+    Error::with_message(ErrorKind::Lookup, text.to_string())
 }
 
 // ===== ToAddr =====
@@ -873,6 +1001,7 @@ impl AddrRequest {
 }
 
 fn path_fits(p: PathBuf, hints: &Hints) -> Result<Vec<SockAddr>> {
+    check_unix_path(&p)?;
     if hints.family.is_some_and(|f| f != Family::Unix) {
         return Err(invalid(format!(
             "{} (a path, for a {} socket)",
@@ -908,6 +1037,22 @@ fn fits(ai: AddrInfo, hints: &Hints) -> Result<Vec<SockAddr>> {
 /// `&AddrInfo`, `"ip:port"` strings, and paths (`&Path`, `PathBuf`) for
 /// Unix sockets. Host `"*"` means all interfaces, port 0 any port. An
 /// already resolved address passes through unchanged.
+///
+/// Host and port strings are checked as by [`addr`] (one port parser,
+/// [`Port::parse`]), and Unix paths for a NUL byte and their length (at
+/// most 107 bytes on Linux): a bad one is `"invalid_address"` naming it,
+/// before the socket is touched.
+///
+/// # Examples
+///
+/// ```
+/// let s = sockloop::tcp()?;
+/// assert_eq!(s.bind("127.0.0.1:99999").unwrap_err().name(), "invalid_address");
+/// assert_eq!(s.bind(("", 80)).unwrap_err().name(), "invalid_address");
+/// assert_eq!(s.local_addr()?.port(), 0); // nothing was bound
+/// s.bind("127.0.0.1:0")?;
+/// # Ok::<(), sockloop::Error>(())
+/// ```
 pub trait ToAddr {
     /// The address request; names are resolved later, by the socket, with
     /// its own type and family as hints.
@@ -924,7 +1069,11 @@ impl<T: ToAddr + ?Sized> ToAddr for &T {
     }
 }
 
+/// A host and port still to look up; both are checked here already, so
+/// a bad one fails before the socket is touched.
 fn host_port(h: &str, p: Port) -> Result<AddrRequest> {
+    check_host(h)?;
+    let p = p.checked()?;
     Ok(AddrRequest {
         inner: Req::HostPort(h.to_string(), p),
     })
@@ -938,7 +1087,7 @@ impl ToAddr for (&str, u16) {
 
 impl ToAddr for (&str, &str) {
     fn to_addr(&self) -> Result<AddrRequest> {
-        host_port(self.0, Port::from(self.1))
+        host_port(self.0, Port::parse(self.1)?)
     }
 }
 
@@ -956,7 +1105,7 @@ impl ToAddr for (&String, u16) {
 
 impl ToAddr for (String, String) {
     fn to_addr(&self) -> Result<AddrRequest> {
-        host_port(&self.0, Port::from(&self.1))
+        host_port(&self.0, Port::parse(&self.1)?)
     }
 }
 
@@ -1022,7 +1171,9 @@ impl ToAddr for AddrEntry {
 }
 
 /// `"ip:port"`, `"[v6]:port"`, `"host:port"`; a string with a `/` and no
-/// port is a Unix socket path.
+/// port is a Unix socket path. The host and the port are checked as in
+/// [`addr`] (an empty host or port, a port over 65535:
+/// `"invalid_address"` naming it).
 impl ToAddr for str {
     fn to_addr(&self) -> Result<AddrRequest> {
         if let Ok(sa) = self.parse::<SocketAddr>() {
@@ -1033,15 +1184,24 @@ impl ToAddr for str {
                 inner: Req::Path(PathBuf::from(self)),
             });
         }
-        match self.rsplit_once(':') {
-            Some((h, p)) if !h.is_empty() && !h.contains(':') && !p.is_empty() => {
-                host_port(h, Port::from(p))
-            }
-            _ => Err(invalid(format!(
-                "{self:?} (expected \"host:port\" or a path)"
-            ))),
-        }
+        let (h, p) = split_host_port(self).ok_or_else(|| {
+            invalid(format!(
+                "{self:?} (expected \"host:port\", \"[v6]:port\" or a path)"
+            ))
+        })?;
+        host_port(h, Port::parse(p)?)
     }
+}
+
+/// `"host:port"` -> `("host", "port")`, `"[v6]:port"` -> `("v6", "port")`;
+/// `None` without a port separator (or for a bare IPv6 address).
+fn split_host_port(s: &str) -> Option<(&str, &str)> {
+    if let Some(rest) = s.strip_prefix('[') {
+        let (h, p) = rest.split_once(']')?;
+        return Some((h, p.strip_prefix(':')?));
+    }
+    let (h, p) = s.rsplit_once(':')?;
+    (!h.contains(':')).then_some((h, p))
 }
 
 impl ToAddr for String {

@@ -375,6 +375,12 @@ impl Loop {
         self.ready.borrow().len()
     }
 
+    /// Keeps only the queued wake-ups for which `keep` is `true`.
+    pub(crate) fn retain_ready(&self, keep: impl FnMut(&Key) -> bool) {
+        self.drain_remote();
+        self.ready.borrow_mut().retain(keep);
+    }
+
     /// Moves wake-ups from other OS threads onto the local queue and runs
     /// the commands they posted (no loop borrow is held meanwhile).
     fn drain_remote(&self) {

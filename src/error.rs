@@ -301,6 +301,16 @@ impl Error {
         Error::new(ErrorKind::Cancelled)
     }
 
+    /// `"invalid_argument"` for a receive into an empty buffer: sock.lua
+    /// requires `maxlen > 0`, and a zero-length read would look like a
+    /// peer close (TCP) or eat a datagram (UDP).
+    pub(crate) fn empty_buffer(call: &str) -> Error {
+        Error::with_message(
+            ErrorKind::InvalidArgument,
+            format!("{call} into an empty buffer (maxlen must be > 0); nothing was read"),
+        )
+    }
+
     /// The normalized Lua error string: `"timeout"`, `"eof"`, `"closed"`,
     /// `"connection_refused"`, ... For an OS error with no normalized name,
     /// the OS message (as sock.lua does); for a lookup failure, the

@@ -90,7 +90,7 @@ pub use time::{
     clock, runafter, runat, runevery, sleep, sleep_job, sleep_until, KeepRunning, RemoteSleepJob,
     SleepJob, Timer,
 };
-pub use udp::{udp, Udp};
+pub use udp::{udp, RecvFlags, Udp};
 
 /// The README's Rust examples, compiled and run as doctests.
 #[cfg(doctest)]

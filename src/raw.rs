@@ -87,6 +87,7 @@ impl Raw {
     ///
     /// # Errors
     ///
+    /// `"invalid_argument"` for an empty `buf` (no datagram is taken),
     /// `"timeout"`, `"closed"`, `"cancelled"`.
     ///
     /// # Cancel safety
@@ -130,6 +131,39 @@ impl Raw {
         expires: impl Into<Option<f64>>,
     ) -> Result<(usize, SockAddr)> {
         udp::recvnext(&self.sock, buf, expires.into()).await
+    }
+
+    /// [`recvnext`](Raw::recvnext) with `recvfrom(2)` flags (see
+    /// [`Udp::recvnext_flags`](crate::Udp::recvnext_flags)).
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Raw::recv).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// use sockloop::{clock, Protocol, RecvFlags};
+    /// let Ok(s) = sockloop::raw(Protocol::Icmp) else { return Ok(()) }; // needs privileges
+    /// let mut buf = [0u8; 1500];
+    /// let e = s.recvnext_flags(&mut buf, clock() + 0.01, RecvFlags::PEEK).await;
+    /// assert!(e.is_ok() || e.unwrap_err().name() == "timeout");
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
+    #[doc(alias = "recvnext")]
+    pub async fn recvnext_flags(
+        &self,
+        buf: &mut [u8],
+        expires: impl Into<Option<f64>>,
+        flags: crate::RecvFlags,
+    ) -> Result<(usize, SockAddr)> {
+        udp::recvnext_flags(&self.sock, buf, expires.into(), flags).await
     }
 
     /// Takes the socket out as a `socket2::Socket`.

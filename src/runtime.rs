@@ -229,16 +229,25 @@ fn check_can_block(l: &Loop, what: &str) -> Result<()> {
 }
 
 /// Runs the driver until nothing waits or `stop()`; returns the panics of
-/// threads nobody resumed explicitly.
+/// threads nobody resumed explicitly. A `stop()` made while no `start`
+/// ran makes this one poll once and return, as sock.lua's `start`
+/// (`repeat poll() until stop`); either way the request is used up.
 fn start_inner(l: &Loop) -> Result<Vec<Box<dyn std::any::Any + Send>>> {
     check_can_block(l, "start()")?;
     let rt = l.rt()?;
-    l.stop.set(false);
+    let stopped_before = l.stop.replace(false);
     l.running.set(true);
     let res = catch_unwind(AssertUnwindSafe(|| {
-        rt.block_on(Driver::new(Mode::UntilIdle, None))
+        if !stopped_before {
+            rt.block_on(Driver::new(Mode::UntilIdle, None));
+        } else if !l.idle() {
+            rt.block_on(OneRound::new(None));
+        }
     }));
     l.running.set(false);
+    // Used up, also a `socketloop::stop()` that this start honoured.
+    l.stop.set(false);
+    l.compat_stop.set(false);
     l.driver_exit();
     if let Err(p) = res {
         resume_unwind(p);
@@ -279,6 +288,30 @@ pub fn start() -> Result<()> {
 /// Stops the loop (`sock.stop`): `start()` returns after the thread that
 /// is running now parks. Wake-ups already due are kept for the next
 /// `start()`.
+///
+/// Called while no `start()` runs, the request waits for the next
+/// `start()`, which then polls once (one [`poll`] round: it waits for
+/// something to become ready, runs it) and returns, as in sock.lua. A
+/// `start()` that returns has used the request up.
+///
+/// # Examples
+///
+/// ```
+/// use std::{cell::Cell, rc::Rc};
+/// let n = Rc::new(Cell::new(0));
+/// let m = n.clone();
+/// sockloop::thread(async move {
+///     for _ in 0..3 {
+///         sockloop::sleep(0.001).await;
+///         m.set(m.get() + 1);
+///     }
+/// });
+/// sockloop::stop();
+/// sockloop::start().unwrap(); // one round: the first sleep ends
+/// assert_eq!(n.get(), 1);
+/// sockloop::start().unwrap(); // the request is used up: runs to the end
+/// assert_eq!(n.get(), 3);
+/// ```
 pub fn stop() {
     with_loop(|l| l.stop.set(true));
 }
@@ -304,6 +337,7 @@ pub fn stop() {
 pub fn poll(timeout: Option<f64>) -> Result<bool> {
     with_loop(|l| {
         check_can_block(l, "poll()")?;
+        crate::thread::drop_stale_wakes(l);
         if l.idle() {
             return Err(Error::with_message(
                 ErrorKind::Empty,
@@ -312,10 +346,13 @@ pub fn poll(timeout: Option<f64>) -> Result<bool> {
         }
         let rt = l.rt()?;
         let until = timeout.and_then(crate::deadline::after);
-        l.stop.set(false);
+        // A `stop()` made before is kept for the next `start()`; one made
+        // in this round ends the round and is kept too.
+        let stopped_before = l.stop.replace(false);
         l.running.set(true);
         let res = catch_unwind(AssertUnwindSafe(|| rt.block_on(OneRound::new(until))));
         l.running.set(false);
+        l.stop.set(l.stop.get() || stopped_before);
         l.driver_exit();
         let ran = match res {
             Ok(ran) => ran,

@@ -703,6 +703,11 @@ impl Sock {
     ) -> Result<T> {
         poll_fn(|cx| self.poll_call(cx, call, op, &mut f)).await
     }
+
+    /// `true` once the socket is closed (by `close()`, or taken out).
+    pub(crate) fn is_closed(&self) -> bool {
+        matches!(self.lock().state, State::Closed)
+    }
 }
 
 impl Drop for Sock {
@@ -811,8 +816,11 @@ macro_rules! common_methods {
         /// # Errors
         ///
         /// `"address_already_in_use"`, `"access_denied"`,
-        /// `"address_not_available"`, `"invalid_address"` (malformed, or
-        /// another family), a lookup error, `"closed"`.
+        /// `"address_not_available"`, `"invalid_address"` (malformed, a
+        /// port string out of 0–65535 or empty, an empty host, a Unix path
+        /// with a NUL byte or longer than `sun_path`, or another family:
+        /// the message names the part; nothing is bound), a lookup error
+        /// (named by the resolver's text), `"closed"`.
         pub fn bind(&self, addr: impl $crate::ToAddr) -> $crate::Result<()> {
             let addrs = addr.to_addr()?.resolve(&self.hints(true))?;
             self.sock.bind_any(&addrs)
@@ -824,7 +832,12 @@ macro_rules! common_methods {
         /// # Errors
         ///
         /// `"unknown_option"`, `"read_only_option"` (`error`, `type`,
-        /// `acceptconn`), `"invalid_option_value"`, an OS error, `"closed"`.
+        /// `acceptconn`), `"not_supported"` (`rcvlowat`, `sndlowat`,
+        /// `dontroute`), `"invalid_option_value"` (a value of the wrong
+        /// type, outside what the option's kernel field holds, or refused
+        /// by the kernel; the option keeps its value), `"access_denied"`
+        /// (`priority` over 6 without `CAP_NET_ADMIN`), another OS error,
+        /// `"closed"`.
         pub fn setopt(&self, name: &str, value: impl Into<$crate::OptValue>) -> $crate::Result<()> {
             let v = value.into();
             self.sock.with(|s| $crate::opt::setopt(s, name, &v))
@@ -834,7 +847,7 @@ macro_rules! common_methods {
         ///
         /// # Errors
         ///
-        /// `"unknown_option"`, an OS error, `"closed"`.
+        /// `"unknown_option"`, `"not_supported"`, an OS error, `"closed"`.
         pub fn getopt(&self, name: &str) -> $crate::Result<$crate::OptValue> {
             self.sock.with(|s| $crate::opt::getopt(s, name))
         }
@@ -872,6 +885,25 @@ macro_rules! common_methods {
                     ..$crate::Flags::default()
                 },
             }
+        }
+
+        /// `true` once the socket is closed (`s:closed()`): by
+        /// [`close`](Self::close), by being taken out (`into_inner`), or,
+        /// for a socket made from a Tokio socket that could not be taken
+        /// out of its reactor, from the start. A peer's close does not
+        /// count (that is `recv` returning 0).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// let s = sockloop::udp()?;
+        /// assert!(!s.closed());
+        /// s.close()?;
+        /// assert!(s.closed());
+        /// # Ok::<(), sockloop::Error>(())
+        /// ```
+        pub fn closed(&self) -> bool {
+            self.sock.is_closed()
         }
     };
 }

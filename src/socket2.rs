@@ -87,15 +87,11 @@ pub fn poll(timeout: Option<f64>) -> Result<()> {
 ///
 /// `"thread_panicked"`, `"loop_busy"`, as [`poll`].
 pub fn start(timeout: Option<f64>) -> Result<()> {
-    crate::socketloop::clear_stop();
-    while !crate::socketloop::stop_requested() {
-        match poll(timeout) {
-            Ok(()) => {}
-            Err(e) if matches!(e.kind(), ErrorKind::Timeout | ErrorKind::Empty) => break,
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
+    crate::socketloop::run_rounds(|| match poll(timeout) {
+        Ok(()) => Ok(true),
+        Err(e) if matches!(e.kind(), ErrorKind::Timeout | ErrorKind::Empty) => Ok(false),
+        Err(e) => Err(e),
+    })
 }
 
 /// `socket.stop()`: [`start`] returns after the running round.

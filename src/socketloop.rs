@@ -65,18 +65,30 @@ mod asocket;
 
 pub use asocket::{ASocket, Want};
 
-// This layer's `start` loops over `sockloop::poll`, which clears sockloop's
-// own stop flag at each round, so `stop()` here also sets a flag of its
-// own, kept in the loop state. Shared with `sockloop::socket2`.
+// This layer's `start` loops over `sockloop::poll` rounds, so `stop()`
+// here sets a flag of its own (kept in the loop state) besides sockloop's,
+// which ends the running round. Shared with `sockloop::socket2`.
 
-/// Clears the stop request (at the start of a `start`).
-pub(crate) fn clear_stop() {
-    crate::context::with_loop(|l| l.compat_stop.set(false));
-}
-
-/// `true` once `stop()` was called since the last `clear_stop()`.
-pub(crate) fn stop_requested() -> bool {
-    crate::context::with_loop(|l| l.compat_stop.get())
+/// The `start` of the compatibility layers: runs `round` until it returns
+/// `Ok(false)` or an error, or `stop()` is called. A `stop()` made while
+/// no `start` ran lets one round run, as upstream's
+/// `while step() do if stop then break end end`; the request (and
+/// sockloop's own) is used up when this returns.
+pub(crate) fn run_rounds(mut round: impl FnMut() -> Result<bool>) -> Result<()> {
+    let stop_requested = || crate::context::with_loop(|l| l.compat_stop.get());
+    let stopped_before = crate::context::with_loop(|l| l.compat_stop.replace(false));
+    let r = loop {
+        match round() {
+            Ok(true) if !stopped_before && !stop_requested() => {}
+            Ok(_) => break Ok(()),
+            Err(e) => break Err(e),
+        }
+    };
+    crate::context::with_loop(|l| {
+        l.compat_stop.set(false);
+        l.stop.set(false);
+    });
+    r
 }
 
 /// `loop.wrap(skt | fd)`: an async socket over a TCP socket: a sockloop
@@ -230,12 +242,40 @@ impl Server {
         self.listener.local_addr()
     }
 
-    /// Closes the listening socket: the accept thread ends, connections
-    /// already accepted keep running. A second call does nothing.
+    /// Closes the listening socket: the accept thread ends now (it is run
+    /// to its end before `close` returns), connections already accepted
+    /// keep running. Closing the last server thus leaves nothing for
+    /// [`step`] to do, as upstream. A second call does nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::socketloop;
+    /// let server = socketloop::newserver("127.0.0.1", 0, |_c| async {})?;
+    /// assert!(socketloop::step(Some(0.0))); // the server waits for clients
+    /// server.close();
+    /// assert!(server.closed());
+    /// assert!(server.thread().is_finished());
+    /// assert!(!socketloop::step(Some(0.0))); // nothing left to do
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn close(&self) {
         if !self.closed.replace(true) {
             let _ = self.listener.close();
+            // The cancel also ends a pause after an accept error.
+            self.accepter.cancel();
+            // Ends the accept thread now; where nothing can drive it
+            // (a Tokio runtime without a LocalSet) the cancel stays
+            // pending for the next driver.
+            let _ = crate::thread::step_waiting_now(self.accepter.inner());
         }
+    }
+
+    /// `true` once [`close`](Server::close) was called (or the listening
+    /// socket was closed another way). See [`close`](Server::close) for an
+    /// example.
+    pub fn closed(&self) -> bool {
+        self.closed.get() || self.listener.closed()
     }
 
     /// The thread that accepts connections.
@@ -332,16 +372,13 @@ pub fn step(timeout: Option<f64>) -> bool {
 /// The first error of a round: `"thread_panicked"` (the loop stays usable
 /// for the next `start`), `"loop_busy"`.
 pub fn start(timeout: Option<f64>) -> Result<()> {
-    clear_stop();
-    while !stop_requested() {
-        if !try_step(timeout)? {
-            break;
-        }
-    }
-    Ok(())
+    run_rounds(|| try_step(timeout))
 }
 
-/// `loop.stop()`: [`start`] returns after the running round.
+/// `loop.stop()`: [`start`] returns after the running round. Called while
+/// no `start` runs, the next `start` runs one round and returns (upstream
+/// keeps that flag set for every later `start`; sockloop's is used up by
+/// the `start` that honours it).
 pub fn stop() {
     crate::context::with_loop(|l| l.compat_stop.set(true));
     crate::stop();

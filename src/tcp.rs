@@ -214,7 +214,9 @@ impl Tcp {
 
     /// Binds to `addr` if not bound yet and listens with the maximum
     /// backlog the system allows (`tcp:listen(host, port)`). Sets
-    /// `reuseaddr` first on IP sockets (as servers do). Needs no runtime.
+    /// `reuseaddr` first on IP sockets (as servers do; sock.lua does not,
+    /// see PORTING.md). On a bound socket `addr` is ignored (as upstream),
+    /// but still checked. Needs no runtime.
     ///
     /// # Errors
     ///
@@ -240,11 +242,14 @@ impl Tcp {
     ///
     /// As [`listen`](Tcp::listen).
     pub fn listen_backlog(&self, backlog: u32, addr: impl ToAddr) -> Result<()> {
+        // A malformed address is rejected before anything is changed.
+        let req = addr.to_addr()?;
         if !self.is_bound()? {
+            let addrs = req.resolve(&self.hints(true))?;
             if self.family() != Family::Unix {
                 self.setopt("reuseaddr", true)?;
             }
-            self.bind(addr)?;
+            self.sock.bind_any(&addrs)?;
         }
         let backlog = i32::try_from(backlog).unwrap_or(i32::MAX);
         self.sock.with(|s| Ok(s.listen(backlog)?))
@@ -309,18 +314,20 @@ impl Tcp {
     }
 
     /// Receives up to `buf.len()` bytes (`tcp:recv(buf, maxlen, expires)`).
-    /// `Ok(0)` means the peer closed (or `buf` is empty).
+    /// `Ok(0)` means the peer closed.
     ///
     /// # Errors
     ///
-    /// `"timeout"`, `"connection_reset"`, `"closed"`, `"cancelled"`, ...
+    /// `"invalid_argument"` for an empty `buf` (sock.lua's `maxlen` must
+    /// be > 0; nothing is read), `"timeout"`, `"connection_reset"`,
+    /// `"closed"`, `"cancelled"`, ...
     ///
     /// # Cancel safety
     ///
     /// Cancel safe: no data is lost if the future is dropped.
     pub async fn recv(&self, buf: &mut [u8], expires: impl Into<Option<f64>>) -> Result<usize> {
         if buf.is_empty() {
-            return self.sock.with(|_| Ok(0));
+            return Err(Error::empty_buffer("recv"));
         }
         let mut call = Call::new(expires.into());
         self.sock

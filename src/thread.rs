@@ -167,6 +167,11 @@ impl Thread {
     /// The thread's environment: a typed map, one value per type
     /// (`sock.threadenv[thread]`).
     ///
+    /// The environment is emptied (its values dropped) when the thread
+    /// finishes, after its [`onthreadfinish`] hooks ran (they can still
+    /// read it), as sock.lua clears `threadenv[thread]`. A value inserted
+    /// after that stays until the last handle is dropped.
+    ///
     /// # Examples
     ///
     /// ```
@@ -178,6 +183,7 @@ impl Thread {
     /// t.env().insert(String::from("worker"));
     /// sockloop::resume(&t, ()).unwrap();
     /// assert!(t.is_finished());
+    /// assert!(!t.env().contains::<String>()); // cleared at the finish
     /// ```
     pub fn env(&self) -> &Env {
         &self.inner.env
@@ -305,6 +311,13 @@ impl Env {
             .borrow()
             .as_ref()
             .is_some_and(|m| m.contains_key(&TypeId::of::<T>()))
+    }
+
+    /// Takes every value out (the thread finished). The values are
+    /// dropped by the caller, after the borrow is released, so a value
+    /// whose `Drop` reads the env finds it empty instead of panicking.
+    fn take_all(&self) -> Option<Box<EnvMap>> {
+        self.map.borrow_mut().take()
     }
 }
 
@@ -572,6 +585,12 @@ fn finish(l: &Loop, t: &Rc<ThreadInner>) {
             }
         }
     }
+    // sock.lua clears `threadenv[thread]` when the thread ends; here after
+    // the hooks, which may still read it.
+    let env = t.env.take_all();
+    if let Err(p) = catch_unwind(AssertUnwindSafe(move || drop(env))) {
+        l.record_panic(p);
+    }
 }
 
 /// Steps a thread the loop found on its ready queue: only a thread that
@@ -579,18 +598,37 @@ fn finish(l: &Loop, t: &Rc<ThreadInner>) {
 /// wakes of suspended or finished threads are ignored.
 pub(crate) fn step_ready(l: &Loop, k: Key) {
     let Some(t) = l.get_thread(k) else { return };
-    let run = match t.state.get() {
-        ThreadStatus::Waiting => true,
-        ThreadStatus::Suspended => t.cancel_pending.get(),
-        _ => false,
-    };
-    if !run {
+    if !runnable(&t) {
         t.wake.queued.store(false, Ordering::Release);
         return;
     }
     if let Step::Panicked(p) = step(l, t, None) {
         l.record_panic(p);
     }
+}
+
+/// `true` if a wake-up of `t` makes it run: it waits, or it is suspended
+/// with a cancel to deliver.
+fn runnable(t: &ThreadInner) -> bool {
+    match t.state.get() {
+        ThreadStatus::Waiting => true,
+        ThreadStatus::Suspended => t.cancel_pending.get(),
+        _ => false,
+    }
+}
+
+/// Drops queued wake-ups that would run nothing (of finished threads, or
+/// of threads already stepped by [`step_waiting_now`]), so that a loop
+/// with only those is idle.
+pub(crate) fn drop_stale_wakes(l: &Loop) {
+    l.retain_ready(|&k| match l.get_thread(k) {
+        Some(t) if runnable(&t) => true,
+        Some(t) => {
+            t.wake.queued.store(false, Ordering::Release);
+            false
+        }
+        None => false,
+    });
 }
 
 /// Steps a waiting thread now, synchronously (a sleep job's `wakeup`).

@@ -3,7 +3,7 @@
 
 use std::io;
 
-use rustix::net::{RecvFlags, SendFlags};
+use rustix::net::SendFlags;
 
 use crate::addr::{is_any, Family, Hints, Protocol, SockAddr, SockType, ToAddr};
 use crate::deadline::Deadline;
@@ -95,9 +95,13 @@ pub(crate) async fn send(sock: &Sock, buf: &[u8], expires: Option<f64>) -> Resul
 }
 
 pub(crate) async fn recv(sock: &Sock, buf: &mut [u8], expires: Option<f64>) -> Result<usize> {
+    if buf.is_empty() {
+        return Err(Error::empty_buffer("recv"));
+    }
     let mut call = Call::new(expires);
     sock.wait(Op::Recv, &mut call, |s| {
-        let (n, _) = rustix::net::recv(s, &mut *buf, RecvFlags::empty()).map_err(rx)?;
+        let (n, _) =
+            rustix::net::recv(s, &mut *buf, rustix::net::RecvFlags::empty()).map_err(rx)?;
         Ok((n, false))
     })
     .await
@@ -128,10 +132,27 @@ pub(crate) async fn recvnext(
     buf: &mut [u8],
     expires: Option<f64>,
 ) -> Result<(usize, SockAddr)> {
+    recvnext_flags(sock, buf, expires, RecvFlags::default()).await
+}
+
+/// `recvfrom` with `flags`; the shared body of `recvnext` and
+/// `recvnext_flags` (for `Udp` and `Raw`).
+pub(crate) async fn recvnext_flags(
+    sock: &Sock,
+    buf: &mut [u8],
+    expires: Option<f64>,
+    flags: RecvFlags,
+) -> Result<(usize, SockAddr)> {
+    if buf.is_empty() {
+        return Err(Error::empty_buffer("recvnext"));
+    }
     let mut call = Call::new(expires);
     let unnamed = sock.family() == Family::Unix;
+    let flags = flags.to_rustix();
     sock.wait(Op::Recv, &mut call, |s| {
-        let (n, _, from) = rustix::net::recvfrom(s, &mut *buf, RecvFlags::empty()).map_err(rx)?;
+        // The second count is the datagram's length (with `trunc`, also
+        // the part that did not fit).
+        let (_, len, from) = rustix::net::recvfrom(s, &mut *buf, flags).map_err(rx)?;
         let from = match from.and_then(SockAddr::from_rustix) {
             Some(a) => a,
             None if unnamed => SockAddr::unix(""),
@@ -141,7 +162,7 @@ pub(crate) async fn recvnext(
                 ))
             }
         };
-        Ok(((n, from), false))
+        Ok(((len, from), false))
     })
     .await
 }
@@ -206,7 +227,9 @@ impl Udp {
     ///
     /// # Errors
     ///
-    /// `"timeout"`, `"connection_refused"`, `"closed"`, `"cancelled"`.
+    /// `"invalid_argument"` for an empty `buf` (sock.lua's `maxlen` must
+    /// be > 0; no datagram is taken), `"timeout"`, `"connection_refused"`,
+    /// `"closed"`, `"cancelled"`.
     ///
     /// # Cancel safety
     ///
@@ -234,7 +257,8 @@ impl Udp {
         sendto(&self.sock, addr, &hints, buf, expires.into()).await
     }
 
-    /// Receives one datagram and its sender (`udp:recvnext(buf, maxlen)`).
+    /// Receives one datagram and its sender (`udp:recvnext(buf, maxlen)`);
+    /// [`recvnext_flags`](Udp::recvnext_flags) takes sock.lua's `flags`.
     ///
     /// # Errors
     ///
@@ -249,6 +273,47 @@ impl Udp {
         expires: impl Into<Option<f64>>,
     ) -> Result<(usize, SockAddr)> {
         recvnext(&self.sock, buf, expires.into()).await
+    }
+
+    /// [`recvnext`](Udp::recvnext) with `recvfrom(2)` flags
+    /// (`udp:recvnext(buf, maxlen, expires, flags)`), e.g.
+    /// [`RecvFlags::PEEK`] to look at the next datagram without taking it.
+    /// With [`RecvFlags::TRUNC`] the count is the datagram's full length,
+    /// which may exceed `buf.len()` (only `buf.len()` bytes are stored).
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Udp::recv).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// use sockloop::{clock, udp, RecvFlags};
+    /// let a = udp()?;
+    /// a.bind(("127.0.0.1", 0))?;
+    /// let b = udp()?;
+    /// b.sendto(&a.local_addr()?, b"ping", None).await?;
+    /// let mut buf = [0u8; 16];
+    /// let (n, _) = a.recvnext_flags(&mut buf, clock() + 5.0, RecvFlags::PEEK).await?;
+    /// assert_eq!(&buf[..n], b"ping");
+    /// let (n, _) = a.recvnext(&mut buf, clock() + 5.0).await?; // still there
+    /// assert_eq!(&buf[..n], b"ping");
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
+    #[doc(alias = "recvnext")]
+    pub async fn recvnext_flags(
+        &self,
+        buf: &mut [u8],
+        expires: impl Into<Option<f64>>,
+        flags: RecvFlags,
+    ) -> Result<(usize, SockAddr)> {
+        recvnext_flags(&self.sock, buf, expires.into(), flags).await
     }
 
     /// Takes the socket out as a `socket2::Socket`; this `Udp` is closed
@@ -318,5 +383,54 @@ impl From<tokio::net::UdpSocket> for Udp {
                 sock: Sock::closed(SockType::Udp, Family::Inet, Protocol::Udp),
             },
         }
+    }
+}
+
+// ===== RecvFlags =====
+
+/// `recvfrom(2)` flags for [`Udp::recvnext_flags`] and
+/// [`Raw::recvnext_flags`](crate::Raw::recvnext_flags): sock.lua's `flags`
+/// argument of `udp:recvnext(buf, maxlen, [expires], [flags])`, which
+/// upstream passes to `recvfrom` as `MSG_*` bits.
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::RecvFlags;
+/// let f = RecvFlags { peek: true, ..RecvFlags::default() };
+/// assert_eq!(f, RecvFlags::PEEK);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RecvFlags {
+    /// `MSG_PEEK`: return the next datagram without taking it; the next
+    /// receive gets it again.
+    pub peek: bool,
+    /// `MSG_TRUNC`: return the datagram's real length, also when it is
+    /// longer than the buffer.
+    pub trunc: bool,
+}
+
+impl RecvFlags {
+    /// `MSG_PEEK` alone.
+    pub const PEEK: RecvFlags = RecvFlags {
+        peek: true,
+        trunc: false,
+    };
+
+    /// `MSG_TRUNC` alone.
+    pub const TRUNC: RecvFlags = RecvFlags {
+        peek: false,
+        trunc: true,
+    };
+
+    fn to_rustix(self) -> rustix::net::RecvFlags {
+        let mut f = rustix::net::RecvFlags::empty();
+        if self.peek {
+            f |= rustix::net::RecvFlags::PEEK;
+        }
+        if self.trunc {
+            f |= rustix::net::RecvFlags::TRUNC;
+        }
+        f
     }
 }

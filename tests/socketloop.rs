@@ -9,19 +9,7 @@ use std::rc::Rc;
 
 use sockloop::socketloop::{self, wrap, ASocket, Want};
 use sockloop::{clock, Error, ErrorKind};
-use support::{bounded, fnv, FNV0};
-
-/// A connected pair of ASockets (client, server side).
-async fn pair() -> (ASocket, ASocket) {
-    let l = sockloop::tcp().unwrap();
-    l.listen(("127.0.0.1", 0)).unwrap();
-    let port = l.local_addr().unwrap().port();
-    let c = socketloop::connect("127.0.0.1", port, None, None)
-        .await
-        .unwrap();
-    let s = wrap(l.accept(clock() + 5.0).await.unwrap());
-    (c, s)
-}
+use support::{asocket_pair as pair, bounded, fnv, FNV0};
 
 fn reversed(line: &[u8]) -> Vec<u8> {
     let mut v = line.to_vec();

@@ -108,34 +108,30 @@ impl From<Tcp> for ASocket {
     }
 }
 
-/// LuaSocket's `i, j` of `send(data, i, j)` (1-based, inclusive, negative
-/// from the end, as `string.sub`) -> a 0-based half-open range.
-fn lua_range(len: usize, i: i64, j: i64) -> (usize, usize) {
-    let len_i = i64::try_from(len).unwrap_or(i64::MAX);
-    let mut start = if i < 0 {
-        len_i.saturating_add(i) + 1
-    } else {
-        i
+/// LuaSocket's `send(data, i, j)` arithmetic (`buffer_meth_send`): a
+/// negative `i`/`j` counts from the end, `i` is raised to 1 and `j`
+/// lowered to the length. Returns the bytes to send (a 0-based range,
+/// empty when `i > j`) and the base of the result: LuaSocket returns
+/// `base + bytes sent`, which is `i - 1` for an empty range even past the
+/// end (`send("abc", 9, 12)` is 8).
+fn lua_range(len: usize, i: i64, j: i64) -> (std::ops::Range<usize>, usize) {
+    let n = i128::try_from(len).unwrap_or(i128::MAX);
+    let from_end = |k: i64| {
+        let k = i128::from(k);
+        if k < 0 {
+            n + k + 1
+        } else {
+            k
+        }
     };
-    let mut end = if j < 0 {
-        len_i.saturating_add(j) + 1
-    } else {
-        j
-    };
-    if start < 1 {
-        start = 1;
+    let start = from_end(i).max(1);
+    let end = from_end(j).min(n);
+    let base = usize::try_from(start - 1).unwrap_or(usize::MAX);
+    if start > end {
+        return (0..0, base);
     }
-    if end > len_i {
-        end = len_i;
-    }
-    let start0 = usize::try_from(start - 1).unwrap_or(0);
-    if end < start {
-        // An empty range: nothing is sent, the result is `i - 1` (clamped).
-        let at = start0.min(len);
-        return (at, at);
-    }
-    let end0 = usize::try_from(end).unwrap_or(0);
-    (start0.min(len), end0.min(len))
+    // 1 <= start <= end <= len here.
+    (base..usize::try_from(end).unwrap_or(len), base)
 }
 
 impl ASocket {
@@ -292,13 +288,16 @@ impl ASocket {
 
     /// `tcp:send(data, i, j)`: sends the bytes `i..=j` of `data` (1-based,
     /// inclusive; negative counts from the end as Lua's `string.sub`; out
-    /// of range clamps) and returns the index in `data` of the last byte
-    /// sent: `j` (clamped) on success, `i - 1` for an empty range.
+    /// of range clamps) and returns what LuaSocket returns: `i - 1` plus
+    /// the bytes sent, with `i` after its adjustment (a negative `i` counts
+    /// from the end, one below 1 becomes 1). That is `j` (clamped) on
+    /// success, and `i - 1` for an empty range, also past the end:
+    /// `send_range(b"", 2, 0)` is 1 and `send_range(b"abc", 9, 12)` is 8.
     ///
     /// # Errors
     ///
-    /// As [`send`](ASocket::send); `partial()` is the index in `data` of
-    /// the last byte sent.
+    /// As [`send`](ASocket::send); `partial()` is `i - 1` plus the bytes
+    /// sent (LuaSocket's third return value).
     ///
     /// # Cancel safety
     ///
@@ -316,21 +315,23 @@ impl ASocket {
     /// assert_eq!(c.send_range(b"hello world", 7, -1).await?, 11); // "world"
     /// assert_eq!(c.send_range(b"hello", -5, 2).await?, 2); // "he"
     /// assert_eq!(c.send_range(b"abc", 3, 1).await?, 2); // nothing
+    /// assert_eq!(c.send_range(b"abc", 9, 12).await?, 8); // nothing
     /// assert_eq!(s.receive(7).await?, b"worldhe");
     /// # Ok::<(), sockloop::Error>(())
     /// # }).unwrap();
     /// ```
     pub async fn send_range(&self, data: &[u8], i: i64, j: i64) -> Result<usize> {
-        let (start, end) = lua_range(data.len(), i, j);
-        if start >= end {
-            return Ok(start);
+        let (range, base) = lua_range(data.len(), i, j);
+        if range.is_empty() {
+            return Ok(base);
         }
         let tcp = self.getsocket();
-        match tcp.send(&data[start..end], self.expires()).await {
-            Ok(()) => Ok(end),
+        let n = range.len();
+        match tcp.send(&data[range], self.expires()).await {
+            Ok(()) => Ok(base + n),
             Err(e) => {
                 let sent = e.partial().unwrap_or(0);
-                Err(e.with_partial(start + sent))
+                Err(e.with_partial(base + sent))
             }
         }
     }
@@ -509,6 +510,22 @@ impl ASocket {
             }
         }
     }
+
+    /// `true` once the wrapped socket is closed (sock.lua's `s:closed()`;
+    /// [`Tcp::closed`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let a = sockloop::socketloop::tcp(None, None)?;
+    /// assert!(!a.closed());
+    /// a.close()?;
+    /// assert!(a.closed());
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
+    pub fn closed(&self) -> bool {
+        self.getsocket().closed()
+    }
 }
 
 /// `receive`'s buffered reader over the socket: the `ASocket`'s read-ahead
@@ -593,14 +610,16 @@ mod tests {
 
     #[test]
     fn lua_ranges() {
-        assert_eq!(lua_range(5, 1, -1), (0, 5));
-        assert_eq!(lua_range(5, 2, 3), (1, 3));
-        assert_eq!(lua_range(5, -2, -1), (3, 5));
-        assert_eq!(lua_range(5, 0, 100), (0, 5));
-        assert_eq!(lua_range(5, -100, 2), (0, 2));
-        assert_eq!(lua_range(5, 4, 2), (3, 3));
-        assert_eq!(lua_range(5, 9, 12), (5, 5));
-        assert_eq!(lua_range(0, 1, -1), (0, 0));
-        assert_eq!(lua_range(5, i64::MIN, i64::MAX), (0, 5));
+        // (bytes to send, base of LuaSocket's result)
+        assert_eq!(lua_range(5, 1, -1), (0..5, 0));
+        assert_eq!(lua_range(5, 2, 3), (1..3, 1));
+        assert_eq!(lua_range(5, -2, -1), (3..5, 3));
+        assert_eq!(lua_range(5, 0, 100), (0..5, 0));
+        assert_eq!(lua_range(5, -100, 2), (0..2, 0));
+        assert_eq!(lua_range(5, 4, 2), (0..0, 3));
+        assert_eq!(lua_range(5, 9, 12), (0..0, 8));
+        assert_eq!(lua_range(0, 1, -1), (0..0, 0));
+        assert_eq!(lua_range(0, 2, 0), (0..0, 1));
+        assert_eq!(lua_range(5, i64::MIN, i64::MAX), (0..5, 0));
     }
 }

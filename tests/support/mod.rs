@@ -79,3 +79,81 @@ pub fn pattern(seed: u8, pos: usize, buf: &mut [u8]) {
         *b = (x.wrapping_mul(2_654_435_761) >> 13) as u8 ^ seed;
     }
 }
+
+/// A connected pair of socketloop `ASocket`s on loopback: (client, server
+/// side). Needs a running loop.
+pub async fn asocket_pair() -> (sockloop::socketloop::ASocket, sockloop::socketloop::ASocket) {
+    use sockloop::socketloop;
+    let l = sockloop::tcp().unwrap();
+    l.listen(("127.0.0.1", 0)).unwrap();
+    let port = l.local_addr().unwrap().port();
+    let c = socketloop::connect("127.0.0.1", port, None, None)
+        .await
+        .unwrap();
+    let s = socketloop::wrap(l.accept(sockloop::clock() + 5.0).await.unwrap());
+    (c, s)
+}
+
+/// Two UDP sockets bound to 127.0.0.1 (any port).
+pub fn udp_pair() -> (sockloop::Udp, sockloop::Udp) {
+    let bound = || {
+        let s = sockloop::udp().unwrap();
+        s.bind(("127.0.0.1", 0)).unwrap();
+        s
+    };
+    (bound(), bound())
+}
+
+/// A connected TCP pair on 127.0.0.1: (client, accepted side). Needs a
+/// Tokio runtime.
+pub async fn tcp_pair() -> (sockloop::Tcp, sockloop::Tcp) {
+    let deadline = sockloop::clock() + 5.0;
+    let l = sockloop::tcp().unwrap();
+    l.listen(("127.0.0.1", 0)).unwrap();
+    let c = sockloop::tcp().unwrap();
+    c.connect(&l.local_addr().unwrap(), deadline).await.unwrap();
+    let s = l.accept(deadline).await.unwrap();
+    (c, s)
+}
+
+// The socket option names by value type (sockloop's table in src/opt.rs).
+
+/// Flags.
+pub const BOOLS: &[&str] = &[
+    "reuseaddr",
+    "reuseport",
+    "keepalive",
+    "broadcast",
+    "oobinline",
+    "tcp_nodelay",
+    "tcp_quickack",
+    "ip_multicast_loop",
+    "ipv6_v6only",
+    "ipv6_multicast_loop",
+];
+/// Integers.
+pub const INTS: &[&str] = &[
+    "ip_ttl",
+    "ip_tos",
+    "ip_multicast_ttl",
+    "ipv6_unicast_hops",
+    "ipv6_multicast_hops",
+    "priority",
+    "tcp_keepcnt",
+    "tcp_maxseg",
+    "rcvbuf",
+    "sndbuf",
+];
+/// Times.
+pub const TIMES: &[&str] = &[
+    "linger",
+    "tcp_keepidle",
+    "tcp_keepintvl",
+    "tcp_user_timeout",
+    "rcvtimeo",
+    "sndtimeo",
+];
+/// Read-only.
+pub const READ_ONLY: &[&str] = &["error", "type", "acceptconn"];
+/// Known, without a safe call.
+pub const UNSUPPORTED: &[&str] = &["rcvlowat", "sndlowat", "dontroute"];
