@@ -28,6 +28,10 @@ thread_local! {
     /// `LOOP` so a waker can tell "same loop" without touching the loop.
     static LOOP_ID: Cell<usize> = const { Cell::new(0) };
     static LOOP: Loop = Loop::new();
+    /// How many threads of this OS thread's loop have a cancel pending: a
+    /// parked call reads this one word instead of looking up the current
+    /// thread (`take_cancel` runs on every park and wake-up).
+    static CANCELS: Cell<usize> = const { Cell::new(0) };
     /// Set while [`catch_quietly`] runs a probe: the panic hook stays silent.
     static QUIET: Cell<bool> = const { Cell::new(false) };
 }
@@ -57,6 +61,17 @@ pub(crate) fn catch_quietly<R>(f: impl FnOnce() -> R) -> std::thread::Result<R> 
     let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
     QUIET.with(|q| q.set(was));
     res
+}
+
+/// `false` when no thread of this OS thread's loop has a cancel pending.
+#[inline]
+pub(crate) fn cancels_pending() -> bool {
+    CANCELS.try_with(|c| c.get() != 0).unwrap_or(true)
+}
+
+/// Adds `d` to the count of pending cancels.
+pub(crate) fn count_cancels(d: isize) {
+    let _ = CANCELS.try_with(|c| c.set(c.get().wrapping_add_signed(d)));
 }
 
 /// Runs `f` with this OS thread's loop, creating it on first use.

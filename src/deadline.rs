@@ -114,7 +114,16 @@ impl Deadline {
     /// that `cx`'s waker is woken at the deadline.
     #[inline]
     pub(crate) fn poll_expired(&mut self, cx: &mut Context<'_>) -> bool {
-        let Some(at) = self.at else { return false };
+        match self.at {
+            None => false,
+            Some(at) => self.poll_expired_at(at, cx),
+        }
+    }
+
+    /// [`poll_expired`](Deadline::poll_expired) with a deadline: kept out
+    /// of line so that the common "no deadline" case costs one test.
+    #[inline(never)]
+    fn poll_expired_at(&mut self, at: Instant, cx: &mut Context<'_>) -> bool {
         if Instant::now() >= at {
             return true;
         }
@@ -122,6 +131,19 @@ impl Deadline {
             .sleep
             .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
         sleep.as_mut().poll(cx).is_ready()
+    }
+
+    /// Drops the timer, if one was armed (out of line: rare).
+    #[inline]
+    pub(crate) fn disarm(&mut self) {
+        if self.sleep.is_some() {
+            self.drop_sleep();
+        }
+    }
+
+    #[inline(never)]
+    fn drop_sleep(&mut self) {
+        self.sleep = None;
     }
 
     /// The `"timeout"` error.

@@ -151,10 +151,18 @@ impl Drop for Driver {
 /// Inside a Tokio runtime, when no driver could ever run:
 /// * `"no_local_set"`: the caller is not inside a `LocalSet`;
 /// * `"not_supported"`: the runtime was built without timers.
+#[inline]
 pub(crate) fn ensure_driver(l: &Loop) -> Result<()> {
     if l.running.get() || l.embedded.get() {
         return Ok(());
     }
+    spawn_driver(l)
+}
+
+/// [`ensure_driver`] when no driver runs: out of line, so the check above
+/// costs two loads on every park.
+#[inline(never)]
+fn spawn_driver(l: &Loop) -> Result<()> {
     if tokio::runtime::Handle::try_current().is_err() {
         return Ok(());
     }

@@ -271,6 +271,14 @@ pub(crate) struct Call {
 /// [`MAX_IO`](crate::tcp)-sized copies.
 const GRACE: Duration = Duration::from_millis(3);
 
+impl Drop for Call {
+    /// Most calls never arm a timer: keep their drop to one test.
+    #[inline]
+    fn drop(&mut self) {
+        self.deadline.disarm();
+    }
+}
+
 impl Call {
     /// A call with this absolute `expires` (`clock()` seconds).
     #[inline]
@@ -695,13 +703,14 @@ impl Sock {
     /// call's deadline passes (`"timeout"`), the socket is closed
     /// (`"closed"`) or the current sockloop thread is cancelled while the
     /// call is parked (`"cancelled"`). See [`Call`].
-    pub(crate) async fn wait<T>(
-        &self,
+    #[inline]
+    pub(crate) fn wait<'a, T>(
+        &'a self,
         op: Op,
-        call: &mut Call,
-        mut f: impl FnMut(&Socket) -> io::Result<(T, bool)>,
-    ) -> Result<T> {
-        poll_fn(|cx| self.poll_call(cx, call, op, &mut f)).await
+        call: &'a mut Call,
+        mut f: impl FnMut(&Socket) -> io::Result<(T, bool)> + 'a,
+    ) -> impl Future<Output = Result<T>> + 'a {
+        poll_fn(move |cx| self.poll_call(cx, call, op, &mut f))
     }
 
     /// `true` once the socket is closed (by `close()`, or taken out).

@@ -82,6 +82,7 @@ fn not_connected(e: &io::Error) -> bool {
 /// millisecond or so of its deadline, at one extra syscall per 4 MiB.
 const MAX_IO: usize = 4 << 20;
 
+#[inline]
 fn recv_op(s: &socket2::Socket, buf: &mut [u8]) -> io::Result<(usize, bool)> {
     let len = buf.len().min(MAX_IO);
     let (n, _) = rustix::net::recv(s, &mut buf[..len], RecvFlags::empty()).map_err(rx)?;
@@ -119,6 +120,7 @@ fn pending_or_cancelled<T>() -> Poll<io::Result<T>> {
     }
 }
 
+#[inline]
 fn send_op(s: &socket2::Socket, buf: &[u8]) -> io::Result<(usize, bool)> {
     let buf = &buf[..buf.len().min(MAX_IO)];
     let n = rustix::net::send(s, buf, SendFlags::NOSIGNAL).map_err(rx)?;

@@ -85,6 +85,25 @@ pub(crate) struct ThreadInner {
     hooks: RefCell<Option<Box<Vec<Hook>>>>,
 }
 
+impl ThreadInner {
+    /// Makes a cancel pending (counted per OS thread, see
+    /// [`cancels_pending`](crate::context::cancels_pending)).
+    fn mark_cancel(&self) {
+        if !self.cancel_pending.replace(true) {
+            crate::context::count_cancels(1);
+        }
+    }
+
+    /// Clears a pending cancel; `true` if there was one.
+    fn unmark_cancel(&self) -> bool {
+        let was = self.cancel_pending.replace(false);
+        if was {
+            crate::context::count_cancels(-1);
+        }
+        was
+    }
+}
+
 /// The waker of one thread: `Send + Sync`, so a reactor on another OS
 /// thread may call it; it queues the thread's key on its loop.
 pub(crate) struct ThreadWaker {
@@ -230,13 +249,13 @@ impl Thread {
         match t.state.get() {
             ThreadStatus::Finished => {}
             ThreadStatus::Waiting | ThreadStatus::Suspended => {
-                t.cancel_pending.set(true);
+                t.mark_cancel();
                 t.waker.wake_by_ref();
                 // Inside a caller's runtime a suspended thread may have no
                 // driver to deliver the cancel yet.
                 with_loop(|l| crate::runtime::ensure_driver_or_panic(l, "Thread::cancel"));
             }
-            ThreadStatus::New | ThreadStatus::Running => t.cancel_pending.set(true),
+            ThreadStatus::New | ThreadStatus::Running => t.mark_cancel(),
         }
     }
 
@@ -573,6 +592,8 @@ fn step_one(l: &Loop, t: &Rc<ThreadInner>, input: Option<Value>) -> Step {
 }
 
 fn finish(l: &Loop, t: &Rc<ThreadInner>) {
+    // A cancel nobody took ends with the thread.
+    t.unmark_cancel();
     t.state.set(ThreadStatus::Finished);
     drop(t.outbox.take());
     l.remove_thread(t.key);
@@ -767,10 +788,9 @@ where
 
 /// Consumes `t`'s pending cancel, if any.
 fn deliver_cancel(t: &ThreadInner) -> bool {
-    if !t.cancel_pending.get() {
+    if !t.unmark_cancel() {
         return false;
     }
-    t.cancel_pending.set(false);
     t.cancelled.set(true);
     t.cancel_io.set(true);
     true
@@ -779,7 +799,16 @@ fn deliver_cancel(t: &ThreadInner) -> bool {
 /// Consumes a pending cancel of the current sockloop thread: `true` means
 /// the caller (a parked sockloop call) must end with `"cancelled"`.
 /// Outside a sockloop thread it is always `false`.
+#[inline]
 pub(crate) fn take_cancel() -> bool {
+    if !crate::context::cancels_pending() {
+        return false;
+    }
+    take_cancel_slow()
+}
+
+#[inline(never)]
+fn take_cancel_slow() -> bool {
     try_with_loop(|l| l.with_current(|t| t.is_some_and(|t| deliver_cancel(t)))).unwrap_or(false)
 }
 
