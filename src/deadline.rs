@@ -2,6 +2,7 @@
 //! and the one place that turns an expiry into a `"timeout"` error.
 
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::pin::Pin;
 use std::sync::OnceLock;
 use std::task::{Context, Poll};
@@ -82,7 +83,19 @@ pub(crate) fn after(s: f64) -> Option<Instant> {
 #[allow(dead_code)] // the socket layer's
 pub(crate) struct Deadline {
     at: Option<Instant>,
-    sleep: Option<Pin<Box<Sleep>>>,
+    /// Armed on the first park. In a `ManuallyDrop` so that dropping a
+    /// deadline that never armed (nearly every call) is one inline test
+    /// (see the `Drop` impl): it is always emptied there, nothing leaks.
+    sleep: ManuallyDrop<Option<Pin<Box<Sleep>>>>,
+}
+
+impl Drop for Deadline {
+    #[inline]
+    fn drop(&mut self) {
+        if self.sleep.is_some() {
+            self.drop_sleep();
+        }
+    }
 }
 
 #[allow(dead_code)] // the socket layer's
@@ -92,7 +105,7 @@ impl Deadline {
     pub(crate) fn new(expires: Option<f64>) -> Deadline {
         Deadline {
             at: expires.and_then(to_instant),
-            sleep: None,
+            sleep: ManuallyDrop::new(None),
         }
     }
 
@@ -133,17 +146,10 @@ impl Deadline {
         sleep.as_mut().poll(cx).is_ready()
     }
 
-    /// Drops the timer, if one was armed (out of line: rare).
-    #[inline]
-    pub(crate) fn disarm(&mut self) {
-        if self.sleep.is_some() {
-            self.drop_sleep();
-        }
-    }
-
+    /// Drops the armed timer (out of line: rare).
     #[inline(never)]
     fn drop_sleep(&mut self) {
-        self.sleep = None;
+        drop(self.sleep.take());
     }
 
     /// The `"timeout"` error.

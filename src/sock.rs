@@ -15,7 +15,9 @@
 use std::future::{poll_fn, Future};
 use std::io;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex as StdMutex, PoisonError};
+
+use parking_lot::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
@@ -150,7 +152,7 @@ impl Waiters {
 impl Shared {
     #[inline]
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+        self.inner.lock()
     }
 
     /// Wakes (and forgets) every parked task, both directions. The lock is
@@ -187,7 +189,7 @@ pub(crate) struct Sock {
     protocol: Protocol,
     /// The peer, remembered at accept/connect (it stays known after the
     /// peer goes away).
-    remote: Mutex<Option<SockAddr>>,
+    remote: StdMutex<Option<SockAddr>>,
 }
 
 impl std::fmt::Debug for Sock {
@@ -271,14 +273,6 @@ pub(crate) struct Call {
 /// [`MAX_IO`](crate::tcp)-sized copies.
 const GRACE: Duration = Duration::from_millis(3);
 
-impl Drop for Call {
-    /// Most calls never arm a timer: keep their drop to one test.
-    #[inline]
-    fn drop(&mut self) {
-        self.deadline.disarm();
-    }
-}
-
 impl Call {
     /// A call with this absolute `expires` (`clock()` seconds).
     #[inline]
@@ -345,7 +339,7 @@ impl Sock {
             socktype,
             family,
             protocol,
-            remote: Mutex::new(None),
+            remote: StdMutex::new(None),
         }
     }
 
@@ -499,11 +493,12 @@ impl Sock {
         op: Op,
         f: &mut impl FnMut(&Socket) -> io::Result<(T, bool)>,
     ) -> Poll<Result<T>> {
-        // Wakers to call once the lock is released (rare: see below).
-        let mut others = Vec::new();
-        let r = self.poll_locked(&mut self.lock(), cx, op, f, &mut others);
-        if !others.is_empty() {
-            others.into_iter().for_each(Waker::wake);
+        // Set when the other waiters must be woken once the lock is
+        // released (rare: see below).
+        let mut refan = false;
+        let r = self.poll_locked(&mut self.lock(), cx, op, f, &mut refan);
+        if refan {
+            self.shared.fire();
         }
         r
     }
@@ -515,7 +510,7 @@ impl Sock {
         cx: &mut Context<'_>,
         op: Op,
         f: &mut impl FnMut(&Socket) -> io::Result<(T, bool)>,
-        others: &mut Vec<Waker>,
+        refan: &mut bool,
     ) -> Poll<Result<T>> {
         let Inner {
             state,
@@ -584,9 +579,9 @@ impl Sock {
                     ready = poll_ready(fd, dir, &mut Context::from_waker(&self.fan));
                     if ready.is_ready() {
                         // Readiness came in between and woke only us: the
-                        // others lost their registration, so wake them to
-                        // poll (and register) again.
-                        others.extend(list.take().filter(|o| !o.will_wake(w)));
+                        // others lost their registration, so wake them all
+                        // to poll (and register) again.
+                        *refan = true;
                     }
                 }
             }
