@@ -435,6 +435,12 @@ impl Loop {
         self.driver_notified.set(true);
     }
 
+    /// [`driver_enter`](Loop::driver_enter) by a driver whose waker is
+    /// registered already.
+    pub(crate) fn driver_reenter(&self) {
+        self.driver_notified.set(true);
+    }
+
     /// Called by a driver before it returns `Pending`: later wakes notify it.
     pub(crate) fn driver_park(&self) {
         self.driver_notified.set(false);

@@ -42,6 +42,11 @@ struct Driver {
     mode: Mode,
     timer: Option<Pin<Box<Sleep>>>,
     armed: Option<Instant>,
+    /// This driver's waker is registered with the loop. A driver is always
+    /// polled by the same task (or `block_on`), so it registers once:
+    /// `Waker::will_wake` can answer "no" for the same waker (its vtable may
+    /// exist twice in a binary), which cost a lock and a clone per round.
+    entered: bool,
 }
 
 impl Driver {
@@ -52,6 +57,7 @@ impl Driver {
             mode,
             timer,
             armed: None,
+            entered: false,
         }
     }
 
@@ -66,10 +72,21 @@ impl Driver {
         }
         l.driver_park();
         if l.ready_len() > 0 {
-            l.driver_enter(cx.waker());
+            self.enter(l, cx);
             return true;
         }
         false
+    }
+
+    /// Marks the driver running, registering its waker on the first poll.
+    #[inline]
+    fn enter(&mut self, l: &Loop, cx: &mut Context<'_>) {
+        if self.entered {
+            l.driver_reenter();
+        } else {
+            l.driver_enter(cx.waker());
+            self.entered = true;
+        }
     }
 
     /// Arms the Tokio timer for `at`; `true` if it has already fired.
@@ -98,7 +115,7 @@ impl Future for Driver {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
         with_loop(|l| {
-            l.driver_enter(cx.waker());
+            this.enter(l, cx);
             let mut n = 0;
             loop {
                 if l.stop.get() {
