@@ -59,6 +59,7 @@ mod runtime;
 mod thread;
 mod time;
 
+pub mod copas;
 pub mod luasocket;
 pub mod socket2;
 pub mod socketloop;
