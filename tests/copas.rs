@@ -867,3 +867,36 @@ fn copas_timer_cancel_before_it_fires() {
         });
     });
 }
+
+#[test]
+fn copas_stray_wakeup_does_not_end_a_lock_or_semaphore_wait() {
+    let got = paused_log(|l| {
+        let lock = Lock::new(None, false).unwrap();
+        let sema = Semaphore::new(1, Some(0), None).unwrap();
+        let k = lock.clone();
+        copas::addthread(async move {
+            k.get(None).await?;
+            copas::pause(10.0).await;
+            k.release()
+        });
+        let mut waiters = Vec::new();
+        for what in ["lock", "sema"] {
+            let (k, s, lg) = (lock.clone(), sema.clone(), l.clone());
+            waiters.push(copas::addthread(async move {
+                let t0 = clock();
+                let e = match what {
+                    "lock" => k.get(Some(2.0)).await.unwrap_err(),
+                    _ => s.take(None, Some(2.0)).await.unwrap_err(),
+                };
+                lg.push(format!("{what}: {} after {:.1}", e.name(), clock() - t0));
+            }));
+        }
+        copas::addthread(async move {
+            copas::pause(0.5).await;
+            for w in &waiters {
+                copas::wakeup(w);
+            }
+        });
+    });
+    assert_eq!(got, ["lock: timeout after 2.0", "sema: timeout after 2.0"]);
+}

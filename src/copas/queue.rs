@@ -197,6 +197,10 @@ impl<T: 'static> Queue<T> {
     /// `"timeout"`, `"destroyed"` (it already was), `"cancelled"`,
     /// `"not_in_thread"`, `"invalid_argument"` (a negative or NaN
     /// timeout).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the queue stays stopped, nothing else changes.
     pub async fn finish(&self, timeout: Option<f64>, no_destroy_on_timeout: bool) -> Result<()> {
         let q = &self.inner;
         let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);

@@ -210,6 +210,19 @@ where
 /// # Panics
 ///
 /// As [`addthread`].
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::copas;
+/// let t = copas::addnamedthread("worker", async {
+///     assert_eq!(copas::getthreadname(None).as_deref(), Some("worker"));
+/// });
+/// assert_eq!(copas::getthreadname(Some(&t)).as_deref(), Some("worker"));
+/// copas::run_loop()?;
+/// assert_eq!(copas::getthreadname(Some(&t)), None); // forgotten at the finish
+/// # Ok::<(), sockloop::Error>(())
+/// ```
 pub fn addnamedthread<F>(name: &str, fut: F) -> Thread
 where
     F: Future + 'static,
@@ -258,6 +271,20 @@ pub fn removethread(thread: &Thread) {
 /// # Errors
 ///
 /// `"not_in_thread"` with `None` outside a sockloop thread.
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::copas;
+/// copas::addthread(async {
+///     copas::setthreadname("renamed", None)?;
+///     assert_eq!(copas::getthreadname(None).as_deref(), Some("renamed"));
+///     Ok::<(), sockloop::Error>(())
+/// });
+/// copas::run_loop()?;
+/// assert_eq!(copas::setthreadname("x", None).unwrap_err().name(), "not_in_thread");
+/// # Ok::<(), sockloop::Error>(())
+/// ```
 pub fn setthreadname(name: &str, thread: Option<&Thread>) -> Result<()> {
     let t = match thread {
         Some(t) => t.clone(),
@@ -286,6 +313,13 @@ fn default_report(e: &Error, t: &Thread, skt: Option<&str>) {
 /// `copas.gettraceback([msg], [co], [skt])`: the text Copas' default error
 /// handler prints: `"msg (coroutine: name, socket: name)"`. Rust keeps no
 /// Lua-style traceback; a panic's message carries its location.
+///
+/// # Examples
+///
+/// ```
+/// let s = sockloop::copas::gettraceback("timeout", None, Some("srv:client_1"));
+/// assert_eq!(s, "timeout (coroutine: nil, socket: srv:client_1)");
+/// ```
 pub fn gettraceback(msg: &str, thread: Option<&Thread>, socket: Option<&str>) -> String {
     let co = match thread {
         Some(t) => getthreadname(Some(t)).unwrap_or_else(|| format!("thread {}", t.id())),
@@ -349,6 +383,15 @@ where
 /// # Errors
 ///
 /// `"not_in_thread"` when `default` is `false` outside a sockloop thread.
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::copas;
+/// copas::seterrorhandler(|_, _, _| {}, true)?;
+/// copas::clearerrorhandler(true)?; // back to printing
+/// # Ok::<(), sockloop::Error>(())
+/// ```
 #[doc(alias = "seterrorhandler")]
 pub fn clearerrorhandler(default: bool) -> Result<()> {
     let st = state();
@@ -364,6 +407,21 @@ pub fn clearerrorhandler(default: bool) -> Result<()> {
 /// `copas.geterrorhandler([co])`: the handler in force for `thread` (the
 /// current thread when `None`): its own, else the default, else Copas'
 /// printing one.
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::{copas, Error, ErrorKind};
+/// copas::addthread(async {
+///     let me = sockloop::currentthread().unwrap();
+///     copas::seterrorhandler(|e, _, _| assert_eq!(e.name(), "eof"), false)?;
+///     // Call the handler in force, as Copas' own code does.
+///     copas::geterrorhandler(None)(&Error::new(ErrorKind::Eof), &me, None);
+///     Ok::<(), Error>(())
+/// });
+/// copas::run_loop()?;
+/// # Ok::<(), sockloop::Error>(())
+/// ```
 pub fn geterrorhandler(thread: Option<&Thread>) -> ErrorHandler {
     let st = state();
     let id = thread
@@ -398,6 +456,19 @@ pub(crate) fn report(e: &Error, t: &Thread, skt: Option<&str>) {
 /// # Errors
 ///
 /// `"not_in_thread"` outside a sockloop thread.
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::copas;
+/// copas::addthread(async {
+///     copas::usesockettimeouterrors(true)?;
+///     assert!(copas::socket_timeout_errors());
+///     Ok::<(), sockloop::Error>(())
+/// });
+/// copas::run_loop()?;
+/// # Ok::<(), sockloop::Error>(())
+/// ```
 #[doc(alias = "useSocketTimeoutErrors")]
 pub fn usesockettimeouterrors(on: bool) -> Result<()> {
     let t = me("usesockettimeouterrors")?;
@@ -501,6 +572,10 @@ pub fn wakeup(thread: &Thread) {
 ///
 /// Outside a sockloop thread it returns 0 at once.
 ///
+/// # Cancel safety
+///
+/// Cancel safe: dropping it ends the pause.
+///
 /// # Examples
 ///
 /// ```
@@ -525,6 +600,14 @@ pub async fn pause(delay: f64) -> f64 {
 /// such threads remain.
 ///
 /// Outside a sockloop thread it returns 0 at once.
+///
+/// # Cancel safety
+///
+/// Cancel safe: dropping it ends the pause.
+///
+/// # Examples
+///
+/// See [`wakeup`].
 pub async fn pauseforever() -> f64 {
     let t0 = clock();
     let _ = park(None, "pauseforever").await;
@@ -534,6 +617,23 @@ pub async fn pauseforever() -> f64 {
 /// `copas.sleep([sleeptime])` (deprecated in Copas): `None` is 0, a
 /// negative time sleeps until [`wakeup`] ([`pauseforever`]), else
 /// [`pause`].
+///
+/// # Cancel safety
+///
+/// Cancel safe.
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::copas;
+/// copas::addthread(async {
+///     let t0 = sockloop::clock();
+///     copas::sleep(Some(0.01)).await;
+///     assert!(sockloop::clock() - t0 >= 0.01);
+/// });
+/// copas::run_loop()?;
+/// # Ok::<(), sockloop::Error>(())
+/// ```
 pub async fn sleep(sleeptime: Option<f64>) {
     match sleeptime {
         Some(s) if s < 0.0 => {
@@ -558,6 +658,18 @@ pub async fn sleep(sleeptime: Option<f64>) {
 /// `"thread_panicked"` for a panic in a thread that is not a Copas thread
 /// (a Copas thread's panic goes to its error handler); `"loop_busy"` when
 /// called from inside the loop (a thread) or inside a Tokio runtime.
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::copas;
+/// copas::addthread(async { copas::pause(0.01).await; });
+/// while !copas::finished() {
+///     copas::step(Some(1.0))?; // an own main loop
+/// }
+/// assert!(!copas::step(Some(0.0))?); // nothing waits
+/// # Ok::<(), sockloop::Error>(())
+/// ```
 pub fn step(timeout: Option<f64>) -> Result<bool> {
     match crate::poll(timeout) {
         Ok(ran) => Ok(ran),
@@ -570,6 +682,18 @@ pub fn step(timeout: Option<f64>) -> Result<bool> {
 /// waits on a socket, a timed sleep or a timer, and none is ready to run.
 /// Threads parked without end ([`pauseforever`], [`waitforexit`], a lock
 /// or queue wait without timeout) do not count, as in Copas.
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::copas;
+/// assert!(copas::finished());
+/// copas::addthread(async {});
+/// assert!(!copas::finished()); // it waits for the loop to start it
+/// copas::run_loop()?;
+/// assert!(copas::finished());
+/// # Ok::<(), sockloop::Error>(())
+/// ```
 pub fn finished() -> bool {
     with_loop(|l| {
         crate::thread::drop_stale_wakes(l);
@@ -651,6 +775,16 @@ fn run_rounds(timeout: Option<f64>) -> Result<()> {
 }
 
 /// `copas.running`: `true` while [`run_loop`] runs.
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::copas;
+/// copas::addthread(async { assert!(copas::running()) });
+/// copas::run_loop()?;
+/// assert!(!copas::running());
+/// # Ok::<(), sockloop::Error>(())
+/// ```
 pub fn running() -> bool {
     state().running.get()
 }
@@ -658,6 +792,21 @@ pub fn running() -> bool {
 /// `copas.exit()`: announces that the program is to exit: [`exiting`]
 /// becomes `true` and every thread in [`waitforexit`] is released. The
 /// loop calls it itself once [`finished`].
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::copas;
+/// let waiter = copas::addthread(async { copas::waitforexit().await });
+/// copas::addthread(async {
+///     copas::pause(0.01).await;
+///     copas::exit();
+///     assert!(copas::exiting());
+/// });
+/// copas::run_loop()?;
+/// assert!(waiter.is_finished());
+/// # Ok::<(), sockloop::Error>(())
+/// ```
 pub fn exit() {
     let st = state();
     if st.exiting.replace(true) {
@@ -680,6 +829,14 @@ pub fn exiting() -> bool {
 /// # Errors
 ///
 /// `"not_in_thread"` outside a sockloop thread; `"cancelled"`.
+///
+/// # Cancel safety
+///
+/// Cancel safe.
+///
+/// # Examples
+///
+/// See [`exit`] and [`run_loop`].
 pub async fn waitforexit() -> Result<()> {
     let me = me("waitforexit")?;
     let st = state();

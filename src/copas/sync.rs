@@ -34,9 +34,24 @@ fn check_timeout(t: f64, what: &str) -> Result<f64> {
     Ok(t)
 }
 
-/// `None` for "without end" (`math.huge`), else the park's time.
-fn park_time(t: f64) -> Option<f64> {
-    t.is_finite().then_some(t)
+/// Parks until `done()`, or `timeout` seconds from `start` (infinite:
+/// without end), or a cancel. A stray [`wakeup`] (from another caller)
+/// parks again for the time left, unlike Copas, where it ends the wait.
+async fn wait_for(start: f64, timeout: f64, call: &str, done: impl Fn() -> bool) -> Result<Wake> {
+    loop {
+        let left = timeout
+            .is_finite()
+            .then(|| (start + timeout - clock()).max(0.0));
+        let wake = park(left, call).await?;
+        if done() {
+            return Ok(Wake::Woken);
+        }
+        match wake {
+            Wake::Woken if left.is_none_or(|_| clock() < start + timeout) => continue,
+            Wake::Woken => return Ok(Wake::Timeout),
+            w => return Ok(w),
+        }
+    }
 }
 
 // ===== impl Lock =====
@@ -158,7 +173,8 @@ impl Lock {
             me: &me,
             done: false,
         };
-        let wake = park(park_time(to), "Lock::get").await;
+        let mine = || l.owner.get() == Some(me.id()) || l.destroyed.get();
+        let wake = wait_for(start, to, "Lock::get", mine).await;
         guard.done = true;
         drop(guard);
         // A release hands the lock over before the wake-up runs.
@@ -415,7 +431,7 @@ impl Semaphore {
             granted: &granted,
             requested,
         };
-        let wake = park(park_time(to), "Semaphore::take").await;
+        let wake = wait_for(clock(), to, "Semaphore::take", || granted.get()).await;
         if granted.get() {
             std::mem::forget(guard);
             return if s.destroyed.get() {

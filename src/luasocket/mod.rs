@@ -15,7 +15,9 @@
 //! | `socket.source(mode, sock, len)` | [`source`] -> [`Source::read`] |
 //! | `sock:receive(pattern, prefix)` | [`receive`] over any `AsyncBufRead` |
 //! | `socket._DATAGRAMSIZE`, `_SETSIZE`, `_VERSION`, `_SOCKETINVALID`, `_DEBUG` | [`DATAGRAMSIZE`], [`SETSIZE`], [`VERSION`], [`SOCKETINVALID`], [`DEBUG`] |
-//!
+//! | `socket.tcp()`, `tcp4()`, `tcp6()` | [`tcp`], [`tcp4`], [`tcp6`] -> [`ASocket`](crate::socketloop::ASocket) |
+//! | `socket.udp()`, `udp4()`, `udp6()` | [`udp`], [`udp4`], [`udp6`] -> [`UdpObject`] (`setsockname`, `setpeername`, `receivefrom`, `sendto`, ...) |
+//! | `socket.dns.toip`, `tohostname`, `gethostname`, `getaddrinfo`, `getnameinfo` | [`dns`] |
 //! | `socket.bind(addr, port, backlog)` | [`bind`] -> [`ASocket`](crate::socketloop::ASocket) |
 //! | `socket.connect[46](addr, port, locaddr, locport, family)` | [`connect`], [`connect4`], [`connect6`] |
 //! | `socket.select(recvt, sendt, timeout)` | [`select`] -> [`Selected`] |
