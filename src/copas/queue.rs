@@ -83,6 +83,7 @@ fn destroyed(why: &str) -> Error {
 impl<T: 'static> Queue<T> {
     /// `copas.queue.new([options])`: a new queue named `name` (default
     /// `"copas_queue_N"`); its workers are named `"<name>:worker_N"`.
+    #[doc(alias = "queue.new")]
     pub fn new(name: Option<&str>) -> Queue<T> {
         let name = match name {
             Some(n) => n.to_string(),

@@ -724,7 +724,7 @@ pub fn finished() -> bool {
 /// assert!(copas::finished());
 /// # Ok::<(), sockloop::Error>(())
 /// ```
-#[doc(alias = "loop")]
+#[doc(alias = "loop", alias = "copas")]
 pub fn run_loop() -> Result<()> {
     run_rounds(None)
 }

@@ -118,6 +118,7 @@ impl Lock {
     /// # Errors
     ///
     /// `"invalid_argument"` for a negative or NaN timeout.
+    #[doc(alias = "lock.new")]
     pub fn new(timeout: Option<f64>, not_reentrant: bool) -> Result<Lock> {
         let timeout = check_timeout(timeout.unwrap_or(DEFAULT_TIMEOUT), "the lock's")?;
         Ok(Lock {
@@ -344,6 +345,7 @@ impl Semaphore {
     ///
     /// `"invalid_argument"`: `max` is 0, `start` is over `max`, or the
     /// timeout is negative or NaN.
+    #[doc(alias = "semaphore.new")]
     pub fn new(max: usize, start: Option<usize>, timeout: Option<f64>) -> Result<Semaphore> {
         let timeout = check_timeout(timeout.unwrap_or(DEFAULT_TIMEOUT), "the semaphore's")?;
         let start = start.unwrap_or(0);

@@ -117,6 +117,7 @@ impl Timer {
     /// # Panics
     ///
     /// As [`addthread`](super::addthread).
+    #[doc(alias = "timer.new")]
     pub fn new<F, R>(options: TimerOptions, mut callback: F) -> Result<Timer>
     where
         F: FnMut(&Timer) -> R + 'static,

@@ -49,6 +49,7 @@ const MAX_DATAGRAM: usize = 65_535;
 /// # Ok::<(), sockloop::Error>(())
 /// # }).unwrap();
 /// ```
+#[doc(alias = "udp{connected}", alias = "udp{unconnected}")]
 pub struct UdpObject {
     /// `None` until the family is chosen (`udp()`), or after `close`.
     sock: RefCell<Option<Rc<Udp>>>,
