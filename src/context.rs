@@ -250,6 +250,9 @@ pub(crate) struct Loop {
     panics: RefCell<Vec<Box<dyn Any + Send>>>,
     rt: OnceCell<Rt>,
     shared: RefCell<Option<crate::reactor::Reactor>>,
+    /// The loop-wide state of a compatibility layer (Copas' thread names,
+    /// error handlers, servers), one value per type, made on first use.
+    layers: RefCell<Vec<Rc<dyn Any>>>,
 }
 
 impl Loop {
@@ -278,7 +281,25 @@ impl Loop {
             panics: RefCell::default(),
             rt: OnceCell::new(),
             shared: RefCell::new(None),
+            layers: RefCell::default(),
         }
+    }
+
+    /// The state of type `T` of a compatibility layer on this loop,
+    /// made with `T::default()` on first use. The borrow ends before this
+    /// returns, so `T`'s methods may call back into the loop.
+    pub(crate) fn layer<T: Default + 'static>(&self) -> Rc<T> {
+        if let Some(t) = self
+            .layers
+            .borrow()
+            .iter()
+            .find_map(|l| l.clone().downcast::<T>().ok())
+        {
+            return t;
+        }
+        let t = Rc::new(T::default());
+        self.layers.borrow_mut().push(t.clone());
+        t
     }
 
     pub(crate) fn remote(&self) -> &Arc<Remote> {
@@ -556,6 +577,7 @@ impl Drop for Loop {
         // Futures first (they may hold sockets registered with the
         // runtime), then the runtime itself.
         self.clear();
+        self.layers.get_mut().clear();
         self.current.get_mut().take();
         self.transfer.get_mut().take();
     }

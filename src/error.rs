@@ -93,6 +93,13 @@ pub enum ErrorKind {
     /// `"invalid_data"`: the peer sent bytes that break the expected framing
     /// (e.g. a malformed HTTP chunk size); the message says what was wrong.
     InvalidData,
+    /// `"destroyed"`: the Copas lock, semaphore or queue was destroyed
+    /// (before or while the call waited).
+    Destroyed,
+    /// `"too_many"`: more resources than a Copas semaphore can hold were
+    /// requested or given (Copas' `"too many"`, which
+    /// [`Error::luasocket_str`] gives).
+    TooMany,
     /// The resolver (getaddrinfo) failed; the name is the resolver's message.
     Lookup,
     /// An OS error with no normalized name; the name is the OS message.
@@ -141,6 +148,8 @@ impl ErrorKind {
             NotSupported => "not_supported",
             LineTooLong => "line_too_long",
             InvalidData => "invalid_data",
+            Destroyed => "destroyed",
+            TooMany => "too_many",
             Lookup | Os | Other => return None,
         })
     }

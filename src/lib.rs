@@ -1,7 +1,8 @@
 //! Lua-style coroutine sockets on Tokio.
 //!
 //! sockloop presents the API and the behaviour of luapower's `sock` (and of
-//! `socketloop`, `socket2` and LuaSocket's `socket` namespace) over Tokio:
+//! `socketloop`, `socket2`, LuaSocket's `socket` namespace with its UDP
+//! objects and `socket.dns`, and [Copas](copas)) over Tokio:
 //! threads that look blocking, a synchronous [`resume`]/[`suspend`], absolute
 //! `expires` deadlines in [`clock()`] seconds, normalized error names
 //! ([`Error::name`]), sleep jobs and timers. `PORTING.md` in the repository
@@ -59,6 +60,7 @@ mod runtime;
 mod thread;
 mod time;
 
+pub mod copas;
 pub mod luasocket;
 pub mod socket2;
 pub mod socketloop;

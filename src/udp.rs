@@ -316,6 +316,26 @@ impl Udp {
         recvnext_flags(&self.sock, buf, expires.into(), flags).await
     }
 
+    /// Runs `f` on the underlying `socket2::Socket`, for calls sockloop
+    /// does not wrap (multicast membership, `as_raw_fd`). The socket is
+    /// non-blocking; `f` must not close or replace the descriptor.
+    ///
+    /// # Errors
+    ///
+    /// `"closed"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    /// let s = sockloop::udp()?;
+    /// assert!(s.with_socket(|s| s.as_raw_fd())? >= 0);
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
+    pub fn with_socket<T>(&self, f: impl FnOnce(&socket2::Socket) -> T) -> Result<T> {
+        self.sock.with(|s| Ok(f(s)))
+    }
+
     /// Takes the socket out as a `socket2::Socket`; this `Udp` is closed
     /// afterwards.
     ///

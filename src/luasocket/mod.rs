@@ -15,7 +15,9 @@
 //! | `socket.source(mode, sock, len)` | [`source`] -> [`Source::read`] |
 //! | `sock:receive(pattern, prefix)` | [`receive`] over any `AsyncBufRead` |
 //! | `socket._DATAGRAMSIZE`, `_SETSIZE`, `_VERSION`, `_SOCKETINVALID`, `_DEBUG` | [`DATAGRAMSIZE`], [`SETSIZE`], [`VERSION`], [`SOCKETINVALID`], [`DEBUG`] |
-//!
+//! | `socket.tcp()`, `tcp4()`, `tcp6()` | [`tcp`], [`tcp4`], [`tcp6`] -> [`ASocket`](crate::socketloop::ASocket) |
+//! | `socket.udp()`, `udp4()`, `udp6()` | [`udp`], [`udp4`], [`udp6`] -> [`UdpObject`] (`setsockname`, `setpeername`, `receivefrom`, `sendto`, ...) |
+//! | `socket.dns.toip`, `tohostname`, `gethostname`, `getaddrinfo`, `getnameinfo` | [`dns`] |
 //! | `socket.bind(addr, port, backlog)` | [`bind`] -> [`ASocket`](crate::socketloop::ASocket) |
 //! | `socket.connect[46](addr, port, locaddr, locport, family)` | [`connect`], [`connect4`], [`connect6`] |
 //! | `socket.select(recvt, sendt, timeout)` | [`select`] -> [`Selected`] |
@@ -54,10 +56,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::{Error, Result};
 
+pub mod dns;
 pub mod headers;
 mod ltn12;
 mod net;
 mod pattern;
+mod udp;
 
 pub use ltn12::{
     pump_all, sink, source, Sink, SinkMode, Source, SourceMode, BLOCKSIZE, CHUNK_LINE_LIMIT,
@@ -65,9 +69,11 @@ pub use ltn12::{
 };
 pub(crate) use net::bind_tcp;
 pub use net::{
-    bind, connect, connect4, connect6, select, SelectHandle, Selectable, Selected, DEFAULT_BACKLOG,
+    bind, connect, connect4, connect6, select, tcp, tcp4, tcp6, SelectHandle, Selectable, Selected,
+    DEFAULT_BACKLOG,
 };
 pub use pattern::{receive, Pattern, DEFAULT_LINE_LIMIT};
+pub use udp::{udp, udp4, udp6, UdpObject};
 
 /// `socket._DATAGRAMSIZE`: the default datagram size of LuaSocket's UDP
 /// `receive`/`receivefrom`, 8192 bytes.

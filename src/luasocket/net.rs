@@ -75,6 +75,62 @@ pub fn bind(address: &str, port: u16, backlog: Option<u32>) -> Result<ASocket> {
     bind_tcp(address, port, Some(backlog)).map(ASocket::new)
 }
 
+/// `socket.tcp()`: a new TCP master object (unconnected, unbound), as an
+/// [`ASocket`]: `bind`, `listen`, `connect`, `settimeout` are its methods.
+/// IPv4, as sock's `tcp()`; [`tcp6`] makes an IPv6 one (LuaSocket 3.0's
+/// `tcp()` picks the family at the first `bind`/`connect`). Needs no
+/// runtime.
+///
+/// # Errors
+///
+/// An OS error (e.g. out of descriptors).
+///
+/// # Examples
+///
+/// ```
+/// # sockloop::run(async {
+/// use sockloop::luasocket;
+/// let server = luasocket::bind("127.0.0.1", 0, None)?;
+/// let c = luasocket::tcp()?;
+/// c.settimeout(Some(5.0));
+/// c.connect(server.getsockname()?).await?;
+/// assert_eq!(c.getpeername()?, server.getsockname()?);
+/// # Ok::<(), sockloop::Error>(())
+/// # }).unwrap();
+/// ```
+pub fn tcp() -> Result<ASocket> {
+    tcp4()
+}
+
+/// `socket.tcp4()`: a new IPv4 TCP master object (see [`tcp`]).
+///
+/// # Errors
+///
+/// An OS error.
+pub fn tcp4() -> Result<ASocket> {
+    Tcp::new(Family::Inet).map(ASocket::new)
+}
+
+/// `socket.tcp6()`: a new IPv6 TCP master object with `ipv6-v6only` set,
+/// as LuaSocket does (see [`tcp`]).
+///
+/// # Errors
+///
+/// An OS error (e.g. no IPv6 support).
+///
+/// # Examples
+///
+/// ```
+/// let s = sockloop::luasocket::tcp6()?;
+/// assert_eq!(s.getoption("ipv6-v6only")?.as_bool(), Some(true));
+/// # Ok::<(), sockloop::Error>(())
+/// ```
+pub fn tcp6() -> Result<ASocket> {
+    let t = Tcp::new(Family::Inet6)?;
+    t.setopt("ipv6_v6only", true)?;
+    Ok(ASocket::new(t))
+}
+
 /// `socket.connect(address, port [, locaddr] [, locport] [, family])`: a
 /// TCP client connected to `address`:`port`. Every address the name
 /// resolves to (only those of `family` when given: `Family::Inet` or
