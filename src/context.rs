@@ -19,7 +19,7 @@ use std::task::Waker;
 use crate::error::{Error, ErrorKind, Result};
 use crate::thread::ThreadInner;
 use crate::time::TimerQueue;
-use crate::Value;
+use crate::value::Value;
 
 static NEXT_LOOP_ID: AtomicUsize = AtomicUsize::new(1);
 

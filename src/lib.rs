@@ -58,6 +58,7 @@ mod reactor;
 mod runtime;
 mod thread;
 mod time;
+mod value;
 
 pub mod luasocket;
 pub mod socket2;
@@ -83,14 +84,14 @@ pub use std::net::IpAddr;
 pub use tcp::{tcp, Tcp, Until};
 pub use thread::{
     cancelled, cowrap, currentthread, newthread, onthreadfinish, resume, suspend, thread, transfer,
-    try_suspend, try_thread, try_transfer, yield_now, CoWrap, Env, Thread, ThreadStatus, Value,
-    Yielder,
+    try_suspend, try_thread, try_transfer, yield_now, CoWrap, Env, Thread, ThreadStatus, Yielder,
 };
 pub use time::{
     clock, runafter, runat, runevery, sleep, sleep_job, sleep_until, KeepRunning, RemoteSleepJob,
     SleepJob, Timer,
 };
 pub use udp::{udp, RecvFlags, Udp};
+pub use value::Value;
 
 /// The README's Rust examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use crate::context::{with_loop, Key, Remote};
 use crate::error::{Error, ErrorKind, Result};
-use crate::thread::{into_value, Thread};
+use crate::thread::Thread;
+use crate::value::into_value;
 
 /// A handle to the I/O and timer driver a loop uses: sock.lua's shared
 /// epoll fd / IOCP handle, the Tokio way.

@@ -24,7 +24,8 @@ use tokio::time::Instant;
 
 use crate::context::{catch_quietly, with_loop, Loop};
 use crate::deadline::{after, secs_to_duration_ceil, to_instant};
-use crate::thread::{into_value, step_waiting_now, take_cancel, ThreadInner, Value};
+use crate::thread::{step_waiting_now, take_cancel, ThreadInner};
+use crate::value::{into_value, Value};
 
 /// Seconds on a monotonic clock: the base of every `expires` argument
 /// (`sock.clock`).
