@@ -63,6 +63,13 @@ pub enum ErrorKind {
     ThreadDead,
     /// `"thread_panicked"`: the thread panicked; it is finished.
     ThreadPanicked,
+    /// `"thread_failed"`: a thread's body returned `Err` and nobody took
+    /// its result (see [`Thread::join`](crate::Thread::join)); the message
+    /// names the thread and says what the error was.
+    ThreadFailed,
+    /// `"wrong_type"`: a [`Value`](crate::Value) was asked for as a type it
+    /// is not; the message names both (`expected u64, got i32`).
+    WrongType,
     /// `"not_in_thread"`: a call that needs a sockloop thread was made outside one.
     NotInThread,
     /// `"loop_busy"`: `start`/`run`/`poll` called while that loop is already
@@ -130,6 +137,8 @@ impl ErrorKind {
             ThreadBusy => "thread_busy",
             ThreadDead => "thread_dead",
             ThreadPanicked => "thread_panicked",
+            ThreadFailed => "thread_failed",
+            WrongType => "wrong_type",
             NotInThread => "not_in_thread",
             LoopBusy => "loop_busy",
             NoLocalSet => "no_local_set",
@@ -164,7 +173,7 @@ impl ErrorKind {
             NotSupported => io::ErrorKind::Unsupported,
             UnknownOption | ReadOnlyOption | InvalidOptionValue | InvalidAddress
             | InvalidArgument => io::ErrorKind::InvalidInput,
-            LineTooLong | InvalidData => io::ErrorKind::InvalidData,
+            LineTooLong | InvalidData | WrongType => io::ErrorKind::InvalidData,
             _ => io::ErrorKind::Other,
         }
     }

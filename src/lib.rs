@@ -13,10 +13,10 @@
 //! // Threads are created suspended; resume runs one synchronously.
 //! let t = sockloop::newthread(async {
 //!     let v = sockloop::suspend("parked").await;
-//!     assert_eq!(*v.downcast::<u32>().unwrap(), 7);
+//!     assert_eq!(v.get::<u32>().unwrap(), 7);
 //! });
 //! let out = sockloop::resume(&t, ()).unwrap().unwrap();
-//! assert_eq!(*out.downcast::<&str>().unwrap(), "parked");
+//! assert_eq!(out.get::<&str>().unwrap(), "parked");
 //! sockloop::resume(&t, 7u32).unwrap();
 //! assert!(t.is_finished());
 //!
@@ -41,8 +41,9 @@
 //!
 //! # Values
 //!
-//! Lua's untyped values are [`Value`] = `Box<dyn Any>`: `resume(&t, 5)`
-//! boxes `5`; the receiver downcasts it.
+//! Lua's untyped values are [`Value`]s: `resume(&t, 5)` sends an `i32`;
+//! the receiver takes it out with `v.get::<i32>()`, whose error names both
+//! types when they differ (`"wrong_type"`: `expected u64, got i32`).
 #![forbid(unsafe_code)]
 #![warn(
     missing_docs,

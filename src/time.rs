@@ -413,7 +413,8 @@ struct SjShared {
 struct SjRemote {
     sleeping: bool,
     waker: Option<Waker>,
-    value: Option<Box<dyn Any + Send>>,
+    /// Made into a [`Value`] on the loop's thread (a `Value` is not `Send`).
+    value: Option<Box<dyn FnOnce() -> Value + Send>>,
 }
 
 impl SjShared {
@@ -519,7 +520,7 @@ impl SleepJob {
                     g.sleeping = false;
                     drop(g);
                     *self.inner.borrow_mut() = SjState::Idle;
-                    return Poll::Ready(Some(v as Value));
+                    return Poll::Ready(Some(v()));
                 }
                 g.sleeping = true;
                 if !g.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
@@ -609,7 +610,7 @@ impl SleepJob {
             g.sleeping = false;
             g.waker = None;
         }
-        g.value.take().map(|v| v as Value)
+        g.value.take().map(|v| v())
     }
 
     /// A `Send` handle through which another OS thread can wake this
@@ -714,7 +715,7 @@ impl RemoteSleepJob {
                 return false;
             }
             g.sleeping = false;
-            g.value = Some(Box::new(v));
+            g.value = Some(Box::new(move || Value::new(v)));
             g.waker.take()
         };
         if let Some(w) = waker {

@@ -135,12 +135,12 @@ impl Future for Park1 {
                             }
                         }
                         if deliver_cancel(cur) {
-                            return Poll::Ready(Ok(Box::new(()) as Value));
+                            return Poll::Ready(Ok(Value::new(())));
                         }
                         cur.park.set(Park::Suspend);
                         match target {
                             Some(target) => {
-                                let v = v.unwrap_or_else(|| Box::new(()));
+                                let v = v.unwrap_or_else(|| Value::new(()));
                                 *l.transfer.borrow_mut() = Some((target, v));
                             }
                             None => cur.outbox.set(v),
@@ -152,7 +152,7 @@ impl Future for Park1 {
                             return Poll::Ready(Ok(v));
                         }
                         if deliver_cancel(cur) {
-                            return Poll::Ready(Ok(Box::new(()) as Value));
+                            return Poll::Ready(Ok(Value::new(())));
                         }
                         // A stray wake: stay parked.
                         cur.park.set(Park::Suspend);
