@@ -84,8 +84,9 @@ pub use runtime::{poll, run, start, stop};
 pub use std::net::IpAddr;
 pub use tcp::{tcp, Tcp, Until};
 pub use thread::{
-    cancelled, cowrap, currentthread, newthread, onthreadfinish, resume, suspend, thread, transfer,
-    try_suspend, try_thread, try_transfer, yield_now, CoWrap, Env, Thread, ThreadStatus, Yielder,
+    cancelled, cowrap, currentthread, newthread, newthread_named, newthread_with, onthreadfinish,
+    resume, suspend, thread, thread_named, transfer, try_suspend, try_thread, try_transfer,
+    yield_now, CoWrap, Env, Thread, ThreadBuilder, ThreadOutput, ThreadStatus, Yielder,
 };
 pub use time::{
     clock, runafter, runat, runevery, sleep, sleep_job, sleep_until, KeepRunning, RemoteSleepJob,

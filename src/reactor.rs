@@ -193,7 +193,7 @@ impl fmt::Debug for RemoteThread {
     }
 }
 
-impl Thread {
+impl<T> Thread<T> {
     /// A `Send` handle that other OS threads can use to cancel or resume
     /// this thread.
     pub fn remote(&self) -> RemoteThread {
@@ -210,7 +210,7 @@ impl RemoteThread {
         let key = self.key;
         self.remote.post(Box::new(move || {
             if let Some(t) = with_loop(|l| l.get_thread(key)) {
-                Thread::from_inner(t).cancel();
+                Thread::<()>::from_inner(t).cancel();
             }
         }));
     }
@@ -222,7 +222,7 @@ impl RemoteThread {
         let key = self.key;
         self.remote.post(Box::new(move || {
             if let Some(t) = with_loop(|l| l.get_thread(key)) {
-                let _ = crate::thread::resume(&Thread::from_inner(t), into_value(v));
+                let _ = crate::thread::resume_inner(&t, into_value(v), false);
             }
         }));
     }

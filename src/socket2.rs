@@ -20,7 +20,7 @@
 use std::future::Future;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::{Reactor, Thread, ToAddr, Udp};
+use crate::{Reactor, Thread, ThreadOutput, ToAddr, Udp};
 
 pub use crate::{epoll_fd, reactor, set_reactor};
 
@@ -42,9 +42,10 @@ pub use crate::{epoll_fd, reactor, set_reactor};
 /// sockloop::socket2::start(None).unwrap();
 /// assert!(t.is_finished());
 /// ```
-pub fn newthread<F>(fut: F) -> Thread
+pub fn newthread<F>(fut: F) -> Thread<F::Output>
 where
-    F: Future<Output = ()> + 'static,
+    F: Future + 'static,
+    F::Output: ThreadOutput,
 {
     crate::thread(fut)
 }

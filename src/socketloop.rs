@@ -59,7 +59,7 @@ use std::future::Future;
 use std::rc::Rc;
 
 use crate::error::{ErrorKind, Result};
-use crate::{Family, SockAddr, Tcp, Thread, Value};
+use crate::{Family, SockAddr, Tcp, Thread, ThreadOutput, Value};
 
 mod asocket;
 
@@ -182,15 +182,28 @@ pub async fn connect(
 /// sockloop::socketloop::newthread(async move { r.set(true) });
 /// assert!(ran.get());
 /// ```
-pub fn newthread<F>(fut: F) -> Thread
+pub fn newthread<F>(fut: F) -> Thread<F::Output>
 where
-    F: Future<Output = ()> + 'static,
+    F: Future + 'static,
+    F::Output: ThreadOutput,
 {
     crate::thread(fut)
 }
 
-/// `loop.current()`: the running thread, `None` outside one.
-pub fn current() -> Option<Thread> {
+/// `loop.current()`: the running thread, `None` outside one
+/// ([`sockloop::currentthread`](crate::currentthread)).
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::socketloop;
+/// assert!(socketloop::current().is_none());
+/// let t = socketloop::newthread(async {
+///     assert!(socketloop::current().is_some());
+/// });
+/// assert!(t.is_finished() && !t.is_panicked());
+/// ```
+pub fn current() -> Option<Thread<Value>> {
     crate::currentthread()
 }
 
@@ -218,7 +231,7 @@ pub async fn suspend() -> Value {
 /// `"thread_busy"` for a thread that waits on I/O or a timer (undefined
 /// behaviour upstream), `"thread_dead"`, `"thread_panicked"`;
 /// `"no_local_set"` / `"not_supported"` as [`sockloop::resume`](crate::resume).
-pub fn resume<V: Any>(thread: &Thread, arg: V) -> Result<Option<Value>> {
+pub fn resume<T, V: Any>(thread: &Thread<T>, arg: V) -> Result<Option<Value>> {
     crate::resume(thread, arg)
 }
 

@@ -72,7 +72,7 @@ pub async fn try_suspend<V: Any>(v: V) -> Result<Value> {
 /// # Cancel safety
 ///
 /// Cancel-safe once parked: dropping it leaves the thread as it is.
-pub async fn transfer<V: Any>(target: &Thread, v: V) -> Value {
+pub async fn transfer<T, V: Any>(target: &Thread<T>, v: V) -> Value {
     match try_transfer(target, v).await {
         Ok(v) => v,
         Err(e) => panic!("sockloop::transfer: {e}"),
@@ -89,7 +89,7 @@ pub async fn transfer<V: Any>(target: &Thread, v: V) -> Value {
 /// # Cancel safety
 ///
 /// As [`transfer`].
-pub async fn try_transfer<V: Any>(target: &Thread, v: V) -> Result<Value> {
+pub async fn try_transfer<T, V: Any>(target: &Thread<T>, v: V) -> Result<Value> {
     Park1 {
         state: ParkState::Start(Some(into_value(v)), Some(target.inner.clone())),
     }

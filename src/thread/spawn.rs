@@ -1,8 +1,9 @@
-//! Making and resuming threads: `newthread`, `thread`, `try_thread`,
-//! `resume`.
+//! Making and resuming threads: `newthread`, `newthread_with`,
+//! `newthread_named`, `thread`, `thread_named`, `try_thread`,
+//! [`ThreadBuilder`], `resume`.
 
 use std::any::Any;
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell};
 use std::future::Future;
 use std::rc::Rc;
 use std::sync::atomic::AtomicBool;
@@ -11,18 +12,26 @@ use std::task::Waker;
 
 use super::env::Env;
 use super::handle::Thread;
-use super::state::{BoxFuture, Park, ThreadInner, ThreadStatus, ThreadWaker};
-use super::step::{panic_error, step, Step};
+use super::output::{first_value, store, take_value, ThreadOutput};
+use super::state::{BoxFuture, Extra, Park, ThreadInner, ThreadStatus, ThreadWaker};
+use super::step::{step, Step};
 use crate::context::{with_loop, Loop};
 use crate::error::{Error, ErrorKind, Result};
-use crate::value::{into_value, Value};
+use crate::value::Value;
 
 /// Makes a thread that runs `fut`, **suspended**: nothing runs until it is
 /// resumed (`sock.newthread`).
 ///
-/// The future must be `'static` but need not be `Send`. Arguments that
-/// Lua passes to the first `resume` are captured by the future instead;
-/// the value of the first [`resume`] is dropped.
+/// The future must be `'static` but need not be `Send`. Its output is the
+/// thread's result: `()`, a `Result` (so `?` works in the body) or any
+/// [`ThreadOutput`]; [`Thread::join`] waits for it, and the [`resume`]
+/// during which the thread finishes returns it as a [`Value`].
+///
+/// **The first resume's value.** Lua's `resume(co, a, b)` on a new
+/// coroutine passes `a, b` to the function as arguments. A body made here
+/// takes no arguments, so the value of the first [`resume`] (or
+/// [`transfer`](crate::transfer)) is dropped: capture what the body needs
+/// instead, or use [`newthread_with`], whose body receives that value.
 ///
 /// The loop keeps every unfinished thread, also one whose handles have all
 /// been dropped (Lua's garbage collector would free an unreachable
@@ -40,57 +49,82 @@ use crate::value::{into_value, Value};
 /// let t = sockloop::newthread(async move {
 ///     l.borrow_mut().push("a");
 ///     let v = sockloop::suspend("from a").await;
-///     l.borrow_mut().push(*v.downcast::<&str>().unwrap());
+///     l.borrow_mut().push(v.get::<&str>().unwrap());
+///     l.borrow().len()                                // the thread's result
 /// });
 /// assert!(log.borrow().is_empty());                 // created suspended
 /// let out = sockloop::resume(&t, ()).unwrap().unwrap();
-/// assert_eq!(*out.downcast::<&str>().unwrap(), "from a");
+/// assert_eq!(out.get::<&str>().unwrap(), "from a");
 /// assert_eq!(*log.borrow(), ["a"]);
-/// sockloop::resume(&t, "b").unwrap();
-/// assert_eq!(*log.borrow(), ["a", "b"]);
+/// let out = sockloop::resume(&t, "b").unwrap();     // finishes: its result
+/// assert_eq!(out.unwrap().get::<usize>().unwrap(), 2);
 /// assert!(t.is_finished());
 /// ```
-pub fn newthread<F>(fut: F) -> Thread
+pub fn newthread<F>(fut: F) -> Thread<F::Output>
 where
-    F: Future<Output = ()> + 'static,
+    F: Future + 'static,
+    F::Output: ThreadOutput,
 {
-    with_loop(|l| newthread_in(l, Box::pin(fut)))
+    ThreadBuilder::new().newthread(fut)
 }
 
-fn newthread_in(l: &Loop, fut: BoxFuture) -> Thread {
-    let remote = l.remote().clone();
-    let inner = l.insert_thread(|key| {
-        let wake = Arc::new(ThreadWaker {
-            remote,
-            key,
-            queued: AtomicBool::new(false),
-        });
-        Rc::new(ThreadInner {
-            key,
-            state: Cell::new(ThreadStatus::New),
-            park: Cell::new(Park::None),
-            fut: Cell::new(Some(fut)),
-            inbox: Cell::new(None),
-            outbox: Cell::new(None),
-            waker: Waker::from(wake.clone()),
-            wake,
-            cancel_pending: Cell::new(false),
-            cancelled: Cell::new(false),
-            cancel_io: Cell::new(false),
-            panicked: Cell::new(false),
-            env: Env::default(),
-            hooks: RefCell::new(None),
-        })
-    });
-    Thread { inner }
+/// [`newthread`] with a name (`sock.newthread(f, name)`): see
+/// [`Thread::name`].
+///
+/// # Examples
+///
+/// ```
+/// let t = sockloop::newthread_named("worker", async { panic!("boom") });
+/// let e = sockloop::resume(&t, ()).unwrap_err();
+/// assert_eq!(
+///     e.to_string(),
+///     format!("thread_panicked: sockloop thread 'worker' (id {}) panicked: boom", t.id())
+/// );
+/// ```
+pub fn newthread_named<F>(name: impl Into<String>, fut: F) -> Thread<F::Output>
+where
+    F: Future + 'static,
+    F::Output: ThreadOutput,
+{
+    ThreadBuilder::new().name(name).newthread(fut)
+}
+
+/// Makes a thread, **suspended**, whose body receives the value of its
+/// first [`resume`] (or [`transfer`](crate::transfer)), as a Lua function
+/// receives the arguments of the first `resume` (`sock.newthread(f)` +
+/// `sock.resume(t, ...)`).
+///
+/// `f` runs at the first resume, with that value (several Lua arguments:
+/// a tuple); a thread started without a value ([`ThreadBuilder::thread`],
+/// a first step by the loop) gets `()`. Otherwise as [`newthread`].
+///
+/// # Examples
+///
+/// ```
+/// let t = sockloop::newthread_with(|args: sockloop::Value| async move {
+///     let (a, b) = args.get::<(i32, i32)>()?;     // sock.resume(t, 2, 3)
+///     Ok::<i32, sockloop::Error>(a * b)
+/// });
+/// let out = sockloop::resume(&t, (2, 3)).unwrap().unwrap();
+/// assert_eq!(out.get::<sockloop::Result<i32>>().unwrap().unwrap(), 6);
+/// ```
+pub fn newthread_with<F, Fut>(f: F) -> Thread<Fut::Output>
+where
+    F: FnOnce(Value) -> Fut + 'static,
+    Fut: Future + 'static,
+    Fut::Output: ThreadOutput,
+{
+    ThreadBuilder::new().newthread_with(f)
 }
 
 /// Makes a thread and resumes it at once (`sock.thread`): it runs until it
 /// first parks, then `thread` returns its handle.
 ///
-/// A panic in the thread's first run is reported by the next
-/// [`start`](crate::start)/[`run`](crate::run), like any panic of a thread
-/// nobody resumed explicitly.
+/// Lua's extra arguments (`sock.thread(f, a, b)`) are captured by the
+/// future: `thread(f(a, b))`. A panic in the thread's first run is
+/// reported by the next [`start`](crate::start)/[`run`](crate::run), like
+/// any panic of a thread nobody resumed explicitly; its result waits for a
+/// [`join`](Thread::join).
 ///
 /// Inside a Tokio runtime, call it inside a `tokio::task::LocalSet`
 /// (`LocalSet::run_until`): the loop's driver runs as a task there.
@@ -114,14 +148,33 @@ fn newthread_in(l: &Loop, fut: BoxFuture) -> Thread {
 /// sockloop::start().unwrap();
 /// assert!(t.is_finished());
 /// ```
-pub fn thread<F>(fut: F) -> Thread
+pub fn thread<F>(fut: F) -> Thread<F::Output>
 where
-    F: Future<Output = ()> + 'static,
+    F: Future + 'static,
+    F::Output: ThreadOutput,
 {
-    match try_thread(fut) {
-        Ok(t) => t,
-        Err(e) => panic!("sockloop::thread: {e}"),
-    }
+    ThreadBuilder::new().thread(fut)
+}
+
+/// [`thread`] with a name: see [`Thread::name`].
+///
+/// # Panics
+///
+/// As [`thread`].
+///
+/// # Examples
+///
+/// ```
+/// let t = sockloop::thread_named("ticker", async { sockloop::sleep(0.001).await });
+/// assert_eq!(t.name(), Some("ticker"));
+/// sockloop::start().unwrap();
+/// ```
+pub fn thread_named<F>(name: impl Into<String>, fut: F) -> Thread<F::Output>
+where
+    F: Future + 'static,
+    F::Output: ThreadOutput,
+{
+    ThreadBuilder::new().name(name).thread(fut)
 }
 
 /// [`thread`] that returns `Err` instead of panicking where nothing could
@@ -148,48 +201,231 @@ where
 /// assert!(t.is_finished());
 /// # });
 /// ```
-pub fn try_thread<F>(fut: F) -> Result<Thread>
+pub fn try_thread<F>(fut: F) -> Result<Thread<F::Output>>
 where
-    F: Future<Output = ()> + 'static,
+    F: Future + 'static,
+    F::Output: ThreadOutput,
 {
-    with_loop(|l| {
-        let guard = l.enter();
-        if let Ok(None) = guard {
-            // Inside a runtime (or a running loop): decide before the
-            // thread exists whether anything can drive it.
-            crate::runtime::ensure_driver(l)?;
-        }
-        let t = newthread_in(l, Box::pin(fut));
-        match guard {
-            Ok(_guard) => {
-                if let Step::Panicked(p) = step(l, t.inner.clone(), None) {
-                    l.record_panic(p);
-                }
-            }
-            Err(e) => {
-                // No runtime could be made: leave the thread new; the
-                // error resurfaces at start().
-                let _ = e;
-            }
-        }
-        Ok(t)
-    })
+    ThreadBuilder::new().try_thread(fut)
 }
 
-/// Resumes a thread (`sock.resume`): runs it **now, synchronously**, until
-/// it next parks (suspends, waits on I/O or a timer, or finishes), and
-/// returns the value it passed to [`suspend`], or `None` if it parked
-/// otherwise or finished.
+// ===== impl ThreadBuilder =====
+
+/// Makes threads with options, for the combinations the short functions
+/// do not cover (a named thread whose body takes the first resume's value,
+/// a named `try_thread`); like `std::thread::Builder`.
 ///
-/// `v` is what the thread's pending `suspend` (or `transfer`) returns.
+/// # Examples
+///
+/// ```
+/// let t = sockloop::ThreadBuilder::new()
+///     .name("greeter")
+///     .newthread_with(|who: sockloop::Value| async move {
+///         format!("hello, {}", who.get::<&str>().unwrap_or("nobody"))
+///     });
+/// let out = sockloop::resume(&t, "ann").unwrap().unwrap();
+/// assert_eq!(out.get::<String>().unwrap(), "hello, ann");
+/// assert_eq!(t.name(), Some("greeter"));
+/// ```
+#[derive(Debug, Default, Clone)]
+#[must_use = "a builder makes nothing until one of its thread methods is called"]
+pub struct ThreadBuilder {
+    name: Option<Box<str>>,
+}
+
+impl ThreadBuilder {
+    /// A builder for an unnamed thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = sockloop::ThreadBuilder::new().newthread(async {});
+    /// assert_eq!(t.name(), None);
+    /// ```
+    pub fn new() -> ThreadBuilder {
+        ThreadBuilder::default()
+    }
+
+    /// Names the thread (see [`Thread::name`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = sockloop::ThreadBuilder::new().name("io").newthread(async {});
+    /// assert_eq!(t.name(), Some("io"));
+    /// ```
+    pub fn name(mut self, name: impl Into<String>) -> ThreadBuilder {
+        self.name = Some(name.into().into_boxed_str());
+        self
+    }
+
+    /// [`newthread`](crate::newthread) with these options.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = sockloop::ThreadBuilder::new().name("n").newthread(async { 5 });
+    /// assert_eq!(sockloop::resume(&t, ()).unwrap().unwrap().get::<i32>().unwrap(), 5);
+    /// ```
+    pub fn newthread<F>(self, fut: F) -> Thread<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: ThreadOutput,
+    {
+        with_loop(|l| newthread_in(l, self.name, body(fut)))
+    }
+
+    /// [`newthread_with`](crate::newthread_with) with these options.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = sockloop::ThreadBuilder::new().newthread_with(|v| async move { v.get::<u8>() });
+    /// let out = sockloop::resume(&t, 9u8).unwrap().unwrap();
+    /// assert_eq!(out.get::<sockloop::Result<u8>>().unwrap().unwrap(), 9);
+    /// ```
+    pub fn newthread_with<F, Fut>(self, f: F) -> Thread<Fut::Output>
+    where
+        F: FnOnce(Value) -> Fut + 'static,
+        Fut: Future + 'static,
+        Fut::Output: ThreadOutput,
+    {
+        self.newthread(async move { f(first_value()).await })
+    }
+
+    /// [`thread`](crate::thread) with these options.
+    ///
+    /// # Panics
+    ///
+    /// As [`thread`](crate::thread).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = sockloop::ThreadBuilder::new().name("quick").thread(async { 1 + 1 });
+    /// assert!(t.is_finished());
+    /// ```
+    pub fn thread<F>(self, fut: F) -> Thread<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: ThreadOutput,
+    {
+        match self.try_thread(fut) {
+            Ok(t) => t,
+            Err(e) => panic!("sockloop::thread: {e}"),
+        }
+    }
+
+    /// [`try_thread`](crate::try_thread) with these options.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_thread`](crate::try_thread).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = sockloop::ThreadBuilder::new().name("safe").try_thread(async {}).unwrap();
+    /// assert!(t.is_finished());
+    /// ```
+    pub fn try_thread<F>(self, fut: F) -> Result<Thread<F::Output>>
+    where
+        F: Future + 'static,
+        F::Output: ThreadOutput,
+    {
+        let fut = body(fut);
+        with_loop(|l| {
+            let guard = l.enter();
+            if let Ok(None) = guard {
+                // Inside a runtime (or a running loop): decide before the
+                // thread exists whether anything can drive it.
+                crate::runtime::ensure_driver(l)?;
+            }
+            let t = newthread_in(l, self.name, fut);
+            match guard {
+                Ok(_guard) => {
+                    if let Step::Panicked(f) = step(l, t.inner.clone(), None) {
+                        l.record_failure(f);
+                    }
+                }
+                Err(e) => {
+                    // No runtime could be made: leave the thread new; the
+                    // error resurfaces at start().
+                    let _ = e;
+                }
+            }
+            Ok(t)
+        })
+    }
+}
+
+/// Boxes a body, keeping its output in the thread when it returns.
+fn body<F>(fut: F) -> BoxFuture
+where
+    F: Future + 'static,
+    F::Output: ThreadOutput,
+{
+    Box::pin(async move { store(fut.await) })
+}
+
+fn newthread_in<T>(l: &Loop, name: Option<Box<str>>, fut: BoxFuture) -> Thread<T> {
+    let remote = l.remote().clone();
+    let extra = OnceCell::new();
+    if name.is_some() {
+        let _ = extra.set(Box::new(Extra {
+            name,
+            ..Extra::default()
+        }));
+    }
+    let inner = l.insert_thread(|key| {
+        let wake = Arc::new(ThreadWaker {
+            remote,
+            key,
+            queued: AtomicBool::new(false),
+        });
+        Rc::new(ThreadInner {
+            key,
+            state: Cell::new(ThreadStatus::New),
+            park: Cell::new(Park::None),
+            fut: Cell::new(Some(fut)),
+            inbox: Cell::new(None),
+            outbox: Cell::new(None),
+            waker: Waker::from(wake.clone()),
+            wake,
+            cancel_pending: Cell::new(false),
+            cancelled: Cell::new(false),
+            cancel_io: Cell::new(false),
+            panicked: Cell::new(false),
+            handles: Cell::new(0),
+            env: Env::default(),
+            extra,
+        })
+    });
+    Thread::from_inner(inner)
+}
+
+// ===== resume =====
+
+/// Resumes a thread (`sock.resume`): runs it **now, synchronously**, until
+/// it next parks (suspends, waits on I/O or a timer, or finishes).
+///
+/// Returns the value the thread passed to [`suspend`](crate::suspend); or,
+/// when it finished during this resume, what its body returned (`None`
+/// for `()`, as a Lua function that returns nothing; a `Result` body's
+/// `Err` comes back as that value too, and counts as taken); `None` when
+/// it parked on I/O or a timer.
+///
+/// `v` is what the thread's pending `suspend` (or `transfer`) returns; on
+/// a new thread it goes to a [`newthread_with`] body, and is dropped for
+/// one made with [`newthread`].
 ///
 /// # Errors
 ///
 /// * `"thread_busy"`: the thread is running (it is the caller, or on the
 ///   caller's stack) or waits on I/O or a timer (the loop resumes it).
 /// * `"thread_dead"`: the thread has finished.
-/// * `"thread_panicked"`: the thread panicked during this resume; it is
-///   finished now and its finish hooks have run.
+/// * `"thread_panicked"`: the thread panicked during this resume (the
+///   message names it); it is finished now and its finish hooks have run.
 /// * `"no_local_set"`: called inside a Tokio runtime but outside a
 ///   `tokio::task::LocalSet`, where nothing could run the thread once it
 ///   waits. The thread has not run and can be resumed later from inside
@@ -203,26 +439,34 @@ where
 ///     let mut n = 0;
 ///     loop {
 ///         let v = sockloop::suspend(n).await;
-///         n += *v.downcast::<i32>().unwrap();
+///         n += v.get::<i32>().unwrap();
 ///     }
 /// });
 /// sockloop::resume(&t, ()).unwrap();
 /// let v = sockloop::resume(&t, 5).unwrap().unwrap();
-/// assert_eq!(*v.downcast::<i32>().unwrap(), 5);
+/// assert_eq!(v.get::<i32>().unwrap(), 5);
 /// let v = sockloop::resume(&t, 2).unwrap().unwrap();
-/// assert_eq!(*v.downcast::<i32>().unwrap(), 7);
+/// assert_eq!(v.get::<i32>().unwrap(), 7);
 /// ```
-pub fn resume<V: Any>(t: &Thread, v: V) -> Result<Option<Value>> {
-    check_resumable(&t.inner)?;
+pub fn resume<T, V: Any>(t: &Thread<T>, v: V) -> Result<Option<Value>> {
+    resume_inner(&t.inner, Value::new(v), true)
+}
+
+/// [`resume`]; `take` says whether a finish value goes to the caller (or
+/// stays for a `join`, for a resume nobody waits on).
+pub(crate) fn resume_inner(t: &Rc<ThreadInner>, v: Value, take: bool) -> Result<Option<Value>> {
+    check_resumable(t)?;
     with_loop(|l| {
         let guard = l.enter()?;
         if guard.is_none() {
             crate::runtime::ensure_driver(l)?;
         }
-        match step(l, t.inner.clone(), Some(into_value(v))) {
+        match step(l, t.clone(), Some(v)) {
             Step::Suspended(v) => Ok(v),
-            Step::Waiting | Step::Finished => Ok(None),
-            Step::Panicked(p) => Err(panic_error(&p)),
+            Step::Waiting => Ok(None),
+            Step::Finished if take && t.state.get() == ThreadStatus::Finished => Ok(take_value(t)),
+            Step::Finished => Ok(None),
+            Step::Panicked(f) => Err(f.into_error()),
         }
     })
 }

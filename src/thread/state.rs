@@ -2,7 +2,7 @@
 //! ([`ThreadStatus`]) and its one `Send + Sync` waker. The bottom of the
 //! thread module: it runs nothing.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,6 +12,7 @@ use std::task::{Wake, Waker};
 use super::env::Env;
 use super::handle::Thread;
 use crate::context::{Key, Remote};
+use crate::error::ErrorKind;
 use crate::value::Value;
 
 /// Where a thread is in its life, as `coroutine.status` would say it.
@@ -38,7 +39,7 @@ pub(super) enum Park {
 }
 
 pub(super) type BoxFuture = Pin<Box<dyn Future<Output = ()>>>;
-pub(super) type Hook = Box<dyn FnOnce(&Thread)>;
+pub(super) type Hook = Box<dyn FnOnce(&Thread<Value>)>;
 
 pub(crate) struct ThreadInner {
     pub(super) key: Key,
@@ -55,10 +56,62 @@ pub(crate) struct ThreadInner {
     /// this step (see [`io_cancel`]).
     pub(super) cancel_io: Cell<bool>,
     pub(super) panicked: Cell<bool>,
+    /// Live [`Thread`] handles (not the loop's own references): when the
+    /// last one goes, nobody can take the thread's result any more.
+    pub(super) handles: Cell<u32>,
     pub(super) env: Env,
-    // Boxed: 8 bytes per thread instead of 24 for the (rare) hooks.
-    #[allow(clippy::box_collection)]
-    pub(super) hooks: RefCell<Option<Box<Vec<Hook>>>>,
+    /// What few threads need, made on first use (8 bytes per thread).
+    pub(super) extra: OnceCell<Box<Extra>>,
+}
+
+/// The rarely used part of a thread: its name, finish hooks, joiners and
+/// result.
+#[derive(Default)]
+pub(super) struct Extra {
+    /// Given at creation, never changed.
+    pub(super) name: Option<Box<str>>,
+    pub(super) hooks: RefCell<Vec<Hook>>,
+    /// Tasks parked in `join`, woken at the finish.
+    pub(super) joiners: RefCell<Vec<Waker>>,
+    pub(super) output: RefCell<Output>,
+    /// How the thread ended badly (`thread_panicked` or `thread_failed`),
+    /// with the message that names it, for `Thread::error`.
+    pub(super) failure: RefCell<Option<(ErrorKind, String)>>,
+    /// The body returned `Err` and nobody has taken the result or been
+    /// told about it yet.
+    pub(super) unreported: Cell<bool>,
+}
+
+/// A finished thread's result, if its body returned something else than `()`.
+#[derive(Default)]
+pub(super) enum Output {
+    /// Not finished, or finished with `()` (nothing to keep).
+    #[default]
+    Nothing,
+    Ready(Value),
+    /// Taken by `join` or `resume`.
+    Taken,
+}
+
+impl ThreadInner {
+    /// The thread's [`Extra`], made on first use.
+    pub(super) fn extra(&self) -> &Extra {
+        self.extra.get_or_init(Box::default)
+    }
+
+    /// The name given at creation.
+    pub(super) fn name(&self) -> Option<&str> {
+        self.extra.get()?.name.as_deref()
+    }
+
+    /// How reports name the thread: `sockloop thread 'name' (id 3)`, or
+    /// `sockloop thread 3` when it has no name.
+    pub(super) fn describe(&self) -> String {
+        match self.name() {
+            Some(n) => format!("sockloop thread '{n}' (id {})", self.key),
+            None => format!("sockloop thread {}", self.key),
+        }
+    }
 }
 
 /// The waker of one thread: `Send + Sync`, so a reactor on another OS

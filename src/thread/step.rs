@@ -3,16 +3,16 @@
 //! loop's driver calls, and the hand-over of a pending cancel to the call
 //! a thread is parked in.
 
-use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
 use super::handle::Thread;
+use super::output::{finished, panicked};
 use super::state::{Park, ThreadInner, ThreadStatus};
-use crate::context::{try_with_loop, with_loop, Key, Loop};
-use crate::error::{Error, ErrorKind, Result};
+use crate::context::{try_with_loop, with_loop, Failure, Key, Loop};
+use crate::error::{Error, Result};
 use crate::value::Value;
 
 /// What one step of a (chain of) thread(s) ended in.
@@ -23,8 +23,8 @@ pub(crate) enum Step {
     Waiting,
     /// Returned.
     Finished,
-    /// Panicked (it is finished now).
-    Panicked(Box<dyn Any + Send>),
+    /// Panicked (it is finished now); the failure names the thread.
+    Panicked(Failure),
 }
 
 /// Polls `t` inline with `input` in its inbox, then follows any chain of
@@ -38,8 +38,8 @@ pub(crate) fn step(l: &Loop, t: Rc<ThreadInner>, input: Option<Value>) -> Step {
         let next = l.transfer.borrow_mut().take();
         match next {
             Some((target, v)) => {
-                if let Step::Panicked(p) = out {
-                    l.record_panic(p);
+                if let Step::Panicked(f) = out {
+                    l.record_failure(f);
                 }
                 t = target;
                 input = Some(v);
@@ -87,20 +87,18 @@ fn step_one(l: &Loop, t: &Rc<ThreadInner>, input: Option<Value>) -> Step {
         }
         Ok(Poll::Ready(())) => {
             let dropped = catch_unwind(AssertUnwindSafe(move || drop(fut)));
-            finish(l, t);
-            match dropped {
+            let out = match dropped {
                 Ok(()) => Step::Finished,
-                Err(p) => {
-                    t.panicked.set(true);
-                    Step::Panicked(p)
-                }
-            }
+                Err(p) => Step::Panicked(panicked(t, p)),
+            };
+            finish(l, t);
+            out
         }
         Err(p) => {
-            t.panicked.set(true);
+            let f = panicked(t, p);
             let _ = catch_unwind(AssertUnwindSafe(move || drop(fut)));
             finish(l, t);
-            Step::Panicked(p)
+            Step::Panicked(f)
         }
     }
 }
@@ -109,10 +107,13 @@ fn finish(l: &Loop, t: &Rc<ThreadInner>) {
     t.state.set(ThreadStatus::Finished);
     drop(t.outbox.take());
     l.remove_thread(t.key);
-    let hooks = t.hooks.borrow_mut().take();
-    if let Some(hooks) = hooks {
-        let handle = Thread { inner: t.clone() };
-        for h in *hooks {
+    let hooks = t
+        .extra
+        .get()
+        .map(|x| std::mem::take(&mut *x.hooks.borrow_mut()));
+    if let Some(hooks) = hooks.filter(|h| !h.is_empty()) {
+        let handle = Thread::from_inner(t.clone());
+        for h in hooks {
             if let Err(p) = catch_unwind(AssertUnwindSafe(|| h(&handle))) {
                 l.record_panic(p);
             }
@@ -124,6 +125,7 @@ fn finish(l: &Loop, t: &Rc<ThreadInner>) {
     if let Err(p) = catch_unwind(AssertUnwindSafe(move || drop(env))) {
         l.record_panic(p);
     }
+    finished(l, t);
 }
 
 /// Steps a thread the loop found on its ready queue: only a thread that
@@ -135,8 +137,8 @@ pub(crate) fn step_ready(l: &Loop, k: Key) {
         t.wake.queued.store(false, Ordering::Release);
         return;
     }
-    if let Step::Panicked(p) = step(l, t, None) {
-        l.record_panic(p);
+    if let Step::Panicked(f) = step(l, t, None) {
+        l.record_failure(f);
     }
 }
 
@@ -183,26 +185,11 @@ pub(crate) fn step_waiting_now(t: &Rc<ThreadInner>) -> Result<bool> {
         if guard.is_none() {
             crate::runtime::ensure_driver(l)?;
         }
-        if let Step::Panicked(p) = step(l, t.clone(), None) {
-            l.record_panic(p);
+        if let Step::Panicked(f) = step(l, t.clone(), None) {
+            l.record_failure(f);
         }
         Ok(true)
     })
-}
-
-/// The `"thread_panicked"` error, with the panic's message.
-pub(crate) fn panic_error(p: &Box<dyn Any + Send>) -> Error {
-    Error::with_message(ErrorKind::ThreadPanicked, panic_message(p))
-}
-
-pub(crate) fn panic_message(p: &Box<dyn Any + Send>) -> String {
-    if let Some(s) = p.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = p.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a thread panicked".to_string()
-    }
 }
 
 /// Consumes `t`'s pending cancel, if any.
