@@ -27,17 +27,28 @@ use crate::deadline::{after, secs_to_duration_ceil, to_instant};
 use crate::thread::{step_waiting_now, take_cancel, ThreadInner};
 use crate::value::{into_value, Value};
 
-/// Seconds on a monotonic clock: the base of every `expires` argument
-/// (`sock.clock`).
+/// Seconds on the system's monotonic clock, as sock.lua's `sock.clock()`:
+/// the base of every `expires` argument.
 ///
-/// It follows Tokio's clock, so `tokio::time::pause()` drives it in tests,
-/// and it has one zero for the whole process, so a value computed on one
-/// OS thread means the same instant on another.
+/// The scale is `clock_gettime(CLOCK_MONOTONIC)`'s: seconds since boot on
+/// Linux, a large number, the same in every process. So an `expires` is
+/// always an **absolute** time, `clock() + 5.0` for "five seconds from
+/// now". A relative timeout passed by mistake (`recv(&mut b, 0.5)`) is an
+/// instant shortly after boot, long past: the call fails with `"timeout"`
+/// at once, every time, instead of working for the first half second.
+///
+/// It follows Tokio's clock, so `tokio::time::pause()` and `advance` drive
+/// it in tests (it stops and jumps with Tokio's clock, keeping its scale),
+/// and it has one reference for the whole process, so a value computed on
+/// one OS thread means the same instant on another.
+/// [`luasocket::gettime`](crate::luasocket::gettime) is the wall clock
+/// (UNIX time) instead.
 ///
 /// # Examples
 ///
 /// ```
 /// let t0 = sockloop::clock();
+/// assert!(t0 > 0.0);       // seconds since boot, not since the process started
 /// let deadline = t0 + 5.0; // what every `expires` argument takes
 /// assert!(deadline > sockloop::clock());
 /// ```
