@@ -103,7 +103,7 @@ fn fits(ai: AddrInfo, hints: &Hints) -> Result<Vec<SockAddr>> {
 /// Unix sockets. Host `"*"` means all interfaces, port 0 any port. An
 /// already resolved address passes through unchanged.
 ///
-/// Host and port strings are checked as by [`addr`] (one port parser,
+/// Host and port strings are checked as by [`addr`](crate::addr()) (one port parser,
 /// [`Port::parse`]), and Unix paths for a NUL byte and their length (at
 /// most 107 bytes on Linux): a bad one is `"invalid_address"` naming it,
 /// before the socket is touched.
@@ -237,7 +237,7 @@ impl ToAddr for AddrEntry {
 
 /// `"ip:port"`, `"[v6]:port"`, `"host:port"`; a string with a `/` and no
 /// port is a Unix socket path. The host and the port are checked as in
-/// [`addr`] (an empty host or port, a port over 65535:
+/// [`addr`](crate::addr()) (an empty host or port, a port over 65535:
 /// `"invalid_address"` naming it).
 impl ToAddr for str {
     fn to_addr(&self) -> Result<AddrRequest> {

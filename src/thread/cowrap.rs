@@ -15,6 +15,22 @@ use std::task::{Context, Poll, Waker};
 /// As a [`futures_core::Stream`] (or with [`CoWrap::next`]) the body may also
 /// wait on I/O and timers; as an [`Iterator`] it must only yield: a body
 /// that would wait ends the iteration.
+///
+/// # Send
+///
+/// Not `Send`: the body need not be.
+///
+/// # Examples
+///
+/// ```
+/// let mut evens = sockloop::cowrap(|y| async move {
+///     for i in (0..).step_by(2) {
+///         y.yield_(i).await;
+///     }
+/// });
+/// assert_eq!(Iterator::next(&mut evens), Some(0)); // not the async `CoWrap::next`
+/// assert_eq!(evens.take(3).collect::<Vec<_>>(), [2, 4, 6]);
+/// ```
 pub struct CoWrap<T> {
     fut: Option<Pin<Box<dyn Future<Output = ()>>>>,
     slot: Rc<Cell<Option<T>>>,
@@ -29,7 +45,21 @@ impl<T> fmt::Debug for CoWrap<T> {
 }
 
 /// The handle a [`cowrap`] body yields values through (`sock.yield(v)`
-/// inside a `sock.cowrap` function).
+/// inside a `sock.cowrap` function). Clone it to yield from helpers.
+///
+/// # Examples
+///
+/// ```
+/// async fn twice(y: &sockloop::Yielder<&'static str>, v: &'static str) {
+///     y.yield_(v).await;
+///     y.yield_(v).await;
+/// }
+/// let g = sockloop::cowrap(|y| async move {
+///     twice(&y, "a").await;
+///     twice(&y, "b").await;
+/// });
+/// assert_eq!(g.collect::<Vec<_>>(), ["a", "a", "b", "b"]);
+/// ```
 pub struct Yielder<T> {
     slot: Rc<Cell<Option<T>>>,
 }
@@ -49,11 +79,20 @@ impl<T> Clone for Yielder<T> {
 }
 
 impl<T> Yielder<T> {
-    /// Hands `v` to the consumer and parks until it asks for the next value.
+    /// Hands `v` to the consumer and parks until it asks for the next value
+    /// (`coroutine.yield(v)` in a `sock.cowrap` function; `yield` is a Rust
+    /// keyword).
     ///
     /// # Cancel safety
     ///
     /// Dropping the future before the consumer took `v` loses `v`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = sockloop::cowrap(|y| async move { y.yield_("only").await });
+    /// assert_eq!(g.collect::<Vec<_>>(), ["only"]);
+    /// ```
     #[doc(alias = "yield")]
     pub async fn yield_(&self, v: T) {
         self.slot.set(Some(v));
@@ -127,6 +166,24 @@ impl<T> CoWrap<T> {
     /// # Cancel safety
     ///
     /// Cancel-safe: a value is taken only when returned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// sockloop::run(async {
+    ///     let mut ticks = sockloop::cowrap(|y| async move {
+    ///         for i in 0..3 {
+    ///             sockloop::sleep(0.001).await;       // a generator that waits
+    ///             y.yield_(i).await;
+    ///         }
+    ///     });
+    ///     let mut got = Vec::new();
+    ///     while let Some(i) = ticks.next().await {
+    ///         got.push(i);
+    ///     }
+    ///     assert_eq!(got, [0, 1, 2]);
+    /// });
+    /// ```
     pub async fn next(&mut self) -> Option<T> {
         std::future::poll_fn(|cx| self.poll_gen(cx)).await
     }

@@ -7,9 +7,27 @@ use std::fmt;
 
 // ===== impl Env =====
 
-/// A per-thread typed map: one value per type (`sock.threadenv`).
+/// A per-thread typed map: one value per type (`sock.threadenv[thread]`).
 ///
-/// Values are reached through [`Thread::env`].
+/// Values are reached through [`Thread::env`](crate::Thread::env); a
+/// newtype per meaning keeps two values of the same type apart.
+///
+/// # Examples
+///
+/// ```
+/// #[derive(Clone, Debug, PartialEq)]
+/// struct User(&'static str);
+///
+/// let t = sockloop::newthread(async {
+///     let me = sockloop::currentthread().unwrap();
+///     me.env().with(|hits: &mut u32| *hits += 1);
+/// });
+/// t.env().insert(User("ann"));
+/// t.env().insert(0u32);
+/// sockloop::onthreadfinish(&t, |t| assert_eq!(t.env().get::<u32>(), Some(1)));
+/// sockloop::resume(&t, ()).unwrap();
+/// ```
+#[doc(alias = "threadenv")]
 #[derive(Default)]
 pub struct Env {
     // Allocated on first insert: most threads never use their env.
@@ -28,6 +46,14 @@ impl fmt::Debug for Env {
 
 impl Env {
     /// Stores `v`, returning the value of the same type it replaces.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = sockloop::newthread(async {});
+    /// assert_eq!(t.env().insert(1u8), None);
+    /// assert_eq!(t.env().insert(2u8), Some(1));
+    /// ```
     pub fn insert<T: 'static>(&self, v: T) -> Option<T> {
         let old = self
             .map
@@ -38,6 +64,15 @@ impl Env {
     }
 
     /// A clone of the stored value of type `T`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = sockloop::newthread(async {});
+    /// t.env().insert(String::from("worker"));
+    /// assert_eq!(t.env().get::<String>().as_deref(), Some("worker"));
+    /// assert_eq!(t.env().get::<u32>(), None);
+    /// ```
     pub fn get<T: Clone + 'static>(&self) -> Option<T> {
         self.map
             .borrow()
@@ -50,6 +85,18 @@ impl Env {
     /// Runs `f` on the stored value of type `T`, if any, and returns its
     /// result. Returns `None` without running `f` when no `T` is stored,
     /// or when called from inside another `with` on the same `Env`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = sockloop::newthread(async {});
+    /// t.env().insert(vec![1, 2]);
+    /// let len = t.env().with(|v: &mut Vec<i32>| {
+    ///     v.push(3);
+    ///     v.len()
+    /// });
+    /// assert_eq!(len, Some(3));
+    /// ```
     pub fn with<T: 'static, R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
         let mut map = self.map.try_borrow_mut().ok()?;
         let v = map
@@ -60,12 +107,30 @@ impl Env {
     }
 
     /// Removes and returns the stored value of type `T`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = sockloop::newthread(async {});
+    /// t.env().insert(5i64);
+    /// assert_eq!(t.env().remove::<i64>(), Some(5));
+    /// assert_eq!(t.env().remove::<i64>(), None);
+    /// ```
     pub fn remove<T: 'static>(&self) -> Option<T> {
         let old = self.map.borrow_mut().as_mut()?.remove(&TypeId::of::<T>());
         old.and_then(|b| b.downcast::<T>().ok()).map(|b| *b)
     }
 
     /// `true` if a value of type `T` is stored.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = sockloop::newthread(async {});
+    /// assert!(!t.env().contains::<bool>());
+    /// t.env().insert(true);
+    /// assert!(t.env().contains::<bool>());
+    /// ```
     pub fn contains<T: 'static>(&self) -> bool {
         self.map
             .borrow()

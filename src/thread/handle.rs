@@ -243,7 +243,7 @@ impl<T> Thread<T> {
     }
 
     /// The thread's environment: a typed map, one value per type
-    /// (`sock.threadenv[thread]`).
+    /// (`sock.threadenv[thread]`; see [`Env`]).
     ///
     /// The environment is emptied (its values dropped) when the thread
     /// finishes, after its [`onthreadfinish`] hooks ran (they can still
@@ -263,6 +263,7 @@ impl<T> Thread<T> {
     /// assert!(t.is_finished());
     /// assert!(!t.env().contains::<String>()); // cleared at the finish
     /// ```
+    #[doc(alias = "threadenv")]
     pub fn env(&self) -> &Env {
         &self.inner.env
     }
@@ -270,7 +271,7 @@ impl<T> Thread<T> {
     /// Cancels the thread, recoverably: the sockloop call it is parked in
     /// (socket I/O, `sleep`, a sleep job, `suspend`, `transfer`) wakes now.
     /// A call that returns `Result` returns `Err` named `"cancelled"`; a
-    /// wait without `Result` returns early and [`cancelled()`] then says
+    /// wait without `Result` returns early and [`cancelled()`](crate::cancelled) then says
     /// why. If the thread is not parked in a sockloop call, the cancel is
     /// delivered to the next one that parks. It is delivered once.
     ///

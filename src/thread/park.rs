@@ -18,12 +18,12 @@ use crate::value::{into_value, Value};
 // ===== suspend / transfer / yield =====
 
 /// Parks the current thread, handing `v` to whoever resumed it
-/// (`sock.suspend`); returns the value of the next [`resume`].
+/// (`sock.suspend`); returns the value of the next [`resume`](crate::resume).
 ///
 /// A suspended thread does not count as waiting: it does not keep
 /// [`start`](crate::start) running. If the thread is cancelled while
-/// suspended, `suspend` returns early with `()` boxed and [`cancelled()`]
-/// is `true`.
+/// suspended, `suspend` returns early with a `()` value and
+/// [`cancelled()`](crate::cancelled) is `true`.
 ///
 /// # Panics
 ///
@@ -34,6 +34,31 @@ use crate::value::{into_value, Value};
 ///
 /// Dropping the future while it is parked drops `v` if no resume has
 /// taken it yet; the thread is not affected otherwise.
+///
+/// # Send
+///
+/// Not `Send`: it parks a thread of this OS thread's loop.
+///
+/// ```compile_fail
+/// fn send<T: Send>(_: T) {}
+/// send(sockloop::suspend(())); // the future is not Send
+/// ```
+///
+/// # Examples
+///
+/// ```
+/// let t = sockloop::newthread(async {
+///     let a = sockloop::suspend("first").await;     // hands "first" out
+///     let b = sockloop::suspend(a.get::<i32>().unwrap() + 1).await;
+///     b.get::<&str>().unwrap()
+/// });
+/// let out = sockloop::resume(&t, ()).unwrap().unwrap();
+/// assert_eq!(out.get::<&str>().unwrap(), "first");
+/// let out = sockloop::resume(&t, 1).unwrap().unwrap();
+/// assert_eq!(out.get::<i32>().unwrap(), 2);
+/// let out = sockloop::resume(&t, "done").unwrap().unwrap(); // the finish value
+/// assert_eq!(out.get::<&str>().unwrap(), "done");
+/// ```
 pub async fn suspend<V: Any>(v: V) -> Value {
     match try_suspend(v).await {
         Ok(v) => v,
@@ -50,6 +75,20 @@ pub async fn suspend<V: Any>(v: V) -> Value {
 /// # Cancel safety
 ///
 /// As [`suspend`].
+///
+/// # Send
+///
+/// Not `Send`, as [`suspend`].
+///
+/// # Examples
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// // A plain Tokio task is not a sockloop thread.
+/// let e = sockloop::try_suspend(()).await.unwrap_err();
+/// assert_eq!(e.name(), "not_in_thread");
+/// # });
+/// ```
 pub async fn try_suspend<V: Any>(v: V) -> Result<Value> {
     Park1 {
         state: ParkState::Start(Some(into_value(v)), None),
@@ -61,8 +100,10 @@ pub async fn try_suspend<V: Any>(v: V) -> Result<Value> {
 /// stays parked (suspended) until something resumes or transfers back to
 /// it, and that value is returned (`sock.transfer`, symmetric coroutines).
 ///
-/// A [`resume`] that started a chain of transfers returns when the chain
-/// suspends or finishes.
+/// A [`resume`](crate::resume) that started a chain of transfers returns
+/// when the chain suspends or finishes. The first transfer to a new thread
+/// made with [`newthread_with`](crate::newthread_with) hands it `v` as its
+/// argument.
 ///
 /// # Panics
 ///
@@ -72,6 +113,33 @@ pub async fn try_suspend<V: Any>(v: V) -> Result<Value> {
 /// # Cancel safety
 ///
 /// Cancel-safe once parked: dropping it leaves the thread as it is.
+///
+/// # Send
+///
+/// Not `Send`, as [`suspend`].
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::RefCell;
+/// use std::rc::Rc;
+///
+/// let log = Rc::new(RefCell::new(Vec::new()));
+/// let l = log.clone();
+/// let b = sockloop::newthread(async move {
+///     let v = sockloop::suspend(()).await;        // parked until the transfer
+///     l.borrow_mut().push(format!("b got {}", v.get::<i32>().unwrap()));
+/// });
+/// sockloop::resume(&b, ()).unwrap();
+/// let b2 = b.clone();
+/// let a = sockloop::newthread(async move {
+///     sockloop::transfer(&b2, 7).await;           // b runs now; a stays parked
+/// });
+/// sockloop::resume(&a, ()).unwrap();              // returns when b finishes
+/// assert_eq!(*log.borrow(), ["b got 7"]);
+/// assert!(b.is_finished());
+/// assert_eq!(a.status(), sockloop::ThreadStatus::Suspended);
+/// ```
 pub async fn transfer<T, V: Any>(target: &Thread<T>, v: V) -> Value {
     match try_transfer(target, v).await {
         Ok(v) => v,
@@ -84,11 +152,28 @@ pub async fn transfer<T, V: Any>(target: &Thread<T>, v: V) -> Value {
 /// # Errors
 ///
 /// `"not_in_thread"` outside a sockloop thread; `"thread_busy"` or
-/// `"thread_dead"` when `target` cannot be resumed (see [`resume`]).
+/// `"thread_dead"` when `target` cannot be resumed (see
+/// [`resume`](crate::resume)).
 ///
 /// # Cancel safety
 ///
 /// As [`transfer`].
+///
+/// # Send
+///
+/// Not `Send`, as [`suspend`].
+///
+/// # Examples
+///
+/// ```
+/// let done = sockloop::thread(async {});            // finished at once
+/// let t = sockloop::newthread(async move {
+///     let e = sockloop::try_transfer(&done, ()).await.unwrap_err();
+///     assert_eq!(e.name(), "thread_dead");
+/// });
+/// sockloop::resume(&t, ()).unwrap();
+/// assert!(t.is_finished() && !t.is_panicked());
+/// ```
 pub async fn try_transfer<T, V: Any>(target: &Thread<T>, v: V) -> Result<Value> {
     Park1 {
         state: ParkState::Start(Some(into_value(v)), Some(target.inner.clone())),
@@ -169,7 +254,8 @@ impl Future for Park1 {
 }
 
 /// Lets every other ready thread run once, then continues
-/// (`sock.yield` outside a generator; see [`cowrap`] for yielding values).
+/// (`sock.yield` outside a generator; see [`cowrap`](crate::cowrap) for
+/// yielding values).
 ///
 /// The thread stays queued, so it counts as waiting. Outside a sockloop
 /// thread it behaves like `tokio::task::yield_now`.
@@ -177,6 +263,30 @@ impl Future for Park1 {
 /// # Cancel safety
 ///
 /// Cancel-safe.
+///
+/// # Send
+///
+/// `Send`: it only wakes its own task.
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::RefCell;
+/// use std::rc::Rc;
+///
+/// let log = Rc::new(RefCell::new(Vec::new()));
+/// for name in ["a", "b"] {
+///     let l = log.clone();
+///     sockloop::thread(async move {
+///         for i in 0..2 {
+///             l.borrow_mut().push(format!("{name}{i}"));
+///             sockloop::yield_now().await;          // let the other one run
+///         }
+///     });
+/// }
+/// sockloop::start().unwrap();
+/// assert_eq!(*log.borrow(), ["a0", "b0", "a1", "b1"]);
+/// ```
 #[doc(alias = "yield")]
 pub async fn yield_now() {
     let mut yielded = false;

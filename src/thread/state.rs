@@ -15,7 +15,19 @@ use crate::context::{Key, Remote};
 use crate::error::ErrorKind;
 use crate::value::Value;
 
-/// Where a thread is in its life, as `coroutine.status` would say it.
+/// Where a thread is in its life, as `coroutine.status` would say it
+/// ([`Thread::status`]).
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::ThreadStatus;
+///
+/// let t = sockloop::thread(async { sockloop::sleep(0.001).await });
+/// assert_eq!(t.status(), ThreadStatus::Waiting);     // on a timer
+/// sockloop::start().unwrap();
+/// assert_eq!(t.status(), ThreadStatus::Finished);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ThreadStatus {

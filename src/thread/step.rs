@@ -239,6 +239,18 @@ pub(crate) fn io_cancel() -> Option<std::io::Error> {
 /// [`Thread::cancel`]): after a wait without `Result` (`sleep`,
 /// `SleepJob::sleep`, `suspend`) returns, this tells the thread whether it
 /// was cancelled. `false` outside a sockloop thread.
+///
+/// # Examples
+///
+/// ```
+/// let t = sockloop::thread(async {
+///     sockloop::sleep(60.0).await;               // returns early on a cancel
+///     sockloop::cancelled()                      // the thread's result: why
+/// });
+/// assert!(!sockloop::cancelled());               // not in a thread
+/// t.cancel();
+/// sockloop::run(async move { assert!(t.join(None).await.unwrap()) });
+/// ```
 pub fn cancelled() -> bool {
     try_with_loop(|l| l.with_current(|t| t.is_some_and(|t| t.cancelled.get()))).unwrap_or(false)
 }
