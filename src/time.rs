@@ -233,6 +233,16 @@ pub(crate) fn fire_one(l: &Loop, now: Instant) -> bool {
 ///
 /// Cancel-safe: dropping the future removes the timer.
 ///
+/// # Send
+///
+/// Not `Send`: inside a sockloop thread it sits on this OS thread's timer
+/// queue. (In a plain `tokio::spawn` task use `tokio::time::sleep`.)
+///
+/// ```compile_fail
+/// fn send<T: Send>(_: T) {}
+/// send(sockloop::sleep(1.0)); // the future is not Send
+/// ```
+///
 /// # Examples
 ///
 /// ```
@@ -253,6 +263,10 @@ pub async fn sleep(s: f64) {
 
 /// Sleeps until [`clock()`] reaches `t` (`sock.sleep_until`). As [`sleep`].
 ///
+/// `t` is an absolute [`clock()`] time (seconds since boot, e.g.
+/// `clock() + 5.0`), not a duration: a small number is long past and
+/// returns at once.
+///
 /// # Panics
 ///
 /// As [`sleep`].
@@ -260,6 +274,20 @@ pub async fn sleep(s: f64) {
 /// # Cancel safety
 ///
 /// Cancel-safe.
+///
+/// # Send
+///
+/// Not `Send`, as [`sleep`].
+///
+/// # Examples
+///
+/// ```
+/// sockloop::run(async {
+///     let wake_at = sockloop::clock() + 0.01;
+///     sockloop::sleep_until(wake_at).await;
+///     assert!(sockloop::clock() >= wake_at);
+/// });
+/// ```
 pub async fn sleep_until(t: f64) {
     Sleep::new(to_instant(t)).await
 }
@@ -394,6 +422,12 @@ impl Drop for Sleep {
 ///
 /// Methods take `&self`; share the job with `Rc`. One sleeper at a time.
 ///
+/// # Send
+///
+/// `!Send`, and so are its `sleep` futures: the job belongs to one OS
+/// thread's loop. [`remote`](SleepJob::remote) gives a `Send` handle that
+/// wakes the sleeper from another OS thread.
+///
 /// # Examples
 ///
 /// ```
@@ -403,7 +437,7 @@ impl Drop for Sleep {
 /// let sj2 = sj.clone();
 /// let sleeper = sockloop::thread(async move {
 ///     let v = sj2.sleep(3600.0).await;              // woken long before that
-///     assert_eq!(*v.unwrap().downcast::<&str>().unwrap(), "hello");
+///     assert_eq!(v.unwrap().get::<&str>().unwrap(), "hello");
 /// });
 /// assert!(sj.wakeup("hello"));                    // runs the sleeper now
 /// assert!(sleeper.is_finished());
@@ -455,6 +489,14 @@ impl fmt::Debug for SleepJob {
 }
 
 /// Makes an interruptible sleep job (`sock.sleep_job`). See [`SleepJob`].
+///
+/// # Examples
+///
+/// ```
+/// let sj = sockloop::sleep_job();
+/// assert!(!sj.is_sleeping());
+/// assert!(!sj.wakeup(1)); // nobody sleeps on it yet
+/// ```
 pub fn sleep_job() -> SleepJob {
     SleepJob {
         inner: RefCell::new(SjState::Idle),
@@ -478,6 +520,19 @@ impl SleepJob {
     ///
     /// Cancel-safe: a value delivered but not yet returned stays for the
     /// next sleep on this job.
+    ///
+    /// # Send
+    ///
+    /// Not `Send` (see [`SleepJob`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// sockloop::run(async {
+    ///     let sj = sockloop::sleep_job();
+    ///     assert!(sj.sleep(0.01).await.is_none()); // nobody woke it: it expired
+    /// });
+    /// ```
     pub async fn sleep(&self, s: f64) -> Option<Value> {
         let at = if s.is_nan() || s == f64::INFINITY {
             None
@@ -488,7 +543,8 @@ impl SleepJob {
     }
 
     /// Sleeps until [`clock()`] reaches `t`, or until woken. As
-    /// [`sleep`](SleepJob::sleep).
+    /// [`sleep`](SleepJob::sleep). `t` is an absolute [`clock()`] time
+    /// (seconds since boot), not a duration.
     ///
     /// # Panics
     ///
@@ -497,6 +553,22 @@ impl SleepJob {
     /// # Cancel safety
     ///
     /// As [`sleep`](SleepJob::sleep).
+    ///
+    /// # Send
+    ///
+    /// Not `Send` (see [`SleepJob`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    ///
+    /// let sj = Rc::new(sockloop::sleep_job());
+    /// let sj2 = sj.clone();
+    /// sockloop::runafter(0.005, move || sj2.wakeup(5u8));
+    /// let got = sockloop::run(async move { sj.sleep_until(sockloop::clock() + 60.0).await });
+    /// assert_eq!(got.unwrap().get::<u8>().unwrap(), 5);
+    /// ```
     pub async fn sleep_until(&self, t: f64) -> Option<Value> {
         self.sleep_at(to_instant(t)).await
     }
@@ -585,6 +657,19 @@ impl SleepJob {
     /// (`"no_local_set"`, the message names the fix) or in a runtime
     /// without timers. The value is kept and the sleeper queued: the next
     /// driver (a sockloop call inside a `LocalSet`) delivers it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    ///
+    /// let sj = Rc::new(sockloop::sleep_job());
+    /// let sj2 = sj.clone();
+    /// let t = sockloop::thread(async move { sj2.sleep(60.0).await.map(|v| v.get::<i32>()) });
+    /// assert!(sj.wakeup(3));                    // the sleeper runs now, to its end
+    /// assert!(t.is_finished());
+    /// assert!(!sj.wakeup(4));                   // nobody sleeps any more
+    /// ```
     pub fn wakeup<V: Any>(&self, v: V) -> bool {
         let prev = std::mem::replace(&mut *self.inner.borrow_mut(), SjState::Idle);
         match prev {
@@ -649,7 +734,7 @@ impl SleepJob {
     ///     });
     ///     sj.sleep(10.0).await
     /// });
-    /// assert_eq!(*got.unwrap().downcast::<String>().unwrap(), "from afar");
+    /// assert_eq!(got.unwrap().get::<String>().unwrap(), "from afar");
     /// ```
     pub fn remote(&self) -> RemoteSleepJob {
         let shared = self
@@ -673,6 +758,19 @@ impl SleepJob {
     }
 
     /// `true` while a thread sleeps on the job.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    ///
+    /// let sj = Rc::new(sockloop::sleep_job());
+    /// let sj2 = sj.clone();
+    /// sockloop::thread(async move { sj2.sleep(60.0).await });
+    /// assert!(sj.is_sleeping());
+    /// sj.wakeup(());
+    /// assert!(!sj.is_sleeping());
+    /// ```
     pub fn is_sleeping(&self) -> bool {
         matches!(&*self.inner.borrow(), SjState::Sleeping { .. })
     }
@@ -701,7 +799,21 @@ impl Drop for SjGuard<'_> {
 // ===== impl RemoteSleepJob =====
 
 /// A `Send` handle to a [`SleepJob`], for waking its sleeper from another
-/// OS thread. Made by [`SleepJob::remote`].
+/// OS thread. Made by [`SleepJob::remote`] (which has an example).
+///
+/// # Send
+///
+/// `Send + Sync`: that is its purpose.
+///
+/// # Examples
+///
+/// ```
+/// fn send_sync<T: Send + Sync>(_: &T) {}
+/// let sj = sockloop::sleep_job();
+/// let remote = sj.remote();
+/// send_sync(&remote);
+/// assert!(!remote.wakeup("nobody sleeps")); // refused, value dropped
+/// ```
 #[derive(Clone)]
 pub struct RemoteSleepJob {
     shared: Arc<SjShared>,
@@ -719,6 +831,24 @@ impl RemoteSleepJob {
     /// Wakes the sleeper with `v`, from any OS thread: its `sleep` returns
     /// `Some(v)` when its loop next runs it. Returns `false` (dropping `v`)
     /// when nothing sleeps on the job. The value is delivered exactly once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sj = sockloop::sleep_job();
+    /// let remote = sj.remote();
+    /// let got = sockloop::run(async move {
+    ///     let waker = std::thread::spawn(move || {
+    ///         while !remote.wakeup(42u64) {
+    ///             std::thread::sleep(std::time::Duration::from_millis(1));
+    ///         }
+    ///     });
+    ///     let v = sj.sleep(10.0).await;
+    ///     waker.join().unwrap();
+    ///     v
+    /// });
+    /// assert_eq!(got.unwrap().get::<u64>().unwrap(), 42);
+    /// ```
     pub fn wakeup<V: Any + Send>(&self, v: V) -> bool {
         let waker = {
             let mut g = self.shared.lock();
@@ -740,6 +870,20 @@ impl RemoteSleepJob {
 
 /// A timer made by [`runat`], [`runafter`] or [`runevery`]
 /// (sock.lua's `sjt`). Dropping the handle does **not** cancel the timer.
+///
+/// # Send
+///
+/// `!Send`: the timer lives on this OS thread's loop.
+///
+/// # Examples
+///
+/// ```
+/// let t = sockloop::runafter(60.0, || unreachable!("cancelled first"));
+/// assert!(t.is_active());
+/// assert!(t.cancel());
+/// sockloop::start().unwrap(); // returns at once: no live timer keeps it running
+/// ```
+#[doc(alias = "sjt")]
 #[derive(Clone)]
 pub struct Timer {
     job: Rc<TimerJob>,
@@ -757,6 +901,14 @@ impl Timer {
     /// Cancels the timer (`sjt:cancel`): its callback will not run again.
     /// Returns `true` if it was still active. Safe to call from inside the
     /// callback itself.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = sockloop::runafter(0.001, || {});
+    /// assert!(t.cancel());    // it was active
+    /// assert!(!t.cancel());   // already cancelled
+    /// ```
     pub fn cancel(&self) -> bool {
         if self.job.done.replace(true) {
             return false;
@@ -766,6 +918,15 @@ impl Timer {
     }
 
     /// `true` until the timer has fired for the last time or is cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = sockloop::runafter(0.001, || {});
+    /// assert!(t.is_active());
+    /// sockloop::start().unwrap();
+    /// assert!(!t.is_active()); // fired
+    /// ```
     pub fn is_active(&self) -> bool {
         !self.job.done.get()
     }
@@ -773,8 +934,23 @@ impl Timer {
 
 /// What a [`runevery`] callback may return: `()` keeps the timer running,
 /// `bool` says whether to keep it running (`false` stops it, as in Lua).
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::KeepRunning;
+/// assert!(().keep_running());
+/// assert!(!false.keep_running());
+/// ```
 pub trait KeepRunning {
     /// `true` to run again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::KeepRunning;
+    /// assert!(true.keep_running());
+    /// ```
     fn keep_running(self) -> bool;
 }
 
@@ -808,8 +984,9 @@ fn add_job(what: &str, at: Option<Instant>, action: Action) -> Timer {
     Timer { job }
 }
 
-/// Runs `f` when [`clock()`] reaches `t` (`sock.runat`). A past `t` fires
-/// on the loop's next round. Live timers keep [`start`](crate::start)
+/// Runs `f` when [`clock()`] reaches `t` (`sock.runat`): `t` is an
+/// absolute [`clock()`] time (seconds since boot), not a duration ([`runafter`]
+/// takes one). A past `t` fires on the loop's next round. Live timers keep [`start`](crate::start)
 /// running. `f`'s return value is ignored; `f` runs on the loop, outside
 /// any thread: start a [`thread`](crate::thread) from it to wait on I/O.
 ///
@@ -856,6 +1033,21 @@ where
 /// # Panics
 ///
 /// As [`runat`].
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::Cell;
+/// use std::rc::Rc;
+///
+/// let fired = Rc::new(Cell::new(false));
+/// let f = fired.clone();
+/// let t0 = sockloop::clock();
+/// sockloop::runafter(0.01, move || f.set(true));
+/// sockloop::start().unwrap(); // the live timer keeps it running until it fires
+/// assert!(fired.get());
+/// assert!(sockloop::clock() - t0 >= 0.01);
+/// ```
 pub fn runafter<F, R>(s: f64, f: F) -> Timer
 where
     F: FnOnce() -> R + 'static,
