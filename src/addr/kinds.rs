@@ -79,7 +79,17 @@ pub enum Protocol {
 macro_rules! names {
     ($ty:ident, $what:literal, $($v:ident = $s:literal),+ $(,)?) => {
         impl $ty {
-            /// The Lua name.
+            /// The Lua name (`Display` writes it, `FromStr` parses it).
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("for name in [", $("\"", $s, "\", ",)+ "] {")]
+            #[doc = concat!("    let v: sockloop::", stringify!($ty), " = name.parse().unwrap();")]
+            ///     assert_eq!(v.as_str(), name);
+            ///     assert_eq!(v.to_string(), name);
+            /// }
+            /// ```
             pub fn as_str(self) -> &'static str {
                 match self { $($ty::$v => $s),+ }
             }
@@ -175,6 +185,13 @@ impl Family {
 
 impl Protocol {
     /// The IANA protocol number.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(sockloop::Protocol::Icmp.number(), 1);
+    /// assert_eq!(sockloop::Protocol::Tcp.number(), 6);
+    /// ```
     pub fn number(self) -> i32 {
         match self {
             Protocol::Ip => 0,
@@ -189,6 +206,14 @@ impl Protocol {
     }
 
     /// The protocol with IANA number `n`, if sockloop names it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::Protocol;
+    /// assert_eq!(Protocol::from_number(17), Some(Protocol::Udp));
+    /// assert_eq!(Protocol::from_number(132), None); // SCTP: not named
+    /// ```
     pub fn from_number(n: i32) -> Option<Protocol> {
         [
             Protocol::Ip,

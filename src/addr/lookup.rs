@@ -11,7 +11,23 @@ use crate::error::{Error, ErrorKind, Result};
 
 // ===== AddrInfo =====
 
-/// One result of a lookup (sock's `ai` node).
+/// One result of a lookup (sock's `ai` node). `Display` gives its address
+/// (`ai:tostring()`).
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::{Family, Protocol, SockType};
+///
+/// let ai = sockloop::addr("127.0.0.1", 8080)?;
+/// let tcp = ai.iter().find(|e| e.socktype() == SockType::Tcp).unwrap();
+/// assert_eq!(tcp.family(), Family::Inet);
+/// assert_eq!(tcp.protocol(), Protocol::Tcp);
+/// assert_eq!(tcp.to_string(), "127.0.0.1:8080");
+/// # Ok::<(), sockloop::Error>(())
+/// ```
+#[doc(alias = "ai")]
+#[doc(alias = "tostring")]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddrEntry {
     socktype: SockType,
@@ -36,28 +52,73 @@ impl AddrEntry {
         }
     }
 
-    /// The socket type (`ai:type()`).
+    /// The socket type (`ai:type()`; `type` is a Rust keyword).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ai = sockloop::addr("::1", 53)?;
+    /// let kinds: Vec<String> = ai.iter().map(|e| e.socktype().to_string()).collect();
+    /// assert!(kinds.contains(&"udp".to_string()));
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
+    #[doc(alias = "type")]
     pub fn socktype(&self) -> SockType {
         self.socktype
     }
 
     /// The address family (`ai:family()`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ai = sockloop::addr("::1", 53)?;
+    /// assert!(ai.iter().all(|e| e.family() == sockloop::Family::Inet6));
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn family(&self) -> Family {
         self.addr.family()
     }
 
     /// The protocol (`ai:protocol()`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::{Hints, Protocol, SockType};
+    /// let hints = Hints { socktype: Some(SockType::Udp), ..Hints::default() };
+    /// let ai = sockloop::addr_with("127.0.0.1", 53, &hints)?;
+    /// assert_eq!(ai.first().unwrap().protocol(), Protocol::Udp);
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn protocol(&self) -> Protocol {
         self.protocol
     }
 
     /// The canonical name, where the lookup asked for it
     /// ([`Flags::canonname`]) (`ai:name()`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ai = sockloop::addr("127.0.0.1", 80)?;
+    /// assert_eq!(ai.first().unwrap().name(), None); // not asked for
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn name(&self) -> Option<&str> {
         self.name.as_deref()
     }
 
     /// The socket address (`ai.addr`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ai = sockloop::addr("127.0.0.1", 80)?;
+    /// let sa = ai.first().unwrap().addr();
+    /// assert_eq!((sa.ip().to_string(), sa.port()), ("127.0.0.1".to_string(), 80));
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn addr(&self) -> SockAddr {
         self.addr.clone()
     }
@@ -79,28 +140,65 @@ impl fmt::Display for AddrEntry {
 ///     assert_eq!(e.addr().to_string(), "127.0.0.1:80");
 /// }
 /// ```
+#[doc(alias = "free")]
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AddrInfo {
     pub(super) entries: Vec<AddrEntry>,
 }
 
 impl AddrInfo {
-    /// The entries, in resolver order.
+    /// The entries, in resolver order (`ai:addrs()`, `ai:next()`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ai = sockloop::addr("*", 0)?; // all interfaces: 0.0.0.0 and [::]
+    /// let ips: Vec<String> = ai.iter().map(|e| e.addr().ip().to_string()).collect();
+    /// assert!(ips.contains(&"0.0.0.0".to_string()) && ips.contains(&"::".to_string()));
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
+    #[doc(alias = "addrs")]
+    #[doc(alias = "next")]
     pub fn iter(&self) -> std::slice::Iter<'_, AddrEntry> {
         self.entries.iter()
     }
 
     /// The number of entries.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::{Hints, SockType};
+    /// let hints = Hints { socktype: Some(SockType::Tcp), ..Hints::default() };
+    /// assert_eq!(sockloop::addr_with("127.0.0.1", 80, &hints)?.len(), 1);
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
     /// `true` when there are no entries.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(sockloop::AddrInfo::default().is_empty());
+    /// assert!(!sockloop::addr("127.0.0.1", 80)?.is_empty());
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
 
     /// The first entry.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ai = sockloop::addr("127.0.0.1", 80)?;
+    /// assert_eq!(ai.first().unwrap().addr().port(), 80);
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn first(&self) -> Option<&AddrEntry> {
         self.entries.first()
     }
@@ -137,6 +235,14 @@ impl fmt::Display for AddrInfo {
 // ===== Hints =====
 
 /// `getaddrinfo` flags (sock.lua's `flags` argument).
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::{Flags, Hints};
+/// let hints = Hints { flags: Flags { numerichost: true, ..Flags::default() }, ..Hints::default() };
+/// assert!(sockloop::addr_with("127.0.0.1", 80, &hints).is_ok());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Flags {
     /// `AI_PASSIVE`: addresses for binding (host `"*"` gives the wildcard).
@@ -232,11 +338,23 @@ pub fn addr(host: &str, port: impl Into<Port>) -> Result<AddrInfo> {
     addr_with(host, port, &Hints::default())
 }
 
-/// [`addr`] with hints: socket type, family, protocol and flags.
+/// [`addr`] with hints: socket type, family, protocol and flags
+/// (`sock.addr(host, port, type, family, protocol, flags)`).
 ///
 /// # Errors
 ///
-/// As [`addr`].
+/// As [`addr`]; also `"invalid_address"` when no address of the hinted
+/// family exists for a literal.
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::{Family, Hints};
+/// let v6 = Hints { family: Some(Family::Inet6), ..Hints::default() };
+/// assert!(sockloop::addr_with("::1", 80, &v6).is_ok());
+/// let e = sockloop::addr_with("127.0.0.1", 80, &v6).unwrap_err();
+/// assert_eq!(e.name(), "invalid_address");
+/// ```
 pub fn addr_with(host: &str, port: impl Into<Port>, hints: &Hints) -> Result<AddrInfo> {
     match literal(host, &port.into(), hints)? {
         Parsed::Done(ai) => Ok(ai),
@@ -257,6 +375,21 @@ pub fn addr_with(host: &str, port: impl Into<Port>, hints: &Hints) -> Result<Add
 ///
 /// Dropping the future abandons the lookup (the blocking call finishes in
 /// the background and its result is discarded).
+///
+/// # Send
+///
+/// `Send`: it can run in a `tokio::spawn` task.
+///
+/// # Examples
+///
+/// ```
+/// sockloop::run(async {
+///     let ai = sockloop::addr_async("127.0.0.1", "80", &sockloop::Hints::default()).await?;
+///     assert_eq!(ai.first().unwrap().addr().port(), 80);
+///     Ok::<(), sockloop::Error>(())
+/// })
+/// .unwrap();
+/// ```
 pub async fn addr_async(host: &str, port: impl Into<Port>, hints: &Hints) -> Result<AddrInfo> {
     match literal(host, &port.into(), hints)? {
         Parsed::Done(ai) => Ok(ai),

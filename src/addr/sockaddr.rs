@@ -26,6 +26,8 @@ use crate::error::Result;
 /// assert_eq!(sa.port(), 8080);
 /// assert_eq!(sa.to_string(), "[::1]:8080");
 /// ```
+#[doc(alias = "sa")]
+#[doc(alias = "tostring")]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SockAddr {
     pub(super) repr: Repr,
@@ -39,13 +41,30 @@ pub(super) enum Repr {
 
 impl SockAddr {
     /// A Unix-domain address.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sa = sockloop::SockAddr::unix("/tmp/app.sock");
+    /// assert_eq!(sa.family(), sockloop::Family::Unix);
+    /// assert_eq!(sa.to_string(), "/tmp/app.sock");
+    /// ```
     pub fn unix(path: impl Into<PathBuf>) -> SockAddr {
         SockAddr {
             repr: Repr::Unix(path.into()),
         }
     }
 
-    /// The address family.
+    /// The address family (`sa:family()`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = sockloop::tcp()?;
+    /// s.bind(("127.0.0.1", 0))?;
+    /// assert_eq!(s.local_addr()?.family(), sockloop::Family::Inet);
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn family(&self) -> Family {
         match &self.repr {
             Repr::Ip(sa) => Family::of_ip(&sa.ip()),
@@ -53,7 +72,16 @@ impl SockAddr {
         }
     }
 
-    /// The port (0 for Unix addresses).
+    /// The port (`sa:port()`; 0 for Unix addresses).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = sockloop::udp()?;
+    /// s.bind(("127.0.0.1", 0))?;
+    /// assert_ne!(s.local_addr()?.port(), 0); // the kernel's choice
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn port(&self) -> u16 {
         match &self.repr {
             Repr::Ip(sa) => sa.port(),
@@ -63,6 +91,15 @@ impl SockAddr {
 
     /// The IP address (sock's `sa:addr()`). For a Unix address, which has
     /// none, it is `0.0.0.0`; use [`path`](SockAddr::path) there.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sa = sockloop::addr("::1", 80)?.first().unwrap().addr();
+    /// assert_eq!(sa.ip(), "::1".parse::<sockloop::IpAddr>().unwrap());
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
+    #[doc(alias = "addr")]
     pub fn ip(&self) -> IpAddr {
         match &self.repr {
             Repr::Ip(sa) => sa.ip(),
@@ -71,6 +108,15 @@ impl SockAddr {
     }
 
     /// The IP address and port, `None` for a Unix address.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sa = sockloop::addr("127.0.0.1", 80)?.first().unwrap().addr();
+    /// assert_eq!(sa.socket_addr(), Some("127.0.0.1:80".parse().unwrap()));
+    /// assert_eq!(sockloop::SockAddr::unix("/x").socket_addr(), None);
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn socket_addr(&self) -> Option<SocketAddr> {
         match &self.repr {
             Repr::Ip(sa) => Some(*sa),
@@ -79,6 +125,13 @@ impl SockAddr {
     }
 
     /// The path of a Unix address, `None` for IP addresses.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sa = sockloop::SockAddr::unix("/run/app.sock");
+    /// assert_eq!(sa.path(), Some(std::path::Path::new("/run/app.sock")));
+    /// ```
     pub fn path(&self) -> Option<&Path> {
         match &self.repr {
             Repr::Ip(_) => None,
@@ -161,6 +214,16 @@ impl fmt::Display for SockAddr {
 pub trait IpAddrExt {
     /// The address in network byte order in a 16-byte buffer and its
     /// length (4 for IPv4, 16 for IPv6).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::IpAddrExt;
+    /// let ip: sockloop::IpAddr = "::1".parse().unwrap();
+    /// let (bytes, len) = ip.tobinary();
+    /// assert_eq!(len, 16);
+    /// assert_eq!(bytes[15], 1);
+    /// ```
     fn tobinary(&self) -> ([u8; 16], usize);
 }
 

@@ -16,6 +16,15 @@ use crate::error::Result;
 /// An address request made by [`ToAddr`]: already resolved, or a host and
 /// port still to look up. Opaque; sockets resolve it with their own
 /// type and family as hints.
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::ToAddr;
+/// let req = ("127.0.0.1", 8080).to_addr()?; // checked; a name would not be resolved yet
+/// assert!(format!("{req:?}").contains("8080"));
+/// # Ok::<(), sockloop::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct AddrRequest {
     inner: Req,
@@ -125,6 +134,14 @@ pub trait ToAddr {
     /// # Errors
     ///
     /// `"invalid_address"` for an address that cannot be parsed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::ToAddr;
+    /// assert!(("127.0.0.1", 8080).to_addr().is_ok());
+    /// assert_eq!(("127.0.0.1", "99999").to_addr().unwrap_err().name(), "invalid_address");
+    /// ```
     fn to_addr(&self) -> Result<AddrRequest>;
 }
 
