@@ -4,8 +4,13 @@
 //! `socketloop`, `socket2` and LuaSocket's `socket` namespace) over Tokio:
 //! threads that look blocking, a synchronous [`resume`]/[`suspend`], absolute
 //! `expires` deadlines in [`clock()`] seconds, normalized error names
-//! ([`Error::name`]), sleep jobs and timers. `PORTING.md` in the repository
-//! maps every upstream call to its Rust twin.
+//! ([`Error::name`]), sleep jobs and timers.
+//!
+//! **Porting Lua code?** The porting guide, `PORTING.md` in the repository
+//! and the [`porting`] page of these docs, maps every upstream call to its
+//! Rust twin with the behaviour differences and why. Lua names spelled
+//! differently in Rust are search aliases here: search `type`,
+//! `threadenv`, `getsockname`, `receivefrom`, `yield`, ...
 //!
 //! # Quick start
 //!
@@ -39,11 +44,43 @@
 //! it waits: [`resume`] returns `Err("no_local_set")` and [`thread`]
 //! panics with that error, before any of the thread's code runs.
 //!
-//! # Values
+//! # Deadlines
+//!
+//! Every blocking call takes `expires`, an **absolute** [`clock()`] time,
+//! as sock.lua: `s.recv(&mut buf, clock() + 5.0)`, or `None` for no
+//! deadline. [`clock()`] is on the system's monotonic scale (seconds since
+//! boot), so a relative timeout passed by mistake is long past and fails
+//! at once with `"timeout"`. It follows Tokio's clock: a paused Tokio clock
+//! drives deadlines, sleeps and timers in tests.
+//!
+//! # Values and results
 //!
 //! Lua's untyped values are [`Value`]s: `resume(&t, 5)` sends an `i32`;
 //! the receiver takes it out with `v.get::<i32>()`, whose error names both
 //! types when they differ (`"wrong_type"`: `expected u64, got i32`).
+//!
+//! A thread body may return a value or a `Result` (so `?` works where Lua
+//! code used `assert`): [`Thread::join`] waits for it, the [`resume`]
+//! during which the thread finishes returns it, and an `Err` nobody joins
+//! is reported by [`start`]/[`run`] as `"thread_failed"`, naming the
+//! thread ([`newthread_named`]).
+//!
+//! ```
+//! let n = sockloop::run(async {
+//!     let t = sockloop::thread_named("parse", async { "42".parse::<u32>() });
+//!     t.join(None).await.unwrap() // Ok(42): the body's own Result
+//! });
+//! assert_eq!(n, Ok(42));
+//! ```
+//!
+//! # Send
+//!
+//! Sockets ([`Tcp`], [`Udp`], [`Raw`]) are `Send + Sync` and their I/O
+//! futures are `Send`: they work in `tokio::spawn` tasks too. Threads,
+//! [`Value`]s, [`sleep`], [`suspend`], [`transfer`], [`SleepJob`] and
+//! [`Timer`] belong to one OS thread's loop and are not `Send`;
+//! [`Thread::remote`] and [`SleepJob::remote`] are the `Send` handles for
+//! waking them from another OS thread.
 #![forbid(unsafe_code)]
 #![warn(
     missing_docs,
@@ -94,6 +131,14 @@ pub use time::{
 };
 pub use udp::{udp, RecvFlags, Udp};
 pub use value::Value;
+
+/// The porting guide: every call of luapower's `sock`, `socketloop`,
+/// `socket2` and LuaSocket's `socket` namespace with its Rust twin, the
+/// behaviour differences and why (`PORTING.md` in the repository). Built
+/// into the documentation only.
+#[cfg(doc)]
+#[doc = include_str!("../PORTING.md")]
+pub mod porting {}
 
 /// The README's Rust examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -46,6 +46,15 @@ impl Port {
     /// string, a number above 65535, and a string that is neither a number
     /// nor a possible service name (a sign, whitespace or a NUL byte;
     /// `getaddrinfo` would read `"-1"` or `" 80"` as a number and wrap it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::Port;
+    /// assert_eq!(Port::parse("0080")?, Port::Number(80));
+    /// assert_eq!(Port::parse("-1").unwrap_err().name(), "invalid_address");
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn parse(s: &str) -> Result<Port> {
         let bad = |why: &str| invalid(format!("port {s:?} {why}"));
         if s.is_empty() {
