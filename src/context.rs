@@ -18,7 +18,7 @@ use std::task::Waker;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::thread::ThreadInner;
-use crate::time::TimerQueue;
+use crate::timers::TimerQueue;
 use crate::value::Value;
 
 static NEXT_LOOP_ID: AtomicUsize = AtomicUsize::new(1);

@@ -89,14 +89,27 @@
     unreachable_pub
 )]
 
-mod context;
-mod deadline;
+// The loop, from the bottom up. Plain types: `error`, `value`; `deadline`
+// (clock seconds <-> Tokio instants). Loop state: `context` (the one
+// thread-local: the thread slab of `thread::state`, the ready queue, the
+// `timers` queue). What drives that state: `thread`'s `step` (polling
+// threads, cancels) and `timers` (firing). The driver: `runtime`
+// (start/run/poll). The calls on top: the rest of `thread` (make,
+// resume, park, join), `time`, `sleep_job`, `reactor`; then the sockets.
 mod error;
-mod reactor;
+mod value;
+
+mod deadline;
+
+mod context;
+mod timers;
+
 mod runtime;
 mod thread;
+
+mod reactor;
+mod sleep_job;
 mod time;
-mod value;
 
 pub mod luasocket;
 pub mod socket2;
@@ -118,6 +131,7 @@ pub use opt::OptValue;
 pub use raw::{raw, Raw};
 pub use reactor::{epoll_fd, reactor, set_reactor, Reactor, RemoteThread};
 pub use runtime::{poll, run, start, stop};
+pub use sleep_job::{sleep_job, RemoteSleepJob, SleepJob};
 pub use std::net::IpAddr;
 pub use tcp::{tcp, Tcp, Until};
 pub use thread::{
@@ -125,10 +139,7 @@ pub use thread::{
     resume, suspend, thread, thread_named, transfer, try_suspend, try_thread, try_transfer,
     yield_now, CoWrap, Env, Thread, ThreadBuilder, ThreadOutput, ThreadStatus, Yielder,
 };
-pub use time::{
-    clock, runafter, runat, runevery, sleep, sleep_job, sleep_until, KeepRunning, RemoteSleepJob,
-    SleepJob, Timer,
-};
+pub use time::{clock, runafter, runat, runevery, sleep, sleep_until, KeepRunning, Timer};
 pub use udp::{udp, RecvFlags, Udp};
 pub use value::Value;
 

@@ -21,7 +21,7 @@ use tokio::time::{Instant, Sleep};
 use crate::context::{catch_quietly, panic_message, try_with_loop, with_loop, Failure, Loop};
 use crate::error::{Error, ErrorKind, Result};
 use crate::thread::{step_ready, ThreadStatus};
-use crate::time::{fire_one, next_deadline};
+use crate::timers::{fire_one, next_deadline};
 
 /// How many threads/timers a driver runs per poll before it lets Tokio
 /// poll I/O and other tasks. Tokio's own schedulers poll the kernel every
