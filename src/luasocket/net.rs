@@ -104,6 +104,11 @@ pub fn bind(address: &str, port: u16, backlog: Option<u32>) -> Result<ASocket> {
 ///
 /// Not cancel safe: a connection in progress is dropped (closed).
 ///
+/// # Send
+///
+/// Not `Send` (it makes an `Rc`-shared [`ASocket`]); the socket calls it
+/// is built on ([`Tcp::connect`](crate::Tcp::connect)) are.
+///
 /// # Examples
 ///
 /// ```
@@ -475,6 +480,10 @@ type ReadyFut<'a> = Pin<Box<dyn Future<Output = Result<()>> + 'a>>;
 /// # Cancel safety
 ///
 /// Cancel safe: nothing is read or written.
+///
+/// # Send
+///
+/// Not `Send`: the entries are `&dyn Selectable`.
 ///
 /// # Examples
 ///
