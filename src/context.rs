@@ -18,8 +18,8 @@ use std::task::Waker;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::thread::ThreadInner;
-use crate::time::TimerQueue;
-use crate::Value;
+use crate::timers::TimerQueue;
+use crate::value::Value;
 
 static NEXT_LOOP_ID: AtomicUsize = AtomicUsize::new(1);
 
@@ -98,6 +98,49 @@ pub(crate) struct Remote {
     loop_id: usize,
     pending: AtomicBool,
     state: Mutex<RemoteState>,
+}
+
+/// Something that went wrong where nobody could be told at once, kept for
+/// the next `start`/`run`/`poll` to report.
+pub(crate) enum Failure {
+    /// A panic, with the name of the sockloop thread it ended (`None`: a
+    /// timer callback, a finish hook, a posted command).
+    Panic(Option<String>, Box<dyn Any + Send>),
+    /// A thread's `Err` that nobody took (a `"thread_failed"` error).
+    Error(Error),
+}
+
+impl Failure {
+    /// The error `start`/`poll`/`resume` return for it: `"thread_panicked"`
+    /// (naming the thread and quoting the panic) or `"thread_failed"`.
+    pub(crate) fn into_error(self) -> Error {
+        match self {
+            Failure::Panic(who, p) => panic_error(who.as_deref(), &p),
+            Failure::Error(e) => e,
+        }
+    }
+}
+
+/// The `"thread_panicked"` error for a panic of `who` (a thread's
+/// description; `None` outside a thread).
+pub(crate) fn panic_error(who: Option<&str>, p: &Box<dyn Any + Send>) -> Error {
+    let what = panic_message(p);
+    let msg = match who {
+        Some(who) => format!("{who} panicked: {what}"),
+        None => what,
+    };
+    Error::with_message(ErrorKind::ThreadPanicked, msg)
+}
+
+/// The text of a panic payload.
+pub(crate) fn panic_message(p: &Box<dyn Any + Send>) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a thread panicked".to_string()
+    }
 }
 
 /// A closure posted from another OS thread, run on the loop's thread.
@@ -247,7 +290,8 @@ pub(crate) struct Loop {
     pub(crate) embedded: Cell<bool>,
     driver: RefCell<Option<Waker>>,
     driver_notified: Cell<bool>,
-    panics: RefCell<Vec<Box<dyn Any + Send>>>,
+    /// Panics and unjoined `Err`s for the next `start`/`run`/`poll` to report.
+    failures: RefCell<Vec<Failure>>,
     rt: OnceCell<Rt>,
     shared: RefCell<Option<crate::reactor::Reactor>>,
     /// The loop-wide state of a compatibility layer (Copas' thread names,
@@ -278,7 +322,7 @@ impl Loop {
             embedded: Cell::new(false),
             driver: RefCell::new(None),
             driver_notified: Cell::new(false),
-            panics: RefCell::default(),
+            failures: RefCell::default(),
             rt: OnceCell::new(),
             shared: RefCell::new(None),
             layers: RefCell::default(),
@@ -474,14 +518,24 @@ impl Loop {
         self.driver_notified.set(false);
     }
 
-    // ===== panics =====
+    // ===== failures =====
 
+    /// A panic outside any thread (a timer callback, a finish hook, a
+    /// command posted from another OS thread).
     pub(crate) fn record_panic(&self, p: Box<dyn Any + Send>) {
-        self.panics.borrow_mut().push(p);
+        self.record_failure(Failure::Panic(None, p));
     }
 
-    pub(crate) fn take_panics(&self) -> Vec<Box<dyn Any + Send>> {
-        std::mem::take(&mut *self.panics.borrow_mut())
+    pub(crate) fn record_failure(&self, f: Failure) {
+        // A handle dropped while the list is being taken loses its report
+        // rather than panicking in a `Drop`.
+        if let Ok(mut v) = self.failures.try_borrow_mut() {
+            v.push(f);
+        }
+    }
+
+    pub(crate) fn take_failures(&self) -> Vec<Failure> {
+        std::mem::take(&mut *self.failures.borrow_mut())
     }
 
     // ===== runtime =====

@@ -12,21 +12,36 @@ use tokio::time::{Instant, Sleep};
 
 use crate::error::{Error, Result};
 
-/// The process-wide zero of `clock()`. Shared by every OS thread so an
-/// `expires` computed on one thread means the same instant on another.
+/// The process-wide reference instant of `clock()` (where it reads
+/// [`offset`]). Shared by every OS thread so an `expires` computed on one
+/// thread means the same instant on another.
 fn base() -> std::time::Instant {
     static BASE: OnceLock<std::time::Instant> = OnceLock::new();
     *BASE.get_or_init(std::time::Instant::now)
+}
+
+/// `clock()` at [`base`]: the system's monotonic clock then (seconds
+/// since boot on Linux), so that `clock()` reads like sock.lua's and a
+/// relative timeout passed as `expires` is visibly in the past.
+fn offset() -> f64 {
+    static OFFSET: OnceLock<f64> = OnceLock::new();
+    *OFFSET.get_or_init(|| {
+        let base = base();
+        let mono = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+        let since_base = std::time::Instant::now().duration_since(base).as_secs_f64();
+        mono.tv_sec as f64 + mono.tv_nsec as f64 * 1e-9 - since_base
+    })
 }
 
 /// Now, on Tokio's clock (paused in tests), as `clock()` seconds.
 pub(crate) fn now_secs() -> f64 {
     let base = base();
     let now = Instant::now().into_std();
-    match now.checked_duration_since(base) {
+    let d = match now.checked_duration_since(base) {
         Some(d) => d.as_secs_f64(),
         None => -(base.duration_since(now).as_secs_f64()),
-    }
+    };
+    offset() + d
 }
 
 /// Far enough to mean "never" without overflowing `Instant` arithmetic.
@@ -40,6 +55,9 @@ pub(crate) fn to_instant(t: f64) -> Option<Instant> {
         return None;
     }
     let base = base();
+    // Exact while `t` is within a factor 2 of the offset (Sterbenz), as
+    // every deadline near now is.
+    let t = t - offset();
     let at = if t >= 0.0 {
         let d = secs_to_duration_ceil(t).min(FAR);
         base + d

@@ -782,19 +782,53 @@ pub(crate) fn rx(e: rustix::io::Errno) -> io::Error {
 
 /// The methods every socket kind has (`s:` in sock.lua). `$t` is the type,
 /// `$ex` a doc-test socket constructor for the examples.
+/// The methods every socket kind has. `$new` is a doc line that makes a
+/// socket `s` of that kind (for the examples), `$kind` its type's Lua
+/// name and `$proto` its protocol.
 macro_rules! common_methods {
-    ($t:ident) => {
-        /// The socket type (`s:type()`).
+    ($t:ident, $new:literal, $kind:literal, $proto:literal) => {
+        /// The socket type (`s:type()`; `type` is a Rust keyword).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// # fn main() -> sockloop::Result<()> {
+        #[doc = $new]
+        #[doc = concat!("assert_eq!(s.socktype().as_str(), \"", $kind, "\");")]
+        /// # Ok(())
+        /// # }
+        /// ```
+        #[doc(alias = "type")]
         pub fn socktype(&self) -> $crate::SockType {
             self.sock.socktype()
         }
 
         /// The address family (`s:family()`).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// # fn main() -> sockloop::Result<()> {
+        #[doc = $new]
+        /// assert_eq!(s.family(), sockloop::Family::Inet);
+        /// # Ok(())
+        /// # }
+        /// ```
         pub fn family(&self) -> $crate::Family {
             self.sock.family()
         }
 
         /// The protocol (`s:protocol()`).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// # fn main() -> sockloop::Result<()> {
+        #[doc = $new]
+        #[doc = concat!("assert_eq!(s.protocol().as_str(), \"", $proto, "\");")]
+        /// # Ok(())
+        /// # }
+        /// ```
         pub fn protocol(&self) -> $crate::Protocol {
             self.sock.protocol()
         }
@@ -808,6 +842,18 @@ macro_rules! common_methods {
         /// # Errors
         ///
         /// `"closed"` if it was already closed.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// # fn main() -> sockloop::Result<()> {
+        #[doc = $new]
+        /// s.close()?;
+        /// assert_eq!(s.close().unwrap_err().name(), "closed");
+        /// assert_eq!(s.local_addr().unwrap_err().name(), "closed");
+        /// # Ok(())
+        /// # }
+        /// ```
         pub fn close(&self) -> $crate::Result<()> {
             self.sock.close()
         }
@@ -825,6 +871,18 @@ macro_rules! common_methods {
         /// with a NUL byte or longer than `sun_path`, or another family:
         /// the message names the part; nothing is bound), a lookup error
         /// (named by the resolver's text), `"closed"`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// # fn main() -> sockloop::Result<()> {
+        #[doc = $new]
+        /// s.bind(("127.0.0.1", 0))?;
+        /// assert_eq!(s.local_addr()?.ip().to_string(), "127.0.0.1");
+        /// # Ok(())
+        /// # }
+        /// ```
+        #[doc(alias = "setsockname")]
         pub fn bind(&self, addr: impl $crate::ToAddr) -> $crate::Result<()> {
             let addrs = addr.to_addr()?.resolve(&self.hints(true))?;
             self.sock.bind_any(&addrs)
@@ -842,6 +900,19 @@ macro_rules! common_methods {
         /// by the kernel; the option keeps its value), `"access_denied"`
         /// (`priority` over 6 without `CAP_NET_ADMIN`), another OS error,
         /// `"closed"`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// # fn main() -> sockloop::Result<()> {
+        #[doc = $new]
+        /// s.setopt("rcvbuf", 65536)?;
+        /// assert!(s.getopt("rcvbuf")?.as_int().unwrap() >= 65536);
+        /// assert_eq!(s.setopt("no_such", 1).unwrap_err().name(), "unknown_option");
+        /// # Ok(())
+        /// # }
+        /// ```
+        #[doc(alias = "setoption")]
         pub fn setopt(&self, name: &str, value: impl Into<$crate::OptValue>) -> $crate::Result<()> {
             let v = value.into();
             self.sock.with(|s| $crate::opt::setopt(s, name, &v))
@@ -852,6 +923,17 @@ macro_rules! common_methods {
         /// # Errors
         ///
         /// `"unknown_option"`, `"not_supported"`, an OS error, `"closed"`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// # fn main() -> sockloop::Result<()> {
+        #[doc = $new]
+        /// assert_eq!(s.getopt("error")?.as_int(), Some(0)); // no pending error
+        /// # Ok(())
+        /// # }
+        /// ```
+        #[doc(alias = "getoption")]
         pub fn getopt(&self, name: &str) -> $crate::Result<$crate::OptValue> {
             self.sock.with(|s| $crate::opt::getopt(s, name))
         }
@@ -861,6 +943,19 @@ macro_rules! common_methods {
         /// # Errors
         ///
         /// An OS error, `"closed"`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// # fn main() -> sockloop::Result<()> {
+        #[doc = $new]
+        /// s.bind(("127.0.0.1", 0))?;
+        /// let a = s.local_addr()?;
+        /// assert_eq!(a.ip().to_string(), "127.0.0.1");
+        /// # Ok(())
+        /// # }
+        /// ```
+        #[doc(alias = "getsockname")]
         pub fn local_addr(&self) -> $crate::Result<$crate::SockAddr> {
             self.sock.local_addr()
         }
@@ -871,6 +966,17 @@ macro_rules! common_methods {
         /// # Errors
         ///
         /// `"not_connected"`, `"closed"`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// # fn main() -> sockloop::Result<()> {
+        #[doc = $new]
+        /// assert_eq!(s.remote_addr().unwrap_err().name(), "not_connected");
+        /// # Ok(())
+        /// # }
+        /// ```
+        #[doc(alias = "getpeername")]
         pub fn remote_addr(&self) -> $crate::Result<$crate::SockAddr> {
             self.sock.remote_addr()
         }

@@ -696,7 +696,7 @@ fn copas_queue_order_timeouts_workers_and_finish() {
                 }
             })?;
             assert_eq!(
-                copas::getthreadname(Some(&w)).unwrap(),
+                copas::getthreadname(Some(&w.untyped())).unwrap(),
                 format!("{}:worker_1", q2.name())
             );
             for i in 3..=5 {

@@ -37,8 +37,12 @@
 //!
 //! # Thread names
 //!
-//! Copas' thread names ([`addnamedthread`], [`getthreadname`]) are kept in
-//! this module's own state for now.
+//! A name given by [`addnamedthread`] (or a server's handler name) is the
+//! sockloop thread's own name: [`Thread::name`](crate::Thread::name), panic
+//! and error reports, `Debug`. [`setthreadname`] renames a thread for
+//! Copas' calls ([`getthreadname`], the error handler's traceback) only.
+//! Error handlers and these calls take the untyped handle
+//! ([`Thread::untyped`](crate::Thread::untyped)) of a thread.
 //!
 //! # Examples
 //!

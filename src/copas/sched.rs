@@ -12,12 +12,13 @@ use std::task::Poll;
 
 use crate::context::with_loop;
 use crate::error::{Error, ErrorKind, Result};
+use crate::Value;
 use crate::{clock, currentthread, Thread};
 
 /// A Copas error handler: `function(err, co, skt)`. The third argument is
 /// the name of the socket the thread served (a server handler's client),
 /// if any.
-pub type ErrorHandler = Rc<dyn Fn(&Error, &Thread, Option<&str>)>;
+pub type ErrorHandler = Rc<dyn Fn(&Error, &Thread<Value>, Option<&str>)>;
 
 /// How a park ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +83,7 @@ fn not_in_thread(call: &str) -> Error {
 
 /// The current thread, or `"not_in_thread"` naming `call`.
 pub(crate) fn me(call: &str) -> Result<Thread> {
-    currentthread().ok_or_else(|| not_in_thread(call))
+    crate::thread::current_as().ok_or_else(|| not_in_thread(call))
 }
 
 // ===== threads =====
@@ -114,7 +115,9 @@ where
     F: Future + 'static,
     F::Output: ThreadResult,
 {
-    let Some(me) = currentthread() else { return };
+    let Some(me) = crate::thread::current_as::<()>() else {
+        return;
+    };
     let st = state();
     let mut fut = std::pin::pin!(fut);
     let out = poll_fn(|cx| {
@@ -124,12 +127,12 @@ where
         match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(r)) => Poll::Ready(r.into_error()),
-            Err(p) => Poll::Ready(Some(crate::thread::panic_error(&p))),
+            Err(p) => Poll::Ready(Some(crate::context::panic_error(me.name(), &p))),
         }
     })
     .await;
     if let Some(e) = out {
-        report(&e, &me, socket.as_deref());
+        report(&e, &me.untyped(), socket.as_deref());
     }
 }
 
@@ -141,11 +144,12 @@ where
     F: Future + 'static,
     F::Output: ThreadResult,
 {
-    let t = crate::newthread(body(fut, socket));
-    let st = state();
-    if let Some(n) = name {
-        st.names.borrow_mut().insert(t.id(), n);
-    }
+    // The name is the sockloop thread's own (`Thread::name`, panic
+    // reports); `setthreadname` renames it for Copas only.
+    let t = match name {
+        Some(n) => crate::newthread_named(n, body(fut, socket)),
+        None => crate::newthread(body(fut, socket)),
+    };
     crate::onthreadfinish(&t, |t| {
         let st = state();
         let id = t.id();
@@ -218,9 +222,11 @@ where
 /// let t = copas::addnamedthread("worker", async {
 ///     assert_eq!(copas::getthreadname(None).as_deref(), Some("worker"));
 /// });
-/// assert_eq!(copas::getthreadname(Some(&t)).as_deref(), Some("worker"));
+/// assert_eq!(copas::getthreadname(Some(&t.untyped())).as_deref(), Some("worker"));
+/// assert_eq!(t.name(), Some("worker")); // the sockloop thread's own name
 /// copas::run_loop()?;
-/// assert_eq!(copas::getthreadname(Some(&t)), None); // forgotten at the finish
+/// // As in Copas, a finished thread keeps its name.
+/// assert_eq!(copas::getthreadname(Some(&t.untyped())).as_deref(), Some("worker"));
 /// # Ok::<(), sockloop::Error>(())
 /// ```
 pub fn addnamedthread<F>(name: &str, fut: F) -> Thread
@@ -285,10 +291,10 @@ pub fn removethread(thread: &Thread) {
 /// assert_eq!(copas::setthreadname("x", None).unwrap_err().name(), "not_in_thread");
 /// # Ok::<(), sockloop::Error>(())
 /// ```
-pub fn setthreadname(name: &str, thread: Option<&Thread>) -> Result<()> {
+pub fn setthreadname(name: &str, thread: Option<&Thread<Value>>) -> Result<()> {
     let t = match thread {
-        Some(t) => t.clone(),
-        None => me("setthreadname")?,
+        Some(t) => t.untyped(),
+        None => me("setthreadname")?.untyped(),
     };
     state().names.borrow_mut().insert(t.id(), name.to_string());
     Ok(())
@@ -296,17 +302,23 @@ pub fn setthreadname(name: &str, thread: Option<&Thread>) -> Result<()> {
 
 /// `copas.getthreadname([co])`: the name of `thread` (the current thread
 /// when `None`), `None` if it has none.
-pub fn getthreadname(thread: Option<&Thread>) -> Option<String> {
-    let id = match thread {
-        Some(t) => t.id(),
-        None => currentthread()?.id(),
+pub fn getthreadname(thread: Option<&Thread<Value>>) -> Option<String> {
+    let t = match thread {
+        Some(t) => t.untyped(),
+        None => currentthread()?,
     };
-    state().names.borrow().get(&id).cloned()
+    name_of(&t)
+}
+
+/// A thread's Copas name: its `setthreadname`, else its own name.
+fn name_of(t: &Thread<Value>) -> Option<String> {
+    let renamed = state().names.borrow().get(&t.id()).cloned();
+    renamed.or_else(|| t.name().map(str::to_string))
 }
 
 // ===== error handling =====
 
-fn default_report(e: &Error, t: &Thread, skt: Option<&str>) {
+fn default_report(e: &Error, t: &Thread<Value>, skt: Option<&str>) {
     eprintln!("{}", gettraceback(&e.to_string(), Some(t), skt));
 }
 
@@ -320,9 +332,9 @@ fn default_report(e: &Error, t: &Thread, skt: Option<&str>) {
 /// let s = sockloop::copas::gettraceback("timeout", None, Some("srv:client_1"));
 /// assert_eq!(s, "timeout (coroutine: nil, socket: srv:client_1)");
 /// ```
-pub fn gettraceback(msg: &str, thread: Option<&Thread>, socket: Option<&str>) -> String {
+pub fn gettraceback(msg: &str, thread: Option<&Thread<Value>>, socket: Option<&str>) -> String {
     let co = match thread {
-        Some(t) => getthreadname(Some(t)).unwrap_or_else(|| format!("thread {}", t.id())),
+        Some(t) => name_of(t).unwrap_or_else(|| format!("thread {}", t.id())),
         None => "nil".to_string(),
     };
     let skt = socket.unwrap_or("nil");
@@ -363,7 +375,7 @@ pub fn gettraceback(msg: &str, thread: Option<&Thread>, socket: Option<&str>) ->
 #[doc(alias = "setErrorHandler")]
 pub fn seterrorhandler<F>(func: F, default: bool) -> Result<()>
 where
-    F: Fn(&Error, &Thread, Option<&str>) + 'static,
+    F: Fn(&Error, &Thread<Value>, Option<&str>) + 'static,
 {
     let h: ErrorHandler = Rc::new(func);
     let st = state();
@@ -422,7 +434,7 @@ pub fn clearerrorhandler(default: bool) -> Result<()> {
 /// copas::run_loop()?;
 /// # Ok::<(), sockloop::Error>(())
 /// ```
-pub fn geterrorhandler(thread: Option<&Thread>) -> ErrorHandler {
+pub fn geterrorhandler(thread: Option<&Thread<Value>>) -> ErrorHandler {
     let st = state();
     let id = thread
         .map(Thread::id)
@@ -436,12 +448,12 @@ pub fn geterrorhandler(thread: Option<&Thread>) -> ErrorHandler {
     Rc::new(default_report)
 }
 
-pub(crate) fn report(e: &Error, t: &Thread, skt: Option<&str>) {
+pub(crate) fn report(e: &Error, t: &Thread<Value>, skt: Option<&str>) {
     let h = geterrorhandler(Some(t));
     if let Err(p) = catch_unwind(AssertUnwindSafe(|| h(e, t, skt))) {
         eprintln!(
             "Failed executing error handler: {}",
-            crate::thread::panic_message(&p)
+            crate::context::panic_message(&p)
         );
     }
 }
