@@ -71,8 +71,8 @@ for _, class in ipairs{tcp, udp} do
 	end
 	function class:recv(buf, maxlen, expires)
 		cbuf(buf, maxlen)
-		local s, err, p = self._h:recv(maxlen, expires)
-		if not s then return nil, err, p end
+		local s, err = self._h:recv(maxlen, expires)
+		if not s then return nil, err end
 		ffi.copy(buf, s, #s)
 		return #s
 	end

@@ -77,6 +77,17 @@ pub(crate) fn ret<T: IntoLuaMulti>(lua: &Lua, r: sockloop::Result<T>) -> mlua::R
     }
 }
 
+/// Raises `not_in_thread` outside a sock thread: sock.lua's I/O, sleeps
+/// and waits work only inside threads made by `sock.newthread`.
+pub(crate) fn in_thread() -> mlua::Result<()> {
+    if sockloop::currentthread().is_none() {
+        return Err(bad(
+            "not_in_thread: I/O, sleeps and waits work only inside a sock thread (sock.newthread, sock.thread, sock.run)",
+        ));
+    }
+    Ok(())
+}
+
 /// A Lua error for a bad argument.
 pub(crate) fn bad(msg: impl std::fmt::Display) -> mlua::Error {
     mlua::Error::runtime(msg)
@@ -281,6 +292,7 @@ impl UserData for Sock {
         m.add_async_method(
             "connect",
             |lua, s, (h, p, exp): (mlua::Value, mlua::Value, Option<f64>)| async move {
+                in_thread()?;
                 let t = target(h, p)?;
                 let exp = expires(exp)?;
                 let r = match &*s {
@@ -297,6 +309,7 @@ impl UserData for Sock {
             },
         );
         m.add_async_method("accept", |lua, s, exp: Option<f64>| async move {
+            in_thread()?;
             let tcp = s.tcp()?;
             drop(s);
             match tcp.accept(expires(exp)?).await {
@@ -307,6 +320,7 @@ impl UserData for Sock {
         m.add_async_method(
             "send",
             |lua, s, (data, exp): (mlua::LuaString, Option<f64>)| async move {
+                in_thread()?;
                 let s = s.clone();
                 let exp = expires(exp)?;
                 let data = data.as_bytes().to_vec();
@@ -319,6 +333,7 @@ impl UserData for Sock {
         m.add_async_method(
             "recv",
             |lua, s, (maxlen, exp): (usize, Option<f64>)| async move {
+                in_thread()?;
                 let s = s.clone();
                 let exp = expires(exp)?;
                 let mut buf = vec![0u8; maxlen];
@@ -335,6 +350,7 @@ impl UserData for Sock {
         m.add_async_method(
             "recvn",
             |lua, s, (len, exp): (usize, Option<f64>)| async move {
+                in_thread()?;
                 let t = s.tcp()?;
                 drop(s);
                 let exp = expires(exp)?;
@@ -350,6 +366,7 @@ impl UserData for Sock {
             },
         );
         m.add_async_method("recvall", |lua, s, exp: Option<f64>| async move {
+            in_thread()?;
             let t = s.tcp()?;
             drop(s);
             match t.recvall(expires(exp)?).await {
@@ -364,6 +381,7 @@ impl UserData for Sock {
         m.add_async_method(
             "sendto",
             |lua, s, (h, p, data, exp): (mlua::Value, mlua::Value, mlua::LuaString, Option<f64>)| async move {
+in_thread()?;
                 let u = s.udp()?;
                 drop(s);
                 let t = target(h, p)?;
@@ -375,6 +393,7 @@ impl UserData for Sock {
         m.add_async_method(
             "recvnext",
             |lua, s, (maxlen, exp): (usize, Option<f64>)| async move {
+                in_thread()?;
                 let u = s.udp()?;
                 drop(s);
                 let mut buf = vec![0u8; maxlen];

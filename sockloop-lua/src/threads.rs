@@ -12,7 +12,7 @@ use mlua::{AnyUserData, Function, Lua, MultiValue, UserData, UserDataMethods};
 use sockloop::{Thread, ThreadBuilder, Value};
 
 use crate::convert::{from_value, to_value};
-use crate::socket::{bad, soft};
+use crate::socket::{bad, in_thread, soft};
 
 /// What a Lua thread returns: its function's return values, or the Lua
 /// error's message (a Rust thread returning `Err`: reported the same way,
@@ -192,6 +192,7 @@ pub(crate) fn register(lua: &Lua, core: &mlua::Table) -> mlua::Result<()> {
     core.set(
         "sleep",
         lua.create_async_function(|_, s: f64| async move {
+            in_thread()?;
             sockloop::sleep(s).await;
             Ok(())
         })?,
@@ -199,6 +200,7 @@ pub(crate) fn register(lua: &Lua, core: &mlua::Table) -> mlua::Result<()> {
     core.set(
         "sleep_until",
         lua.create_async_function(|_, t: f64| async move {
+            in_thread()?;
             sockloop::sleep_until(t).await;
             Ok(())
         })?,
@@ -216,6 +218,7 @@ pub(crate) struct LuaSleepJob(Rc<sockloop::SleepJob>);
 impl UserData for LuaSleepJob {
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
         m.add_async_method("sleep", |lua, j, s: f64| async move {
+            in_thread()?;
             let j = j.0.clone();
             match j.sleep(s).await {
                 Some(v) => from_value(&lua, v),
@@ -223,6 +226,7 @@ impl UserData for LuaSleepJob {
             }
         });
         m.add_async_method("sleep_until", |lua, j, t: f64| async move {
+            in_thread()?;
             let j = j.0.clone();
             match j.sleep_until(t).await {
                 Some(v) => from_value(&lua, v),
