@@ -107,8 +107,9 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
 /// `sock.newthread(f, name)` does; the first [`sockloop::resume`]'s value
 /// becomes `f`'s arguments (see [`to_value`]). The handle's
 /// [`join`](Thread::join) gives `f`'s results as a [`sockloop::Value`],
-/// or its Lua error's message as `Err`; pass it to Lua in a `Value` to
-/// let Lua `sock.resume` it.
+/// or its Lua error's message as `Err` (a `resume` during which `f`
+/// returns gives them instead, as for any sockloop thread); pass
+/// `t.untyped()` to Lua in a `Value` to let Lua `sock.resume` it.
 ///
 /// # Errors
 ///
@@ -118,7 +119,10 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
 ///
 /// ```
 /// let lua = sockloop_lua::new_lua().unwrap();
-/// let f = lua.load("return function(a, b) return a * b end").eval().unwrap();
+/// let f = lua
+///     .load("return function(a, b) require'sock'.sleep(0.001); return a * b end")
+///     .eval()
+///     .unwrap();
 /// let t = sockloop_lua::newthread(&lua, f, Some("mul".into())).unwrap();
 /// let v = sockloop::run(async move {
 ///     sockloop::resume(&t, vec![sockloop::Value::new(6), sockloop::Value::new(7)]).unwrap();

@@ -47,7 +47,10 @@ impl ThreadHandle {
 }
 
 fn handle(ud: &AnyUserData) -> mlua::Result<Thread<Value>> {
-    ud.borrow::<ThreadHandle>()?.get()
+    let h = ud.borrow::<ThreadHandle>().map_err(|_| {
+        bad("not a sock thread (from Rust, pass a sockloop::Thread as thread.untyped())")
+    })?;
+    h.get()
 }
 
 /// Makes a Lua function `f` a suspended sockloop thread (`sock.newthread`):
