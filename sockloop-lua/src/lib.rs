@@ -35,7 +35,7 @@ use mlua::{Function, Lua, LuaOptions, StdLib, Table};
 use sockloop::Thread;
 
 pub use convert::{from_value, to_value};
-pub use socket::{tcp_of, udp_of, Sock};
+pub use socket::{tcp_of, udp_of};
 pub use threads::LuaOutput;
 
 /// sock.lua's Lua half (buffers, socket objects, thread bookkeeping).

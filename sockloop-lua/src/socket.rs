@@ -15,7 +15,7 @@ use sockloop::{AddrInfo, Error, ErrorKind, Family, OptValue, SockAddr, Tcp, Udp}
 /// One socket of a Lua program: shared, so a Lua thread and a Rust thread
 /// (or two Lua threads) can read and write it at once.
 #[derive(Clone)]
-pub enum Sock {
+pub(crate) enum Sock {
     /// A TCP socket.
     Tcp(Rc<Tcp>),
     /// A UDP socket.

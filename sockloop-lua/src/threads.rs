@@ -17,6 +17,17 @@ use crate::socket::{bad, in_thread, soft};
 /// What a Lua thread returns: its function's return values, or the Lua
 /// error's message (a Rust thread returning `Err`: reported the same way,
 /// `"thread_failed"` when nobody takes it).
+///
+/// # Examples
+///
+/// ```
+/// let lua = sockloop_lua::new_lua().unwrap();
+/// let f = lua.load("return function() error('boom') end").eval().unwrap();
+/// let t = sockloop_lua::newthread(&lua, f, None).unwrap();
+/// let out = sockloop::resume(&t, ()).unwrap().unwrap(); // finished in this resume
+/// let msg = out.get::<sockloop_lua::LuaOutput>().unwrap().unwrap_err();
+/// assert!(msg.contains("boom"));
+/// ```
 pub type LuaOutput = Result<Value, String>;
 
 /// Lua's handle on a sockloop thread. Empty once a Lua thread has
