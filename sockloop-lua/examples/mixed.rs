@@ -38,7 +38,7 @@ fn main() {
         let t = sockloop_lua::newthread(&lua, client, None).unwrap();
         sockloop::resume(&t, port)?;
         let out = t.join(sockloop::clock() + 10.0).await?;
-        Ok::<String, sockloop::Error>(out.unwrap().get::<String>()?)
+        out.unwrap().get::<String>()
     });
     assert_eq!(echoed.unwrap(), "hello");
     println!("echoed: hello");
