@@ -1,0 +1,169 @@
+//! `sock.addr`: address lists (`ai`), socket addresses (`sa`) and IP
+//! addresses (`ip`) for Lua.
+
+#![forbid(unsafe_code)]
+
+use std::net::IpAddr;
+
+use mlua::{Lua, MultiValue, UserData, UserDataFields, UserDataMethods};
+use sockloop::{AddrInfo, Hints, SockAddr};
+
+use crate::socket::{bad, ret};
+
+/// The registry key of sock.lua's bytes-to-cdata helper.
+pub(crate) const TOBINARY_KEY: &str = "sockloop_lua.tobinary";
+
+/// An address list and a position in it: `ai` of sock.lua (`ai:next()`
+/// moves along the same list).
+#[derive(Clone)]
+pub(crate) struct LuaAddrInfo {
+    pub(crate) info: AddrInfo,
+    pub(crate) i: usize,
+}
+
+/// A socket address (`sa`).
+#[derive(Clone)]
+pub(crate) struct LuaSockAddr(pub(crate) SockAddr);
+
+/// An IP address (`ip`).
+#[derive(Clone)]
+pub(crate) struct LuaIp(pub(crate) IpAddr);
+
+fn flag_list(flags: &mut sockloop::Flags, af: &str) -> mlua::Result<()> {
+    for f in af.split([' ', ',', '|']).filter(|f| !f.is_empty()) {
+        match f {
+            "passive" => flags.passive = true,
+            "cannonname" | "canonname" => flags.canonname = true,
+            "numerichost" => flags.numerichost = true,
+            "numericserv" => flags.numericserv = true,
+            "all" => flags.all = true,
+            "v4mapped" => flags.v4mapped = true,
+            "addrconfig" => {}
+            other => return Err(bad(format!("unknown address flag {other:?}"))),
+        }
+    }
+    Ok(())
+}
+
+fn kind<T: std::str::FromStr<Err = sockloop::Error>>(v: mlua::Value) -> mlua::Result<Option<T>> {
+    match v {
+        mlua::Value::Nil => Ok(None),
+        mlua::Value::Integer(0) => Ok(None),
+        mlua::Value::Number(0.0) => Ok(None),
+        mlua::Value::String(s) => s.to_str()?.parse().map(Some).map_err(bad),
+        other => Err(bad(format!("invalid argument {other:?}"))),
+    }
+}
+
+/// `sock.addr(host, port, [socket_type], [family], [protocol], [af])`.
+pub(crate) fn addr(
+    lua: &Lua,
+    (host, port, st, fam, pr, af): (
+        mlua::Value,
+        mlua::Value,
+        mlua::Value,
+        mlua::Value,
+        mlua::Value,
+        Option<String>,
+    ),
+) -> mlua::Result<MultiValue> {
+    if let mlua::Value::UserData(ud) = &host {
+        if ud.borrow::<LuaAddrInfo>().is_ok() {
+            let mut m = MultiValue::new();
+            m.push_back(host);
+            return Ok(m);
+        }
+    }
+    let host = match host {
+        mlua::Value::Nil => "*".to_string(),
+        mlua::Value::String(s) => s.to_str()?.to_string(),
+        other => return Err(bad(format!("invalid host {other:?}"))),
+    };
+    let port = match port {
+        mlua::Value::Nil => "0".to_string(),
+        mlua::Value::Number(n) => format!("{n}"),
+        mlua::Value::Integer(n) => n.to_string(),
+        mlua::Value::String(s) => s.to_str()?.to_string(),
+        other => return Err(bad(format!("invalid port {other:?}"))),
+    };
+    let mut hints = Hints {
+        socktype: kind(st)?,
+        family: kind(fam)?,
+        protocol: kind(pr)?,
+        ..Hints::default()
+    };
+    if let Some(af) = af {
+        flag_list(&mut hints.flags, &af)?;
+    }
+    let r =
+        sockloop::addr_with(&host, port.as_str(), &hints).map(|info| LuaAddrInfo { info, i: 0 });
+    ret(lua, r)
+}
+
+impl LuaAddrInfo {
+    fn entry(&self) -> mlua::Result<&sockloop::AddrEntry> {
+        self.info
+            .iter()
+            .nth(self.i)
+            .ok_or_else(|| bad("empty address list"))
+    }
+}
+
+impl UserData for LuaAddrInfo {
+    fn add_fields<F: UserDataFields<Self>>(f: &mut F) {
+        f.add_field_method_get("addr", |_, a| Ok(LuaSockAddr(a.entry()?.addr())));
+    }
+    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+        m.add_method("free", |_, _, ()| Ok(()));
+        m.add_method("next", |_, a, ()| {
+            let n = LuaAddrInfo {
+                info: a.info.clone(),
+                i: a.i + 1,
+            };
+            Ok((n.i < n.info.len()).then_some(n))
+        });
+        m.add_method("addrs", |lua, a, ()| {
+            let list = a.info.clone();
+            let mut i = a.i;
+            lua.create_function_mut(move |_, ()| {
+                let r = (i < list.len()).then(|| LuaAddrInfo {
+                    info: list.clone(),
+                    i,
+                });
+                i += 1;
+                Ok(r)
+            })
+        });
+        m.add_method("type", |_, a, ()| Ok(a.entry()?.socktype().as_str()));
+        m.add_method("family", |_, a, ()| Ok(a.entry()?.family().as_str()));
+        m.add_method("protocol", |_, a, ()| Ok(a.entry()?.protocol().as_str()));
+        m.add_method("name", |_, a, ()| Ok(a.entry()?.name().map(str::to_string)));
+        m.add_method("tostring", |_, a, ()| Ok(a.entry()?.addr().to_string()));
+    }
+}
+
+impl UserData for LuaSockAddr {
+    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+        m.add_method("family", |_, a, ()| Ok(a.0.family().as_str()));
+        m.add_method("port", |_, a, ()| Ok(a.0.port()));
+        m.add_method("tostring", |_, a, ()| Ok(a.0.to_string()));
+        m.add_method("addr", |_, a, ()| Ok(LuaIp(a.0.ip())));
+        m.add_meta_method("__tostring", |_, a, ()| Ok(a.0.to_string()));
+    }
+}
+
+impl UserData for LuaIp {
+    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+        m.add_method("tostring", |_, a, ()| Ok(a.0.to_string()));
+        // `uint8_t[4|16], 4|16`: sock.lua's half makes the cdata.
+        m.add_method("tobinary", |lua, a, ()| {
+            let b = match a.0 {
+                IpAddr::V4(v) => v.octets().to_vec(),
+                IpAddr::V6(v) => v.octets().to_vec(),
+            };
+            let f: mlua::Function = lua.named_registry_value(TOBINARY_KEY)?;
+            f.call::<MultiValue>(lua.create_string(&b)?)
+        });
+        m.add_meta_method("__tostring", |_, a, ()| Ok(a.0.to_string()));
+    }
+}

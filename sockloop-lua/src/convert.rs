@@ -1,0 +1,178 @@
+//! Values crossing between Lua and sockloop's [`Value`].
+//!
+//! Lua to Rust: no value is `()`, one value is converted alone, several
+//! travel as a `Vec<Value>`. `nil` is `()`, booleans `bool`, numbers `i64`
+//! when integral (else `f64`), strings `String` (`Vec<u8>` when not UTF-8),
+//! a Rust value that went to Lua comes back as it was, and everything else
+//! (tables, functions, coroutines, cdata) stays an opaque `mlua::Value`.
+//! Rust to Lua is the reverse, plus the common integer and float types,
+//! `&'static str`, [`sockloop::Tcp`]/[`sockloop::Udp`] (as Lua socket
+//! objects) and, for any other type, an opaque userdata Lua can hand back.
+
+#![forbid(unsafe_code)]
+
+use std::rc::Rc;
+
+use mlua::{IntoLua, IntoLuaMulti, Lua, MultiValue, UserData};
+use sockloop::Value;
+
+use crate::socket::Sock;
+
+/// A Rust value held by Lua as an opaque userdata; it converts back to
+/// the same [`Value`] when it returns to Rust.
+pub(crate) struct RustValue(pub(crate) std::cell::RefCell<Option<Value>>);
+
+impl UserData for RustValue {}
+
+/// Lua values to one sockloop [`Value`] (see the module doc).
+///
+/// # Examples
+///
+/// ```
+/// let lua = sockloop_lua::new_lua().unwrap();
+/// let args: mlua::MultiValue = lua.load("return 1, 'two'").eval().unwrap();
+/// let v = sockloop_lua::to_value(args).get::<Vec<sockloop::Value>>().unwrap();
+/// assert_eq!(v.len(), 2);
+/// ```
+pub fn to_value(args: MultiValue) -> Value {
+    let mut args: Vec<mlua::Value> = args.into_iter().collect();
+    match args.len() {
+        0 => Value::new(()),
+        1 => one_to_value(args.remove(0)),
+        _ => Value::new(args.into_iter().map(one_to_value).collect::<Vec<Value>>()),
+    }
+}
+
+fn one_to_value(v: mlua::Value) -> Value {
+    match v {
+        mlua::Value::Nil => Value::new(()),
+        mlua::Value::Boolean(b) => Value::new(b),
+        mlua::Value::Integer(i) => Value::new(i),
+        mlua::Value::Number(n) => {
+            if n.fract() == 0.0 && n.abs() < 9.0e15 {
+                // Exact: |n| < 2^53.
+                Value::new(n as i64)
+            } else {
+                Value::new(n)
+            }
+        }
+        mlua::Value::String(s) => match s.to_str() {
+            Ok(t) => Value::new(t.to_string()),
+            Err(_) => Value::new(s.as_bytes().to_vec()),
+        },
+        mlua::Value::UserData(ud) => {
+            if let Ok(r) = ud.borrow::<RustValue>() {
+                if let Some(v) = r.0.borrow_mut().take() {
+                    return v;
+                }
+            }
+            Value::new(mlua::Value::UserData(ud))
+        }
+        other => Value::new(other),
+    }
+}
+
+/// A sockloop [`Value`] to Lua values (see the module doc).
+///
+/// # Errors
+///
+/// Only when Lua cannot allocate (a string, a userdata).
+///
+/// # Examples
+///
+/// ```
+/// let lua = sockloop_lua::new_lua().unwrap();
+/// let mv = sockloop_lua::from_value(&lua, sockloop::Value::new((7u8, "x"))).unwrap();
+/// assert_eq!(mv.len(), 1); // a tuple is opaque: use a Vec<Value> for several values
+/// let mv = sockloop_lua::from_value(&lua, sockloop::Value::new(vec![
+///     sockloop::Value::new(7u8),
+///     sockloop::Value::new("x"),
+/// ])).unwrap();
+/// assert_eq!(mv.len(), 2);
+/// ```
+pub fn from_value(lua: &Lua, v: Value) -> mlua::Result<MultiValue> {
+    macro_rules! try_types {
+        ($v:ident; $($t:ty),*) => {
+            $(let $v = match $v.downcast::<$t>() {
+                Ok(x) => return (*x).into_lua_multi(lua),
+                Err(v) => v,
+            };)*
+        };
+    }
+    let v = match v.downcast::<()>() {
+        Ok(_) => return Ok(MultiValue::new()),
+        Err(v) => v,
+    };
+    let v = match v.downcast::<Vec<Value>>() {
+        Ok(vs) => {
+            let mut out = MultiValue::new();
+            for x in *vs {
+                let mut m = from_value(lua, x)?;
+                out.push_back(m.pop_front().unwrap_or(mlua::Value::Nil));
+            }
+            return Ok(out);
+        }
+        Err(v) => v,
+    };
+    let v = match v.downcast::<MultiValue>() {
+        Ok(m) => return Ok(*m),
+        Err(v) => v,
+    };
+    let v = match v.downcast::<Vec<u8>>() {
+        Ok(b) => return lua.create_string(&*b)?.into_lua_multi(lua),
+        Err(v) => v,
+    };
+    let v = match v.downcast::<sockloop::Tcp>() {
+        Ok(t) => return crate::socket::wrap(lua, Sock::Tcp(Rc::new(*t))),
+        Err(v) => v,
+    };
+    let v = match v.downcast::<Rc<sockloop::Tcp>>() {
+        Ok(t) => return crate::socket::wrap(lua, Sock::Tcp(*t)),
+        Err(v) => v,
+    };
+    let v = match v.downcast::<sockloop::Udp>() {
+        Ok(t) => return crate::socket::wrap(lua, Sock::Udp(Rc::new(*t))),
+        Err(v) => v,
+    };
+    let v = match v.downcast::<sockloop::Thread<Value>>() {
+        Ok(t) => return handle(lua, t.untyped()),
+        Err(v) => v,
+    };
+    let v = match v.downcast::<sockloop::Thread<crate::LuaOutput>>() {
+        Ok(t) => return handle(lua, t.untyped()),
+        Err(v) => v,
+    };
+    try_types!(v; bool, i64, i32, u32, u16, u8, i16, i8, f64, f32, String, &'static str, mlua::Value);
+    let v = match v.downcast::<u64>() {
+        Ok(n) => return (*n as f64).into_lua_multi(lua),
+        Err(v) => v,
+    };
+    let v = match v.downcast::<usize>() {
+        Ok(n) => return (*n as f64).into_lua_multi(lua),
+        Err(v) => v,
+    };
+    lua.create_userdata(RustValue(std::cell::RefCell::new(Some(v))))?
+        .into_lua(lua)
+        .map(MultiValue::from_iter_single)
+}
+
+/// A Rust thread handle for Lua (`sock.resume`/`sock.transfer` take it).
+fn handle(lua: &Lua, t: sockloop::Thread<Value>) -> mlua::Result<MultiValue> {
+    let h = crate::threads::ThreadHandle(Rc::new(std::cell::RefCell::new(Some(t))));
+    Ok(MultiValue::from_iter_single(
+        lua.create_userdata(h)?.into_lua(lua)?,
+    ))
+}
+
+/// `MultiValue` from one value.
+trait Single {
+    fn from_iter_single(v: mlua::Value) -> MultiValue;
+}
+
+impl Single for MultiValue {
+    fn from_iter_single(v: mlua::Value) -> MultiValue {
+        let mut m = MultiValue::new();
+        m.push_back(v);
+        m
+    }
+}

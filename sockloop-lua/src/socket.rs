@@ -1,0 +1,454 @@
+//! Socket handles for Lua: the Rust half of sock.lua's `tcp`/`udp`
+//! objects. The Lua half (`sock.lua` in this crate) copies between FFI
+//! buffers and the strings these methods take and return, so no Rust code
+//! here touches a raw pointer.
+
+#![forbid(unsafe_code)]
+
+use std::os::fd::AsRawFd;
+use std::rc::Rc;
+use std::time::Duration;
+
+use mlua::{IntoLua, IntoLuaMulti, Lua, MultiValue, UserData, UserDataMethods};
+use sockloop::{AddrInfo, Error, ErrorKind, Family, OptValue, SockAddr, Tcp, Udp};
+
+/// One socket of a Lua program: shared, so a Lua thread and a Rust thread
+/// (or two Lua threads) can read and write it at once.
+#[derive(Clone)]
+pub(crate) enum Sock {
+    /// A TCP socket.
+    Tcp(Rc<Tcp>),
+    /// A UDP socket.
+    Udp(Rc<Udp>),
+}
+
+/// The registry key of the Lua function that wraps a [`Sock`] userdata
+/// into a sock.lua-style socket object (set by `sock.lua`).
+pub(crate) const WRAP_KEY: &str = "sockloop_lua.wrap";
+
+/// A [`Sock`] as a Lua socket object (a table with `s.s` and the methods).
+pub(crate) fn wrap(lua: &Lua, s: Sock) -> mlua::Result<MultiValue> {
+    let f: mlua::Function = lua.named_registry_value(WRAP_KEY)?;
+    f.call(s)
+}
+
+/// Errors that are the caller's mistake, raised in Lua as sock.lua raises
+/// on user errors; the others are returned as `nil, err[, partial]`.
+pub(crate) fn is_user_error(e: &Error) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::UnknownOption
+            | ErrorKind::ReadOnlyOption
+            | ErrorKind::InvalidOptionValue
+            | ErrorKind::InvalidArgument
+            | ErrorKind::WrongType
+            | ErrorKind::NotInThread
+            | ErrorKind::LoopBusy
+            | ErrorKind::NoLocalSet
+            | ErrorKind::ThreadBusy
+            | ErrorKind::ThreadDead
+    )
+}
+
+/// `nil, err[, partial]` for a soft error, a Lua error for a user error.
+pub(crate) fn soft(lua: &Lua, e: Error, partial: Option<mlua::Value>) -> mlua::Result<MultiValue> {
+    if is_user_error(&e) {
+        return Err(mlua::Error::runtime(e.to_string()));
+    }
+    let mut m = MultiValue::new();
+    m.push_back(mlua::Value::Nil);
+    m.push_back(lua.create_string(e.name())?.into_lua(lua)?);
+    match partial {
+        Some(p) => m.push_back(p),
+        None => {
+            if let Some(n) = e.partial() {
+                m.push_back(mlua::Value::Number(n as f64));
+            }
+        }
+    }
+    Ok(m)
+}
+
+/// `v` or `nil, err`.
+pub(crate) fn ret<T: IntoLuaMulti>(lua: &Lua, r: sockloop::Result<T>) -> mlua::Result<MultiValue> {
+    match r {
+        Ok(v) => v.into_lua_multi(lua),
+        Err(e) => soft(lua, e, None),
+    }
+}
+
+/// Raises `not_in_thread` outside a sock thread: sock.lua's I/O, sleeps
+/// and waits work only inside threads made by `sock.newthread`.
+pub(crate) fn in_thread() -> mlua::Result<()> {
+    if sockloop::currentthread().is_none() {
+        return Err(bad(
+            "not_in_thread: I/O, sleeps and waits work only inside a sock thread (sock.newthread, sock.thread, sock.run)",
+        ));
+    }
+    Ok(())
+}
+
+/// A Lua error for a bad argument.
+pub(crate) fn bad(msg: impl std::fmt::Display) -> mlua::Error {
+    mlua::Error::runtime(msg)
+}
+
+/// An `expires` argument: `nil` or a `sock.clock()` value.
+fn expires(v: Option<f64>) -> mlua::Result<Option<f64>> {
+    match v {
+        Some(t) if t.is_nan() => Err(bad("expires is NaN")),
+        other => Ok(other),
+    }
+}
+
+/// Where `connect`/`bind`/`listen`/`sendto` go: `host, port` or an
+/// already resolved `ai, nil`.
+pub(crate) enum Target {
+    Info(AddrInfo),
+    Addr(SockAddr),
+    HostPort(String, String),
+}
+
+pub(crate) fn target(host: mlua::Value, port: mlua::Value) -> mlua::Result<Target> {
+    let port = match port {
+        mlua::Value::Nil => "0".to_string(),
+        mlua::Value::Integer(n) => n.to_string(),
+        mlua::Value::Number(n) if n.fract() == 0.0 && (0.0..=65535.0).contains(&n) => {
+            (n as u32).to_string()
+        }
+        mlua::Value::String(s) => s.to_str()?.to_string(),
+        other => return Err(bad(format!("invalid port: {other:?}"))),
+    };
+    match host {
+        mlua::Value::Nil => Ok(Target::HostPort("*".into(), port)),
+        mlua::Value::String(s) => Ok(Target::HostPort(s.to_str()?.to_string(), port)),
+        mlua::Value::UserData(ud) => {
+            if let Ok(ai) = ud.borrow::<crate::addr::LuaAddrInfo>() {
+                return Ok(Target::Info(ai.info.clone()));
+            }
+            if let Ok(sa) = ud.borrow::<crate::addr::LuaSockAddr>() {
+                return Ok(Target::Addr(sa.0.clone()));
+            }
+            Err(bad("invalid address object"))
+        }
+        other => Err(bad(format!("invalid host: {other:?}"))),
+    }
+}
+
+/// Calls `$e` with the target as an `impl ToAddr` named `$a`.
+macro_rules! with_target {
+    ($t:expr, $a:ident => $e:expr) => {
+        match $t {
+            Target::Info($a) => $e,
+            Target::Addr($a) => $e,
+            Target::HostPort(h, p) => {
+                let $a = (h, p);
+                $e
+            }
+        }
+    };
+}
+
+fn opt_value(v: mlua::Value) -> mlua::Result<OptValue> {
+    Ok(match v {
+        mlua::Value::Boolean(b) => OptValue::Bool(b),
+        mlua::Value::Integer(n) => OptValue::Int(n),
+        mlua::Value::Number(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => OptValue::Int(n as i64),
+        mlua::Value::Number(n) if n >= 0.0 && n.is_finite() => {
+            OptValue::Duration(Duration::from_secs_f64(n))
+        }
+        mlua::Value::String(s) => OptValue::Str(s.to_str()?.to_string()),
+        other => return Err(bad(format!("invalid option value: {other:?}"))),
+    })
+}
+
+fn opt_to_lua(lua: &Lua, v: OptValue) -> mlua::Result<mlua::Value> {
+    match v {
+        OptValue::Bool(b) => Ok(mlua::Value::Boolean(b)),
+        OptValue::Int(n) => Ok(mlua::Value::Number(n as f64)),
+        OptValue::Duration(d) => Ok(mlua::Value::Number(d.as_secs_f64())),
+        OptValue::Str(s) => s.into_lua(lua),
+    }
+}
+
+fn family(v: Option<String>) -> mlua::Result<Family> {
+    match v.as_deref() {
+        None => Ok(Family::Inet),
+        Some(s) => s.parse().map_err(|e: Error| bad(e)),
+    }
+}
+
+/// `sock.tcp([family])`'s Rust half.
+pub(crate) fn new_tcp(lua: &Lua, fam: Option<String>) -> mlua::Result<MultiValue> {
+    match Tcp::new(family(fam)?) {
+        Ok(t) => wrap(lua, Sock::Tcp(Rc::new(t))),
+        Err(e) => soft(lua, e, None),
+    }
+}
+
+/// `sock.udp([family])`'s Rust half.
+pub(crate) fn new_udp(lua: &Lua, fam: Option<String>) -> mlua::Result<MultiValue> {
+    match Udp::new(family(fam)?) {
+        Ok(t) => wrap(lua, Sock::Udp(Rc::new(t))),
+        Err(e) => soft(lua, e, None),
+    }
+}
+
+impl Sock {
+    fn tcp(&self) -> mlua::Result<Rc<Tcp>> {
+        match self {
+            Sock::Tcp(t) => Ok(t.clone()),
+            Sock::Udp(_) => Err(bad("not a TCP socket")),
+        }
+    }
+    fn udp(&self) -> mlua::Result<Rc<Udp>> {
+        match self {
+            Sock::Udp(u) => Ok(u.clone()),
+            Sock::Tcp(_) => Err(bad("not a UDP socket")),
+        }
+    }
+}
+
+macro_rules! both {
+    ($s:expr, $x:ident => $e:expr) => {
+        match $s {
+            Sock::Tcp($x) => $e,
+            Sock::Udp($x) => $e,
+        }
+    };
+}
+
+impl UserData for Sock {
+    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+        m.add_method("type", |_, s, ()| Ok(both!(s, x => x.socktype().as_str())));
+        m.add_method("family", |_, s, ()| Ok(both!(s, x => x.family().as_str())));
+        m.add_method("protocol", |_, s, ()| {
+            Ok(both!(s, x => x.protocol().as_str()))
+        });
+        m.add_method("fd", |_, s, ()| {
+            let fd = both!(s, x => x.with_socket(|so| so.as_raw_fd()));
+            Ok(fd.ok())
+        });
+        m.add_method("closed", |_, s, ()| Ok(both!(s, x => x.closed())));
+        m.add_method("close", |lua, s, ()| {
+            ret(lua, both!(s, x => x.close()).map(|()| true))
+        });
+        m.add_method("bind", |lua, s, (h, p): (mlua::Value, mlua::Value)| {
+            let t = target(h, p)?;
+            ret(
+                lua,
+                with_target!(t, a => both!(s, x => x.bind(a))).map(|()| true),
+            )
+        });
+        m.add_method(
+            "listen",
+            |lua, s, (backlog, h, p): (Option<f64>, mlua::Value, mlua::Value)| {
+                let t = target(h, p)?;
+                let tcp = s.tcp()?;
+                let r = match backlog {
+                    Some(b) if b.is_finite() && b >= 0.0 => {
+                        with_target!(t, a => tcp.listen_backlog(b.min(f64::from(u32::MAX)) as u32, a))
+                    }
+                    _ => with_target!(t, a => tcp.listen(a)),
+                };
+                ret(lua, r.map(|()| true))
+            },
+        );
+        m.add_method("shutdown", |lua, s, how: Option<String>| {
+            let how = match how.as_deref() {
+                Some("r") => std::net::Shutdown::Read,
+                Some("w") => std::net::Shutdown::Write,
+                Some("rw") | None => std::net::Shutdown::Both,
+                Some(o) => return Err(bad(format!("invalid shutdown mode {o:?}"))),
+            };
+            ret(lua, s.tcp()?.shutdown(how).map(|()| true))
+        });
+        m.add_method("setopt", |lua, s, (name, v): (String, mlua::Value)| {
+            let v = opt_value(v)?;
+            ret(lua, both!(s, x => x.setopt(&name, v)).map(|()| true))
+        });
+        m.add_method("getopt", |lua, s, name: String| {
+            match both!(s, x => x.getopt(&name)) {
+                Ok(v) => opt_to_lua(lua, v).map(|v| {
+                    let mut m = MultiValue::new();
+                    m.push_back(v);
+                    m
+                }),
+                Err(e) => soft(lua, e, None),
+            }
+        });
+        m.add_method("local_addr", |lua, s, ()| {
+            ret(
+                lua,
+                both!(s, x => x.local_addr()).map(crate::addr::LuaSockAddr),
+            )
+        });
+        m.add_method("remote_addr", |lua, s, ()| {
+            ret(
+                lua,
+                both!(s, x => x.remote_addr()).map(crate::addr::LuaSockAddr),
+            )
+        });
+        m.add_async_method(
+            "connect",
+            |lua, s, (h, p, exp): (mlua::Value, mlua::Value, Option<f64>)| async move {
+                in_thread()?;
+                let t = target(h, p)?;
+                let exp = expires(exp)?;
+                let r = match &*s {
+                    Sock::Tcp(x) => {
+                        let x = x.clone();
+                        with_target!(t, a => x.connect(a, exp).await)
+                    }
+                    Sock::Udp(x) => {
+                        let x = x.clone();
+                        with_target!(t, a => x.connect(a, exp).await)
+                    }
+                };
+                ret(&lua, r.map(|()| true))
+            },
+        );
+        m.add_async_method("accept", |lua, s, exp: Option<f64>| async move {
+            in_thread()?;
+            let tcp = s.tcp()?;
+            drop(s);
+            match tcp.accept(expires(exp)?).await {
+                Ok(c) => wrap(&lua, Sock::Tcp(Rc::new(c))),
+                Err(e) => soft(&lua, e, None),
+            }
+        });
+        m.add_async_method(
+            "send",
+            |lua, s, (data, exp): (mlua::LuaString, Option<f64>)| async move {
+                in_thread()?;
+                let s = s.clone();
+                let exp = expires(exp)?;
+                let data = data.as_bytes().to_vec();
+                match s {
+                    Sock::Tcp(t) => ret(&lua, t.send(&data, exp).await.map(|()| true)),
+                    Sock::Udp(u) => ret(&lua, u.send(&data, exp).await),
+                }
+            },
+        );
+        m.add_async_method(
+            "recv",
+            |lua, s, (maxlen, exp): (usize, Option<f64>)| async move {
+                in_thread()?;
+                let s = s.clone();
+                let exp = expires(exp)?;
+                let mut buf = vec![0u8; maxlen];
+                let r = match s {
+                    Sock::Tcp(t) => t.recv(&mut buf, exp).await,
+                    Sock::Udp(u) => u.recv(&mut buf, exp).await,
+                };
+                match r {
+                    Ok(n) => ret(&lua, Ok(lua.create_string(&buf[..n])?)),
+                    Err(e) => soft(&lua, e, None),
+                }
+            },
+        );
+        m.add_async_method(
+            "recvn",
+            |lua, s, (len, exp): (usize, Option<f64>)| async move {
+                in_thread()?;
+                let t = s.tcp()?;
+                drop(s);
+                let exp = expires(exp)?;
+                let mut buf = vec![0u8; len];
+                match t.recvn(&mut buf, exp).await {
+                    Ok(n) => ret(&lua, Ok(lua.create_string(&buf[..n])?)),
+                    Err(e) => {
+                        let n = e.partial().unwrap_or(0).min(len);
+                        let p = lua.create_string(&buf[..n])?;
+                        soft(&lua, e, Some(mlua::Value::String(p)))
+                    }
+                }
+            },
+        );
+        m.add_async_method("recvall", |lua, s, exp: Option<f64>| async move {
+            in_thread()?;
+            let t = s.tcp()?;
+            drop(s);
+            match t.recvall(expires(exp)?).await {
+                Ok(v) => ret(&lua, Ok(lua.create_string(&v)?)),
+                Err(mut e) => {
+                    let p = e.take_data().unwrap_or_default();
+                    let p = lua.create_string(&p)?;
+                    soft(&lua, e, Some(mlua::Value::String(p)))
+                }
+            }
+        });
+        m.add_async_method(
+            "sendto",
+            |lua, s, (h, p, data, exp): (mlua::Value, mlua::Value, mlua::LuaString, Option<f64>)| async move {
+in_thread()?;
+                let u = s.udp()?;
+                drop(s);
+                let t = target(h, p)?;
+                let exp = expires(exp)?;
+                let data = data.as_bytes().to_vec();
+                ret(&lua, with_target!(t, a => u.sendto(a, &data, exp).await))
+            },
+        );
+        m.add_async_method(
+            "recvnext",
+            |lua, s, (maxlen, exp): (usize, Option<f64>)| async move {
+                in_thread()?;
+                let u = s.udp()?;
+                drop(s);
+                let mut buf = vec![0u8; maxlen];
+                match u.recvnext(&mut buf, expires(exp)?).await {
+                    Ok((n, sa)) => (lua.create_string(&buf[..n])?, crate::addr::LuaSockAddr(sa))
+                        .into_lua_multi(&lua),
+                    Err(e) => soft(&lua, e, None),
+                }
+            },
+        );
+    }
+}
+
+/// The [`Tcp`] behind a Lua socket object (a table made by `sock.tcp()`
+/// or `accept()`), to use it from Rust; the Lua side keeps using it too.
+///
+/// # Errors
+///
+/// A Lua error when `v` is not a Lua TCP socket.
+///
+/// # Examples
+///
+/// ```
+/// let lua = sockloop_lua::new_lua().unwrap();
+/// let s: mlua::Value = lua.load("return require'sock'.tcp()").eval().unwrap();
+/// let tcp = sockloop_lua::tcp_of(&s).unwrap();
+/// assert_eq!(tcp.socktype().as_str(), "tcp");
+/// ```
+pub fn tcp_of(v: &mlua::Value) -> mlua::Result<Rc<Tcp>> {
+    sock_of(v)?.tcp()
+}
+
+/// The [`Udp`] behind a Lua socket object (see [`tcp_of`]).
+///
+/// # Errors
+///
+/// A Lua error when `v` is not a Lua UDP socket.
+///
+/// # Examples
+///
+/// ```
+/// let lua = sockloop_lua::new_lua().unwrap();
+/// let s: mlua::Value = lua.load("return require'sock'.udp()").eval().unwrap();
+/// assert_eq!(sockloop_lua::udp_of(&s).unwrap().socktype().as_str(), "udp");
+/// ```
+pub fn udp_of(v: &mlua::Value) -> mlua::Result<Rc<Udp>> {
+    sock_of(v)?.udp()
+}
+
+fn sock_of(v: &mlua::Value) -> mlua::Result<Sock> {
+    let ud = match v {
+        mlua::Value::Table(t) => t.raw_get::<mlua::AnyUserData>("_h")?,
+        mlua::Value::UserData(ud) => ud.clone(),
+        _ => return Err(bad("not a socket")),
+    };
+    let s = ud.borrow::<Sock>()?;
+    Ok(s.clone())
+}

@@ -1,0 +1,255 @@
+//! Lua coroutines as sockloop threads: each Lua thread made by
+//! `sock.newthread` is a sockloop thread whose body drives the coroutine
+//! as an `mlua::AsyncThread`; a Lua call of a sockloop wait (I/O, sleep,
+//! `suspend`, `transfer`) parks both.
+
+#![forbid(unsafe_code)]
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use mlua::{AnyUserData, Function, Lua, MultiValue, UserData, UserDataMethods};
+use sockloop::{Thread, ThreadBuilder, Value};
+
+use crate::convert::{from_value, to_value};
+use crate::socket::{bad, in_thread, soft};
+
+/// What a Lua thread returns: its function's return values, or the Lua
+/// error's message (a Rust thread returning `Err`: reported the same way,
+/// `"thread_failed"` when nobody takes it).
+///
+/// # Examples
+///
+/// ```
+/// let lua = sockloop_lua::new_lua().unwrap();
+/// let f = lua.load("return function() error('boom') end").eval().unwrap();
+/// let t = sockloop_lua::newthread(&lua, f, None).unwrap();
+/// let out = sockloop::resume(&t, ()).unwrap().unwrap(); // finished in this resume
+/// let msg = out.get::<sockloop_lua::LuaOutput>().unwrap().unwrap_err();
+/// assert!(msg.contains("boom"));
+/// ```
+pub type LuaOutput = Result<Value, String>;
+
+/// Lua's handle on a sockloop thread. Empty once a Lua thread has
+/// finished: Lua's handle then no longer counts as a taker of the result,
+/// so a failure nobody took is reported by `start()` as for a Rust thread.
+#[derive(Clone)]
+pub(crate) struct ThreadHandle(pub(crate) Rc<RefCell<Option<Thread<Value>>>>);
+
+impl UserData for ThreadHandle {
+    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+        m.add_method("id", |_, h, ()| Ok(h.0.borrow().as_ref().map(|t| t.id())));
+        m.add_method("name", |_, h, ()| {
+            Ok(h.0
+                .borrow()
+                .as_ref()
+                .and_then(|t| t.name().map(str::to_string)))
+        });
+    }
+}
+
+impl ThreadHandle {
+    fn get(&self) -> mlua::Result<Thread<Value>> {
+        self.0
+            .borrow()
+            .clone()
+            .ok_or_else(|| bad("thread_dead: cannot resume a finished thread"))
+    }
+}
+
+fn handle(ud: &AnyUserData) -> mlua::Result<Thread<Value>> {
+    let h = ud.borrow::<ThreadHandle>().map_err(|_| {
+        bad("not a sock thread (from Rust, pass a sockloop::Thread as thread.untyped())")
+    })?;
+    h.get()
+}
+
+/// Makes a Lua function `f` a suspended sockloop thread (`sock.newthread`):
+/// returns the coroutine Lua sees, Lua's handle, and a Rust handle whose
+/// [`join`](Thread::join) gives the function's results (or its error).
+pub(crate) fn spawn(
+    lua: &Lua,
+    f: Function,
+    name: Option<String>,
+) -> mlua::Result<(mlua::Thread, ThreadHandle, Thread<LuaOutput>)> {
+    let co = lua.create_thread(f)?;
+    let slot = ThreadHandle(Rc::new(RefCell::new(None)));
+    let weak = lua.weak();
+    let (co2, slot2) = (co.clone(), slot.clone());
+    let body = move |v: Value| async move {
+        let r = drive(weak, co2, v).await;
+        slot2.0.borrow_mut().take();
+        r
+    };
+    let mut b = ThreadBuilder::new();
+    if let Some(n) = name {
+        b = b.name(n);
+    }
+    let t = b.newthread_with(body);
+    *slot.0.borrow_mut() = Some(t.untyped());
+    Ok((co, slot, t))
+}
+
+async fn drive(weak: mlua::WeakLua, co: mlua::Thread, v: Value) -> LuaOutput {
+    let lua = weak.try_upgrade().ok_or("the Lua state is closed")?;
+    let args = from_value(&lua, v).map_err(|e| e.to_string())?;
+    drop(lua);
+    let fut = co
+        .into_async::<MultiValue>(args)
+        .map_err(|e| e.to_string())?;
+    match fut.await {
+        Ok(out) => Ok(to_value(out)),
+        Err(e) => Err(lua_message(&e)),
+    }
+}
+
+/// A Lua error's message without mlua's wrapping.
+fn lua_message(e: &mlua::Error) -> String {
+    match e {
+        mlua::Error::RuntimeError(m) => m.clone(),
+        mlua::Error::CallbackError { cause, .. } => lua_message(cause),
+        other => other.to_string(),
+    }
+}
+
+/// A finished or suspended thread's value for Lua: a Lua thread's error
+/// is raised in the resumer, as `coroutine` errors travel.
+fn out_to_lua(lua: &Lua, v: Value) -> mlua::Result<MultiValue> {
+    match v.downcast::<LuaOutput>() {
+        Ok(r) => match *r {
+            Ok(v) => from_value(lua, v),
+            Err(msg) => Err(mlua::Error::runtime(msg)),
+        },
+        Err(v) => from_value(lua, v),
+    }
+}
+
+fn raise(e: sockloop::Error) -> mlua::Error {
+    mlua::Error::runtime(e.to_string())
+}
+
+/// Registers the thread and scheduling calls in `core`.
+pub(crate) fn register(lua: &Lua, core: &mlua::Table) -> mlua::Result<()> {
+    core.set(
+        "newthread",
+        lua.create_function(|lua, (f, name): (Function, Option<String>)| {
+            let (co, h, _) = spawn(lua, f, name)?;
+            Ok((co, h))
+        })?,
+    )?;
+    core.set(
+        "resume",
+        lua.create_function(|lua, (h, args): (AnyUserData, MultiValue)| {
+            let t = handle(&h)?;
+            drop(h);
+            match sockloop::resume(&t, to_value(args)) {
+                Ok(Some(v)) => out_to_lua(lua, v),
+                Ok(None) => Ok(MultiValue::new()),
+                Err(e) => Err(raise(e)),
+            }
+        })?,
+    )?;
+    core.set(
+        "suspend",
+        lua.create_async_function(|lua, args: MultiValue| async move {
+            let v = sockloop::try_suspend(to_value(args)).await.map_err(raise)?;
+            from_value(&lua, v)
+        })?,
+    )?;
+    core.set(
+        "transfer",
+        lua.create_async_function(|lua, (h, args): (AnyUserData, MultiValue)| async move {
+            let t = handle(&h)?;
+            drop(h);
+            let v = sockloop::try_transfer(&t, to_value(args))
+                .await
+                .map_err(raise)?;
+            out_to_lua(&lua, v)
+        })?,
+    )?;
+    core.set(
+        "onthreadfinish",
+        lua.create_function(|lua, (h, co, f): (AnyUserData, mlua::Value, Function)| {
+            let t = handle(&h)?;
+            let weak = lua.weak();
+            sockloop::onthreadfinish(&t, move |_| {
+                if weak.try_upgrade().is_some() {
+                    if let Err(e) = f.call::<()>(co) {
+                        // A hook has no caller to return to: say it.
+                        eprintln!("sock.onthreadfinish: the hook failed: {e}");
+                    }
+                }
+            });
+            Ok(())
+        })?,
+    )?;
+    core.set(
+        "start",
+        lua.create_function(|_, ()| sockloop::start().map_err(raise))?,
+    )?;
+    core.set(
+        "stop",
+        lua.create_function(|_, ()| {
+            sockloop::stop();
+            Ok(())
+        })?,
+    )?;
+    core.set(
+        "poll",
+        lua.create_function(|lua, timeout: Option<f64>| match sockloop::poll(timeout) {
+            Ok(b) => Ok(MultiValue::from_iter([mlua::Value::Boolean(b)])),
+            Err(e) if e.kind() == sockloop::ErrorKind::Empty => soft(lua, e, None),
+            Err(e) => Err(raise(e)),
+        })?,
+    )?;
+    core.set("clock", lua.create_function(|_, ()| Ok(sockloop::clock()))?)?;
+    core.set(
+        "sleep",
+        lua.create_async_function(|_, s: f64| async move {
+            in_thread()?;
+            sockloop::sleep(s).await;
+            Ok(())
+        })?,
+    )?;
+    core.set(
+        "sleep_until",
+        lua.create_async_function(|_, t: f64| async move {
+            in_thread()?;
+            sockloop::sleep_until(t).await;
+            Ok(())
+        })?,
+    )?;
+    core.set(
+        "sleep_job",
+        lua.create_function(|_, ()| Ok(LuaSleepJob(Rc::new(sockloop::sleep_job()))))?,
+    )?;
+    Ok(())
+}
+
+/// `sock.sleep_job()`.
+pub(crate) struct LuaSleepJob(Rc<sockloop::SleepJob>);
+
+impl UserData for LuaSleepJob {
+    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+        m.add_async_method("sleep", |lua, j, s: f64| async move {
+            in_thread()?;
+            let j = j.0.clone();
+            match j.sleep(s).await {
+                Some(v) => from_value(&lua, v),
+                None => Ok(MultiValue::new()),
+            }
+        });
+        m.add_async_method("sleep_until", |lua, j, t: f64| async move {
+            in_thread()?;
+            let j = j.0.clone();
+            match j.sleep_until(t).await {
+                Some(v) => from_value(&lua, v),
+                None => Ok(MultiValue::new()),
+            }
+        });
+        m.add_method("wakeup", |_, j, args: MultiValue| {
+            Ok(j.0.wakeup(to_value(args)))
+        });
+        m.add_method("is_sleeping", |_, j, ()| Ok(j.0.is_sleeping()));
+    }
+}

@@ -1,0 +1,70 @@
+//! The `sockloop-lua` runner: `sockloop-lua script.lua [args]`.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn runner() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sockloop-lua"))
+}
+
+/// Runs the command, killing it after 60 s.
+fn output(mut cmd: Command) -> std::process::Output {
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(60) {
+            child.kill().unwrap();
+            panic!("the runner did not finish within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn runs_the_echo_example_with_args() {
+    let mut cmd = runner();
+    cmd.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/echo.lua"))
+        .arg("4");
+    let out = output(cmd);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let mut lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.pop(), Some("done"));
+    lines.sort_unstable();
+    assert_eq!(lines, ["hello 1", "hello 2", "hello 3", "hello 4"]);
+}
+
+#[test]
+fn a_failing_script_exits_1_with_the_error() {
+    let dir = std::env::temp_dir().join(format!("sockloop-lua-runner-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("fail.lua");
+    std::fs::write(
+        &script,
+        "local sock = require'sock'\nsock.run(function() error('bad thing') end)\n",
+    )
+    .unwrap();
+    let mut cmd = runner();
+    cmd.arg(&script);
+    let out = output(cmd);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("bad thing"), "{stderr}");
+}
+
+#[test]
+fn no_script_is_a_usage_error() {
+    let out = output(runner());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("usage"));
+}

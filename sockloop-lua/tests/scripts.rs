@@ -1,0 +1,106 @@
+//! The Lua scripts under `tests/lua/`, one per section of the sock
+//! documentation, run on the bridge: each prints its results, which must
+//! match `tests/lua/NAME.out` line for line. Loopback only; each script
+//! runs on its own OS thread (its own loop and Lua state) and must finish
+//! within 60 s.
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::mpsc;
+use std::time::Duration;
+
+fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/lua")
+}
+
+/// Runs `tests/lua/NAME.lua` with `print` captured: the printed lines, or
+/// the error that ended the script.
+fn run_script(name: &str) -> Result<String, String> {
+    let path = dir().join(format!("{name}.lua"));
+    let (tx, rx) = mpsc::channel();
+    let label = name.to_string();
+    std::thread::spawn(move || {
+        let name = label;
+        let r = (|| -> mlua::Result<String> {
+            let lua = sockloop_lua::new_lua()?;
+            let out = Rc::new(RefCell::new(String::new()));
+            let o = out.clone();
+            lua.globals().set(
+                "_out",
+                lua.create_function(move |_, line: String| {
+                    o.borrow_mut().push_str(&line);
+                    o.borrow_mut().push('\n');
+                    Ok(())
+                })?,
+            )?;
+            lua.load(
+                "print = function(...)
+                    local t = {}
+                    for i = 1, select('#', ...) do t[i] = tostring((select(i, ...))) end
+                    _out(table.concat(t, '\\t'))
+                 end",
+            )
+            .exec()?;
+            let src = std::fs::read_to_string(&path).map_err(mlua::Error::external)?;
+            lua.load(src).set_name(format!("@{name}.lua")).exec()?;
+            let s = out.borrow().clone();
+            Ok(s)
+        })();
+        let _ = tx.send(r.map_err(|e| e.to_string()));
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|_| Err(format!("{name}.lua did not finish within 60 s")))
+}
+
+fn check(name: &str) {
+    let got = run_script(name).unwrap_or_else(|e| panic!("{name}.lua failed: {e}"));
+    let want = std::fs::read_to_string(dir().join(format!("{name}.out"))).unwrap();
+    assert_eq!(got, want, "{name}.lua printed:\n{got}");
+}
+
+#[test]
+fn address_lookup() {
+    check("addr");
+}
+
+#[test]
+fn sockets() {
+    check("sockets");
+}
+
+#[test]
+fn recvn_recvall() {
+    check("recvn");
+}
+
+#[test]
+fn shutdown() {
+    check("shutdown");
+}
+
+#[test]
+fn udp() {
+    check("udp");
+}
+
+#[test]
+fn options() {
+    check("options");
+}
+
+#[test]
+fn scheduling() {
+    check("scheduling");
+}
+
+#[test]
+fn sleeping_and_timers() {
+    check("sleeping");
+}
+
+#[test]
+fn a_script_error_is_reported() {
+    let e = run_script("../does-not-exist").unwrap_err();
+    assert!(e.contains("No such file"), "{e}");
+}
