@@ -67,7 +67,10 @@ mod sock;
 mod addr;
 mod opt;
 mod raw;
+mod stream;
 mod tcp;
+#[cfg(feature = "tls")]
+mod tls;
 mod udp;
 
 pub use addr::{
@@ -79,6 +82,11 @@ pub use opt::OptValue;
 pub use raw::{raw, Raw};
 pub use reactor::{epoll_fd, reactor, set_reactor, Reactor, RemoteThread};
 pub use runtime::{poll, run, start, stop};
+/// The rustls crate sockloop's TLS is built on (feature `tls`), for
+/// [`TlsConfig::from_rustls_client`] / [`TlsConfig::from_rustls_server`]
+/// and the certificate types.
+#[cfg(feature = "tls")]
+pub use rustls;
 pub use std::net::IpAddr;
 pub use tcp::{tcp, Tcp, Until};
 pub use thread::{
@@ -89,6 +97,11 @@ pub use thread::{
 pub use time::{
     clock, runafter, runat, runevery, sleep, sleep_job, sleep_until, KeepRunning, RemoteSleepJob,
     SleepJob, Timer,
+};
+#[cfg(feature = "tls")]
+pub use tls::{
+    client_stcp, server_handshake, server_stcp, ssl, ClientAuth, Stcp, StcpServer, StcpUntil,
+    TlsConfig, TlsConfigBuilder,
 };
 pub use udp::{udp, RecvFlags, Udp};
 

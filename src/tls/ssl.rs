@@ -1,0 +1,1 @@
+//! LuaSec's `ssl` module (placeholder).
