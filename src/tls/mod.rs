@@ -323,6 +323,27 @@ impl Stcp {
         });
     }
 
+    /// Takes in (and decrypts) what the kernel has received, never
+    /// waiting: at close, so that TLS messages the application never
+    /// reads (TLS 1.3 session tickets) do not turn the FIN into a RST,
+    /// which would make the peer drop data still in flight to it.
+    /// Application data beyond rustls' plaintext buffer stays unread, and
+    /// then the kernel sends a RST, as for `Tcp`.
+    fn drain_now(&self, st: &mut Session) {
+        let _ = self.tcp.with_socket(|s| {
+            for _ in 0..64 {
+                match st.conn.read_tls(&mut Wire::new(s)) {
+                    Ok(n) if n > 0 => {
+                        if st.conn.process_new_packets().is_err() {
+                            break;
+                        }
+                    }
+                    _ => break,
+                }
+            }
+        });
+    }
+
     /// Polls until every queued TLS byte is in the kernel.
     fn poll_flush_call(
         &self,
@@ -593,6 +614,13 @@ impl Stcp {
     /// this connection, in any thread, wakes with `"closed"`. Dropping the
     /// `Stcp` closes it the same way.
     ///
+    /// What the peer sent and the kernel holds is taken in first (without
+    /// waiting), so that TLS's own messages, such as the session tickets a
+    /// TLS 1.3 server sends after the handshake, do not make the kernel
+    /// answer the close with a RST (which would make the peer drop data
+    /// still in flight to it). Unread application data beyond rustls'
+    /// buffer still gives a RST, as for [`Tcp::close`].
+    ///
     /// # Errors
     ///
     /// `"closed"` if it was already closed.
@@ -601,6 +629,7 @@ impl Stcp {
             let mut st = self.lock();
             if !st.closed {
                 st.closed = true;
+                self.drain_now(&mut st);
                 if !st.write_shut && !st.conn.is_handshaking() {
                     st.conn.send_close_notify();
                     st.write_shut = true;

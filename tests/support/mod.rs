@@ -1,7 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-pub mod certs;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 use std::future::Future;
 use std::path::PathBuf;

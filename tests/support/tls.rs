@@ -1,5 +1,6 @@
-//! Certificates for the TLS tests, made with rcgen: a CA and leaves it
-//! signs (for names, with a validity period, for servers or clients).
+//! TLS test helpers: certificates made with rcgen (a CA and the leaves it
+//! signs, for names, expired or not, for servers or clients), configs,
+//! and connected `Stcp` pairs on loopback.
 
 use rcgen::{
     date_time_ymd, BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -75,4 +76,55 @@ impl Ca {
     pub fn client(&self, name: &str) -> Leaf {
         self.sign(&[name], true, false)
     }
+}
+
+/// A CA, a server config for `localhost` and `127.0.0.1` signed by it,
+/// and a client config that trusts it.
+pub fn configs() -> (Ca, sockloop::TlsConfig, sockloop::TlsConfig) {
+    let ca = Ca::new("sockloop test CA");
+    let leaf = ca.server(&["localhost", "127.0.0.1"]);
+    let server = sockloop::TlsConfig::server()
+        .cert_pem(&leaf.chain, &leaf.key)
+        .build()
+        .unwrap();
+    let client = sockloop::TlsConfig::client()
+        .ca_pem(&ca.pem)
+        .build()
+        .unwrap();
+    (ca, server, client)
+}
+
+/// A listening TCP socket on 127.0.0.1 and its address.
+pub fn listener() -> (sockloop::Tcp, sockloop::SockAddr) {
+    let l = sockloop::tcp().unwrap();
+    l.listen(("127.0.0.1", 0)).unwrap();
+    let a = l.local_addr().unwrap();
+    (l, a)
+}
+
+/// Both handshakes of one connection, run at once: (client, server).
+pub async fn try_pair(
+    server: &sockloop::TlsConfig,
+    client: &sockloop::TlsConfig,
+    name: &str,
+) -> (
+    sockloop::Result<sockloop::Stcp>,
+    sockloop::Result<sockloop::Stcp>,
+) {
+    let (l, addr) = listener();
+    let deadline = sockloop::clock() + 10.0;
+    let c = sockloop::tcp().unwrap();
+    c.connect(&addr, deadline).await.unwrap();
+    let s = l.accept(deadline).await.unwrap();
+    tokio::join!(
+        sockloop::client_stcp(c, name, client, deadline),
+        sockloop::server_handshake(s, server, deadline)
+    )
+}
+
+/// A connected TLS pair for `localhost`: (client, server).
+pub async fn pair() -> (sockloop::Stcp, sockloop::Stcp) {
+    let (_ca, server, client) = configs();
+    let (c, s) = try_pair(&server, &client, "localhost").await;
+    (c.unwrap(), s.unwrap())
 }
