@@ -39,6 +39,14 @@
 //! it waits: [`resume`] returns `Err("no_local_set")` and [`thread`]
 //! panics with that error, before any of the thread's code runs.
 //!
+//! # TLS (feature `tls`)
+//!
+//! With the `tls` feature, `client_stcp`, `server_stcp` and
+//! `server_handshake` give `Stcp`, a TLS connection over a [`Tcp`] with
+//! the same calls and rules (luapower's `sock_libtls`), configured by
+//! `TlsConfig`; the `ssl` module is LuaSec's `ssl.wrap` + `dohandshake`.
+//! The TLS library is rustls with the `ring` crypto provider.
+//!
 //! # Values
 //!
 //! Lua's untyped values are [`Value`] = `Box<dyn Any>`: `resume(&t, 5)`

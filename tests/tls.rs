@@ -470,9 +470,13 @@ fn tls_default_client_trusts_the_system_roots() {
     let ca = Ca::new("system ca");
     let path = std::env::temp_dir().join(format!("sockloop-roots-{}.pem", std::process::id()));
     std::fs::write(&path, &ca.pem).unwrap();
+    let before = std::env::var_os("SSL_CERT_FILE");
     std::env::set_var("SSL_CERT_FILE", &path);
     let client = TlsConfig::client().build();
-    std::env::remove_var("SSL_CERT_FILE");
+    match before {
+        Some(v) => std::env::set_var("SSL_CERT_FILE", v),
+        None => std::env::remove_var("SSL_CERT_FILE"),
+    }
     std::fs::remove_file(&path).unwrap();
     let client = client.unwrap();
     let leaf = ca.server(&["localhost"]);

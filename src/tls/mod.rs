@@ -981,15 +981,14 @@ pub async fn client_stcp(
 /// l.listen(("127.0.0.1", 0))?;
 /// let addr = l.local_addr()?;
 /// thread(async move {
-///     while let Ok(c) = l.accept(None).await {
-///         let server = server.clone();
-///         thread(async move {
-///             // The handshake runs in the connection's thread.
-///             let Ok(c) = server_handshake(c, &server, clock() + 5.0).await else { return };
-///             let _ = c.send(b"hi", clock() + 5.0).await;
-///             let _ = c.shutdown(std::net::Shutdown::Write, clock() + 5.0).await;
-///         });
-///     }
+///     // (A server would loop here.)
+///     let c = l.accept(clock() + 5.0).await.unwrap();
+///     thread(async move {
+///         // The handshake runs in the connection's own thread.
+///         let Ok(c) = server_handshake(c, &server, clock() + 5.0).await else { return };
+///         let _ = c.send(b"hi", clock() + 5.0).await;
+///         let _ = c.shutdown(std::net::Shutdown::Write, clock() + 5.0).await;
+///     });
 /// });
 /// let t = tcp()?;
 /// t.connect(&addr, clock() + 5.0).await?;
