@@ -55,7 +55,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let s = server.clone();
     thread(async move {
-        while let Ok(conn) = s.accept(clock() + 5.0).await {
+        loop {
+            // One client's failed handshake must not stop the server.
+            let conn = match s.accept(None).await {
+                Ok(conn) => conn,
+                Err(e) if e.name() == "closed" => break,
+                Err(e) => {
+                    println!("[server] a client failed: {e}");
+                    continue;
+                }
+            };
             let peer = conn
                 .remote_addr()
                 .map_or_else(|e| e.to_string(), |a| a.to_string());

@@ -639,6 +639,16 @@ fn tls_configs_made_by_hand_with_rustls() {
 }
 
 #[test]
+fn tls_types_are_send_and_sync() {
+    // As `Tcp`: a connection can move to (or be shared with) another OS
+    // thread's loop.
+    fn check<T: Send + Sync>() {}
+    check::<sockloop::Stcp>();
+    check::<sockloop::StcpServer>();
+    check::<TlsConfig>();
+}
+
+#[test]
 fn tls_pair_helper_smoke() {
     run(|| async {
         let (c, s) = pair().await;

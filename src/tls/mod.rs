@@ -1051,7 +1051,10 @@ impl StcpServer {
     /// # Errors
     ///
     /// As [`Tcp::accept`] and [`server_handshake`]. A failed handshake
-    /// closes that connection; the server keeps listening.
+    /// closes that connection and the server keeps listening: an accept
+    /// loop should go on after a TLS error (one client with a bad
+    /// certificate or a port scanner must not stop the server) and end on
+    /// `"closed"`, as `examples/tls_echo.rs` does.
     ///
     /// # Cancel safety
     ///
