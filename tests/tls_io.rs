@@ -25,6 +25,16 @@ use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
 /// How late a call may return after its deadline on a busy machine.
 const SLACK: Duration = Duration::from_millis(150);
 
+/// The tests that move tens of MiB or more run one at a time, so that
+/// they do not starve each other (and the timed ones) of the cores.
+static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn heavy() -> std::sync::MutexGuard<'static, ()> {
+    HEAVY
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn run<F: std::future::Future<Output = ()> + 'static>(f: impl FnOnce() -> F + Send + 'static) {
     support::bounded(120, move || sockloop::run(f()));
 }
@@ -180,6 +190,7 @@ fn tls_small_calls_and_bad_input() {
 
 #[test]
 fn tls_send_timeout_partial_then_resume_continues_the_stream() {
+    let _serial = heavy();
     run(|| async {
         let (c, s) = pair().await;
         let mut data = vec![0u8; 16 << 20];
@@ -253,6 +264,7 @@ fn tls_cancel_during_recv() {
 
 #[test]
 fn tls_close_wakes_every_waiter_with_closed() {
+    let _serial = heavy();
     run(|| async {
         let (c, s) = pair().await;
         let c = Rc::new(c);
@@ -374,6 +386,7 @@ async fn duplex(conn: Stcp, seed: u8) -> (u64, u64) {
 
 #[test]
 fn tls_full_duplex_64_mib_each_way() {
+    let _serial = heavy();
     support::bounded(240, || {
         let (_ca, server, client) = configs();
         let (l, addr) = listener();
@@ -438,6 +451,7 @@ fn assert_stream(data: &[u8], from: usize) {
 
 #[test]
 fn tls_looping_calls_end_at_their_deadline_under_an_endless_sender() {
+    let _serial = heavy();
     support::bounded(60, || {
         sockloop::run(async {
             let (s, h) = endless_tls_sender().await;
@@ -481,6 +495,7 @@ fn tls_looping_calls_end_at_their_deadline_under_an_endless_sender() {
 
 #[test]
 fn tls_send_of_a_large_buffer_ends_at_its_deadline_and_counts_exactly() {
+    let _serial = heavy();
     support::bounded(60, || {
         let (_ca, server, client) = configs();
         let (l, addr) = listener();

@@ -16,6 +16,52 @@ use crate::error::{Error, ErrorKind, Result};
 
 /// Whether a TLS server asks its clients for a certificate
 /// ([`TlsConfigBuilder::client_auth`]; libtls' `verify_client`).
+///
+/// # Examples
+///
+/// Mutual TLS: the server trusts one CA for client certificates, and the
+/// client presents one it signed.
+///
+/// ```
+/// # sockloop::run(async {
+/// use sockloop::{clock, client_stcp, server_handshake, tcp, ClientAuth, TlsConfig};
+/// # use rcgen::{CertificateParams, IsCa, BasicConstraints, KeyPair};
+/// # let ca_key = KeyPair::generate().unwrap();
+/// # let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+/// # p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+/// # let ca = p.self_signed(&ca_key).unwrap();
+/// # let leaf = |name: &str| {
+/// #     let k = KeyPair::generate().unwrap();
+/// #     let c = CertificateParams::new(vec![name.to_string()]).unwrap()
+/// #         .signed_by(&k, &ca, &ca_key).unwrap();
+/// #     (c.pem(), k.serialize_pem())
+/// # };
+/// # let (ca_pem, (server_cert, server_key), (client_cert, client_key)) =
+/// #     (ca.pem(), leaf("localhost"), leaf("client-1"));
+/// let server = TlsConfig::server()
+///     .cert_pem(&server_cert, &server_key)
+///     .ca_pem(&ca_pem)
+///     .client_auth(ClientAuth::Required)
+///     .build()?;
+/// let client = TlsConfig::client()
+///     .ca_pem(&ca_pem)
+///     .cert_pem(&client_cert, &client_key)
+///     .build()?;
+///
+/// let l = tcp()?;
+/// l.listen(("127.0.0.1", 0))?;
+/// let t = tcp()?;
+/// t.connect(&l.local_addr()?, clock() + 5.0).await?;
+/// let a = l.accept(clock() + 5.0).await?;
+/// let (c, s) = tokio::join!(
+///     client_stcp(t, "localhost", &client, clock() + 5.0),
+///     server_handshake(a, &server, clock() + 5.0),
+/// );
+/// let (_c, s) = (c?, s?);
+/// assert_eq!(s.peer_certificates().len(), 1); // the client's certificate
+/// # Ok::<(), sockloop::Error>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ClientAuth {
     /// No client certificate is asked for (the default).
@@ -40,7 +86,9 @@ pub enum ClientAuth {
 /// [`build`](TlsConfigBuilder::build), never a failure at handshake time.
 ///
 /// The crypto is rustls' `ring` provider, given to each config (no
-/// process-wide default provider is installed or needed).
+/// process-wide default provider is installed or needed). `ring` is used
+/// because it builds with nothing beyond a C compiler; rustls' default,
+/// `aws-lc-rs`, also needs CMake (and NASM or Clang on some targets).
 ///
 /// # Examples
 ///
