@@ -1,5 +1,6 @@
 //! A walk through sockloop: threads, suspend/resume, transfer, sleep jobs,
-//! timers, cancellation and sockets, with readable output.
+//! timers, cancellation, sockets and threads that return `Result`s, with
+//! readable output.
 //!
 //! `cargo run --example tour`
 
@@ -15,12 +16,12 @@ fn main() -> anyhow::Result<()> {
     let t = sockloop::newthread(async {
         println!("  [worker] started, suspending with \"hello\"");
         let v = sockloop::suspend("hello").await;
-        let n = *v.downcast::<i32>().unwrap_or(Box::new(-1));
+        let n = v.get::<i32>().unwrap_or(-1);
         println!("  [worker] resumed with {n}, finishing");
     });
     println!("  [main] newthread returned; status = {:?}", t.status());
     let out = sockloop::resume(&t, ())?;
-    let word = out.and_then(|v| v.downcast::<&str>().ok()).map(|b| *b);
+    let word = out.and_then(|v| v.get::<&str>().ok());
     println!(
         "  [main] resume returned {word:?}; status = {:?}",
         t.status()
@@ -36,6 +37,12 @@ fn main() -> anyhow::Result<()> {
         Err(e) => println!("  resume of a finished thread: Err({})", e.name()),
         Ok(_) => println!("  unexpected Ok"),
     }
+    let v = sockloop::Value::new(42);
+    let shown = format!("{v:?}");
+    match v.get::<u64>() {
+        Err(e) => println!("  {shown} taken as a u64: Err({e})"),
+        Ok(_) => println!("  unexpected Ok"),
+    }
 
     section("3. transfer: symmetric hand-off between two threads");
     let log = Rc::new(RefCell::new(Vec::<String>::new()));
@@ -44,7 +51,7 @@ fn main() -> anyhow::Result<()> {
     let pong = sockloop::newthread(async move {
         let mut v = sockloop::suspend(()).await;
         for _ in 0..3 {
-            let n = *v.downcast::<u32>().unwrap_or(Box::new(0));
+            let n = v.get::<u32>().unwrap_or(0);
             l2.borrow_mut().push(format!("pong {n}"));
             let ping = slot.borrow().clone();
             match ping {
@@ -60,7 +67,7 @@ fn main() -> anyhow::Result<()> {
         for _ in 0..3 {
             l1.borrow_mut().push(format!("ping {n}"));
             let v = sockloop::transfer(&pong2, n + 1).await;
-            n = *v.downcast::<u32>().unwrap_or(Box::new(0));
+            n = v.get::<u32>().unwrap_or(0);
         }
         sockloop::suspend(()).await;
     });
@@ -100,7 +107,7 @@ fn main() -> anyhow::Result<()> {
         match sj2.sleep(3600.0).await {
             Some(v) => println!(
                 "  [sleeper] woken early with {:?}",
-                v.downcast::<&str>().map(|b| *b).unwrap_or("?")
+                v.get::<&str>().unwrap_or("?")
             ),
             None => println!("  [sleeper] slept the full hour"),
         }
@@ -122,29 +129,26 @@ fn main() -> anyhow::Result<()> {
     sockloop::start()?;
 
     section("7. sockets: a client/server exchange with deadlines");
-    sockloop::run(async {
+    let dead_port = sockloop::run(async {
         let server = sockloop::tcp()?;
         server.listen(("127.0.0.1", 0))?;
         let port = server.local_addr()?.port();
         println!("  [server] listening on 127.0.0.1:{port}");
-        sockloop::thread(async move {
-            let Ok(conn) = server.accept(sockloop::clock() + 5.0).await else {
-                return;
-            };
-            let peer = conn
-                .remote_addr()
-                .map(|a| a.to_string())
-                .unwrap_or_default();
+        // The server thread returns a Result: `?` works inside it, and the
+        // value (or the error) goes to whoever joins it.
+        let srv = sockloop::thread_named("server", async move {
+            let conn = server.accept(sockloop::clock() + 5.0).await?;
+            let peer = conn.remote_addr()?.to_string();
             let mut buf = [0u8; 4];
-            if conn.recvn(&mut buf, sockloop::clock() + 5.0).await.is_ok() {
-                println!(
-                    "  [server] got {:?} from {peer}",
-                    String::from_utf8_lossy(&buf)
-                );
-                let _ = conn.send(b"pong", sockloop::clock() + 5.0).await;
-            }
+            conn.recvn(&mut buf, sockloop::clock() + 5.0).await?;
+            println!(
+                "  [server] got {:?} from {peer}",
+                String::from_utf8_lossy(&buf)
+            );
+            conn.send(b"pong", sockloop::clock() + 5.0).await?;
             // Then the server goes quiet: the client's next recv times out.
             sockloop::sleep(0.2).await;
+            Ok::<_, sockloop::Error>(peer)
         });
         let client = sockloop::tcp()?;
         client
@@ -174,17 +178,47 @@ fn main() -> anyhow::Result<()> {
             .await
             .unwrap_err();
         println!("  [client] connect to a closed port: Err({})", e.name());
-        Ok::<_, sockloop::Error>(())
+        let peer = srv.join(sockloop::clock() + 5.0).await??;
+        println!(
+            "  [main] joined {:?}: it served {peer}",
+            srv.name().unwrap_or("?")
+        );
+        Ok::<_, sockloop::Error>(dead_port)
     })?;
 
-    section("8. run(): one call from main, returns the future's output");
+    section("8. threads that fail: the joiner gets the Err, or start() reports it");
+    sockloop::run(async move {
+        let fetch = |port: u16| async move {
+            let c = sockloop::tcp()?;
+            c.connect(("127.0.0.1", port), sockloop::clock() + 5.0)
+                .await?; // fails: `?`
+            Ok::<usize, sockloop::Error>(0)
+        };
+        let t = sockloop::thread_named("fetch", fetch(dead_port));
+        match t.join(sockloop::clock() + 5.0).await {
+            Ok(Err(e)) => println!("  [main] join -> the thread's own Err({})", e.name()),
+            other => println!("  [main] unexpected {other:?}"),
+        }
+    });
+    sockloop::thread_named("orphan", async move {
+        let c = sockloop::tcp()?;
+        c.connect(("127.0.0.1", dead_port), sockloop::clock() + 5.0)
+            .await?;
+        Ok::<(), sockloop::Error>(())
+    }); // handle dropped: nobody can join it
+    match sockloop::start() {
+        Err(e) => println!("  start() -> Err({})\n    {e}", e.name()),
+        Ok(()) => println!("  start() -> Ok (unexpected)"),
+    }
+
+    section("9. run(): one call from main, returns the future's output");
     let answer = sockloop::run(async {
         sockloop::sleep(0.005).await;
         6 * 7
     });
     println!("  run returned {answer}");
 
-    section("9. socketloop: a line server with newserver, driven by step()");
+    section("10. socketloop: a line server with newserver, driven by step()");
     use sockloop::socketloop;
     let server = Rc::new(socketloop::newserver(
         "127.0.0.1",

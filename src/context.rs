@@ -18,8 +18,8 @@ use std::task::Waker;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::thread::ThreadInner;
-use crate::time::TimerQueue;
-use crate::Value;
+use crate::timers::TimerQueue;
+use crate::value::Value;
 
 static NEXT_LOOP_ID: AtomicUsize = AtomicUsize::new(1);
 
@@ -28,6 +28,10 @@ thread_local! {
     /// `LOOP` so a waker can tell "same loop" without touching the loop.
     static LOOP_ID: Cell<usize> = const { Cell::new(0) };
     static LOOP: Loop = Loop::new();
+    /// How many threads of this OS thread's loop have a cancel pending: a
+    /// parked call reads this one word instead of looking up the current
+    /// thread (`take_cancel` runs on every park and wake-up).
+    static CANCELS: Cell<usize> = const { Cell::new(0) };
     /// Set while [`catch_quietly`] runs a probe: the panic hook stays silent.
     static QUIET: Cell<bool> = const { Cell::new(false) };
 }
@@ -59,6 +63,17 @@ pub(crate) fn catch_quietly<R>(f: impl FnOnce() -> R) -> std::thread::Result<R> 
     res
 }
 
+/// `false` when no thread of this OS thread's loop has a cancel pending.
+#[inline]
+pub(crate) fn cancels_pending() -> bool {
+    CANCELS.try_with(|c| c.get() != 0).unwrap_or(true)
+}
+
+/// Adds `d` to the count of pending cancels.
+pub(crate) fn count_cancels(d: isize) {
+    let _ = CANCELS.try_with(|c| c.set(c.get().wrapping_add_signed(d)));
+}
+
 /// Runs `f` with this OS thread's loop, creating it on first use.
 pub(crate) fn with_loop<R>(f: impl FnOnce(&Loop) -> R) -> R {
     LOOP.with(f)
@@ -83,6 +98,49 @@ pub(crate) struct Remote {
     loop_id: usize,
     pending: AtomicBool,
     state: Mutex<RemoteState>,
+}
+
+/// Something that went wrong where nobody could be told at once, kept for
+/// the next `start`/`run`/`poll` to report.
+pub(crate) enum Failure {
+    /// A panic, with the name of the sockloop thread it ended (`None`: a
+    /// timer callback, a finish hook, a posted command).
+    Panic(Option<String>, Box<dyn Any + Send>),
+    /// A thread's `Err` that nobody took (a `"thread_failed"` error).
+    Error(Error),
+}
+
+impl Failure {
+    /// The error `start`/`poll`/`resume` return for it: `"thread_panicked"`
+    /// (naming the thread and quoting the panic) or `"thread_failed"`.
+    pub(crate) fn into_error(self) -> Error {
+        match self {
+            Failure::Panic(who, p) => panic_error(who.as_deref(), &p),
+            Failure::Error(e) => e,
+        }
+    }
+}
+
+/// The `"thread_panicked"` error for a panic of `who` (a thread's
+/// description; `None` outside a thread).
+pub(crate) fn panic_error(who: Option<&str>, p: &Box<dyn Any + Send>) -> Error {
+    let what = panic_message(p);
+    let msg = match who {
+        Some(who) => format!("{who} panicked: {what}"),
+        None => what,
+    };
+    Error::with_message(ErrorKind::ThreadPanicked, msg)
+}
+
+/// The text of a panic payload.
+pub(crate) fn panic_message(p: &Box<dyn Any + Send>) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a thread panicked".to_string()
+    }
 }
 
 /// A closure posted from another OS thread, run on the loop's thread.
@@ -232,9 +290,13 @@ pub(crate) struct Loop {
     pub(crate) embedded: Cell<bool>,
     driver: RefCell<Option<Waker>>,
     driver_notified: Cell<bool>,
-    panics: RefCell<Vec<Box<dyn Any + Send>>>,
+    /// Panics and unjoined `Err`s for the next `start`/`run`/`poll` to report.
+    failures: RefCell<Vec<Failure>>,
     rt: OnceCell<Rt>,
     shared: RefCell<Option<crate::reactor::Reactor>>,
+    /// The loop-wide state of a compatibility layer (Copas' thread names,
+    /// error handlers, servers), one value per type, made on first use.
+    layers: RefCell<Vec<Rc<dyn Any>>>,
 }
 
 impl Loop {
@@ -260,10 +322,28 @@ impl Loop {
             embedded: Cell::new(false),
             driver: RefCell::new(None),
             driver_notified: Cell::new(false),
-            panics: RefCell::default(),
+            failures: RefCell::default(),
             rt: OnceCell::new(),
             shared: RefCell::new(None),
+            layers: RefCell::default(),
         }
+    }
+
+    /// The state of type `T` of a compatibility layer on this loop,
+    /// made with `T::default()` on first use. The borrow ends before this
+    /// returns, so `T`'s methods may call back into the loop.
+    pub(crate) fn layer<T: Default + 'static>(&self) -> Rc<T> {
+        if let Some(t) = self
+            .layers
+            .borrow()
+            .iter()
+            .find_map(|l| l.clone().downcast::<T>().ok())
+        {
+            return t;
+        }
+        let t = Rc::new(T::default());
+        self.layers.borrow_mut().push(t.clone());
+        t
     }
 
     pub(crate) fn remote(&self) -> &Arc<Remote> {
@@ -420,6 +500,12 @@ impl Loop {
         self.driver_notified.set(true);
     }
 
+    /// [`driver_enter`](Loop::driver_enter) by a driver whose waker is
+    /// registered already.
+    pub(crate) fn driver_reenter(&self) {
+        self.driver_notified.set(true);
+    }
+
     /// Called by a driver before it returns `Pending`: later wakes notify it.
     pub(crate) fn driver_park(&self) {
         self.driver_notified.set(false);
@@ -432,14 +518,24 @@ impl Loop {
         self.driver_notified.set(false);
     }
 
-    // ===== panics =====
+    // ===== failures =====
 
+    /// A panic outside any thread (a timer callback, a finish hook, a
+    /// command posted from another OS thread).
     pub(crate) fn record_panic(&self, p: Box<dyn Any + Send>) {
-        self.panics.borrow_mut().push(p);
+        self.record_failure(Failure::Panic(None, p));
     }
 
-    pub(crate) fn take_panics(&self) -> Vec<Box<dyn Any + Send>> {
-        std::mem::take(&mut *self.panics.borrow_mut())
+    pub(crate) fn record_failure(&self, f: Failure) {
+        // A handle dropped while the list is being taken loses its report
+        // rather than panicking in a `Drop`.
+        if let Ok(mut v) = self.failures.try_borrow_mut() {
+            v.push(f);
+        }
+    }
+
+    pub(crate) fn take_failures(&self) -> Vec<Failure> {
+        std::mem::take(&mut *self.failures.borrow_mut())
     }
 
     // ===== runtime =====
@@ -535,6 +631,7 @@ impl Drop for Loop {
         // Futures first (they may hold sockets registered with the
         // runtime), then the runtime itself.
         self.clear();
+        self.layers.get_mut().clear();
         self.current.get_mut().take();
         self.transfer.get_mut().take();
     }

@@ -2,6 +2,7 @@
 //! and the one place that turns an expiry into a `"timeout"` error.
 
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::pin::Pin;
 use std::sync::OnceLock;
 use std::task::{Context, Poll};
@@ -11,21 +12,36 @@ use tokio::time::{Instant, Sleep};
 
 use crate::error::{Error, Result};
 
-/// The process-wide zero of `clock()`. Shared by every OS thread so an
-/// `expires` computed on one thread means the same instant on another.
+/// The process-wide reference instant of `clock()` (where it reads
+/// [`offset`]). Shared by every OS thread so an `expires` computed on one
+/// thread means the same instant on another.
 fn base() -> std::time::Instant {
     static BASE: OnceLock<std::time::Instant> = OnceLock::new();
     *BASE.get_or_init(std::time::Instant::now)
+}
+
+/// `clock()` at [`base`]: the system's monotonic clock then (seconds
+/// since boot on Linux), so that `clock()` reads like sock.lua's and a
+/// relative timeout passed as `expires` is visibly in the past.
+fn offset() -> f64 {
+    static OFFSET: OnceLock<f64> = OnceLock::new();
+    *OFFSET.get_or_init(|| {
+        let base = base();
+        let mono = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+        let since_base = std::time::Instant::now().duration_since(base).as_secs_f64();
+        mono.tv_sec as f64 + mono.tv_nsec as f64 * 1e-9 - since_base
+    })
 }
 
 /// Now, on Tokio's clock (paused in tests), as `clock()` seconds.
 pub(crate) fn now_secs() -> f64 {
     let base = base();
     let now = Instant::now().into_std();
-    match now.checked_duration_since(base) {
+    let d = match now.checked_duration_since(base) {
         Some(d) => d.as_secs_f64(),
         None => -(base.duration_since(now).as_secs_f64()),
-    }
+    };
+    offset() + d
 }
 
 /// Far enough to mean "never" without overflowing `Instant` arithmetic.
@@ -39,6 +55,9 @@ pub(crate) fn to_instant(t: f64) -> Option<Instant> {
         return None;
     }
     let base = base();
+    // Exact while `t` is within a factor 2 of the offset (Sterbenz), as
+    // every deadline near now is.
+    let t = t - offset();
     let at = if t >= 0.0 {
         let d = secs_to_duration_ceil(t).min(FAR);
         base + d
@@ -82,7 +101,19 @@ pub(crate) fn after(s: f64) -> Option<Instant> {
 #[allow(dead_code)] // the socket layer's
 pub(crate) struct Deadline {
     at: Option<Instant>,
-    sleep: Option<Pin<Box<Sleep>>>,
+    /// Armed on the first park. In a `ManuallyDrop` so that dropping a
+    /// deadline that never armed (nearly every call) is one inline test
+    /// (see the `Drop` impl): it is always emptied there, nothing leaks.
+    sleep: ManuallyDrop<Option<Pin<Box<Sleep>>>>,
+}
+
+impl Drop for Deadline {
+    #[inline]
+    fn drop(&mut self) {
+        if self.sleep.is_some() {
+            self.drop_sleep();
+        }
+    }
 }
 
 #[allow(dead_code)] // the socket layer's
@@ -92,7 +123,7 @@ impl Deadline {
     pub(crate) fn new(expires: Option<f64>) -> Deadline {
         Deadline {
             at: expires.and_then(to_instant),
-            sleep: None,
+            sleep: ManuallyDrop::new(None),
         }
     }
 
@@ -114,7 +145,16 @@ impl Deadline {
     /// that `cx`'s waker is woken at the deadline.
     #[inline]
     pub(crate) fn poll_expired(&mut self, cx: &mut Context<'_>) -> bool {
-        let Some(at) = self.at else { return false };
+        match self.at {
+            None => false,
+            Some(at) => self.poll_expired_at(at, cx),
+        }
+    }
+
+    /// [`poll_expired`](Deadline::poll_expired) with a deadline: kept out
+    /// of line so that the common "no deadline" case costs one test.
+    #[inline(never)]
+    fn poll_expired_at(&mut self, at: Instant, cx: &mut Context<'_>) -> bool {
         if Instant::now() >= at {
             return true;
         }
@@ -122,6 +162,12 @@ impl Deadline {
             .sleep
             .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
         sleep.as_mut().poll(cx).is_ready()
+    }
+
+    /// Drops the armed timer (out of line: rare).
+    #[inline(never)]
+    fn drop_sleep(&mut self) {
+        drop(self.sleep.take());
     }
 
     /// The `"timeout"` error.

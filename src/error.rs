@@ -8,6 +8,18 @@ use std::fmt;
 use std::io;
 
 /// `Result<T, sockloop::Error>`, what every fallible sockloop call returns.
+///
+/// # Examples
+///
+/// ```
+/// fn port_of(s: &sockloop::Tcp) -> sockloop::Result<u16> {
+///     Ok(s.local_addr()?.port())
+/// }
+/// let s = sockloop::tcp()?;
+/// s.bind(("127.0.0.1", 0))?;
+/// assert_ne!(port_of(&s)?, 0);
+/// # Ok::<(), sockloop::Error>(())
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What went wrong, as a matchable enum.
@@ -15,6 +27,24 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Each kind has the normalized Lua name that [`Error::name`] returns
 /// (see [`ErrorKind::as_str`]). An OS error that has no normalized name is
 /// [`ErrorKind::Os`], and its name is the OS message, as in sock.lua.
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::ErrorKind;
+///
+/// # sockloop::run(async {
+/// let s = sockloop::tcp().unwrap();
+/// s.bind(("127.0.0.1", 0)).unwrap();
+/// let port = s.local_addr().unwrap().port();
+/// drop(s); // nothing listens there now
+/// let e = sockloop::tcp().unwrap().connect(("127.0.0.1", port), None).await.unwrap_err();
+/// match e.kind() {
+///     ErrorKind::ConnectionRefused => assert_eq!(e.name(), "connection_refused"),
+///     other => panic!("unexpected {other:?}"),
+/// }
+/// # });
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
@@ -63,6 +93,13 @@ pub enum ErrorKind {
     ThreadDead,
     /// `"thread_panicked"`: the thread panicked; it is finished.
     ThreadPanicked,
+    /// `"thread_failed"`: a thread's body returned `Err` and nobody took
+    /// its result (see [`Thread::join`](crate::Thread::join)); the message
+    /// names the thread and says what the error was.
+    ThreadFailed,
+    /// `"wrong_type"`: a [`Value`](crate::Value) was asked for as a type it
+    /// is not; the message names both (`expected u64, got i32`).
+    WrongType,
     /// `"not_in_thread"`: a call that needs a sockloop thread was made outside one.
     NotInThread,
     /// `"loop_busy"`: `start`/`run`/`poll` called while that loop is already
@@ -93,6 +130,13 @@ pub enum ErrorKind {
     /// `"invalid_data"`: the peer sent bytes that break the expected framing
     /// (e.g. a malformed HTTP chunk size); the message says what was wrong.
     InvalidData,
+    /// `"destroyed"`: the Copas lock, semaphore or queue was destroyed
+    /// (before or while the call waited).
+    Destroyed,
+    /// `"too_many"`: more resources than a Copas semaphore can hold were
+    /// requested or given (Copas' `"too many"`, which
+    /// [`Error::luasocket_str`] gives).
+    TooMany,
     /// `"tls_handshake_failed"`: the TLS handshake failed for a reason
     /// other than the peer's certificate (no common protocol version,
     /// cipher suite or ALPN protocol, a peer that is not speaking TLS, an
@@ -136,6 +180,14 @@ impl ErrorKind {
     /// The normalized name of this kind, or `None` for the kinds whose
     /// name is a message ([`Os`](ErrorKind::Os), [`Lookup`](ErrorKind::Lookup),
     /// [`Other`](ErrorKind::Other)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::ErrorKind;
+    /// assert_eq!(ErrorKind::Timeout.as_str(), Some("timeout"));
+    /// assert_eq!(ErrorKind::Os.as_str(), None); // named by the OS message
+    /// ```
     pub fn as_str(self) -> Option<&'static str> {
         use ErrorKind::*;
         Some(match self {
@@ -161,6 +213,8 @@ impl ErrorKind {
             ThreadBusy => "thread_busy",
             ThreadDead => "thread_dead",
             ThreadPanicked => "thread_panicked",
+            ThreadFailed => "thread_failed",
+            WrongType => "wrong_type",
             NotInThread => "not_in_thread",
             LoopBusy => "loop_busy",
             NoLocalSet => "no_local_set",
@@ -172,6 +226,8 @@ impl ErrorKind {
             NotSupported => "not_supported",
             LineTooLong => "line_too_long",
             InvalidData => "invalid_data",
+            Destroyed => "destroyed",
+            TooMany => "too_many",
             TlsHandshakeFailed => "tls_handshake_failed",
             CertificateInvalid => "certificate_invalid",
             CertificateExpired => "certificate_expired",
@@ -185,6 +241,14 @@ impl ErrorKind {
     }
 
     /// The `std::io::ErrorKind` this kind converts to.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::ErrorKind;
+    /// assert_eq!(ErrorKind::Timeout.io_kind(), std::io::ErrorKind::TimedOut);
+    /// assert_eq!(ErrorKind::Cancelled.io_kind(), std::io::ErrorKind::Interrupted);
+    /// ```
     pub fn io_kind(self) -> io::ErrorKind {
         use ErrorKind::*;
         match self {
@@ -203,7 +267,7 @@ impl ErrorKind {
             NotSupported => io::ErrorKind::Unsupported,
             UnknownOption | ReadOnlyOption | InvalidOptionValue | InvalidAddress
             | InvalidArgument | InvalidTlsConfig => io::ErrorKind::InvalidInput,
-            LineTooLong | InvalidData | TlsHandshakeFailed | CertificateInvalid
+            LineTooLong | InvalidData | WrongType | TlsHandshakeFailed | CertificateInvalid
             | CertificateExpired | UnknownIssuer | NameMismatch | TlsError => {
                 io::ErrorKind::InvalidData
             }
@@ -301,6 +365,13 @@ struct Inner {
 
 impl Error {
     /// An error of `kind` with no message.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let e = sockloop::Error::new(sockloop::ErrorKind::Closed);
+    /// assert_eq!(e.to_string(), "closed");
+    /// ```
     pub fn new(kind: ErrorKind) -> Error {
         Error {
             inner: Box::new(Inner {
@@ -315,6 +386,15 @@ impl Error {
     }
 
     /// An error of `kind` with a message saying what was wrong.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::{Error, ErrorKind};
+    /// let e = Error::with_message(ErrorKind::InvalidArgument, "count must be > 0");
+    /// assert_eq!(e.name(), "invalid_argument");
+    /// assert_eq!(e.to_string(), "invalid_argument: count must be > 0");
+    /// ```
     pub fn with_message(kind: ErrorKind, message: impl Into<Cow<'static, str>>) -> Error {
         let mut e = Error::new(kind);
         e.inner.message = Some(message.into());
@@ -323,6 +403,16 @@ impl Error {
 
     /// An error from an OS error number, normalized where sockloop knows the
     /// number (see the table in the crate's `PORTING.md`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(target_os = "linux")] {
+    /// let e = sockloop::Error::from_os(104); // ECONNRESET
+    /// assert_eq!(e.name(), "connection_reset");
+    /// assert_eq!(e.os_error(), Some(104));
+    /// # }
+    /// ```
     pub fn from_os(errno: i32) -> Error {
         Error::from(io::Error::from_raw_os_error(errno))
     }
@@ -358,6 +448,15 @@ impl Error {
     /// `"connection_refused"`, ... For an OS error with no normalized name,
     /// the OS message (as sock.lua does); for a lookup failure, the
     /// resolver's message.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::{Error, ErrorKind};
+    /// assert_eq!(Error::new(ErrorKind::Eof).name(), "eof");
+    /// # #[cfg(target_os = "linux")]
+    /// assert_eq!(Error::from_os(2).name(), "No such file or directory"); // no normalized name
+    /// ```
     pub fn name(&self) -> &str {
         match self.inner.kind.as_str() {
             Some(name) => name,
@@ -366,6 +465,14 @@ impl Error {
     }
 
     /// The kind, for `match`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::{Error, ErrorKind};
+    /// let e = Error::from(std::io::Error::from(std::io::ErrorKind::TimedOut));
+    /// assert_eq!(e.kind(), ErrorKind::Timeout);
+    /// ```
     pub fn kind(&self) -> ErrorKind {
         self.inner.kind
     }
@@ -373,17 +480,51 @@ impl Error {
     /// The bytes transferred before the failure (sock.lua's third return
     /// value). `send`, `recvn` and `recvall` set it on every error, `Some(0)`
     /// when nothing moved.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// let l = sockloop::tcp().unwrap();
+    /// l.listen(("127.0.0.1", 0)).unwrap();
+    /// let c = sockloop::tcp().unwrap();
+    /// c.connect(l.local_addr().unwrap(), None).await.unwrap();
+    /// let s = l.accept(None).await.unwrap();
+    /// s.send(b"abc", None).await.unwrap();
+    /// s.close().unwrap();
+    /// let mut buf = [0u8; 10];
+    /// let e = c.recvn(&mut buf, sockloop::clock() + 5.0).await.unwrap_err();
+    /// assert_eq!(e.name(), "eof");
+    /// assert_eq!(e.partial(), Some(3)); // "abc" arrived before the peer closed
+    /// assert_eq!(&buf[..3], b"abc");
+    /// # });
+    /// ```
     pub fn partial(&self) -> Option<usize> {
         self.inner.partial
     }
 
     /// The OS error number, where the error came from the OS.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::{Error, ErrorKind};
+    /// assert_eq!(Error::from_os(13).os_error(), Some(13));
+    /// assert_eq!(Error::new(ErrorKind::Timeout).os_error(), None);
+    /// ```
     pub fn os_error(&self) -> Option<i32> {
         self.inner.os
     }
 
     /// The message with detail, if any (for the message-named kinds it is
     /// the same as [`name`](Error::name)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let e = sockloop::Value::new(1i32).get::<u8>().unwrap_err();
+    /// assert_eq!(e.message(), Some("expected u8, got i32"));
+    /// ```
     pub fn message(&self) -> Option<&str> {
         self.inner.message.as_deref()
     }
@@ -391,11 +532,35 @@ impl Error {
     /// Takes the bytes received before the failure, where the call promises
     /// them (`recvall`, the LuaSocket-style `receive`). A second call
     /// returns `None`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// let l = sockloop::tcp().unwrap();
+    /// l.listen(("127.0.0.1", 0)).unwrap();
+    /// let c = sockloop::tcp().unwrap();
+    /// c.connect(l.local_addr().unwrap(), None).await.unwrap();
+    /// let s = l.accept(None).await.unwrap();
+    /// s.send(b"partial", None).await.unwrap(); // then quiet, the connection open
+    /// let mut e = c.recvall(sockloop::clock() + 0.05).await.unwrap_err();
+    /// assert_eq!(e.name(), "timeout");
+    /// assert_eq!(e.take_data().as_deref(), Some(&b"partial"[..])); // what came before the deadline
+    /// assert_eq!(e.take_data(), None);
+    /// # });
+    /// ```
     pub fn take_data(&mut self) -> Option<Vec<u8>> {
         self.inner.data.take()
     }
 
     /// The bytes received before the failure, without taking them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let e = sockloop::Error::new(sockloop::ErrorKind::Closed).with_data(b"par".to_vec());
+    /// assert_eq!(e.data(), Some(&b"par"[..]));
+    /// ```
     pub fn data(&self) -> Option<&[u8]> {
         self.inner.data.as_deref()
     }
@@ -405,6 +570,14 @@ impl Error {
     /// `"connection refused"`, `"address already in use"`,
     /// `"permission denied"`, `"timeout"`, ...; otherwise [`name`](Error::name)
     /// with `_` turned into spaces.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::{Error, ErrorKind};
+    /// assert_eq!(Error::new(ErrorKind::ConnectionReset).luasocket_str(), "closed");
+    /// assert_eq!(Error::new(ErrorKind::ConnectionRefused).luasocket_str(), "connection refused");
+    /// ```
     pub fn luasocket_str(&self) -> Cow<'_, str> {
         use ErrorKind::*;
         Cow::Borrowed(match self.inner.kind {
@@ -425,12 +598,27 @@ impl Error {
     }
 
     /// Sets the `partial` count (builder style).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let e = sockloop::Error::new(sockloop::ErrorKind::Timeout).with_partial(5);
+    /// assert_eq!(e.partial(), Some(5));
+    /// assert_eq!(e.to_string(), "timeout (after 5 bytes)");
+    /// ```
     pub fn with_partial(mut self, n: usize) -> Error {
         self.inner.partial = Some(n);
         self
     }
 
     /// Attaches the bytes received before the failure (builder style).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut e = sockloop::Error::new(sockloop::ErrorKind::Eof).with_data(vec![1, 2]);
+    /// assert_eq!(e.take_data(), Some(vec![1, 2]));
+    /// ```
     pub fn with_data(mut self, data: Vec<u8>) -> Error {
         self.inner.data = Some(data);
         self

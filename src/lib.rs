@@ -1,11 +1,17 @@
 //! Lua-style coroutine sockets on Tokio.
 //!
 //! sockloop presents the API and the behaviour of luapower's `sock` (and of
-//! `socketloop`, `socket2` and LuaSocket's `socket` namespace) over Tokio:
+//! `socketloop`, `socket2`, LuaSocket's `socket` namespace with its UDP
+//! objects and `socket.dns`, and [Copas](copas)) over Tokio:
 //! threads that look blocking, a synchronous [`resume`]/[`suspend`], absolute
 //! `expires` deadlines in [`clock()`] seconds, normalized error names
-//! ([`Error::name`]), sleep jobs and timers. `PORTING.md` in the repository
-//! maps every upstream call to its Rust twin.
+//! ([`Error::name`]), sleep jobs and timers.
+//!
+//! **Porting Lua code?** The porting guide, `PORTING.md` in the repository
+//! and the [`porting`] page of these docs, maps every upstream call to its
+//! Rust twin with the behaviour differences and why. Lua names spelled
+//! differently in Rust are search aliases here: search `type`,
+//! `threadenv`, `getsockname`, `receivefrom`, `yield`, ...
 //!
 //! # Quick start
 //!
@@ -13,10 +19,10 @@
 //! // Threads are created suspended; resume runs one synchronously.
 //! let t = sockloop::newthread(async {
 //!     let v = sockloop::suspend("parked").await;
-//!     assert_eq!(*v.downcast::<u32>().unwrap(), 7);
+//!     assert_eq!(v.get::<u32>().unwrap(), 7);
 //! });
 //! let out = sockloop::resume(&t, ()).unwrap().unwrap();
-//! assert_eq!(*out.downcast::<&str>().unwrap(), "parked");
+//! assert_eq!(out.get::<&str>().unwrap(), "parked");
 //! sockloop::resume(&t, 7u32).unwrap();
 //! assert!(t.is_finished());
 //!
@@ -47,10 +53,43 @@
 //! `TlsConfig`; the `ssl` module is LuaSec's `ssl.wrap` + `dohandshake`.
 //! The TLS library is rustls with the `ring` crypto provider.
 //!
-//! # Values
+//! # Deadlines
 //!
-//! Lua's untyped values are [`Value`] = `Box<dyn Any>`: `resume(&t, 5)`
-//! boxes `5`; the receiver downcasts it.
+//! Every blocking call takes `expires`, an **absolute** [`clock()`] time,
+//! as sock.lua: `s.recv(&mut buf, clock() + 5.0)`, or `None` for no
+//! deadline. [`clock()`] is on the system's monotonic scale (seconds since
+//! boot), so a relative timeout passed by mistake is long past and fails
+//! at once with `"timeout"`. It follows Tokio's clock: a paused Tokio clock
+//! drives deadlines, sleeps and timers in tests.
+//!
+//! # Values and results
+//!
+//! Lua's untyped values are [`Value`]s: `resume(&t, 5)` sends an `i32`;
+//! the receiver takes it out with `v.get::<i32>()`, whose error names both
+//! types when they differ (`"wrong_type"`: `expected u64, got i32`).
+//!
+//! A thread body may return a value or a `Result` (so `?` works where Lua
+//! code used `assert`): [`Thread::join`] waits for it, the [`resume`]
+//! during which the thread finishes returns it, and an `Err` nobody joins
+//! is reported by [`start`]/[`run`] as `"thread_failed"`, naming the
+//! thread ([`newthread_named`]).
+//!
+//! ```
+//! let n = sockloop::run(async {
+//!     let t = sockloop::thread_named("parse", async { "42".parse::<u32>() });
+//!     t.join(None).await.unwrap() // Ok(42): the body's own Result
+//! });
+//! assert_eq!(n, Ok(42));
+//! ```
+//!
+//! # Send
+//!
+//! Sockets ([`Tcp`], [`Udp`], [`Raw`]) are `Send + Sync` and their I/O
+//! futures are `Send`: they work in `tokio::spawn` tasks too. Threads,
+//! [`Value`]s, [`sleep`], [`suspend`], [`transfer`], [`SleepJob`] and
+//! [`Timer`] belong to one OS thread's loop and are not `Send`;
+//! [`Thread::remote`] and [`SleepJob::remote`] are the `Send` handles for
+//! waking them from another OS thread.
 #![forbid(unsafe_code)]
 #![warn(
     missing_docs,
@@ -59,14 +98,29 @@
     unreachable_pub
 )]
 
-mod context;
-mod deadline;
+// The loop, from the bottom up. Plain types: `error`, `value`; `deadline`
+// (clock seconds <-> Tokio instants). Loop state: `context` (the one
+// thread-local: the thread slab of `thread::state`, the ready queue, the
+// `timers` queue). What drives that state: `thread`'s `step` (polling
+// threads, cancels) and `timers` (firing). The driver: `runtime`
+// (start/run/poll). The calls on top: the rest of `thread` (make,
+// resume, park, join), `time`, `sleep_job`, `reactor`; then the sockets.
 mod error;
-mod reactor;
+mod value;
+
+mod deadline;
+
+mod context;
+mod timers;
+
 mod runtime;
 mod thread;
+
+mod reactor;
+mod sleep_job;
 mod time;
 
+pub mod copas;
 pub mod luasocket;
 pub mod socket2;
 pub mod socketloop;
@@ -90,6 +144,7 @@ pub use opt::OptValue;
 pub use raw::{raw, Raw};
 pub use reactor::{epoll_fd, reactor, set_reactor, Reactor, RemoteThread};
 pub use runtime::{poll, run, start, stop};
+pub use sleep_job::{sleep_job, RemoteSleepJob, SleepJob};
 /// The rustls crate sockloop's TLS is built on (feature `tls`), for
 /// [`TlsConfig::from_rustls_client`] / [`TlsConfig::from_rustls_server`]
 /// and the certificate types.
@@ -98,20 +153,26 @@ pub use rustls;
 pub use std::net::IpAddr;
 pub use tcp::{tcp, Tcp, Until};
 pub use thread::{
-    cancelled, cowrap, currentthread, newthread, onthreadfinish, resume, suspend, thread, transfer,
-    try_suspend, try_thread, try_transfer, yield_now, CoWrap, Env, Thread, ThreadStatus, Value,
-    Yielder,
+    cancelled, cowrap, currentthread, newthread, newthread_named, newthread_with, onthreadfinish,
+    resume, suspend, thread, thread_named, transfer, try_suspend, try_thread, try_transfer,
+    yield_now, CoWrap, Env, Thread, ThreadBuilder, ThreadOutput, ThreadStatus, Yielder,
 };
-pub use time::{
-    clock, runafter, runat, runevery, sleep, sleep_job, sleep_until, KeepRunning, RemoteSleepJob,
-    SleepJob, Timer,
-};
+pub use time::{clock, runafter, runat, runevery, sleep, sleep_until, KeepRunning, Timer};
 #[cfg(feature = "tls")]
 pub use tls::{
     client_stcp, server_handshake, server_stcp, ssl, ClientAuth, Stcp, StcpServer, StcpUntil,
     TlsConfig, TlsConfigBuilder,
 };
 pub use udp::{udp, RecvFlags, Udp};
+pub use value::Value;
+
+/// The porting guide: every call of luapower's `sock`, `socketloop`,
+/// `socket2` and LuaSocket's `socket` namespace with its Rust twin, the
+/// behaviour differences and why (`PORTING.md` in the repository). Built
+/// into the documentation only.
+#[cfg(doc)]
+#[doc = include_str!("../PORTING.md")]
+pub mod porting {}
 
 /// The README's Rust examples, compiled and run as doctests.
 #[cfg(doctest)]

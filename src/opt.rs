@@ -72,6 +72,15 @@ pub enum OptValue {
 
 impl OptValue {
     /// The flag, for `Bool` (and `Int`: non-zero).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = sockloop::tcp()?;
+    /// s.setopt("tcp_nodelay", true)?;
+    /// assert_eq!(s.getopt("tcp_nodelay")?.as_bool(), Some(true));
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn as_bool(&self) -> Option<bool> {
         match self {
             OptValue::Bool(b) => Some(*b),
@@ -81,6 +90,15 @@ impl OptValue {
     }
 
     /// The number, for `Int`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = sockloop::udp()?;
+    /// s.setopt("ip_ttl", 32)?;
+    /// assert_eq!(s.getopt("ip_ttl")?.as_int(), Some(32));
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn as_int(&self) -> Option<i64> {
         match self {
             OptValue::Int(i) => Some(*i),
@@ -89,6 +107,16 @@ impl OptValue {
     }
 
     /// The time, for `Duration` (and `Int`: seconds).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let s = sockloop::tcp()?;
+    /// s.setopt("linger", Duration::from_secs(2))?;
+    /// assert_eq!(s.getopt("linger")?.as_duration(), Some(Duration::from_secs(2)));
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn as_duration(&self) -> Option<Duration> {
         match self {
             OptValue::Duration(d) => Some(*d),
@@ -98,6 +126,14 @@ impl OptValue {
     }
 
     /// The text, for `Str`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = sockloop::tcp()?;
+    /// assert_eq!(s.getopt("type")?.as_str(), Some("tcp"));
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn as_str(&self) -> Option<&str> {
         match self {
             OptValue::Str(s) => Some(s),

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use crate::context::{with_loop, Key, Remote};
 use crate::error::{Error, ErrorKind, Result};
-use crate::thread::{into_value, Thread};
+use crate::thread::Thread;
+use crate::value::into_value;
 
 /// A handle to the I/O and timer driver a loop uses: sock.lua's shared
 /// epoll fd / IOCP handle, the Tokio way.
@@ -84,6 +85,16 @@ impl Reactor {
 
     /// The Tokio runtime handle of the shared driver, to spawn `Send`
     /// tasks on it or to enter it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # std::thread::spawn(|| {
+    /// let r = sockloop::reactor().unwrap();
+    /// let sum = r.tokio_handle().block_on(async { 2 + 2 });
+    /// assert_eq!(sum, 4);
+    /// # }).join().unwrap();
+    /// ```
     pub fn tokio_handle(&self) -> tokio::runtime::Handle {
         self.inner.handle.clone()
     }
@@ -101,6 +112,22 @@ impl Reactor {
 /// `"loop_busy"` when this loop already runs on a driver of its own (it
 /// has run before without a shared reactor), or inside a current-thread
 /// Tokio runtime, whose driver only its own thread can turn.
+///
+/// # Examples
+///
+/// ```
+/// # std::thread::spawn(|| {
+/// let r = sockloop::reactor().unwrap();              // before the loop first runs
+/// assert!(sockloop::reactor().is_ok());              // the same one again
+/// sockloop::run(async { sockloop::sleep(0.001).await });
+/// # drop(r);
+/// # }).join().unwrap();
+/// // A loop that already ran on its own driver cannot switch:
+/// sockloop::run(async {});
+/// assert_eq!(sockloop::reactor().unwrap_err().name(), "loop_busy");
+/// ```
+#[doc(alias = "epoll_fd")]
+#[doc(alias = "iocp")]
 pub fn reactor() -> Result<Reactor> {
     with_loop(|l| {
         if let Some(r) = l.shared_reactor()? {
@@ -144,6 +171,19 @@ pub fn reactor() -> Result<Reactor> {
 /// # Errors
 ///
 /// `"loop_busy"` when this loop already runs on another driver.
+///
+/// # Examples
+///
+/// ```
+/// let r = sockloop::reactor().unwrap();
+/// let worker = std::thread::spawn(move || {
+///     sockloop::set_reactor(r).unwrap();           // before this loop runs
+///     sockloop::run(async { sockloop::sleep(0.001).await; "ok" })
+/// });
+/// assert_eq!(worker.join().unwrap(), "ok");
+/// ```
+#[doc(alias = "epoll_fd")]
+#[doc(alias = "iocp")]
 pub fn set_reactor(r: Reactor) -> Result<()> {
     with_loop(|l| l.set_shared(r))
 }
@@ -158,6 +198,13 @@ pub fn set_reactor(r: Reactor) -> Result<()> {
 /// # Errors
 ///
 /// Always `"not_supported"`, with a message saying what to use instead.
+///
+/// # Examples
+///
+/// ```
+/// let e = sockloop::epoll_fd().unwrap_err();
+/// assert_eq!(e.name(), "not_supported");
+/// ```
 pub fn epoll_fd() -> Result<i32> {
     Err(Error::with_message(
         ErrorKind::NotSupported,
@@ -178,6 +225,22 @@ pub fn epoll_fd() -> Result<i32> {
 /// let t = sockloop::newthread(async {});
 /// std::thread::spawn(move || t.cancel()); // Thread is not Send
 /// ```
+///
+/// # Send
+///
+/// `Send + Sync`: that is its purpose.
+///
+/// # Examples
+///
+/// ```
+/// let got = sockloop::run(async {
+///     let t = sockloop::thread(async { sockloop::sleep(60.0).await; sockloop::cancelled() });
+///     let remote = t.remote();
+///     std::thread::spawn(move || remote.cancel()).join().unwrap();
+///     t.join(sockloop::clock() + 5.0).await.unwrap()
+/// });
+/// assert!(got); // cancelled from the other OS thread
+/// ```
 #[derive(Clone)]
 pub struct RemoteThread {
     remote: Arc<Remote>,
@@ -192,9 +255,17 @@ impl fmt::Debug for RemoteThread {
     }
 }
 
-impl Thread {
+impl<T> Thread<T> {
     /// A `Send` handle that other OS threads can use to cancel or resume
-    /// this thread.
+    /// this thread (see [`RemoteThread`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = sockloop::newthread(async { sockloop::suspend(()).await; });
+    /// let r = t.remote();
+    /// assert_eq!(format!("{r:?}"), format!("RemoteThread {{ id: {} }}", t.id()));
+    /// ```
     pub fn remote(&self) -> RemoteThread {
         with_loop(|l| RemoteThread {
             remote: l.remote().clone(),
@@ -205,11 +276,23 @@ impl Thread {
 
 impl RemoteThread {
     /// [`Thread::cancel`], carried out on the thread's loop.
+    ///
+    /// # Examples
+    ///
+    /// See [`RemoteThread`].
+    ///
+    /// ```
+    /// let t = sockloop::thread(async { sockloop::sleep(60.0).await });
+    /// let r = t.remote();
+    /// r.cancel(); // from this OS thread too: delivered at the loop's next round
+    /// sockloop::start().unwrap();
+    /// assert!(t.is_cancelled());
+    /// ```
     pub fn cancel(&self) {
         let key = self.key;
         self.remote.post(Box::new(move || {
             if let Some(t) = with_loop(|l| l.get_thread(key)) {
-                Thread::from_inner(t).cancel();
+                Thread::<()>::from_inner(t).cancel();
             }
         }));
     }
@@ -217,11 +300,28 @@ impl RemoteThread {
     /// [`resume`](crate::resume) with `v`, carried out on the thread's loop.
     /// The result (the thread's `suspend` value, or a misuse error) stays
     /// on that loop: a resume of a thread that is not suspended is dropped.
+    /// A result of the thread's body stays for a [`Thread::join`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = sockloop::newthread(async {
+    ///     let v = sockloop::suspend(()).await;      // waits for the remote resume
+    ///     v.get::<String>().unwrap()
+    /// });
+    /// sockloop::resume(&t, ()).unwrap();
+    /// let r = t.remote();
+    /// let got = sockloop::run(async move {
+    ///     std::thread::spawn(move || r.resume(String::from("hi"))).join().unwrap();
+    ///     t.join(sockloop::clock() + 5.0).await.unwrap()
+    /// });
+    /// assert_eq!(got, "hi");
+    /// ```
     pub fn resume<V: Any + Send>(&self, v: V) {
         let key = self.key;
         self.remote.post(Box::new(move || {
             if let Some(t) = with_loop(|l| l.get_thread(key)) {
-                let _ = crate::thread::resume(&Thread::from_inner(t), into_value(v));
+                let _ = crate::thread::resume_inner(&t, into_value(v), false);
             }
         }));
     }

@@ -18,10 +18,10 @@ use std::task::{Context, Poll};
 
 use tokio::time::{Instant, Sleep};
 
-use crate::context::{catch_quietly, try_with_loop, with_loop, Loop};
+use crate::context::{catch_quietly, panic_message, try_with_loop, with_loop, Failure, Loop};
 use crate::error::{Error, ErrorKind, Result};
-use crate::thread::{panic_error, step_ready, ThreadStatus};
-use crate::time::{fire_one, next_deadline};
+use crate::thread::{step_ready, ThreadStatus};
+use crate::timers::{fire_one, next_deadline};
 
 /// How many threads/timers a driver runs per poll before it lets Tokio
 /// poll I/O and other tasks. Tokio's own schedulers poll the kernel every
@@ -42,6 +42,11 @@ struct Driver {
     mode: Mode,
     timer: Option<Pin<Box<Sleep>>>,
     armed: Option<Instant>,
+    /// This driver's waker is registered with the loop. A driver is always
+    /// polled by the same task (or `block_on`), so it registers once:
+    /// `Waker::will_wake` can answer "no" for the same waker (its vtable may
+    /// exist twice in a binary), which cost a lock and a clone per round.
+    entered: bool,
 }
 
 impl Driver {
@@ -52,6 +57,7 @@ impl Driver {
             mode,
             timer,
             armed: None,
+            entered: false,
         }
     }
 
@@ -66,10 +72,21 @@ impl Driver {
         }
         l.driver_park();
         if l.ready_len() > 0 {
-            l.driver_enter(cx.waker());
+            self.enter(l, cx);
             return true;
         }
         false
+    }
+
+    /// Marks the driver running, registering its waker on the first poll.
+    #[inline]
+    fn enter(&mut self, l: &Loop, cx: &mut Context<'_>) {
+        if self.entered {
+            l.driver_reenter();
+        } else {
+            l.driver_enter(cx.waker());
+            self.entered = true;
+        }
     }
 
     /// Arms the Tokio timer for `at`; `true` if it has already fired.
@@ -98,7 +115,7 @@ impl Future for Driver {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
         with_loop(|l| {
-            l.driver_enter(cx.waker());
+            this.enter(l, cx);
             let mut n = 0;
             loop {
                 if l.stop.get() {
@@ -151,10 +168,18 @@ impl Drop for Driver {
 /// Inside a Tokio runtime, when no driver could ever run:
 /// * `"no_local_set"`: the caller is not inside a `LocalSet`;
 /// * `"not_supported"`: the runtime was built without timers.
+#[inline]
 pub(crate) fn ensure_driver(l: &Loop) -> Result<()> {
     if l.running.get() || l.embedded.get() {
         return Ok(());
     }
+    spawn_driver(l)
+}
+
+/// [`ensure_driver`] when no driver runs: out of line, so the check above
+/// costs two loads on every park.
+#[inline(never)]
+fn spawn_driver(l: &Loop) -> Result<()> {
     if tokio::runtime::Handle::try_current().is_err() {
         return Ok(());
     }
@@ -228,11 +253,12 @@ fn check_can_block(l: &Loop, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// Runs the driver until nothing waits or `stop()`; returns the panics of
-/// threads nobody resumed explicitly. A `stop()` made while no `start`
+/// Runs the driver until nothing waits or `stop()`; returns the failures
+/// nobody was told about (panics of threads nobody resumed explicitly,
+/// `Err` results nobody can join). A `stop()` made while no `start`
 /// ran makes this one poll once and return, as sock.lua's `start`
 /// (`repeat poll() until stop`); either way the request is used up.
-fn start_inner(l: &Loop) -> Result<Vec<Box<dyn std::any::Any + Send>>> {
+fn start_inner(l: &Loop) -> Result<Vec<Failure>> {
     check_can_block(l, "start()")?;
     let rt = l.rt()?;
     let stopped_before = l.stop.replace(false);
@@ -252,7 +278,7 @@ fn start_inner(l: &Loop) -> Result<Vec<Box<dyn std::any::Any + Send>>> {
     if let Err(p) = res {
         resume_unwind(p);
     }
-    Ok(l.take_panics())
+    Ok(l.take_failures())
 }
 
 /// Runs the loop until every thread has finished or [`stop`] is called
@@ -276,12 +302,9 @@ fn start_inner(l: &Loop) -> Result<Vec<Box<dyn std::any::Any + Send>>> {
 /// sockloop::start().unwrap(); // returns when the thread has finished
 /// ```
 pub fn start() -> Result<()> {
-    with_loop(|l| {
-        let panics = start_inner(l)?;
-        match panics.first() {
-            Some(p) => Err(panic_error(p)),
-            None => Ok(()),
-        }
+    with_loop(|l| match start_inner(l)?.into_iter().next() {
+        Some(f) => Err(f.into_error()),
+        None => Ok(()),
     })
 }
 
@@ -358,8 +381,8 @@ pub fn poll(timeout: Option<f64>) -> Result<bool> {
             Ok(ran) => ran,
             Err(p) => resume_unwind(p),
         };
-        match l.take_panics().first() {
-            Some(p) => Err(panic_error(p)),
+        match l.take_failures().into_iter().next() {
+            Some(f) => Err(f.into_error()),
             None => Ok(ran),
         }
     })
@@ -440,12 +463,18 @@ impl Future for OneRound {
 ///
 /// `fut` must be `'static` but need not be `Send`. Everything sockloop
 /// offers works inside it: threads, sockets, sleeps, timers, and Tokio's
-/// own `spawn_local`.
+/// own `spawn_local`. `fut` runs in a thread named `"run"`. Its output is
+/// returned as it is: a `Result` output is the caller's to look at.
 ///
 /// # Panics
 ///
-/// * If `fut` (or another thread) panics, `run` re-raises that panic, so
-///   an `assert!` inside `run` fails the test. The loop stays usable.
+/// * If `fut` (or another thread) panics, `run` panics too, so an
+///   `assert!` inside `run` fails the test; the message names the thread
+///   (`sockloop thread 'run' (id 1) panicked: ...`; a panic payload that
+///   is not text is re-raised as it is). The loop stays usable.
+/// * If another thread's body returned `Err` and nobody can
+///   [`join`](crate::Thread::join) it any more, `run` panics with that
+///   `"thread_failed"` error, which names the thread.
 /// * If `fut` never finishes (left suspended, or `stop()` was called
 ///   first), `run` panics saying so instead of hanging.
 /// * If called while the loop runs or inside a Tokio runtime.
@@ -470,15 +499,22 @@ where
         }
         let slot = Rc::new(Cell::new(None));
         let out = slot.clone();
-        let t = crate::thread::thread(async move {
+        let t = crate::thread::thread_named("run", async move {
             out.set(Some(fut.await));
         });
-        let panics = match start_inner(l) {
-            Ok(p) => p,
+        let failures = match start_inner(l) {
+            Ok(f) => f,
             Err(e) => panic!("sockloop::run: {e}"),
         };
-        if let Some(p) = panics.into_iter().next() {
-            resume_unwind(p);
+        match failures.into_iter().next() {
+            None => {}
+            // A panic naming the thread, when its message is text (an
+            // `assert!` in a test); other payloads go on as they are.
+            Some(Failure::Panic(Some(who), p)) if is_text(&p) => {
+                panic!("{who} panicked: {}", panic_message(&p))
+            }
+            Some(Failure::Panic(_, p)) => resume_unwind(p),
+            Some(Failure::Error(e)) => panic!("sockloop::run: {e}"),
         }
         match slot.take() {
             Some(v) => v,
@@ -492,4 +528,9 @@ where
             }
         }
     })
+}
+
+/// `true` for the payload of `panic!("...")`.
+fn is_text(p: &Box<dyn std::any::Any + Send>) -> bool {
+    p.is::<&str>() || p.is::<String>()
 }

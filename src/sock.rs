@@ -15,7 +15,9 @@
 use std::future::{poll_fn, Future};
 use std::io;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex as StdMutex, PoisonError};
+
+use parking_lot::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
@@ -150,7 +152,7 @@ impl Waiters {
 impl Shared {
     #[inline]
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+        self.inner.lock()
     }
 
     /// Wakes (and forgets) every parked task, both directions. The lock is
@@ -187,7 +189,7 @@ pub(crate) struct Sock {
     protocol: Protocol,
     /// The peer, remembered at accept/connect (it stays known after the
     /// peer goes away).
-    remote: Mutex<Option<SockAddr>>,
+    remote: StdMutex<Option<SockAddr>>,
 }
 
 impl std::fmt::Debug for Sock {
@@ -337,7 +339,7 @@ impl Sock {
             socktype,
             family,
             protocol,
-            remote: Mutex::new(None),
+            remote: StdMutex::new(None),
         }
     }
 
@@ -491,11 +493,12 @@ impl Sock {
         op: Op,
         f: &mut impl FnMut(&Socket) -> io::Result<(T, bool)>,
     ) -> Poll<Result<T>> {
-        // Wakers to call once the lock is released (rare: see below).
-        let mut others = Vec::new();
-        let r = self.poll_locked(&mut self.lock(), cx, op, f, &mut others);
-        if !others.is_empty() {
-            others.into_iter().for_each(Waker::wake);
+        // Set when the other waiters must be woken once the lock is
+        // released (rare: see below).
+        let mut refan = false;
+        let r = self.poll_locked(&mut self.lock(), cx, op, f, &mut refan);
+        if refan {
+            self.shared.fire();
         }
         r
     }
@@ -507,7 +510,7 @@ impl Sock {
         cx: &mut Context<'_>,
         op: Op,
         f: &mut impl FnMut(&Socket) -> io::Result<(T, bool)>,
-        others: &mut Vec<Waker>,
+        refan: &mut bool,
     ) -> Poll<Result<T>> {
         let Inner {
             state,
@@ -576,9 +579,9 @@ impl Sock {
                     ready = poll_ready(fd, dir, &mut Context::from_waker(&self.fan));
                     if ready.is_ready() {
                         // Readiness came in between and woke only us: the
-                        // others lost their registration, so wake them to
-                        // poll (and register) again.
-                        others.extend(list.take().filter(|o| !o.will_wake(w)));
+                        // others lost their registration, so wake them all
+                        // to poll (and register) again.
+                        *refan = true;
                     }
                 }
             }
@@ -695,13 +698,14 @@ impl Sock {
     /// call's deadline passes (`"timeout"`), the socket is closed
     /// (`"closed"`) or the current sockloop thread is cancelled while the
     /// call is parked (`"cancelled"`). See [`Call`].
-    pub(crate) async fn wait<T>(
-        &self,
+    #[inline]
+    pub(crate) fn wait<'a, T>(
+        &'a self,
         op: Op,
-        call: &mut Call,
-        mut f: impl FnMut(&Socket) -> io::Result<(T, bool)>,
-    ) -> Result<T> {
-        poll_fn(|cx| self.poll_call(cx, call, op, &mut f)).await
+        call: &'a mut Call,
+        mut f: impl FnMut(&Socket) -> io::Result<(T, bool)> + 'a,
+    ) -> impl Future<Output = Result<T>> + 'a {
+        poll_fn(move |cx| self.poll_call(cx, call, op, &mut f))
     }
 
     /// `true` once the socket is closed (by `close()`, or taken out).
@@ -778,19 +782,53 @@ pub(crate) fn rx(e: rustix::io::Errno) -> io::Error {
 
 /// The methods every socket kind has (`s:` in sock.lua). `$t` is the type,
 /// `$ex` a doc-test socket constructor for the examples.
+/// The methods every socket kind has. `$new` is a doc line that makes a
+/// socket `s` of that kind (for the examples), `$kind` its type's Lua
+/// name and `$proto` its protocol.
 macro_rules! common_methods {
-    ($t:ident) => {
-        /// The socket type (`s:type()`).
+    ($t:ident, $new:literal, $kind:literal, $proto:literal) => {
+        /// The socket type (`s:type()`; `type` is a Rust keyword).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// # fn main() -> sockloop::Result<()> {
+        #[doc = $new]
+        #[doc = concat!("assert_eq!(s.socktype().as_str(), \"", $kind, "\");")]
+        /// # Ok(())
+        /// # }
+        /// ```
+        #[doc(alias = "type")]
         pub fn socktype(&self) -> $crate::SockType {
             self.sock.socktype()
         }
 
         /// The address family (`s:family()`).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// # fn main() -> sockloop::Result<()> {
+        #[doc = $new]
+        /// assert_eq!(s.family(), sockloop::Family::Inet);
+        /// # Ok(())
+        /// # }
+        /// ```
         pub fn family(&self) -> $crate::Family {
             self.sock.family()
         }
 
         /// The protocol (`s:protocol()`).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// # fn main() -> sockloop::Result<()> {
+        #[doc = $new]
+        #[doc = concat!("assert_eq!(s.protocol().as_str(), \"", $proto, "\");")]
+        /// # Ok(())
+        /// # }
+        /// ```
         pub fn protocol(&self) -> $crate::Protocol {
             self.sock.protocol()
         }
@@ -804,6 +842,18 @@ macro_rules! common_methods {
         /// # Errors
         ///
         /// `"closed"` if it was already closed.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// # fn main() -> sockloop::Result<()> {
+        #[doc = $new]
+        /// s.close()?;
+        /// assert_eq!(s.close().unwrap_err().name(), "closed");
+        /// assert_eq!(s.local_addr().unwrap_err().name(), "closed");
+        /// # Ok(())
+        /// # }
+        /// ```
         pub fn close(&self) -> $crate::Result<()> {
             self.sock.close()
         }
@@ -821,6 +871,18 @@ macro_rules! common_methods {
         /// with a NUL byte or longer than `sun_path`, or another family:
         /// the message names the part; nothing is bound), a lookup error
         /// (named by the resolver's text), `"closed"`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// # fn main() -> sockloop::Result<()> {
+        #[doc = $new]
+        /// s.bind(("127.0.0.1", 0))?;
+        /// assert_eq!(s.local_addr()?.ip().to_string(), "127.0.0.1");
+        /// # Ok(())
+        /// # }
+        /// ```
+        #[doc(alias = "setsockname")]
         pub fn bind(&self, addr: impl $crate::ToAddr) -> $crate::Result<()> {
             let addrs = addr.to_addr()?.resolve(&self.hints(true))?;
             self.sock.bind_any(&addrs)
@@ -838,6 +900,19 @@ macro_rules! common_methods {
         /// by the kernel; the option keeps its value), `"access_denied"`
         /// (`priority` over 6 without `CAP_NET_ADMIN`), another OS error,
         /// `"closed"`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// # fn main() -> sockloop::Result<()> {
+        #[doc = $new]
+        /// s.setopt("rcvbuf", 65536)?;
+        /// assert!(s.getopt("rcvbuf")?.as_int().unwrap() >= 65536);
+        /// assert_eq!(s.setopt("no_such", 1).unwrap_err().name(), "unknown_option");
+        /// # Ok(())
+        /// # }
+        /// ```
+        #[doc(alias = "setoption")]
         pub fn setopt(&self, name: &str, value: impl Into<$crate::OptValue>) -> $crate::Result<()> {
             let v = value.into();
             self.sock.with(|s| $crate::opt::setopt(s, name, &v))
@@ -848,6 +923,17 @@ macro_rules! common_methods {
         /// # Errors
         ///
         /// `"unknown_option"`, `"not_supported"`, an OS error, `"closed"`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// # fn main() -> sockloop::Result<()> {
+        #[doc = $new]
+        /// assert_eq!(s.getopt("error")?.as_int(), Some(0)); // no pending error
+        /// # Ok(())
+        /// # }
+        /// ```
+        #[doc(alias = "getoption")]
         pub fn getopt(&self, name: &str) -> $crate::Result<$crate::OptValue> {
             self.sock.with(|s| $crate::opt::getopt(s, name))
         }
@@ -857,6 +943,19 @@ macro_rules! common_methods {
         /// # Errors
         ///
         /// An OS error, `"closed"`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// # fn main() -> sockloop::Result<()> {
+        #[doc = $new]
+        /// s.bind(("127.0.0.1", 0))?;
+        /// let a = s.local_addr()?;
+        /// assert_eq!(a.ip().to_string(), "127.0.0.1");
+        /// # Ok(())
+        /// # }
+        /// ```
+        #[doc(alias = "getsockname")]
         pub fn local_addr(&self) -> $crate::Result<$crate::SockAddr> {
             self.sock.local_addr()
         }
@@ -867,6 +966,17 @@ macro_rules! common_methods {
         /// # Errors
         ///
         /// `"not_connected"`, `"closed"`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// # fn main() -> sockloop::Result<()> {
+        #[doc = $new]
+        /// assert_eq!(s.remote_addr().unwrap_err().name(), "not_connected");
+        /// # Ok(())
+        /// # }
+        /// ```
+        #[doc(alias = "getpeername")]
         pub fn remote_addr(&self) -> $crate::Result<$crate::SockAddr> {
             self.sock.remote_addr()
         }

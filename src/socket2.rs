@@ -16,11 +16,21 @@
 //! | `udp:recv(buf, maxlen, host, port)` | [`udp_recv`] | only datagrams from that address |
 //! | `socket.epoll_fd([epfd])` | [`epoll_fd`], [`reactor`], [`set_reactor`] | shares Tokio's driver |
 //! | `socket.iocp([iocp])` | [`iocp`] | the same shared driver |
+//!
+//! ```
+//! use sockloop::socket2;
+//! // local socket = require'socket2'
+//! // socket.newthread(function() ... end); socket.start()
+//! let t = socket2::newthread(async { sockloop::sleep(0.001).await; 42 }); // starts at once
+//! socket2::start(None)?;
+//! assert!(t.is_finished());
+//! # Ok::<(), sockloop::Error>(())
+//! ```
 
 use std::future::Future;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::{Reactor, Thread, ToAddr, Udp};
+use crate::{Reactor, Thread, ThreadOutput, ToAddr, Udp};
 
 pub use crate::{epoll_fd, reactor, set_reactor};
 
@@ -42,9 +52,10 @@ pub use crate::{epoll_fd, reactor, set_reactor};
 /// sockloop::socket2::start(None).unwrap();
 /// assert!(t.is_finished());
 /// ```
-pub fn newthread<F>(fut: F) -> Thread
+pub fn newthread<F>(fut: F) -> Thread<F::Output>
 where
-    F: Future<Output = ()> + 'static,
+    F: Future + 'static,
+    F::Output: ThreadOutput,
 {
     crate::thread(fut)
 }
@@ -59,7 +70,8 @@ where
 /// * `"timeout"`: the time passed with nothing ready.
 /// * `"empty"`: no thread waits on anything (socket2 would block forever
 ///   in `epoll_wait`; sockloop says so instead).
-/// * `"thread_panicked"`, `"loop_busy"`: as [`sockloop::poll`](crate::poll).
+/// * `"thread_panicked"`, `"thread_failed"`, `"loop_busy"`: as
+///   [`sockloop::poll`](crate::poll).
 ///
 /// # Examples
 ///
@@ -85,7 +97,19 @@ pub fn poll(timeout: Option<f64>) -> Result<()> {
 ///
 /// # Errors
 ///
-/// `"thread_panicked"`, `"loop_busy"`, as [`poll`].
+/// `"thread_panicked"`, `"thread_failed"`, `"loop_busy"`, as [`poll`].
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::socket2;
+/// let t = socket2::newthread(async { sockloop::sleep(3600.0).await });
+/// socket2::start(Some(0.01))?; // a poll waited 10 ms with nothing ready: stop
+/// assert!(!t.is_finished());
+/// t.cancel();
+/// socket2::start(None)?;
+/// # Ok::<(), sockloop::Error>(())
+/// ```
 pub fn start(timeout: Option<f64>) -> Result<()> {
     crate::socketloop::run_rounds(|| match poll(timeout) {
         Ok(()) => Ok(true),
@@ -95,6 +119,19 @@ pub fn start(timeout: Option<f64>) -> Result<()> {
 }
 
 /// `socket.stop()`: [`start`] returns after the running round.
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::socket2;
+/// socket2::newthread(async {
+///     sockloop::sleep(0.001).await;
+///     socket2::stop();
+///     sockloop::sleep(3600.0).await;
+/// });
+/// socket2::start(None)?; // returns after the round that called stop()
+/// # Ok::<(), sockloop::Error>(())
+/// ```
 pub fn stop() {
     crate::socketloop::stop();
 }
@@ -109,6 +146,24 @@ pub fn stop() {
 /// # Cancel safety
 ///
 /// Cancel safe: a datagram is sent whole or not at all.
+///
+/// # Send
+///
+/// The future is `Send`.
+///
+/// # Examples
+///
+/// ```
+/// # sockloop::run(async {
+/// let a = sockloop::udp()?;
+/// a.bind(("127.0.0.1", 0))?;
+/// let b = sockloop::udp()?;
+/// let n = sockloop::socket2::udp_send(&b, b"hello", ("127.0.0.1", a.local_addr()?.port())).await?;
+/// assert_eq!(n, 5);
+/// # Ok::<(), sockloop::Error>(())
+/// # }).unwrap();
+/// ```
+#[doc(alias = "send")]
 pub async fn udp_send(udp: &Udp, buf: &[u8], addr: impl ToAddr) -> Result<usize> {
     udp.sendto(addr, buf, None).await
 }
@@ -143,6 +198,7 @@ pub async fn udp_send(udp: &Udp, buf: &[u8], addr: impl ToAddr) -> Result<usize>
 /// # Ok::<(), sockloop::Error>(())
 /// # }).unwrap();
 /// ```
+#[doc(alias = "recv")]
 pub async fn udp_recv(udp: &Udp, buf: &mut [u8], addr: impl ToAddr) -> Result<usize> {
     let want = addr
         .to_addr()?
@@ -164,6 +220,20 @@ pub async fn udp_recv(udp: &Udp, buf: &mut [u8], addr: impl ToAddr) -> Result<us
 /// # Errors
 ///
 /// As [`reactor`].
+///
+/// # Examples
+///
+/// ```
+/// # std::thread::spawn(|| {
+/// let r = sockloop::socket2::iocp().unwrap();          // socket.iocp()
+/// std::thread::spawn(move || {
+///     sockloop::set_reactor(r).unwrap();              // socket.iocp(copied_iocp)
+///     sockloop::run(async { sockloop::sleep(0.001).await });
+/// })
+/// .join()
+/// .unwrap();
+/// # }).join().unwrap();
+/// ```
 pub fn iocp() -> Result<Reactor> {
     crate::reactor()
 }

@@ -59,7 +59,7 @@ use std::future::Future;
 use std::rc::Rc;
 
 use crate::error::{ErrorKind, Result};
-use crate::{Family, SockAddr, Tcp, Thread, Value};
+use crate::{Family, SockAddr, Tcp, Thread, ThreadOutput, Value};
 
 mod asocket;
 
@@ -155,6 +155,27 @@ pub fn tcp(local_ip: Option<&str>, local_port: Option<u16>) -> Result<ASocket> {
 /// # Cancel safety
 ///
 /// Not cancel safe: a connection in progress is dropped (closed).
+///
+/// # Send
+///
+/// The future is `Send`.
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::socketloop;
+/// let l = sockloop::tcp()?;
+/// l.listen(("127.0.0.1", 0))?;
+/// let port = l.local_addr()?.port();
+/// let t = socketloop::newthread(async move {
+///     let c = socketloop::connect("127.0.0.1", port, Some("127.0.0.1"), None).await?;
+///     Ok::<u16, sockloop::Error>(c.getpeername()?.port())
+/// });
+/// socketloop::start(None)?;
+/// let peer_port = sockloop::run(async move { t.join(None).await })??;
+/// assert_eq!(peer_port, port);
+/// # Ok::<(), sockloop::Error>(())
+/// ```
 pub async fn connect(
     host: &str,
     port: u16,
@@ -184,15 +205,28 @@ pub async fn connect(
 /// sockloop::socketloop::newthread(async move { r.set(true) });
 /// assert!(ran.get());
 /// ```
-pub fn newthread<F>(fut: F) -> Thread
+pub fn newthread<F>(fut: F) -> Thread<F::Output>
 where
-    F: Future<Output = ()> + 'static,
+    F: Future + 'static,
+    F::Output: ThreadOutput,
 {
     crate::thread(fut)
 }
 
-/// `loop.current()`: the running thread, `None` outside one.
-pub fn current() -> Option<Thread> {
+/// `loop.current()`: the running thread, `None` outside one
+/// ([`sockloop::currentthread`](crate::currentthread)).
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::socketloop;
+/// assert!(socketloop::current().is_none());
+/// let t = socketloop::newthread(async {
+///     assert!(socketloop::current().is_some());
+/// });
+/// assert!(t.is_finished() && !t.is_panicked());
+/// ```
+pub fn current() -> Option<Thread<Value>> {
     crate::currentthread()
 }
 
@@ -207,6 +241,22 @@ pub fn current() -> Option<Thread> {
 /// # Cancel safety
 ///
 /// Cancel safe.
+///
+/// # Send
+///
+/// Not `Send`, as [`sockloop::suspend`](crate::suspend).
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::socketloop;
+/// let t = socketloop::newthread(async {
+///     let v = socketloop::suspend().await;          // parked at once
+///     v.get::<&str>().unwrap()
+/// });
+/// let out = socketloop::resume(&t, "go").unwrap().unwrap(); // finishes: its result
+/// assert_eq!(out.get::<&str>().unwrap(), "go");
+/// ```
 pub async fn suspend() -> Value {
     crate::suspend(()).await
 }
@@ -220,12 +270,40 @@ pub async fn suspend() -> Value {
 /// `"thread_busy"` for a thread that waits on I/O or a timer (undefined
 /// behaviour upstream), `"thread_dead"`, `"thread_panicked"`;
 /// `"no_local_set"` / `"not_supported"` as [`sockloop::resume`](crate::resume).
-pub fn resume<V: Any>(thread: &Thread, arg: V) -> Result<Option<Value>> {
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::socketloop;
+/// let t = socketloop::newthread(async {
+///     let n = socketloop::suspend().await.get::<i32>().unwrap();
+///     socketloop::suspend().await;
+///     n
+/// });
+/// let parked = socketloop::resume(&t, 1).unwrap().unwrap(); // parked again: suspend hands out ()
+/// assert!(parked.is::<()>());
+/// let out = socketloop::resume(&t, ()).unwrap().unwrap();
+/// assert_eq!(out.get::<i32>().unwrap(), 1);
+/// assert_eq!(socketloop::resume(&t, ()).unwrap_err().name(), "thread_dead");
+/// ```
+pub fn resume<T, V: Any>(thread: &Thread<T>, arg: V) -> Result<Option<Value>> {
     crate::resume(thread, arg)
 }
 
 /// A listening socket made by [`newserver`]; [`close`](Server::close)
 /// stops it.
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::socketloop;
+/// let server = socketloop::newserver("127.0.0.1", 0, |c| async move {
+///     let _ = c.send(b"hello\n").await;
+/// })?;
+/// assert!(!server.closed());
+/// server.close();
+/// # Ok::<(), sockloop::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Server {
     listener: Rc<Tcp>,
@@ -240,6 +318,16 @@ impl Server {
     /// # Errors
     ///
     /// `"closed"` after [`close`](Server::close).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let server = sockloop::socketloop::newserver("127.0.0.1", 0, |_c| async {})?;
+    /// assert_ne!(server.local_addr()?.port(), 0);
+    /// server.close();
+    /// assert_eq!(server.local_addr().unwrap_err().name(), "closed");
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn local_addr(&self) -> Result<SockAddr> {
         self.listener.local_addr()
     }
@@ -274,13 +362,31 @@ impl Server {
     }
 
     /// `true` once [`close`](Server::close) was called (or the listening
-    /// socket was closed another way). See [`close`](Server::close) for an
-    /// example.
+    /// socket was closed another way).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let server = sockloop::socketloop::newserver("127.0.0.1", 0, |_c| async {})?;
+    /// server.close();
+    /// assert!(server.closed());
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn closed(&self) -> bool {
         self.closed.get() || self.listener.closed()
     }
 
     /// The thread that accepts connections.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let server = sockloop::socketloop::newserver("127.0.0.1", 0, |_c| async {})?;
+    /// assert_eq!(server.thread().status(), sockloop::ThreadStatus::Waiting); // in accept
+    /// server.close();
+    /// assert!(server.thread().is_finished());
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn thread(&self) -> &Thread {
         &self.accepter
     }
@@ -300,6 +406,23 @@ impl Server {
 ///
 /// Accept errors after that (e.g. out of descriptors) do not stop the
 /// server: it waits 10 ms and accepts again.
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::socketloop;
+/// let server = socketloop::newserver("127.0.0.1", 0, |c| async move {
+///     let _ = c.send(b"hi\n").await; // one thread per connection
+/// })?;
+/// let port = server.local_addr()?.port();
+/// socketloop::newthread(async move {
+///     let c = socketloop::connect("127.0.0.1", port, None, None).await.unwrap();
+///     assert_eq!(c.receive("*l").await.unwrap(), b"hi");
+///     server.close();
+/// });
+/// socketloop::start(None)?;
+/// # Ok::<(), sockloop::Error>(())
+/// ```
 pub fn newserver<H, Fut>(ip: &str, port: u16, mut handler: H) -> Result<Server>
 where
     H: FnMut(ASocket) -> Fut + 'static,
@@ -333,8 +456,27 @@ where
 /// # Errors
 ///
 /// `"thread_panicked"` (a thread panicked in this round; the loop stays
-/// usable), `"loop_busy"` (called from inside a running loop or a Tokio
-/// runtime).
+/// usable), `"thread_failed"` (a thread's `Err` nobody can join),
+/// `"loop_busy"` (called from inside a running loop or a Tokio runtime).
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::socketloop;
+/// assert_eq!(socketloop::try_step(Some(0.0)).unwrap(), false); // nothing waits
+/// socketloop::newthread(async {
+///     sockloop::sleep(0.001).await;
+///     panic!("handler bug");
+/// });
+/// let e = loop {
+///     match socketloop::try_step(Some(1.0)) {
+///         Ok(true) => continue,
+///         Ok(false) => unreachable!("the panic is reported first"),
+///         Err(e) => break e,
+///     }
+/// };
+/// assert_eq!(e.name(), "thread_panicked");
+/// ```
 pub fn try_step(timeout: Option<f64>) -> Result<bool> {
     match crate::poll(timeout) {
         Ok(_) => Ok(true),
@@ -371,8 +513,27 @@ pub fn step(timeout: Option<f64>) -> bool {
 ///
 /// # Errors
 ///
-/// The first error of a round: `"thread_panicked"` (the loop stays usable
-/// for the next `start`), `"loop_busy"`.
+/// The first error of a round: `"thread_panicked"` or `"thread_failed"`
+/// (the loop stays usable for the next `start`), `"loop_busy"`.
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::Cell;
+/// use std::rc::Rc;
+///
+/// let n = Rc::new(Cell::new(0));
+/// let m = n.clone();
+/// sockloop::socketloop::newthread(async move {
+///     for _ in 0..3 {
+///         sockloop::sleep(0.001).await;
+///         m.set(m.get() + 1);
+///     }
+/// });
+/// sockloop::socketloop::start(Some(1.0))?; // until nothing waits
+/// assert_eq!(n.get(), 3);
+/// # Ok::<(), sockloop::Error>(())
+/// ```
 pub fn start(timeout: Option<f64>) -> Result<()> {
     run_rounds(|| try_step(timeout))
 }
@@ -381,6 +542,19 @@ pub fn start(timeout: Option<f64>) -> Result<()> {
 /// no `start` runs, the next `start` runs one round and returns (upstream
 /// keeps that flag set for every later `start`; sockloop's is used up by
 /// the `start` that honours it).
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::socketloop;
+/// socketloop::newthread(async {
+///     sockloop::sleep(0.001).await;
+///     socketloop::stop(); // ends start() after this round
+///     sockloop::sleep(3600.0).await;
+/// });
+/// socketloop::start(None)?; // returns although a thread still waits
+/// # Ok::<(), sockloop::Error>(())
+/// ```
 pub fn stop() {
     crate::context::with_loop(|l| l.compat_stop.set(true));
     crate::stop();

@@ -32,6 +32,13 @@ use crate::sock::{rx, would_block, Call, Dir, Op, Sock};
 /// [`Thread::cancel`](crate::Thread::cancel) ends a read or write parked
 /// there with an `Interrupted` error that converts back to `"cancelled"`.
 ///
+/// # Send
+///
+/// `Tcp` is `Send + Sync`, and its I/O futures are `Send`: a socket can
+/// move to another OS thread, or serve a `tokio::spawn` task of a
+/// multi-thread runtime. It joins the reactor of the runtime current at
+/// its first wait.
+///
 /// # Examples
 ///
 /// ```
@@ -58,11 +65,19 @@ pub struct Tcp {
     sock: Sock,
 }
 
-/// A new IPv4 TCP socket (`sock.tcp()`).
+/// A new IPv4 TCP socket (`sock.tcp()`). Needs no runtime.
 ///
 /// # Errors
 ///
 /// An OS error (`"no_buffer_space"`, ...).
+///
+/// # Examples
+///
+/// ```
+/// let s = sockloop::tcp()?;
+/// assert_eq!(s.family(), sockloop::Family::Inet);
+/// # Ok::<(), sockloop::Error>(())
+/// ```
 pub fn tcp() -> Result<Tcp> {
     Tcp::new(Family::Inet)
 }
@@ -82,6 +97,7 @@ fn not_connected(e: &io::Error) -> bool {
 /// millisecond or so of its deadline, at one extra syscall per 4 MiB.
 const MAX_IO: usize = 4 << 20;
 
+#[inline]
 fn recv_op(s: &socket2::Socket, buf: &mut [u8]) -> io::Result<(usize, bool)> {
     let len = buf.len().min(MAX_IO);
     let (n, _) = rustix::net::recv(s, &mut buf[..len], RecvFlags::empty()).map_err(rx)?;
@@ -119,6 +135,7 @@ fn pending_or_cancelled<T>() -> Poll<io::Result<T>> {
     }
 }
 
+#[inline]
 fn send_op(s: &socket2::Socket, buf: &[u8]) -> io::Result<(usize, bool)> {
     let buf = &buf[..buf.len().min(MAX_IO)];
     let n = rustix::net::send(s, buf, SendFlags::NOSIGNAL).map_err(rx)?;
@@ -132,6 +149,17 @@ impl Tcp {
     /// # Errors
     ///
     /// An OS error (`"address_family_not_supported"`, ...).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::{Family, Tcp};
+    /// let v6 = Tcp::new(Family::Inet6)?;
+    /// v6.bind(("::1", 0))?;
+    /// let unix = Tcp::new(Family::Unix)?;
+    /// assert_eq!(unix.family(), Family::Unix);
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn new(family: Family) -> Result<Tcp> {
         let proto = if family == Family::Unix {
             Protocol::Ip
@@ -143,7 +171,7 @@ impl Tcp {
         })
     }
 
-    common_methods!(Tcp);
+    common_methods!(Tcp, "let s = sockloop::tcp()?;", "tcp", "tcp");
 
     fn is_bound(&self) -> Result<bool> {
         let a = self.sock.local_addr()?;
@@ -158,6 +186,10 @@ impl Tcp {
     /// address from the kernel (as binding to `("*", 0)`); Unix sockets
     /// stay unnamed.
     ///
+    /// `expires` is an absolute [`clock()`](crate::clock) time (seconds since
+    /// boot: `clock() + 5.0`), not a duration; `None` waits without a
+    /// deadline.
+    ///
     /// # Errors
     ///
     /// `"connection_refused"`, `"timeout"`, `"network_unreachable"`,
@@ -168,6 +200,24 @@ impl Tcp {
     ///
     /// Not cancel safe: dropping the future leaves the connection attempt
     /// going on in the kernel; the socket should be closed.
+    ///
+    /// # Send
+    ///
+    /// The future is `Send`: it also runs in a `tokio::spawn` task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// let server = sockloop::tcp()?;
+    /// server.listen(("127.0.0.1", 0))?;
+    /// let c = sockloop::tcp()?;
+    /// c.connect(server.local_addr()?, sockloop::clock() + 5.0).await?;
+    /// assert_eq!(c.remote_addr()?, server.local_addr()?);
+    /// assert_eq!(c.connect(server.local_addr()?, None).await.unwrap_err().name(), "already_connected");
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn connect(&self, addr: impl ToAddr, expires: impl Into<Option<f64>>) -> Result<()> {
         let expires = expires.into();
         // On a connected socket connect(2) "succeeds" again without going
@@ -241,6 +291,16 @@ impl Tcp {
     /// # Errors
     ///
     /// As [`listen`](Tcp::listen).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = sockloop::tcp()?;
+    /// s.listen_backlog(16, ("127.0.0.1", 0))?;
+    /// assert_eq!(s.getopt("acceptconn")?.as_bool(), Some(true));
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
+    #[doc(alias = "listen")]
     pub fn listen_backlog(&self, backlog: u32, addr: impl ToAddr) -> Result<()> {
         // A malformed address is rejected before anything is changed.
         let req = addr.to_addr()?;
@@ -258,6 +318,10 @@ impl Tcp {
     /// Accepts a connection (`tcp:accept(expires)`). The new socket knows
     /// its `remote_addr()` and `local_addr()`.
     ///
+    /// `expires` is an absolute [`clock()`](crate::clock) time (seconds since
+    /// boot: `clock() + 5.0`), not a duration; `None` waits without a
+    /// deadline.
+    ///
     /// # Errors
     ///
     /// `"timeout"`, `"connection_aborted"`, `"closed"`, `"cancelled"`, an
@@ -267,6 +331,26 @@ impl Tcp {
     ///
     /// Cancel safe: a connection is taken from the queue only when the
     /// future completes.
+    ///
+    /// # Send
+    ///
+    /// The future is `Send`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// let listener = sockloop::tcp()?;
+    /// listener.listen(("127.0.0.1", 0))?;
+    /// let e = listener.accept(sockloop::clock() + 0.01).await.unwrap_err();
+    /// assert_eq!(e.name(), "timeout"); // nobody connected
+    /// let c = sockloop::tcp()?;
+    /// c.connect(listener.local_addr()?, None).await?;
+    /// let conn = listener.accept(sockloop::clock() + 5.0).await?;
+    /// assert_eq!(conn.remote_addr()?, c.local_addr()?);
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn accept(&self, expires: impl Into<Option<f64>>) -> Result<Tcp> {
         let mut call = Call::new(expires.into());
         let (s, peer) = self
@@ -283,6 +367,10 @@ impl Tcp {
     /// Sends all of `buf` (`tcp:send(s, len, expires)`). A zero-length
     /// send is an `Ok` no-op.
     ///
+    /// `expires` is an absolute [`clock()`](crate::clock) time (seconds since
+    /// boot: `clock() + 5.0`), not a duration; `None` waits without a
+    /// deadline.
+    ///
     /// # Errors
     ///
     /// `"timeout"`, `"connection_reset"`, `"broken_pipe"`, `"closed"`,
@@ -293,6 +381,27 @@ impl Tcp {
     ///
     /// Not cancel safe: if the future is dropped, some prefix of `buf` may
     /// have been sent and the count is lost (use a deadline instead).
+    ///
+    /// # Send
+    ///
+    /// The future is `Send`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # let l = sockloop::tcp()?;
+    /// # l.listen(("127.0.0.1", 0))?;
+    /// # let client = sockloop::tcp()?;
+    /// # client.connect(l.local_addr()?, None).await?;
+    /// # let server = l.accept(None).await?;
+    /// client.send(b"ping", sockloop::clock() + 5.0).await?;
+    /// let mut buf = [0u8; 4];
+    /// server.recvn(&mut buf, sockloop::clock() + 5.0).await?;
+    /// assert_eq!(&buf, b"ping");
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn send(&self, buf: &[u8], expires: impl Into<Option<f64>>) -> Result<()> {
         if buf.is_empty() {
             return self.sock.with(|_| Ok(())).map_err(|e| e.with_partial(0));
@@ -316,6 +425,10 @@ impl Tcp {
     /// Receives up to `buf.len()` bytes (`tcp:recv(buf, maxlen, expires)`).
     /// `Ok(0)` means the peer closed.
     ///
+    /// `expires` is an absolute [`clock()`](crate::clock) time (seconds since
+    /// boot: `clock() + 5.0`), not a duration; `None` waits without a
+    /// deadline.
+    ///
     /// # Errors
     ///
     /// `"invalid_argument"` for an empty `buf` (sock.lua's `maxlen` must
@@ -325,6 +438,30 @@ impl Tcp {
     /// # Cancel safety
     ///
     /// Cancel safe: no data is lost if the future is dropped.
+    ///
+    /// # Send
+    ///
+    /// The future is `Send`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # let l = sockloop::tcp()?;
+    /// # l.listen(("127.0.0.1", 0))?;
+    /// # let client = sockloop::tcp()?;
+    /// # client.connect(l.local_addr()?, None).await?;
+    /// # let server = l.accept(None).await?;
+    /// client.send(b"hi", None).await?;
+    /// let mut buf = [0u8; 16];
+    /// let n = server.recv(&mut buf, sockloop::clock() + 5.0).await?;
+    /// assert_eq!(&buf[..n], b"hi");
+    /// client.close()?;
+    /// assert_eq!(server.recv(&mut buf, sockloop::clock() + 5.0).await?, 0); // peer closed
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
+    #[doc(alias = "receive")]
     pub async fn recv(&self, buf: &mut [u8], expires: impl Into<Option<f64>>) -> Result<usize> {
         if buf.is_empty() {
             return Err(Error::empty_buffer("recv"));
@@ -338,6 +475,10 @@ impl Tcp {
     /// Fills all of `buf` (`tcp:recvn(buf, len, expires)`), returning
     /// `buf.len()`.
     ///
+    /// `expires` is an absolute [`clock()`](crate::clock) time (seconds since
+    /// boot: `clock() + 5.0`), not a duration; `None` waits without a
+    /// deadline.
+    ///
     /// # Errors
     ///
     /// `"eof"` if the peer closes first, `"timeout"`, `"connection_reset"`,
@@ -348,6 +489,27 @@ impl Tcp {
     ///
     /// Not cancel safe (like tokio's `read_exact`): if the future is
     /// dropped, the bytes already read into `buf` are lost from the stream.
+    ///
+    /// # Send
+    ///
+    /// The future is `Send`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # let l = sockloop::tcp()?;
+    /// # l.listen(("127.0.0.1", 0))?;
+    /// # let client = sockloop::tcp()?;
+    /// # client.connect(l.local_addr()?, None).await?;
+    /// # let server = l.accept(None).await?;
+    /// client.send(b"12345678", None).await?;
+    /// let mut header = [0u8; 4];
+    /// server.recvn(&mut header, sockloop::clock() + 5.0).await?; // exactly 4 bytes
+    /// assert_eq!(&header, b"1234");
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn recvn(&self, buf: &mut [u8], expires: impl Into<Option<f64>>) -> Result<usize> {
         let mut call = Call::new(expires.into());
         let mut got = 0;
@@ -371,6 +533,10 @@ impl Tcp {
 
     /// Receives until the peer closes (`tcp:recvall()`).
     ///
+    /// `expires` is an absolute [`clock()`](crate::clock) time (seconds since
+    /// boot: `clock() + 5.0`), not a duration; `None` waits without a
+    /// deadline.
+    ///
     /// # Errors
     ///
     /// `"timeout"`, `"connection_reset"`, `"closed"`, `"cancelled"`, ...;
@@ -380,6 +546,27 @@ impl Tcp {
     /// # Cancel safety
     ///
     /// Not cancel safe: data read before the future is dropped is lost.
+    ///
+    /// # Send
+    ///
+    /// The future is `Send`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # let l = sockloop::tcp()?;
+    /// # l.listen(("127.0.0.1", 0))?;
+    /// # let client = sockloop::tcp()?;
+    /// # client.connect(l.local_addr()?, None).await?;
+    /// # let server = l.accept(None).await?;
+    /// client.send(b"whole body", None).await?;
+    /// client.close()?;
+    /// let all = server.recvall(sockloop::clock() + 5.0).await?;
+    /// assert_eq!(all, b"whole body");
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn recvall(&self, expires: impl Into<Option<f64>>) -> Result<Vec<u8>> {
         let mut call = Call::new(expires.into());
         let mut data = Vec::new();
@@ -403,6 +590,10 @@ impl Tcp {
     /// Receives until the peer closes, then gives a synchronous reader
     /// over the bytes (`tcp:recvall_read()`).
     ///
+    /// `expires` is an absolute [`clock()`](crate::clock) time (seconds since
+    /// boot: `clock() + 5.0`), not a duration; `None` waits without a
+    /// deadline.
+    ///
     /// # Errors
     ///
     /// As [`recvall`](Tcp::recvall).
@@ -410,6 +601,29 @@ impl Tcp {
     /// # Cancel safety
     ///
     /// As [`recvall`](Tcp::recvall).
+    ///
+    /// # Send
+    ///
+    /// The future is `Send`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # let l = sockloop::tcp()?;
+    /// # l.listen(("127.0.0.1", 0))?;
+    /// # let client = sockloop::tcp()?;
+    /// # client.connect(l.local_addr()?, None).await?;
+    /// # let server = l.accept(None).await?;
+    /// use std::io::BufRead;
+    /// client.send(b"one\ntwo\n", None).await?;
+    /// client.close()?;
+    /// let r = server.recvall_read(sockloop::clock() + 5.0).await?;
+    /// let lines: Vec<String> = r.lines().map(Result::unwrap).collect();
+    /// assert_eq!(lines, ["one", "two"]);
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn recvall_read(
         &self,
         expires: impl Into<Option<f64>>,
@@ -423,6 +637,25 @@ impl Tcp {
     /// # Errors
     ///
     /// `"not_connected"`, `"closed"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # let l = sockloop::tcp()?;
+    /// # l.listen(("127.0.0.1", 0))?;
+    /// # let client = sockloop::tcp()?;
+    /// # client.connect(l.local_addr()?, None).await?;
+    /// # let server = l.accept(None).await?;
+    /// client.send(b"request", None).await?;
+    /// client.shutdown(std::net::Shutdown::Write)?; // FIN: "no more from me"
+    /// assert_eq!(server.recvall(sockloop::clock() + 5.0).await?, b"request");
+    /// server.send(b"reply", None).await?;          // the other direction still works
+    /// let mut buf = [0u8; 5];
+    /// client.recvn(&mut buf, sockloop::clock() + 5.0).await?;
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn shutdown(&self, how: std::net::Shutdown) -> Result<()> {
         self.sock.with(|s| Ok(s.shutdown(how)?))?;
         // The kernel raises no readiness event for our own shutdown of a
@@ -437,6 +670,18 @@ impl Tcp {
     /// # Errors
     ///
     /// `"closed"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = sockloop::tcp()?;
+    /// s.bind(("127.0.0.1", 0))?;
+    /// let port = s.local_addr()?.port();
+    /// let raw: socket2::Socket = s.into_inner()?;
+    /// assert_eq!(raw.local_addr()?.as_socket().unwrap().port(), port);
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
+    #[doc(alias = "getfd")]
     pub fn into_inner(self) -> Result<socket2::Socket> {
         self.sock.take()
     }
@@ -447,6 +692,21 @@ impl Tcp {
     /// # Errors
     ///
     /// `"closed"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # let l = sockloop::tcp()?;
+    /// # l.listen(("127.0.0.1", 0))?;
+    /// # let client = sockloop::tcp()?;
+    /// # client.connect(l.local_addr()?, None).await?;
+    /// # let server = l.accept(None).await?;
+    /// let std_stream = client.into_std()?;
+    /// assert!(std_stream.peer_addr().is_ok());
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn into_std(self) -> Result<std::net::TcpStream> {
         self.into_inner().map(Into::into)
     }
@@ -457,6 +717,25 @@ impl Tcp {
     /// # Errors
     ///
     /// `"closed"`, `"not_in_thread"` outside a Tokio runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # let l = sockloop::tcp()?;
+    /// # l.listen(("127.0.0.1", 0))?;
+    /// # let client = sockloop::tcp()?;
+    /// # client.connect(l.local_addr()?, None).await?;
+    /// # let server = l.accept(None).await?;
+    /// use tokio::io::AsyncWriteExt;
+    /// let mut stream: tokio::net::TcpStream = client.into_tokio()?;
+    /// stream.write_all(b"via tokio").await?;
+    /// let mut buf = [0u8; 9];
+    /// server.recvn(&mut buf, sockloop::clock() + 5.0).await?;
+    /// assert_eq!(&buf, b"via tokio");
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn into_tokio(self) -> Result<tokio::net::TcpStream> {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(Error::with_message(
@@ -472,6 +751,10 @@ impl Tcp {
     /// connection waits to be accepted. Nothing is read. Used by
     /// `luasocket::select` and `socketloop`'s `call_async`.
     ///
+    /// `expires` is an absolute [`clock()`](crate::clock) time (seconds since
+    /// boot: `clock() + 5.0`), not a duration; `None` waits without a
+    /// deadline.
+    ///
     /// # Errors
     ///
     /// `"timeout"`, `"closed"`, `"cancelled"`, `"not_in_thread"` (no Tokio
@@ -480,6 +763,10 @@ impl Tcp {
     /// # Cancel safety
     ///
     /// Cancel safe: nothing is consumed.
+    ///
+    /// # Send
+    ///
+    /// The future is `Send`.
     ///
     /// # Examples
     ///
@@ -503,6 +790,10 @@ impl Tcp {
     /// Waits until the socket is writable (send buffer space, a finished
     /// connect, or an error pending). Nothing is written.
     ///
+    /// `expires` is an absolute [`clock()`](crate::clock) time (seconds since
+    /// boot: `clock() + 5.0`), not a duration; `None` waits without a
+    /// deadline.
+    ///
     /// # Errors
     ///
     /// As [`readable`](Tcp::readable).
@@ -510,6 +801,25 @@ impl Tcp {
     /// # Cancel safety
     ///
     /// Cancel safe: nothing is written.
+    ///
+    /// # Send
+    ///
+    /// The future is `Send`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # let l = sockloop::tcp()?;
+    /// # l.listen(("127.0.0.1", 0))?;
+    /// # let client = sockloop::tcp()?;
+    /// # client.connect(l.local_addr()?, None).await?;
+    /// # let server = l.accept(None).await?;
+    /// client.writable(sockloop::clock() + 5.0).await?; // an idle connection has room
+    /// client.send(b"x", None).await?;
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn writable(&self, expires: impl Into<Option<f64>>) -> Result<()> {
         self.ready(Dir::Write, expires.into()).await
     }
@@ -570,6 +880,10 @@ impl Tcp {
     /// may each hold their own view of one socket. A cancelled sockloop
     /// thread gets an `Interrupted` error (`"cancelled"`) from a parked
     /// read or write, as with the plain `&Tcp` traits.
+    ///
+    /// `expires` is an absolute [`clock()`](crate::clock) time (seconds since
+    /// boot: `clock() + 5.0`), not a duration; `None` waits without a
+    /// deadline.
     ///
     /// # Examples
     ///
@@ -717,6 +1031,29 @@ impl AsyncWrite for Tcp {
 
 /// A [`Tcp`] whose `AsyncRead`/`AsyncWrite` calls share one deadline: see
 /// [`Tcp::until`].
+///
+/// # Examples
+///
+/// ```
+/// # sockloop::run(async {
+/// # let l = sockloop::tcp()?;
+/// # l.listen(("127.0.0.1", 0))?;
+/// # let client = sockloop::tcp()?;
+/// # client.connect(l.local_addr()?, None).await?;
+/// # let server = l.accept(None).await?;
+/// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+///
+/// let mut w = client.until(sockloop::clock() + 5.0);
+/// w.write_all(b"framed").await?;
+/// let mut r = server.until(sockloop::clock() + 0.05);
+/// let mut buf = [0u8; 16];
+/// let n = r.read(&mut buf).await?;
+/// assert_eq!(&buf[..n], b"framed");
+/// let e = r.read(&mut buf).await.unwrap_err();       // nothing more within the deadline
+/// assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug)]
 pub struct Until<'a> {
     tcp: &'a Tcp,
@@ -726,6 +1063,15 @@ pub struct Until<'a> {
 
 impl Until<'_> {
     /// The socket.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = sockloop::tcp()?;
+    /// let view = s.until(None);
+    /// assert_eq!(view.get_ref().family(), s.family());
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn get_ref(&self) -> &Tcp {
         self.tcp
     }

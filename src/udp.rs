@@ -17,6 +17,10 @@ use crate::sock::{rx, Call, Op, Sock};
 /// and closed with no runtime; it joins the Tokio reactor on its first
 /// wait.
 ///
+/// # Send
+///
+/// `Udp` is `Send + Sync` and its I/O futures are `Send`.
+///
 /// # Examples
 ///
 /// ```
@@ -41,11 +45,19 @@ pub struct Udp {
     sock: Sock,
 }
 
-/// A new IPv4 UDP socket (`sock.udp()`).
+/// A new IPv4 UDP socket (`sock.udp()`). Needs no runtime.
 ///
 /// # Errors
 ///
 /// An OS error.
+///
+/// # Examples
+///
+/// ```
+/// let s = sockloop::udp()?;
+/// assert_eq!(s.socktype(), sockloop::SockType::Udp);
+/// # Ok::<(), sockloop::Error>(())
+/// ```
 pub fn udp() -> Result<Udp> {
     Udp::new(Family::Inet)
 }
@@ -174,6 +186,16 @@ impl Udp {
     /// # Errors
     ///
     /// An OS error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::{Family, Udp};
+    /// let v6 = Udp::new(Family::Inet6)?;
+    /// v6.bind(("::1", 0))?;
+    /// assert_eq!(v6.local_addr()?.family(), Family::Inet6);
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn new(family: Family) -> Result<Udp> {
         let proto = if family == Family::Unix {
             Protocol::Ip
@@ -185,13 +207,17 @@ impl Udp {
         })
     }
 
-    common_methods!(Udp);
+    common_methods!(Udp, "let s = sockloop::udp()?;", "udp", "udp");
 
     /// Sets the default peer and filters incoming datagrams to it
     /// (`udp:connect(host, port)`). Connecting to `("*", 0)` dissolves the
     /// association (`connect` with `AF_UNSPEC`) and returns to unfiltered
     /// mode; the socket keeps its local address (Linux drops a port that
     /// was picked by the kernel on disconnect; sockloop binds it again).
+    ///
+    /// `expires` is an absolute [`clock()`](crate::clock) time (seconds since
+    /// boot: `clock() + 5.0`), not a duration; `None` waits without a
+    /// deadline.
     ///
     /// # Errors
     ///
@@ -201,6 +227,27 @@ impl Udp {
     /// # Cancel safety
     ///
     /// Cancel safe.
+    ///
+    /// # Send
+    ///
+    /// The future is `Send`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # let a = sockloop::udp()?;
+    /// # a.bind(("127.0.0.1", 0))?;
+    /// # let b = sockloop::udp()?;
+    /// # b.bind(("127.0.0.1", 0))?;
+    /// a.connect(b.local_addr()?, None).await?;       // a talks to b only
+    /// assert_eq!(a.remote_addr()?, b.local_addr()?);
+    /// a.connect(("*", 0), None).await?;                // back to unfiltered
+    /// assert_eq!(a.remote_addr().unwrap_err().name(), "not_connected");
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
+    #[doc(alias = "setpeername")]
     pub async fn connect(&self, addr: impl ToAddr, expires: impl Into<Option<f64>>) -> Result<()> {
         let hints = self.hints(false);
         Deadline::run(expires.into(), connect(&self.sock, addr, &hints)).await
@@ -208,6 +255,10 @@ impl Udp {
 
     /// Sends one datagram to the connected peer (`udp:send(s, len)`);
     /// empty datagrams are allowed. Returns the bytes sent.
+    ///
+    /// `expires` is an absolute [`clock()`](crate::clock) time (seconds since
+    /// boot: `clock() + 5.0`), not a duration; `None` waits without a
+    /// deadline.
     ///
     /// # Errors
     ///
@@ -218,12 +269,36 @@ impl Udp {
     /// # Cancel safety
     ///
     /// Cancel safe: the datagram is sent whole or not at all.
+    ///
+    /// # Send
+    ///
+    /// The future is `Send`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # let a = sockloop::udp()?;
+    /// # a.bind(("127.0.0.1", 0))?;
+    /// # let b = sockloop::udp()?;
+    /// # b.bind(("127.0.0.1", 0))?;
+    /// b.connect(a.local_addr()?, None).await?;
+    /// assert_eq!(b.send(b"hello", None).await?, 5);
+    /// let mut buf = [0u8; 16];
+    /// assert_eq!(a.recv(&mut buf, sockloop::clock() + 5.0).await?, 5);
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn send(&self, buf: &[u8], expires: impl Into<Option<f64>>) -> Result<usize> {
         send(&self.sock, buf, expires.into()).await
     }
 
     /// Receives one datagram (`udp:recv(buf, maxlen)`); the rest of a
     /// datagram longer than `buf` is discarded.
+    ///
+    /// `expires` is an absolute [`clock()`](crate::clock) time (seconds since
+    /// boot: `clock() + 5.0`), not a duration; `None` waits without a
+    /// deadline.
     ///
     /// # Errors
     ///
@@ -234,11 +309,36 @@ impl Udp {
     /// # Cancel safety
     ///
     /// Cancel safe.
+    ///
+    /// # Send
+    ///
+    /// The future is `Send`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # let a = sockloop::udp()?;
+    /// # a.bind(("127.0.0.1", 0))?;
+    /// # let b = sockloop::udp()?;
+    /// # b.bind(("127.0.0.1", 0))?;
+    /// b.sendto(a.local_addr()?, b"datagram", None).await?;
+    /// let mut small = [0u8; 4];
+    /// let n = a.recv(&mut small, sockloop::clock() + 5.0).await?;
+    /// assert_eq!(&small[..n], b"data"); // the rest of the datagram is discarded
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
+    #[doc(alias = "receive")]
     pub async fn recv(&self, buf: &mut [u8], expires: impl Into<Option<f64>>) -> Result<usize> {
         recv(&self.sock, buf, expires.into()).await
     }
 
     /// Sends one datagram to `addr` (`udp:sendto(host, port, s)`).
+    ///
+    /// `expires` is an absolute [`clock()`](crate::clock) time (seconds since
+    /// boot: `clock() + 5.0`), not a duration; `None` waits without a
+    /// deadline.
     ///
     /// # Errors
     ///
@@ -247,6 +347,24 @@ impl Udp {
     /// # Cancel safety
     ///
     /// Cancel safe.
+    ///
+    /// # Send
+    ///
+    /// The future is `Send`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # let a = sockloop::udp()?;
+    /// # a.bind(("127.0.0.1", 0))?;
+    /// # let b = sockloop::udp()?;
+    /// # b.bind(("127.0.0.1", 0))?;
+    /// let n = b.sendto(("127.0.0.1", a.local_addr()?.port()), b"to a", None).await?;
+    /// assert_eq!(n, 4);
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn sendto(
         &self,
         addr: impl ToAddr,
@@ -260,6 +378,10 @@ impl Udp {
     /// Receives one datagram and its sender (`udp:recvnext(buf, maxlen)`);
     /// [`recvnext_flags`](Udp::recvnext_flags) takes sock.lua's `flags`.
     ///
+    /// `expires` is an absolute [`clock()`](crate::clock) time (seconds since
+    /// boot: `clock() + 5.0`), not a duration; `None` waits without a
+    /// deadline.
+    ///
     /// # Errors
     ///
     /// As [`recv`](Udp::recv).
@@ -267,6 +389,27 @@ impl Udp {
     /// # Cancel safety
     ///
     /// Cancel safe.
+    ///
+    /// # Send
+    ///
+    /// The future is `Send`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # let a = sockloop::udp()?;
+    /// # a.bind(("127.0.0.1", 0))?;
+    /// # let b = sockloop::udp()?;
+    /// # b.bind(("127.0.0.1", 0))?;
+    /// b.sendto(a.local_addr()?, b"who?", None).await?;
+    /// let mut buf = [0u8; 16];
+    /// let (n, from) = a.recvnext(&mut buf, sockloop::clock() + 5.0).await?;
+    /// assert_eq!((&buf[..n], from), (&b"who?"[..], b.local_addr()?));
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
+    #[doc(alias = "receivefrom")]
     pub async fn recvnext(
         &self,
         buf: &mut [u8],
@@ -280,6 +423,10 @@ impl Udp {
     /// [`RecvFlags::PEEK`] to look at the next datagram without taking it.
     /// With [`RecvFlags::TRUNC`] the count is the datagram's full length,
     /// which may exceed `buf.len()` (only `buf.len()` bytes are stored).
+    ///
+    /// `expires` is an absolute [`clock()`](crate::clock) time (seconds since
+    /// boot: `clock() + 5.0`), not a duration; `None` waits without a
+    /// deadline.
     ///
     /// # Errors
     ///
@@ -316,12 +463,42 @@ impl Udp {
         recvnext_flags(&self.sock, buf, expires.into(), flags).await
     }
 
+    /// Runs `f` on the underlying `socket2::Socket`, for calls sockloop
+    /// does not wrap (multicast membership, `as_raw_fd`). The socket is
+    /// non-blocking; `f` must not close or replace the descriptor.
+    ///
+    /// # Errors
+    ///
+    /// `"closed"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    /// let s = sockloop::udp()?;
+    /// assert!(s.with_socket(|s| s.as_raw_fd())? >= 0);
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
+    pub fn with_socket<T>(&self, f: impl FnOnce(&socket2::Socket) -> T) -> Result<T> {
+        self.sock.with(|s| Ok(f(s)))
+    }
+
     /// Takes the socket out as a `socket2::Socket`; this `Udp` is closed
     /// afterwards.
     ///
     /// # Errors
     ///
     /// `"closed"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = sockloop::udp()?;
+    /// s.bind(("127.0.0.1", 0))?;
+    /// let raw: socket2::Socket = s.into_inner()?;
+    /// assert!(raw.local_addr()?.as_socket().is_some());
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn into_inner(self) -> Result<socket2::Socket> {
         self.sock.take()
     }
@@ -331,6 +508,16 @@ impl Udp {
     /// # Errors
     ///
     /// `"closed"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = sockloop::udp()?;
+    /// s.bind(("127.0.0.1", 0))?;
+    /// let std_sock = s.into_std()?;
+    /// assert!(std_sock.local_addr().is_ok());
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn into_std(self) -> Result<std::net::UdpSocket> {
         self.into_inner().map(Into::into)
     }
@@ -341,6 +528,23 @@ impl Udp {
     /// # Errors
     ///
     /// `"closed"`, `"not_in_thread"` outside a Tokio runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # let a = sockloop::udp()?;
+    /// # a.bind(("127.0.0.1", 0))?;
+    /// # let b = sockloop::udp()?;
+    /// # b.bind(("127.0.0.1", 0))?;
+    /// let t: tokio::net::UdpSocket = a.into_tokio()?;
+    /// t.send_to(b"from tokio", b.local_addr()?.socket_addr().unwrap()).await?;
+    /// let mut buf = [0u8; 16];
+    /// let (n, _) = b.recvnext(&mut buf, sockloop::clock() + 5.0).await?;
+    /// assert_eq!(&buf[..n], b"from tokio");
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn into_tokio(self) -> Result<tokio::net::UdpSocket> {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(Error::with_message(

@@ -70,6 +70,8 @@ fn every_kind_has_a_distinct_name() {
         ThreadBusy,
         ThreadDead,
         ThreadPanicked,
+        ThreadFailed,
+        WrongType,
         NotInThread,
         LoopBusy,
         NoLocalSet,
@@ -98,6 +100,8 @@ fn every_kind_has_a_distinct_name() {
     names.dedup();
     assert_eq!(names.len(), kinds.len());
     assert_eq!(ErrorKind::Timeout.as_str(), Some("timeout"));
+    assert_eq!(ErrorKind::ThreadFailed.as_str(), Some("thread_failed"));
+    assert_eq!(ErrorKind::WrongType.as_str(), Some("wrong_type"));
     assert_eq!(ErrorKind::Os.as_str(), None);
 }
 

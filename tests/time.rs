@@ -33,6 +33,67 @@ fn clock_follows_tokios_paused_clock() {
     });
 }
 
+/// The system's monotonic clock (seconds since boot on Linux), read
+/// directly.
+fn monotonic_secs() -> f64 {
+    let ts = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
+#[test]
+fn clock_reads_the_system_monotonic_clock_like_sock_lua() {
+    bounded(10, || {
+        let before = monotonic_secs();
+        let c = sockloop::clock();
+        let after = monotonic_secs();
+        // The same scale as clock_gettime(CLOCK_MONOTONIC), not a
+        // per-process zero.
+        assert!(
+            before - 0.001 <= c && c <= after + 0.001,
+            "clock() = {c}, monotonic {before}..{after}"
+        );
+    });
+}
+
+#[test]
+fn clock_keeps_its_scale_under_a_paused_clock() {
+    paused(|| async {
+        let mono = monotonic_secs();
+        let t0 = sockloop::clock();
+        assert!((t0 - mono).abs() < 1.0, "clock() = {t0}, monotonic {mono}");
+        tokio::time::advance(std::time::Duration::from_secs(100)).await;
+        let dt = sockloop::clock() - t0;
+        assert!((dt - 100.0).abs() < 1e-6, "dt = {dt}");
+        // Paused: the real monotonic clock moved on far less.
+        assert!(monotonic_secs() - mono < 50.0);
+    });
+}
+
+#[test]
+fn a_relative_timeout_passed_as_expires_fails_at_once() {
+    paused(|| async {
+        let l = sockloop::tcp().unwrap();
+        l.listen(("127.0.0.1", 0)).unwrap();
+        let port = l.local_addr().unwrap().port();
+        let c = sockloop::tcp().unwrap();
+        c.connect(("127.0.0.1", port), sockloop::clock() + 5.0)
+            .await
+            .unwrap();
+        let _peer = l.accept(sockloop::clock() + 5.0).await.unwrap();
+        let t0 = sockloop::clock();
+        let mut buf = [0u8; 4];
+        // The porter's mistake: 0.5 meant as "half a second from now" is
+        // an instant near boot, long past.
+        let e = c.recv(&mut buf, 0.5).await.unwrap_err();
+        assert_eq!(e.name(), "timeout");
+        assert_eq!(sockloop::clock(), t0, "no time passed: it failed at once");
+        // The intended form waits.
+        let e = c.recv(&mut buf, sockloop::clock() + 0.5).await.unwrap_err();
+        assert_eq!(e.name(), "timeout");
+        assert!(sockloop::clock() - t0 >= 0.5);
+    });
+}
+
 #[test]
 fn sleep_and_sleep_until_are_exact_under_paused_clock() {
     paused(|| async {

@@ -9,6 +9,14 @@
 //! fallback that capitalizes each dash-separated word. The table is fixed
 //! at compile time; Lua code that adds entries at run time should keep its
 //! own map in front of [`canonic`].
+//!
+//! ```
+//! use sockloop::luasocket::headers;
+//! // for name, value in pairs(h) do out[socket.headers.canonic[name] or name] = value end
+//! assert_eq!(headers::canonic("content-md5"), "Content-MD5");
+//! assert_eq!(headers::lookup("x-custom"), None);
+//! assert_eq!(headers::canonic("x-custom"), "X-Custom");
+//! ```
 
 use std::borrow::Cow;
 

@@ -17,14 +17,50 @@ use crate::error::{Error, ErrorKind, Result};
 /// LuaSocket's `socket.BLOCKSIZE` (2048): the chunk size LuaSocket's own
 /// sources ask for. sockloop's sources return whatever has arrived (never
 /// more than the read buffer), so this is informational.
+///
+/// # Examples
+///
+/// ```
+/// let mut buf = vec![0u8; sockloop::luasocket::BLOCKSIZE]; // a LuaSocket-sized read
+/// assert_eq!(buf.len(), 2048);
+/// # buf.clear();
+/// ```
 pub const BLOCKSIZE: usize = 2048;
 
 /// The longest HTTP chunk-size, chunk-end or trailer line accepted by the
 /// `"http-chunked"` source, in bytes.
+///
+/// # Examples
+///
+/// ```
+/// # sockloop::run(async {
+/// use sockloop::luasocket::{Source, CHUNK_LINE_LIMIT};
+/// let long = format!("{}\r\n", "0".repeat(CHUNK_LINE_LIMIT + 1)); // a size line too long
+/// let mut src = Source::http_chunked(long.as_bytes());
+/// assert_eq!(src.read().await.unwrap_err().name(), "line_too_long");
+/// # Ok::<(), sockloop::Error>(())
+/// # }).unwrap();
+/// ```
 pub const CHUNK_LINE_LIMIT: usize = 4096;
 
 /// The most trailer lines the `"http-chunked"` source accepts after the
 /// last chunk.
+///
+/// # Examples
+///
+/// ```
+/// # sockloop::run(async {
+/// use sockloop::luasocket::{Source, CHUNK_TRAILER_LIMIT};
+/// let mut body = String::from("0\r\n");
+/// for i in 0..=CHUNK_TRAILER_LIMIT {
+///     body.push_str(&format!("X-T{i}: v\r\n"));
+/// }
+/// body.push_str("\r\n");
+/// let mut src = Source::http_chunked(body.as_bytes());
+/// assert_eq!(src.read().await.unwrap_err().name(), "line_too_long");
+/// # Ok::<(), sockloop::Error>(())
+/// # }).unwrap();
+/// ```
 pub const CHUNK_TRAILER_LIMIT: usize = 256;
 
 fn unknown_mode(kind: &str, s: &str, known: &str) -> Error {
@@ -64,6 +100,14 @@ pub enum SinkMode {
 
 impl SinkMode {
     /// LuaSocket's name of the mode.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::luasocket::SinkMode;
+    /// assert_eq!(SinkMode::KeepOpen.as_str(), "keep-open");
+    /// assert_eq!("http-chunked".parse::<SinkMode>().unwrap(), SinkMode::HttpChunked);
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             SinkMode::CloseWhenDone => "close-when-done",
@@ -104,6 +148,16 @@ impl fmt::Display for SinkMode {
 /// The behaviour of a [`Source`], named as in `socket.source(mode, sock, len)`.
 ///
 /// `FromStr` and `Display` use LuaSocket's strings.
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::luasocket::{source, SourceMode};
+/// let src = source("until-closed", &b"data"[..], None)?;
+/// assert_eq!(src.mode(), SourceMode::UntilClosed);
+/// assert_eq!("bogus".parse::<SourceMode>().unwrap_err().name(), "invalid_argument");
+/// # Ok::<(), sockloop::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SourceMode {
     /// `"by-length"`: exactly `len` bytes, then the end.
@@ -118,6 +172,12 @@ pub enum SourceMode {
 
 impl SourceMode {
     /// LuaSocket's name of the mode.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(sockloop::luasocket::SourceMode::ByLength.as_str(), "by-length");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             SourceMode::ByLength => "by-length",
@@ -189,12 +249,38 @@ pub struct Sink<W> {
 /// # Errors
 ///
 /// `"invalid_argument"` for an unknown mode (the message names it).
+///
+/// # Examples
+///
+/// ```
+/// # sockloop::run(async {
+/// use sockloop::luasocket::sink;
+/// let mut snk = sink("http-chunked", Vec::new())?;
+/// snk.write(Some(b"hello")).await?;
+/// snk.write(None).await?; // the end: the last chunk
+/// assert_eq!(snk.get_ref().unwrap(), b"5\r\nhello\r\n0\r\n\r\n");
+/// assert_eq!(sink("sideways", Vec::new()).unwrap_err().name(), "invalid_argument");
+/// # Ok::<(), sockloop::Error>(())
+/// # }).unwrap();
+/// ```
 pub fn sink<W: AsyncWrite + Unpin>(mode: &str, writer: W) -> Result<Sink<W>> {
     Ok(Sink::new(mode.parse()?, writer))
 }
 
 impl<W: AsyncWrite + Unpin> Sink<W> {
     /// A sink of `mode` writing to `writer`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// use sockloop::luasocket::{Sink, SinkMode};
+    /// let mut snk = Sink::new(SinkMode::KeepOpen, Vec::new());
+    /// snk.write(Some(b"abc")).await?;
+    /// assert_eq!(snk.into_inner().unwrap(), b"abc");
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn new(mode: SinkMode, writer: W) -> Sink<W> {
         Sink {
             mode,
@@ -204,16 +290,51 @@ impl<W: AsyncWrite + Unpin> Sink<W> {
     }
 
     /// The mode.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::luasocket::{sink, SinkMode};
+    /// assert_eq!(sink("keep-open", Vec::new())?.mode(), SinkMode::KeepOpen);
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn mode(&self) -> SinkMode {
         self.mode
     }
 
     /// The writer, unless a `"close-when-done"` sink has dropped it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// use sockloop::luasocket::sink;
+    /// let mut snk = sink("close-when-done", Vec::new())?;
+    /// snk.write(Some(b"x")).await?;
+    /// assert_eq!(snk.get_ref().map(Vec::len), Some(1));
+    /// snk.write(None).await?; // shuts the writer down and drops it
+    /// assert!(snk.get_ref().is_none());
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn get_ref(&self) -> Option<&W> {
         self.writer.as_ref()
     }
 
     /// Gives the writer back, unless a `"close-when-done"` sink has dropped it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// use sockloop::luasocket::sink;
+    /// let mut snk = sink("keep-open", Vec::new())?;
+    /// snk.write(Some(b"kept")).await?;
+    /// snk.write(None).await?;
+    /// assert_eq!(snk.into_inner().unwrap(), b"kept");
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn into_inner(self) -> Option<W> {
         self.writer
     }
@@ -239,6 +360,19 @@ impl<W: AsyncWrite + Unpin> Sink<W> {
     ///
     /// Not cancel safe: if the future is dropped, part of the chunk (and
     /// in `"http-chunked"` mode, part of the framing) may have been written.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// use sockloop::luasocket::sink;
+    /// let mut snk = sink("close-when-done", Vec::new())?;
+    /// snk.write(Some(b"last words")).await?;
+    /// snk.write(None).await?;
+    /// assert_eq!(snk.write(Some(b"more")).await.unwrap_err().name(), "closed");
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn write(&mut self, chunk: Option<&[u8]>) -> Result<()> {
         match chunk {
             Some(data) => self.write_chunk(data).await,
@@ -346,6 +480,19 @@ pub struct Source<R> {
 ///
 /// `"invalid_argument"` for an unknown mode, or for `"by-length"` without
 /// a `len`.
+///
+/// # Examples
+///
+/// ```
+/// # sockloop::run(async {
+/// use sockloop::luasocket::source;
+/// let mut src = source("by-length", &b"hello, rest"[..], Some(5))?;
+/// assert_eq!(src.read().await?.as_deref(), Some(&b"hello"[..]));
+/// assert_eq!(src.read().await?, None); // the end
+/// assert_eq!(source("by-length", &b""[..], None).unwrap_err().name(), "invalid_argument");
+/// # Ok::<(), sockloop::Error>(())
+/// # }).unwrap();
+/// ```
 pub fn source<R: AsyncRead + Unpin>(mode: &str, reader: R, len: Option<u64>) -> Result<Source<R>> {
     Source::new(mode.parse()?, reader, len)
 }
@@ -357,6 +504,16 @@ impl<R: AsyncRead + Unpin> Source<R> {
     /// # Errors
     ///
     /// `"invalid_argument"` for `ByLength` with `len == None`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::luasocket::{Source, SourceMode};
+    /// let src = Source::new(SourceMode::ByLength, &b"abc"[..], Some(2))?;
+    /// assert_eq!(src.mode(), SourceMode::ByLength);
+    /// assert!(Source::new(SourceMode::ByLength, &b""[..], None).is_err());
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn new(mode: SourceMode, reader: R, len: Option<u64>) -> Result<Source<R>> {
         let state = match (mode, len) {
             (SourceMode::ByLength, Some(n)) => State::ByLength(n),
@@ -377,6 +534,17 @@ impl<R: AsyncRead + Unpin> Source<R> {
     }
 
     /// A `"by-length"` source: exactly `len` bytes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// let mut src = sockloop::luasocket::Source::by_length(&b"12345"[..], 3);
+    /// assert_eq!(src.read().await?.as_deref(), Some(&b"123"[..]));
+    /// assert_eq!(src.read_buffer(), b"45"); // read ahead, not part of the body
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn by_length(reader: R, len: u64) -> Source<R> {
         Source {
             mode: SourceMode::ByLength,
@@ -391,6 +559,20 @@ impl<R: AsyncRead + Unpin> Source<R> {
     }
 
     /// An `"until-closed"` source.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// let mut src = sockloop::luasocket::Source::until_closed(&b"all of it"[..]);
+    /// let mut got = Vec::new();
+    /// while let Some(chunk) = src.read().await? {
+    ///     got.extend(chunk);
+    /// }
+    /// assert_eq!(got, b"all of it");
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn until_closed(reader: R) -> Source<R> {
         Source {
             mode: SourceMode::UntilClosed,
@@ -405,6 +587,22 @@ impl<R: AsyncRead + Unpin> Source<R> {
     }
 
     /// An `"http-chunked"` source.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// let body = &b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\nNEXT"[..];
+    /// let mut src = sockloop::luasocket::Source::http_chunked(body);
+    /// let mut got = Vec::new();
+    /// while let Some(chunk) = src.read().await? {
+    ///     got.extend(chunk);
+    /// }
+    /// assert_eq!(got, b"abcde");
+    /// assert_eq!(src.read_buffer(), b"NEXT"); // what follows the body
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn http_chunked(reader: R) -> Source<R> {
         Source {
             mode: SourceMode::HttpChunked,
@@ -419,12 +617,30 @@ impl<R: AsyncRead + Unpin> Source<R> {
     }
 
     /// The mode.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let src = sockloop::luasocket::Source::until_closed(&b""[..]);
+    /// assert_eq!(src.mode().as_str(), "until-closed");
+    /// ```
     pub fn mode(&self) -> SourceMode {
         self.mode
     }
 
     /// Bytes read from the reader but not yet returned (for `"by-length"`
     /// and `"http-chunked"`, what follows the body).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// let mut src = sockloop::luasocket::Source::by_length(&b"HEADbody"[..], 4);
+    /// src.read().await?;
+    /// assert_eq!(src.read_buffer(), b"body");
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn read_buffer(&self) -> &[u8] {
         match &self.framed {
             Some(f) => f.read_buffer(),
@@ -435,6 +651,14 @@ impl<R: AsyncRead + Unpin> Source<R> {
     /// Gives the reader back (the bytes in [`read_buffer`](Source::read_buffer)
     /// are not in it any more), unless an `"until-closed"` source has
     /// reached the end and dropped it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let src = sockloop::luasocket::Source::by_length(&b"xyz"[..], 1);
+    /// let reader: &[u8] = src.into_inner().unwrap();
+    /// assert_eq!(reader, b"xyz"); // nothing read yet
+    /// ```
     pub fn into_inner(self) -> Option<R> {
         self.framed.map(FramedRead::into_inner)
     }
@@ -460,6 +684,17 @@ impl<R: AsyncRead + Unpin> Source<R> {
     ///
     /// Cancel safe: the decoding state and the buffered bytes live in the
     /// source, so dropping the future loses nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// let mut src = sockloop::luasocket::Source::by_length(&b"ab"[..], 5);
+    /// assert_eq!(src.read().await?.as_deref(), Some(&b"ab"[..]));
+    /// assert_eq!(src.read().await.unwrap_err().name(), "closed"); // short of 5 bytes
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn read(&mut self) -> Result<Option<Vec<u8>>> {
         if self.done {
             return Ok(None);
@@ -501,6 +736,20 @@ impl<R: AsyncRead + Unpin> Source<R> {
 /// # Cancel safety
 ///
 /// Not cancel safe: a chunk taken from the source may be lost.
+///
+/// # Examples
+///
+/// ```
+/// # sockloop::run(async {
+/// use sockloop::luasocket::{pump_all, sink, source};
+/// let mut src = source("by-length", &b"payload and more"[..], Some(7))?;
+/// let mut snk = sink("keep-open", Vec::new())?;
+/// assert_eq!(pump_all(&mut src, &mut snk).await?, 7);
+/// assert_eq!(snk.into_inner().unwrap(), b"payload");
+/// # Ok::<(), sockloop::Error>(())
+/// # }).unwrap();
+/// ```
+#[doc(alias = "pump.all")]
 pub async fn pump_all<R, W>(source: &mut Source<R>, sink: &mut Sink<W>) -> Result<u64>
 where
     R: AsyncRead + Unpin,

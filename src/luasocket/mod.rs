@@ -15,7 +15,9 @@
 //! | `socket.source(mode, sock, len)` | [`source`] -> [`Source::read`] |
 //! | `sock:receive(pattern, prefix)` | [`receive`] over any `AsyncBufRead` |
 //! | `socket._DATAGRAMSIZE`, `_SETSIZE`, `_VERSION`, `_SOCKETINVALID`, `_DEBUG` | [`DATAGRAMSIZE`], [`SETSIZE`], [`VERSION`], [`SOCKETINVALID`], [`DEBUG`] |
-//!
+//! | `socket.tcp()`, `tcp4()`, `tcp6()` | [`tcp`], [`tcp4`], [`tcp6`] -> [`ASocket`](crate::socketloop::ASocket) |
+//! | `socket.udp()`, `udp4()`, `udp6()` | [`udp`], [`udp4`], [`udp6`] -> [`UdpObject`] (`setsockname`, `setpeername`, `receivefrom`, `sendto`, ...) |
+//! | `socket.dns.toip`, `tohostname`, `gethostname`, `getaddrinfo`, `getnameinfo` | [`dns`] |
 //! | `socket.bind(addr, port, backlog)` | [`bind`] -> [`ASocket`](crate::socketloop::ASocket) |
 //! | `socket.connect[46](addr, port, locaddr, locport, family)` | [`connect`], [`connect4`], [`connect6`] |
 //! | `socket.select(recvt, sendt, timeout)` | [`select`] -> [`Selected`] |
@@ -54,10 +56,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::{Error, Result};
 
+pub mod dns;
 pub mod headers;
 mod ltn12;
 mod net;
 mod pattern;
+mod udp;
 
 pub use ltn12::{
     pump_all, sink, source, Sink, SinkMode, Source, SourceMode, BLOCKSIZE, CHUNK_LINE_LIMIT,
@@ -65,12 +69,22 @@ pub use ltn12::{
 };
 pub(crate) use net::bind_tcp;
 pub use net::{
-    bind, connect, connect4, connect6, select, SelectHandle, Selectable, Selected, DEFAULT_BACKLOG,
+    bind, connect, connect4, connect6, select, tcp, tcp4, tcp6, SelectHandle, Selectable, Selected,
+    DEFAULT_BACKLOG,
 };
 pub use pattern::{receive, Pattern, DEFAULT_LINE_LIMIT};
+pub use udp::{udp, udp4, udp6, UdpObject};
 
 /// `socket._DATAGRAMSIZE`: the default datagram size of LuaSocket's UDP
 /// `receive`/`receivefrom`, 8192 bytes.
+///
+/// # Examples
+///
+/// ```
+/// let mut buf = vec![0u8; sockloop::luasocket::DATAGRAMSIZE]; // udp:receive()
+/// assert_eq!(buf.len(), 8192);
+/// # buf.clear();
+/// ```
 #[doc(alias = "_DATAGRAMSIZE")]
 pub const DATAGRAMSIZE: usize = 8192;
 
@@ -79,6 +93,13 @@ pub const DATAGRAMSIZE: usize = 8192;
 /// sockloop's `select` has no such limit (it is not built on `select(2)`),
 /// so this is `usize::MAX`: a Lua-era check like `#t <= socket._SETSIZE`
 /// always passes. LuaSocket itself reports `FD_SETSIZE`, 1024 on Linux.
+///
+/// # Examples
+///
+/// ```
+/// let watched = 5000;
+/// assert!(watched <= sockloop::luasocket::SETSIZE); // #t <= socket._SETSIZE
+/// ```
 #[doc(alias = "_SETSIZE")]
 pub const SETSIZE: usize = usize::MAX;
 
@@ -97,11 +118,23 @@ pub const VERSION: &str = concat!(
 
 /// `socket._SOCKETINVALID`: the OS value of an invalid socket, `-1` as on
 /// Unix (Windows' `INVALID_SOCKET` is `!0`; sockloop reports the Unix value).
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(sockloop::luasocket::SOCKETINVALID, -1);
+/// ```
 #[doc(alias = "_SOCKETINVALID")]
 pub const SOCKETINVALID: i32 = -1;
 
 /// `socket._DEBUG`: LuaSocket's compile-time debug flag. sockloop has no
 /// debug build of this layer, so it is `false`.
+///
+/// # Examples
+///
+/// ```
+/// assert!(!sockloop::luasocket::DEBUG);
+/// ```
 #[doc(alias = "_DEBUG")]
 pub const DEBUG: bool = false;
 
@@ -187,6 +220,15 @@ pub fn skip<T>(d: usize, values: impl IntoIterator<Item = T>) -> Vec<T> {
 /// [`Try::check`] passes an `Ok` through and, on the first `Err`, runs the
 /// finalizer before handing the error back for `?` to propagate. The
 /// finalizer runs at most once, however many checks fail.
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::luasocket::newtry;
+/// let try_ = newtry(|| println!("closing the connection"));
+/// assert_eq!(try_.check(Ok::<_, sockloop::Error>(7)).unwrap(), 7);
+/// assert!(!try_.finalized());
+/// ```
 #[doc(alias = "try")]
 pub struct Try<F: FnOnce()> {
     finalizer: Cell<Option<F>>,
@@ -229,6 +271,17 @@ impl<F: FnOnce()> Try<F> {
     /// # Errors
     ///
     /// The error of `result`, unchanged in name and kind.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::luasocket::newtry;
+    /// let try_ = newtry(|| {});
+    /// let e = try_.check(Err::<(), _>(std::io::Error::from(std::io::ErrorKind::TimedOut)));
+    /// assert_eq!(e.unwrap_err().name(), "timeout");
+    /// assert!(try_.finalized());
+    /// ```
+    #[doc(alias = "try")]
     pub fn check<T, E: Into<Error>>(&self, result: std::result::Result<T, E>) -> Result<T> {
         match result {
             Ok(v) => Ok(v),
@@ -242,6 +295,16 @@ impl<F: FnOnce()> Try<F> {
     }
 
     /// `true` once the finalizer has run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::luasocket::newtry;
+    /// let try_ = newtry(|| {});
+    /// let _ = try_.check(Err::<(), _>(sockloop::Error::from(sockloop::ErrorKind::Closed)));
+    /// let _ = try_.check(Err::<(), _>(sockloop::Error::from(sockloop::ErrorKind::Closed)));
+    /// assert!(try_.finalized()); // ran once, at the first error
+    /// ```
     pub fn finalized(&self) -> bool {
         // `Cell<Option<F>>` cannot be peeked without `F: Copy`: take and put back.
         let f = self.finalizer.take();

@@ -12,6 +12,16 @@ use crate::socketloop::ASocket;
 use crate::{clock, Family, Flags, Hints, SockType, Tcp};
 
 /// LuaSocket's default `listen` backlog for [`bind`].
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::luasocket::{bind, DEFAULT_BACKLOG};
+/// let server = bind("127.0.0.1", 0, None)?; // backlog DEFAULT_BACKLOG (32)
+/// assert_eq!(DEFAULT_BACKLOG, 32);
+/// # drop(server);
+/// # Ok::<(), sockloop::Error>(())
+/// ```
 pub const DEFAULT_BACKLOG: u32 = 32;
 
 /// Binds a listening TCP socket to the first address of `host` that works
@@ -75,6 +85,62 @@ pub fn bind(address: &str, port: u16, backlog: Option<u32>) -> Result<ASocket> {
     bind_tcp(address, port, Some(backlog)).map(ASocket::new)
 }
 
+/// `socket.tcp()`: a new TCP master object (unconnected, unbound), as an
+/// [`ASocket`]: `bind`, `listen`, `connect`, `settimeout` are its methods.
+/// IPv4, as sock's `tcp()`; [`tcp6`] makes an IPv6 one (LuaSocket 3.0's
+/// `tcp()` picks the family at the first `bind`/`connect`). Needs no
+/// runtime.
+///
+/// # Errors
+///
+/// An OS error (e.g. out of descriptors).
+///
+/// # Examples
+///
+/// ```
+/// # sockloop::run(async {
+/// use sockloop::luasocket;
+/// let server = luasocket::bind("127.0.0.1", 0, None)?;
+/// let c = luasocket::tcp()?;
+/// c.settimeout(Some(5.0));
+/// c.connect(server.getsockname()?).await?;
+/// assert_eq!(c.getpeername()?, server.getsockname()?);
+/// # Ok::<(), sockloop::Error>(())
+/// # }).unwrap();
+/// ```
+pub fn tcp() -> Result<ASocket> {
+    tcp4()
+}
+
+/// `socket.tcp4()`: a new IPv4 TCP master object (see [`tcp`]).
+///
+/// # Errors
+///
+/// An OS error.
+pub fn tcp4() -> Result<ASocket> {
+    Tcp::new(Family::Inet).map(ASocket::new)
+}
+
+/// `socket.tcp6()`: a new IPv6 TCP master object with `ipv6-v6only` set,
+/// as LuaSocket does (see [`tcp`]).
+///
+/// # Errors
+///
+/// An OS error (e.g. no IPv6 support).
+///
+/// # Examples
+///
+/// ```
+/// let s = sockloop::luasocket::tcp6()?;
+/// assert_eq!(s.getoption("ipv6-v6only")?.as_bool(), Some(true));
+/// # Ok::<(), sockloop::Error>(())
+/// ```
+pub fn tcp6() -> Result<ASocket> {
+    let t = Tcp::new(Family::Inet6)?;
+    t.setopt("ipv6_v6only", true)?;
+    Ok(ASocket::new(t))
+}
+
 /// `socket.connect(address, port [, locaddr] [, locport] [, family])`: a
 /// TCP client connected to `address`:`port`. Every address the name
 /// resolves to (only those of `family` when given: `Family::Inet` or
@@ -93,6 +159,11 @@ pub fn bind(address: &str, port: u16, backlog: Option<u32>) -> Result<ASocket> {
 /// # Cancel safety
 ///
 /// Not cancel safe: a connection in progress is dropped (closed).
+///
+/// # Send
+///
+/// Not `Send` (it makes an `Rc`-shared [`ASocket`]); the socket calls it
+/// is built on ([`Tcp::connect`](crate::Tcp::connect)) are.
 ///
 /// # Examples
 ///
@@ -154,6 +225,24 @@ pub async fn connect(
 /// # Cancel safety
 ///
 /// As [`connect`].
+///
+/// # Send
+///
+/// Not `Send` (an [`ASocket`] is `Rc`-shared).
+///
+/// # Examples
+///
+/// ```
+/// # sockloop::run(async {
+/// let server = sockloop::luasocket::bind("127.0.0.1", 0, None)?;
+/// let port = server.getsockname()?.port();
+/// let c = sockloop::luasocket::connect4("127.0.0.1", port, None, None).await?;
+/// assert_eq!(c.getpeername()?.port(), port);
+/// let e = sockloop::luasocket::connect4("::1", port, None, None).await.unwrap_err();
+/// assert_eq!(e.name(), "invalid_address"); // not an IPv4 address
+/// # Ok::<(), sockloop::Error>(())
+/// # }).unwrap();
+/// ```
 pub async fn connect4(
     address: &str,
     port: u16,
@@ -172,6 +261,22 @@ pub async fn connect4(
 /// # Cancel safety
 ///
 /// As [`connect`].
+///
+/// # Send
+///
+/// Not `Send` (an [`ASocket`] is `Rc`-shared).
+///
+/// # Examples
+///
+/// ```
+/// # sockloop::run(async {
+/// let server = sockloop::luasocket::bind("::1", 0, None)?;
+/// let port = server.getsockname()?.port();
+/// let c = sockloop::luasocket::connect6("::1", port, None, None).await?;
+/// assert_eq!(c.getpeername()?.family(), sockloop::Family::Inet6);
+/// # Ok::<(), sockloop::Error>(())
+/// # }).unwrap();
+/// ```
 pub async fn connect6(
     address: &str,
     port: u16,
@@ -191,6 +296,16 @@ enum Held<'a> {
 /// What [`select`] watches for one entry: a socket, and whether it has
 /// bytes buffered above the socket (then it counts as readable at once,
 /// as LuaSocket's `dirty()`). Made by [`Selectable::select_handle`].
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::luasocket::SelectHandle;
+/// let s = sockloop::tcp()?;
+/// let h = SelectHandle::new(&s).dirty(true);
+/// assert!(format!("{h:?}").contains("dirty: true"));
+/// # Ok::<(), sockloop::Error>(())
+/// ```
 pub struct SelectHandle<'a> {
     tcp: Held<'a>,
     dirty: bool,
@@ -207,6 +322,15 @@ impl std::fmt::Debug for SelectHandle<'_> {
 
 impl<'a> SelectHandle<'a> {
     /// Watches a borrowed socket.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = sockloop::tcp()?;
+    /// let h = sockloop::luasocket::SelectHandle::new(&s);
+    /// # drop(h);
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn new(tcp: &'a Tcp) -> SelectHandle<'a> {
         SelectHandle {
             tcp: Held::Borrowed(tcp),
@@ -215,6 +339,15 @@ impl<'a> SelectHandle<'a> {
     }
 
     /// Watches a shared socket.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = std::rc::Rc::new(sockloop::tcp()?);
+    /// let h = sockloop::luasocket::SelectHandle::shared(s.clone());
+    /// # drop(h);
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn shared(tcp: Rc<Tcp>) -> SelectHandle<'a> {
         SelectHandle {
             tcp: Held::Shared(tcp),
@@ -223,6 +356,26 @@ impl<'a> SelectHandle<'a> {
     }
 
     /// Marks the entry as having buffered input (readable at once).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// use sockloop::luasocket::{select, SelectHandle, Selectable};
+    ///
+    /// /// A socket with input already buffered above it.
+    /// struct Buffered(sockloop::Tcp);
+    /// impl Selectable for Buffered {
+    ///     fn select_handle(&self) -> SelectHandle<'_> {
+    ///         SelectHandle::new(&self.0).dirty(true)
+    ///     }
+    /// }
+    /// let quiet = Buffered(sockloop::tcp()?);
+    /// let sel = select(&[&quiet], &[], Some(0.0)).await?; // readable at once
+    /// assert!(sel.is_readable(0));
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn dirty(mut self, dirty: bool) -> SelectHandle<'a> {
         self.dirty = dirty;
         self
@@ -239,8 +392,33 @@ impl<'a> SelectHandle<'a> {
 /// Anything [`select`] can watch: LuaSocket's "objects with `getfd` and
 /// `dirty`". Implemented for [`Tcp`], [`ASocket`], and references, `Rc`s
 /// and `Box`es of them.
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::luasocket::Selectable;
+/// fn watch(items: &[&dyn Selectable]) -> usize {
+///     items.iter().map(|i| i.select_handle()).count()
+/// }
+/// let a = sockloop::tcp()?;
+/// let b = sockloop::socketloop::tcp(None, None)?;
+/// assert_eq!(watch(&[&a, &b]), 2);
+/// # Ok::<(), sockloop::Error>(())
+/// ```
 pub trait Selectable {
-    /// The socket to watch, and whether input is already buffered.
+    /// The socket to watch, and whether input is already buffered
+    /// (LuaSocket's `getfd` and `dirty`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::luasocket::Selectable;
+    /// let s = sockloop::tcp()?;
+    /// let h = s.select_handle();
+    /// assert!(format!("{h:?}").contains("dirty: false"));
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
+    #[doc(alias = "getfd")]
     fn select_handle(&self) -> SelectHandle<'_>;
 }
 
@@ -281,6 +459,13 @@ impl<T: Selectable + ?Sized> Selectable for Box<T> {
 /// ready sockets and `r[sock]` is true for each. Here `recv[k]` is the
 /// index of the k-th ready socket (`recvt[sel.recv[k]]` is `r[k + 1]`),
 /// and [`is_readable(i)`](Selected::is_readable) is `r[recvt[i + 1]]`.
+///
+/// # Examples
+///
+/// ```
+/// let sel = sockloop::luasocket::Selected { recv: vec![0, 2], send: vec![] };
+/// assert!(sel.is_readable(2) && !sel.is_readable(1));
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Selected {
     /// Indexes into `recvt` of the readable sockets.
@@ -291,11 +476,38 @@ pub struct Selected {
 
 impl Selected {
     /// `r[recvt[i]]`: is `recvt[i]` ready for reading?
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// let server = sockloop::luasocket::bind("127.0.0.1", 0, None)?;
+    /// let port = server.getsockname()?.port();
+    /// let c = sockloop::luasocket::connect("127.0.0.1", port, None, None, None).await?;
+    /// let sel = sockloop::luasocket::select(&[&c, &server], &[], Some(5.0)).await?;
+    /// assert!(!sel.is_readable(0)); // nothing sent to c
+    /// assert!(sel.is_readable(1)); // a connection waits to be accepted
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn is_readable(&self, i: usize) -> bool {
         self.recv.binary_search(&i).is_ok()
     }
 
     /// `w[sendt[i]]`: is `sendt[i]` ready for writing?
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// let server = sockloop::luasocket::bind("127.0.0.1", 0, None)?;
+    /// let port = server.getsockname()?.port();
+    /// let c = sockloop::luasocket::connect("127.0.0.1", port, None, None, None).await?;
+    /// let sel = sockloop::luasocket::select(&[], &[&c], Some(5.0)).await?;
+    /// assert!(sel.is_writable(0));
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn is_writable(&self, i: usize) -> bool {
         self.send.binary_search(&i).is_ok()
     }
@@ -324,6 +536,10 @@ type ReadyFut<'a> = Pin<Box<dyn Future<Output = Result<()>> + 'a>>;
 /// # Cancel safety
 ///
 /// Cancel safe: nothing is read or written.
+///
+/// # Send
+///
+/// Not `Send`: the entries are `&dyn Selectable`.
 ///
 /// # Examples
 ///

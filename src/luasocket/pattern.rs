@@ -15,6 +15,18 @@ use crate::error::{Error, ErrorKind, Result};
 /// LuaSocket has no limit; a limit keeps a peer that never sends a newline
 /// from growing the buffer without bound. Pass another value to
 /// [`receive`] where a protocol needs longer lines.
+///
+/// # Examples
+///
+/// ```
+/// # sockloop::run(async {
+/// use sockloop::luasocket::{receive, DEFAULT_LINE_LIMIT};
+/// let long = vec![b'x'; DEFAULT_LINE_LIMIT + 1];
+/// let mut input = &long[..]; // no newline within the limit
+/// let e = receive(&mut input, "*l", b"", DEFAULT_LINE_LIMIT).await.unwrap_err();
+/// assert_eq!(e.name(), "line_too_long");
+/// # });
+/// ```
 pub const DEFAULT_LINE_LIMIT: usize = 1 << 20;
 
 /// How much a LuaSocket-style `receive` reads.
@@ -60,6 +72,16 @@ impl Pattern {
     ///
     /// `"invalid_argument"` for a string that does not start with `"*l"` or
     /// `"*a"` and is not a decimal byte count; the message quotes the string.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::luasocket::Pattern;
+    /// assert_eq!(Pattern::parse("*l")?, Pattern::Line);
+    /// assert_eq!(Pattern::parse("512")?, Pattern::Bytes(512));
+    /// assert_eq!(Pattern::parse("*x").unwrap_err().name(), "invalid_argument");
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn parse(s: &str) -> Result<Pattern> {
         match Pattern::from(s) {
             Pattern::Invalid(s) => Err(invalid_pattern(&s)),

@@ -17,6 +17,16 @@ use crate::{clock, SockAddr, Tcp, ToAddr};
 /// What a [`call_async`](ASocket::call_async) step function needs before it
 /// can make progress: socketloop's `'wantread'` / `'wantwrite'`, plus a
 /// way to stop with a real error.
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::socketloop::Want;
+/// let w: Want = std::io::Error::from(std::io::ErrorKind::WouldBlock).into();
+/// assert!(matches!(w, Want::Read));
+/// let w: Want = sockloop::Error::from(sockloop::ErrorKind::Closed).into();
+/// assert!(matches!(w, Want::Err(e) if e.name() == "closed"));
+/// ```
 #[derive(Debug)]
 pub enum Want {
     /// `nil, 'wantread'`: retry when the socket is readable.
@@ -137,11 +147,29 @@ pub(crate) fn lua_range(len: usize, i: i64, j: i64) -> (std::ops::Range<usize>, 
 impl ASocket {
     /// Wraps a sockloop [`Tcp`] (see [`wrap`](super::wrap) for the other
     /// socket types).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let a = sockloop::socketloop::ASocket::new(sockloop::tcp()?);
+    /// assert_eq!(a.gettimeout(), None);
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn new(tcp: Tcp) -> ASocket {
         ASocket::from_rc(Rc::new(tcp))
     }
 
     /// Wraps a shared [`Tcp`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    /// let tcp = Rc::new(sockloop::tcp()?);
+    /// let a = sockloop::socketloop::ASocket::from_rc(tcp.clone());
+    /// assert!(Rc::ptr_eq(&a.getsocket(), &tcp));
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn from_rc(tcp: Rc<Tcp>) -> ASocket {
         ASocket {
             tcp: RefCell::new(tcp),
@@ -153,6 +181,16 @@ impl ASocket {
 
     /// `asocket:getsocket()` (and the `asocket.socket` field): the wrapped
     /// socket.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let a = sockloop::socketloop::tcp(Some("127.0.0.1"), None)?;
+    /// let tcp = a.getsocket();
+    /// assert_eq!(tcp.local_addr()?, a.getsockname()?);
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
+    #[doc(alias = "getfd")]
     pub fn getsocket(&self) -> Rc<Tcp> {
         self.tcp.borrow().clone()
     }
@@ -161,6 +199,19 @@ impl ASocket {
     /// buffered from the old socket are dropped, and so is the old socket
     /// (closing it) unless a [`getsocket`](ASocket::getsocket) handle or a
     /// running call still holds it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let a = sockloop::socketloop::tcp(None, None)?;
+    /// let other = sockloop::tcp()?;
+    /// other.bind(("127.0.0.1", 0))?;
+    /// let port = other.local_addr()?.port();
+    /// a.setsocket(other);
+    /// assert_eq!(a.getsockname()?.port(), port);
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
+    #[doc(alias = "setfd")]
     pub fn setsocket(&self, tcp: impl Into<Tcp>) {
         *self.tcp.borrow_mut() = Rc::new(tcp.into());
         if let Some(mut b) = self.rbuf.take() {
@@ -172,6 +223,23 @@ impl ASocket {
     /// Bytes read ahead by `receive` and not returned yet (0 while a
     /// `receive` runs). `luasocket::select` treats a socket with buffered
     /// bytes as readable, as LuaSocket's `dirty()` does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # use sockloop::socketloop;
+    /// # let l = socketloop::tcp(Some("127.0.0.1"), None)?;
+    /// # l.listen(8)?;
+    /// # let c = socketloop::connect("127.0.0.1", l.getsockname()?.port(), None, None).await?;
+    /// # let s = l.accept().await?;
+    /// c.send(b"one\ntwo\n").await?;
+    /// assert_eq!(s.receive("*l").await?, b"one");
+    /// assert_eq!(s.buffered(), 4); // "two\n" was read ahead
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
+    #[doc(alias = "dirty")]
     pub fn buffered(&self) -> usize {
         let b = self.rbuf.take();
         let n = b.as_ref().map_or(0, Vec::len);
@@ -186,11 +254,37 @@ impl ASocket {
     ///
     /// LuaSocket's `'t'` (total) mode is an absolute deadline; use the
     /// underlying [`Tcp`]'s `expires` arguments for it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # use sockloop::socketloop;
+    /// # let l = socketloop::tcp(Some("127.0.0.1"), None)?;
+    /// # l.listen(8)?;
+    /// # let c = socketloop::connect("127.0.0.1", l.getsockname()?.port(), None, None).await?;
+    /// # let s = l.accept().await?;
+    /// s.settimeout(Some(0.01));
+    /// let mut e = s.receive("*l").await.unwrap_err(); // nothing comes
+    /// assert_eq!(e.name(), "timeout");
+    /// assert_eq!(e.take_data(), Some(Vec::new()));
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn settimeout(&self, t: Option<f64>) {
         self.timeout.set(t.filter(|t| *t >= 0.0));
     }
 
     /// The timeout set by [`settimeout`](ASocket::settimeout).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let a = sockloop::socketloop::tcp(None, None)?;
+    /// a.settimeout(Some(2.5));
+    /// assert_eq!(a.gettimeout(), Some(2.5));
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn gettimeout(&self) -> Option<f64> {
         self.timeout.get()
     }
@@ -198,6 +292,22 @@ impl ASocket {
     /// The longest line a `"*l"` receive accepts (bytes, CRs counted);
     /// default [`DEFAULT_LINE_LIMIT`] (1 MiB). A longer line fails with
     /// `"line_too_long"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # use sockloop::socketloop;
+    /// # let l = socketloop::tcp(Some("127.0.0.1"), None)?;
+    /// # l.listen(8)?;
+    /// # let c = socketloop::connect("127.0.0.1", l.getsockname()?.port(), None, None).await?;
+    /// # let s = l.accept().await?;
+    /// s.set_line_limit(8);
+    /// c.send(b"a line that is too long\n").await?;
+    /// assert_eq!(s.receive("*l").await.unwrap_err().name(), "line_too_long");
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn set_line_limit(&self, max: usize) {
         self.line_limit.set(max);
     }
@@ -229,6 +339,30 @@ impl ASocket {
     ///
     /// Not cancel safe: bytes consumed for an unfinished pattern are lost
     /// if the future is dropped (bytes read ahead past it are kept).
+    ///
+    /// # Send
+    ///
+    /// Not `Send`: an `ASocket` (`Rc`-shared) stays on its OS thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # use sockloop::socketloop;
+    /// # let l = socketloop::tcp(Some("127.0.0.1"), None)?;
+    /// # l.listen(8)?;
+    /// # let c = socketloop::connect("127.0.0.1", l.getsockname()?.port(), None, None).await?;
+    /// # let s = l.accept().await?;
+    /// c.send(b"GET / HTTP/1.0\r\n\r\nbody").await?;
+    /// assert_eq!(s.receive("*l").await?, b"GET / HTTP/1.0"); // CR dropped
+    /// assert_eq!(s.receive("*l").await?, b"");
+    /// assert_eq!(s.receive(4).await?, b"body");
+    /// c.close()?;
+    /// let mut e = s.receive("*a").await; // until the peer closes: not an error
+    /// assert_eq!(e.as_mut().map(|v| v.len()).ok(), Some(0));
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn receive(&self, pattern: impl Into<Pattern>) -> Result<Vec<u8>> {
         self.receive_prefixed(pattern, b"").await
     }
@@ -245,6 +379,25 @@ impl ASocket {
     /// # Cancel safety
     ///
     /// As [`receive`](ASocket::receive).
+    ///
+    /// # Send
+    ///
+    /// Not `Send`: an `ASocket` (`Rc`-shared) stays on its OS thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # use sockloop::socketloop;
+    /// # let l = socketloop::tcp(Some("127.0.0.1"), None)?;
+    /// # l.listen(8)?;
+    /// # let c = socketloop::connect("127.0.0.1", l.getsockname()?.port(), None, None).await?;
+    /// # let s = l.accept().await?;
+    /// c.send(b"lo world").await?;
+    /// assert_eq!(s.receive_prefixed(5, b"hel").await?, b"hello"); // the count includes the prefix
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn receive_prefixed(
         &self,
         pattern: impl Into<Pattern>,
@@ -282,6 +435,25 @@ impl ASocket {
     /// # Cancel safety
     ///
     /// Not cancel safe: a prefix of `data` may have been sent.
+    ///
+    /// # Send
+    ///
+    /// Not `Send`: an `ASocket` (`Rc`-shared) stays on its OS thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # use sockloop::socketloop;
+    /// # let l = socketloop::tcp(Some("127.0.0.1"), None)?;
+    /// # l.listen(8)?;
+    /// # let c = socketloop::connect("127.0.0.1", l.getsockname()?.port(), None, None).await?;
+    /// # let s = l.accept().await?;
+    /// assert_eq!(c.send(b"hello\n").await?, 6); // the index of the last byte sent
+    /// assert_eq!(s.receive("*l").await?, b"hello");
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn send(&self, data: &[u8]) -> Result<usize> {
         self.send_range(data, 1, -1).await
     }
@@ -346,6 +518,24 @@ impl ASocket {
     /// # Cancel safety
     ///
     /// As [`Tcp::connect`].
+    ///
+    /// # Send
+    ///
+    /// Not `Send`: an `ASocket` (`Rc`-shared) stays on its OS thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// let server = sockloop::socketloop::tcp(Some("127.0.0.1"), None)?;
+    /// server.listen(8)?;
+    /// let a = sockloop::socketloop::tcp(None, None)?;
+    /// a.settimeout(Some(5.0));
+    /// a.connect(server.getsockname()?).await?;
+    /// assert_eq!(a.getpeername()?, server.getsockname()?);
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn connect(&self, addr: impl ToAddr) -> Result<()> {
         self.getsocket().connect(addr, self.expires()).await
     }
@@ -360,6 +550,22 @@ impl ASocket {
     /// # Cancel safety
     ///
     /// Cancel safe.
+    ///
+    /// # Send
+    ///
+    /// Not `Send`: an `ASocket` (`Rc`-shared) stays on its OS thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// let server = sockloop::socketloop::tcp(Some("127.0.0.1"), None)?;
+    /// server.listen(8)?;
+    /// server.settimeout(Some(0.01));
+    /// assert_eq!(server.accept().await.unwrap_err().name(), "timeout"); // nobody came
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn accept(&self) -> Result<ASocket> {
         let c = self.getsocket().accept(self.expires()).await?;
         Ok(ASocket::new(c))
@@ -370,6 +576,15 @@ impl ASocket {
     /// # Errors
     ///
     /// As [`Tcp::bind`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let a = sockloop::socketloop::tcp(None, None)?;
+    /// a.bind(("127.0.0.1", 0))?;
+    /// assert_eq!(a.getsockname()?.ip().to_string(), "127.0.0.1");
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn bind(&self, addr: impl ToAddr) -> Result<()> {
         self.getsocket().bind(addr)
     }
@@ -380,6 +595,15 @@ impl ASocket {
     /// # Errors
     ///
     /// As [`Tcp::listen_backlog`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let a = sockloop::socketloop::tcp(Some("127.0.0.1"), None)?;
+    /// a.listen(32)?;
+    /// assert_eq!(a.getoption("acceptconn")?.as_bool(), Some(true));
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn listen(&self, backlog: u32) -> Result<()> {
         self.getsocket().listen_backlog(backlog, ("*", 0))
     }
@@ -390,6 +614,16 @@ impl ASocket {
     /// # Errors
     ///
     /// `"closed"` if it was already closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let a = sockloop::socketloop::tcp(None, None)?;
+    /// a.close()?;
+    /// assert!(a.closed());
+    /// assert_eq!(a.close().unwrap_err().name(), "closed");
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn close(&self) -> Result<()> {
         self.getsocket().close()
     }
@@ -400,6 +634,21 @@ impl ASocket {
     /// # Errors
     ///
     /// `"not_connected"`, `"closed"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # use sockloop::socketloop;
+    /// # let l = socketloop::tcp(Some("127.0.0.1"), None)?;
+    /// # l.listen(8)?;
+    /// # let c = socketloop::connect("127.0.0.1", l.getsockname()?.port(), None, None).await?;
+    /// # let s = l.accept().await?;
+    /// c.shutdown(std::net::Shutdown::Write)?; // LuaSocket's shutdown("send")
+    /// assert_eq!(s.receive("*a").await?, b"");
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn shutdown(&self, how: std::net::Shutdown) -> Result<()> {
         self.getsocket().shutdown(how)
     }
@@ -409,6 +658,21 @@ impl ASocket {
     /// # Errors
     ///
     /// `"not_connected"`, `"closed"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # use sockloop::socketloop;
+    /// # let l = socketloop::tcp(Some("127.0.0.1"), None)?;
+    /// # l.listen(8)?;
+    /// # let c = socketloop::connect("127.0.0.1", l.getsockname()?.port(), None, None).await?;
+    /// # let s = l.accept().await?;
+    /// assert_eq!(c.getpeername()?, s.getsockname()?);
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
+    #[doc(alias = "remote_addr")]
     pub fn getpeername(&self) -> Result<SockAddr> {
         self.getsocket().remote_addr()
     }
@@ -418,6 +682,21 @@ impl ASocket {
     /// # Errors
     ///
     /// `"closed"`, an OS error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # use sockloop::socketloop;
+    /// # let l = socketloop::tcp(Some("127.0.0.1"), None)?;
+    /// # l.listen(8)?;
+    /// # let c = socketloop::connect("127.0.0.1", l.getsockname()?.port(), None, None).await?;
+    /// # let s = l.accept().await?;
+    /// assert_eq!(s.getsockname()?.ip().to_string(), "127.0.0.1");
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
+    #[doc(alias = "local_addr")]
     pub fn getsockname(&self) -> Result<SockAddr> {
         self.getsocket().local_addr()
     }
@@ -429,6 +708,16 @@ impl ASocket {
     /// # Errors
     ///
     /// As [`Tcp::setopt`] (`"unknown_option"`, ...).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let a = sockloop::socketloop::tcp(None, None)?;
+    /// a.setoption("tcp-nodelay", true)?; // LuaSocket's spelling
+    /// assert_eq!(a.getoption("tcp_nodelay")?.as_bool(), Some(true));
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
+    #[doc(alias = "setopt")]
     pub fn setoption(&self, name: &str, value: impl Into<crate::OptValue>) -> Result<()> {
         let name = name.replace('-', "_");
         self.getsocket().setopt(&name, value)
@@ -439,6 +728,15 @@ impl ASocket {
     /// # Errors
     ///
     /// As [`Tcp::getopt`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let a = sockloop::socketloop::tcp(None, None)?;
+    /// assert_eq!(a.getoption("keepalive")?.as_bool(), Some(false));
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
+    #[doc(alias = "getopt")]
     pub fn getoption(&self, name: &str) -> Result<crate::OptValue> {
         let name = name.replace('-', "_");
         self.getsocket().getopt(&name)

@@ -1,0 +1,329 @@
+//! Copas' `queue`: a FIFO of items with waiting `pop`s and worker threads.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::rc::Rc;
+
+use super::sched::{addnamedthread, me, park, state, wakeup, ThreadResult, Wake};
+use super::sync::{Semaphore, DEFAULT_TIMEOUT};
+use crate::error::{Error, ErrorKind, Result};
+use crate::{clock, Thread};
+
+/// A Copas queue (`copas.queue.new([options])`): items pushed in, popped
+/// out in order; a `pop` on an empty queue waits (FIFO among poppers).
+/// Workers ([`add_worker`](Queue::add_worker)) are threads that pop and
+/// handle items until the queue is destroyed. Cheap to clone: clones
+/// share the queue.
+///
+/// # Examples
+///
+/// ```
+/// use std::{cell::RefCell, rc::Rc};
+/// use sockloop::copas::{self, Queue};
+///
+/// let q = Queue::new(Some("jobs"));
+/// let done = Rc::new(RefCell::new(Vec::new()));
+/// let d = done.clone();
+/// q.add_worker(move |item: u32| {
+///     let d = d.clone();
+///     async move { d.borrow_mut().push(item * 10) }
+/// })?;
+/// for i in 1..=3 {
+///     q.push(i)?;
+/// }
+/// let q2 = q.clone();
+/// copas::addthread(async move { q2.finish(None, false).await });
+/// copas::run_loop()?;
+/// assert_eq!(*done.borrow(), [10, 20, 30]);
+/// # Ok::<(), sockloop::Error>(())
+/// ```
+pub struct Queue<T> {
+    inner: Rc<QueueInner<T>>,
+}
+
+impl<T> Clone for Queue<T> {
+    fn clone(&self) -> Queue<T> {
+        Queue {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+struct QueueInner<T> {
+    name: String,
+    items: RefCell<VecDeque<T>>,
+    /// One resource per item: `pop` takes one.
+    sema: Semaphore,
+    stopping: Cell<bool>,
+    destroyed: Cell<bool>,
+    workers: RefCell<Vec<Thread>>,
+    worker_id: Cell<u64>,
+    /// Threads in `finish`.
+    finishers: RefCell<Vec<Thread>>,
+}
+
+impl<T> fmt::Debug for Queue<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let q = &self.inner;
+        f.debug_struct("Queue")
+            .field("name", &q.name)
+            .field("size", &q.items.borrow().len())
+            .field("stopping", &q.stopping.get())
+            .field("destroyed", &q.destroyed.get())
+            .finish()
+    }
+}
+
+fn destroyed(why: &str) -> Error {
+    Error::with_message(ErrorKind::Destroyed, why.to_string())
+}
+
+impl<T: 'static> Queue<T> {
+    /// `copas.queue.new([options])`: a new queue named `name` (default
+    /// `"copas_queue_N"`); its workers are named `"<name>:worker_N"`.
+    #[doc(alias = "queue.new")]
+    pub fn new(name: Option<&str>) -> Queue<T> {
+        let name = match name {
+            Some(n) => n.to_string(),
+            None => format!("copas_queue_{}", state().next()),
+        };
+        Queue {
+            inner: Rc::new(QueueInner {
+                name,
+                items: RefCell::new(VecDeque::new()),
+                sema: Semaphore::unbounded(),
+                stopping: Cell::new(false),
+                destroyed: Cell::new(false),
+                workers: RefCell::new(Vec::new()),
+                worker_id: Cell::new(0),
+                finishers: RefCell::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// `queue.name`.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// `queue:push(item)`: appends `item`; a waiting `pop` gets it.
+    ///
+    /// # Errors
+    ///
+    /// `"destroyed"`: the queue is destroyed, or stopping (Copas says
+    /// `"stopping"` then; the message does).
+    pub fn push(&self, item: T) -> Result<()> {
+        let q = &self.inner;
+        if q.destroyed.get() {
+            return Err(destroyed("destroyed"));
+        }
+        if q.stopping.get() {
+            return Err(destroyed("stopping: the queue takes no more items"));
+        }
+        q.items.borrow_mut().push_back(item);
+        q.sema.give(None)
+    }
+
+    /// `queue:pop([timeout])`: takes the first item, waiting for one at
+    /// most `timeout` seconds (`None`: 10 s, Copas' default;
+    /// `Some(0.0)`: not at all; `f64::INFINITY`: without end, and then
+    /// the waiting thread does not keep the loop running).
+    ///
+    /// # Errors
+    ///
+    /// `"timeout"`, `"destroyed"` (before or while waiting),
+    /// `"cancelled"`, `"not_in_thread"` (when it has to wait outside a
+    /// thread).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: no item is lost.
+    pub async fn pop(&self, timeout: Option<f64>) -> Result<T> {
+        let q = &self.inner;
+        if q.destroyed.get() {
+            return Err(destroyed("destroyed"));
+        }
+        q.sema.take(Some(1), timeout).await?;
+        let item = q.items.borrow_mut().pop_front();
+        let Some(item) = item else {
+            return Err(destroyed("destroyed"));
+        };
+        if q.stopping.get() && q.items.borrow().is_empty() {
+            // The last item of a stopping queue: done.
+            self.destroy_now();
+        }
+        Ok(item)
+    }
+
+    /// `queue:get_size()`: the number of items in the queue.
+    ///
+    /// # Errors
+    ///
+    /// `"destroyed"`.
+    pub fn get_size(&self) -> Result<usize> {
+        if self.inner.destroyed.get() {
+            return Err(destroyed("destroyed"));
+        }
+        Ok(self.inner.items.borrow().len())
+    }
+
+    /// `queue:stop()`: takes no more items; the queue destroys itself once
+    /// it is empty (at once if it is).
+    ///
+    /// # Errors
+    ///
+    /// `"destroyed"`.
+    pub fn stop(&self) -> Result<()> {
+        let q = &self.inner;
+        if q.destroyed.get() {
+            return Err(destroyed("destroyed"));
+        }
+        if !q.stopping.replace(true) && q.items.borrow().is_empty() {
+            self.destroy_now();
+        }
+        Ok(())
+    }
+
+    /// `queue:finish([timeout], [no_destroy_on_timeout])`: [`stop`](Queue::stop)s
+    /// the queue, then waits until it is empty and destroyed and every
+    /// worker has handled its last item, at most `timeout` seconds
+    /// (`None`: 10 s; `f64::INFINITY`: without end). On a timeout the
+    /// queue is destroyed (what is left is dropped) unless
+    /// `no_destroy_on_timeout`.
+    ///
+    /// # Errors
+    ///
+    /// `"timeout"`, `"destroyed"` (it already was), `"cancelled"`,
+    /// `"not_in_thread"`, `"invalid_argument"` (a negative or NaN
+    /// timeout).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the queue stays stopped, nothing else changes.
+    pub async fn finish(&self, timeout: Option<f64>, no_destroy_on_timeout: bool) -> Result<()> {
+        let q = &self.inner;
+        let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
+        if timeout.is_nan() || timeout < 0.0 {
+            return Err(Error::with_message(
+                ErrorKind::InvalidArgument,
+                format!("expected the finish timeout to be a number >= 0, got {timeout}"),
+            ));
+        }
+        self.stop()?;
+        let me = me("Queue::finish")?;
+        let end = clock() + timeout;
+        loop {
+            if q.destroyed.get() && self.live_workers().is_empty() {
+                return Ok(());
+            }
+            let left = end - clock();
+            if left <= 0.0 {
+                if !no_destroy_on_timeout {
+                    self.destroy_now();
+                }
+                return Err(Error::timeout());
+            }
+            q.finishers.borrow_mut().push(me.clone());
+            let wake = park(left.is_finite().then_some(left), "Queue::finish").await;
+            q.finishers.borrow_mut().retain(|t| *t != me);
+            if wake? == Wake::Cancelled {
+                return Err(Error::cancelled());
+            }
+        }
+    }
+
+    /// `queue:destroy()`: drops what is left, and every waiting `pop`
+    /// wakes with `"destroyed"`; workers end.
+    ///
+    /// # Errors
+    ///
+    /// `"destroyed"` if it already was.
+    pub fn destroy(&self) -> Result<()> {
+        if self.inner.destroyed.get() {
+            return Err(destroyed("destroyed"));
+        }
+        self.destroy_now();
+        Ok(())
+    }
+
+    fn destroy_now(&self) {
+        let q = &self.inner;
+        if q.destroyed.replace(true) {
+            return;
+        }
+        let _ = q.sema.destroy();
+        q.items.borrow_mut().clear();
+        self.wake_finishers();
+    }
+
+    fn wake_finishers(&self) {
+        let f = self.inner.finishers.borrow().clone();
+        for t in &f {
+            wakeup(t);
+        }
+    }
+
+    fn live_workers(&self) -> Vec<Thread> {
+        let mut w = self.inner.workers.borrow_mut();
+        w.retain(|t| !t.is_finished());
+        w.clone()
+    }
+
+    /// `queue:add_worker(func)`: a new thread (named `"<name>:worker_N"`)
+    /// that pops items without end and runs `worker(item)` for each, until
+    /// the queue is destroyed. A worker that returns `Err` (or panics) ends,
+    /// and its error goes to the thread's error handler, as in Copas.
+    /// Returns the thread.
+    ///
+    /// # Errors
+    ///
+    /// `"destroyed"`.
+    pub fn add_worker<W, Fut>(&self, mut worker: W) -> Result<Thread>
+    where
+        W: FnMut(T) -> Fut + 'static,
+        Fut: Future + 'static,
+        Fut::Output: ThreadResult,
+    {
+        let q = &self.inner;
+        if q.destroyed.get() {
+            return Err(destroyed("destroyed"));
+        }
+        let n = q.worker_id.get() + 1;
+        q.worker_id.set(n);
+        let me = self.clone();
+        let t = addnamedthread(&format!("{}:worker_{n}", q.name), async move {
+            let mut out = None;
+            while let Ok(item) = me.pop(Some(f64::INFINITY)).await {
+                if let Some(e) = worker(item).await.into_error() {
+                    out = Some(e);
+                    break;
+                }
+            }
+            // This thread is still running: forget it before waking `finish`.
+            if let Some(cur) = crate::currentthread() {
+                me.inner.workers.borrow_mut().retain(|t| *t != cur);
+            }
+            me.wake_finishers();
+            match out {
+                Some(e) => Err(e),
+                None => Ok(()),
+            }
+        });
+        q.workers.borrow_mut().push(t.clone());
+        Ok(t)
+    }
+
+    /// `queue:get_workers()`: the worker threads still running.
+    ///
+    /// # Errors
+    ///
+    /// `"destroyed"`.
+    pub fn get_workers(&self) -> Result<Vec<Thread>> {
+        if self.inner.destroyed.get() {
+            return Err(destroyed("destroyed"));
+        }
+        Ok(self.live_workers())
+    }
+}

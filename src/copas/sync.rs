@@ -1,0 +1,581 @@
+//! Copas' `lock` and `semaphore`: FIFO waits with timeouts.
+//!
+//! Waiters park with Copas' own [`park`](super::sched::park), not on a
+//! `tokio::sync` primitive: a thread that waits without a timeout must not
+//! keep the loop running (Copas ends its loop when only such threads are
+//! left, and releases `waitforexit`), and sockloop counts every thread
+//! parked on a Tokio future as waiting. A semaphore's count must also stay
+//! Copas' number while a large request waits (Tokio's semaphore hands
+//! permits to the first waiter piecemeal, which changes `get_count`).
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::fmt;
+use std::rc::Rc;
+
+use super::sched::{me, park, wakeup, Wake};
+use crate::error::{Error, ErrorKind, Result};
+use crate::{clock, Thread};
+
+/// Copas' default timeout of a lock or semaphore wait, in seconds.
+pub const DEFAULT_TIMEOUT: f64 = 10.0;
+
+fn destroyed() -> Error {
+    Error::with_message(ErrorKind::Destroyed, "destroyed")
+}
+
+fn check_timeout(t: f64, what: &str) -> Result<f64> {
+    if t.is_nan() || t < 0.0 {
+        return Err(Error::with_message(
+            ErrorKind::InvalidArgument,
+            format!("expected {what} timeout to be a number >= 0, got {t}"),
+        ));
+    }
+    Ok(t)
+}
+
+/// Parks until `done()`, or `timeout` seconds from `start` (infinite:
+/// without end), or a cancel. A stray [`wakeup`] (from another caller)
+/// parks again for the time left, unlike Copas, where it ends the wait.
+async fn wait_for(start: f64, timeout: f64, call: &str, done: impl Fn() -> bool) -> Result<Wake> {
+    loop {
+        let left = timeout
+            .is_finite()
+            .then(|| (start + timeout - clock()).max(0.0));
+        let wake = park(left, call).await?;
+        if done() {
+            return Ok(Wake::Woken);
+        }
+        match wake {
+            Wake::Woken if left.is_none_or(|_| clock() < start + timeout) => continue,
+            Wake::Woken => return Ok(Wake::Timeout),
+            w => return Ok(w),
+        }
+    }
+}
+
+// ===== impl Lock =====
+
+/// A Copas lock (`copas.lock.new([timeout], [not_reentrant])`): one
+/// thread holds it at a time; the others wait in line (FIFO), each at most
+/// its timeout. Re-entrant unless made with `not_reentrant`. Cheap to
+/// clone: clones share the lock.
+///
+/// Ownership is by sockloop thread, as Copas' by coroutine: `get` and
+/// `release` must run inside one.
+///
+/// # Examples
+///
+/// ```
+/// use std::{cell::RefCell, rc::Rc};
+/// use sockloop::copas::{self, Lock};
+///
+/// let lock = Lock::new(None, false)?;
+/// let log = Rc::new(RefCell::new(Vec::new()));
+/// for i in 0..3 {
+///     let (lock, log) = (lock.clone(), log.clone());
+///     copas::addthread(async move {
+///         lock.get(None).await?;
+///         log.borrow_mut().push(i);
+///         copas::pause(0.01).await; // the others wait in line
+///         lock.release()
+///     });
+/// }
+/// copas::run_loop()?;
+/// assert_eq!(*log.borrow(), [0, 1, 2]);
+/// # Ok::<(), sockloop::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Lock {
+    inner: Rc<LockInner>,
+}
+
+struct LockInner {
+    timeout: f64,
+    not_reentrant: bool,
+    owner: Cell<Option<u64>>,
+    count: Cell<usize>,
+    queue: RefCell<VecDeque<Thread>>,
+    destroyed: Cell<bool>,
+}
+
+impl fmt::Debug for Lock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Lock")
+            .field("timeout", &self.inner.timeout)
+            .field("owner", &self.inner.owner.get())
+            .field("waiting", &self.inner.queue.borrow().len())
+            .field("destroyed", &self.inner.destroyed.get())
+            .finish()
+    }
+}
+
+impl Lock {
+    /// `copas.lock.new([timeout], [not_reentrant])`: a new lock. `timeout`
+    /// is the default wait of [`get`](Lock::get) in seconds (`None`:
+    /// [`DEFAULT_TIMEOUT`], 10 s; `f64::INFINITY`: without end).
+    ///
+    /// # Errors
+    ///
+    /// `"invalid_argument"` for a negative or NaN timeout.
+    #[doc(alias = "lock.new")]
+    pub fn new(timeout: Option<f64>, not_reentrant: bool) -> Result<Lock> {
+        let timeout = check_timeout(timeout.unwrap_or(DEFAULT_TIMEOUT), "the lock's")?;
+        Ok(Lock {
+            inner: Rc::new(LockInner {
+                timeout,
+                not_reentrant,
+                owner: Cell::new(None),
+                count: Cell::new(0),
+                queue: RefCell::new(VecDeque::new()),
+                destroyed: Cell::new(false),
+            }),
+        })
+    }
+
+    /// `lock:get([timeout])`: takes the lock, waiting in line for at most
+    /// `timeout` seconds (`None`: the lock's default; `Some(0.0)`: not at
+    /// all; `f64::INFINITY`: without end). Returns the time waited. The
+    /// holder taking it again counts up (re-entrant), unless the lock is
+    /// `not_reentrant`: then it waits for itself, until its timeout.
+    ///
+    /// # Errors
+    ///
+    /// `"timeout"`, `"destroyed"` (before or while waiting),
+    /// `"cancelled"`, `"not_in_thread"`, `"invalid_argument"` (a negative
+    /// or NaN timeout). Copas' third value, the time waited, is not kept.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a dropped wait leaves the line.
+    pub async fn get(&self, timeout: Option<f64>) -> Result<f64> {
+        let me = me("Lock::get")?;
+        let l = &self.inner;
+        if l.destroyed.get() {
+            return Err(destroyed());
+        }
+        let Some(owner) = l.owner.get() else {
+            l.owner.set(Some(me.id()));
+            l.count.set(1);
+            return Ok(0.0);
+        };
+        if owner == me.id() && !l.not_reentrant {
+            l.count.set(l.count.get() + 1);
+            return Ok(0.0);
+        }
+        let to = check_timeout(timeout.unwrap_or(l.timeout), "the")?;
+        if to == 0.0 {
+            return Err(Error::timeout());
+        }
+        let start = clock();
+        l.queue.borrow_mut().push_back(me.clone());
+        let mut guard = LeaveLine {
+            lock: l,
+            me: &me,
+            done: false,
+        };
+        let mine = || l.owner.get() == Some(me.id()) || l.destroyed.get();
+        let wake = wait_for(start, to, "Lock::get", mine).await;
+        guard.done = true;
+        drop(guard);
+        // A release hands the lock over before the wake-up runs.
+        if l.owner.get() == Some(me.id()) && !l.destroyed.get() {
+            return Ok(clock() - start);
+        }
+        if l.destroyed.get() {
+            return Err(destroyed());
+        }
+        match wake? {
+            Wake::Cancelled => Err(Error::cancelled()),
+            _ => Err(Error::timeout()),
+        }
+    }
+
+    /// `lock:release()`: releases the lock (one level of a re-entrant
+    /// hold); the next thread in line gets it.
+    ///
+    /// # Errors
+    ///
+    /// `"invalid_argument"` (`"cannot release a lock not owned"`) when the
+    /// current thread does not hold it; `"destroyed"`; `"not_in_thread"`.
+    pub fn release(&self) -> Result<()> {
+        let me = me("Lock::release")?;
+        let l = &self.inner;
+        if l.destroyed.get() {
+            return Err(destroyed());
+        }
+        if l.owner.get() != Some(me.id()) {
+            return Err(Error::with_message(
+                ErrorKind::InvalidArgument,
+                "cannot release a lock not owned",
+            ));
+        }
+        let n = l.count.get() - 1;
+        l.count.set(n);
+        if n == 0 {
+            l.hand_over();
+        }
+        Ok(())
+    }
+
+    /// `lock:destroy()`: every waiting thread wakes with `"destroyed"`, and
+    /// every later call fails with it.
+    ///
+    /// # Errors
+    ///
+    /// `"destroyed"` if it already was.
+    pub fn destroy(&self) -> Result<()> {
+        let l = &self.inner;
+        if l.destroyed.replace(true) {
+            return Err(destroyed());
+        }
+        let waiting = std::mem::take(&mut *l.queue.borrow_mut());
+        for t in &waiting {
+            wakeup(t);
+        }
+        Ok(())
+    }
+}
+
+impl LockInner {
+    /// Gives the lock to the next thread in line (it runs on the loop's
+    /// next round), or frees it.
+    fn hand_over(&self) {
+        let next = self.queue.borrow_mut().pop_front();
+        match next {
+            Some(t) => {
+                self.owner.set(Some(t.id()));
+                self.count.set(1);
+                wakeup(&t);
+            }
+            None => self.owner.set(None),
+        }
+    }
+}
+
+/// Takes a waiter out of the line when its wait ends. A wait dropped
+/// mid-way (`done` unset) after the lock was handed to it passes the
+/// lock on.
+struct LeaveLine<'a> {
+    lock: &'a LockInner,
+    me: &'a Thread,
+    done: bool,
+}
+
+impl Drop for LeaveLine<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut q) = self.lock.queue.try_borrow_mut() {
+            q.retain(|t| t != self.me);
+        }
+        if !self.done && self.lock.owner.get() == Some(self.me.id()) && !self.lock.destroyed.get() {
+            self.lock.hand_over();
+        }
+    }
+}
+
+// ===== impl Semaphore =====
+
+/// A Copas semaphore (`copas.semaphore.new(max, [start], [timeout])`): a
+/// count of resources, at most `max`; [`take`](Semaphore::take) waits in
+/// line (FIFO) until enough are given. Cheap to clone: clones share it.
+///
+/// # Examples
+///
+/// A pool of at most two workers at a time:
+///
+/// ```
+/// use std::{cell::Cell, rc::Rc};
+/// use sockloop::copas::{self, Semaphore};
+///
+/// let pool = Semaphore::new(2, Some(2), None)?;
+/// let busy = Rc::new(Cell::new(0));
+/// let most = Rc::new(Cell::new(0));
+/// for _ in 0..5 {
+///     let (pool, busy, most) = (pool.clone(), busy.clone(), most.clone());
+///     copas::addthread(async move {
+///         pool.take(None, None).await?;
+///         busy.set(busy.get() + 1);
+///         most.set(most.get().max(busy.get()));
+///         copas::pause(0.01).await;
+///         busy.set(busy.get() - 1);
+///         pool.give(None)
+///     });
+/// }
+/// copas::run_loop()?;
+/// assert_eq!(most.get(), 2);
+/// # Ok::<(), sockloop::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Semaphore {
+    inner: Rc<SemInner>,
+}
+
+struct Waiter {
+    thread: Thread,
+    requested: usize,
+    granted: Rc<Cell<bool>>,
+}
+
+struct SemInner {
+    max: usize,
+    count: Cell<usize>,
+    timeout: f64,
+    queue: RefCell<VecDeque<Waiter>>,
+    destroyed: Cell<bool>,
+}
+
+impl fmt::Debug for Semaphore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Semaphore")
+            .field("max", &self.inner.max)
+            .field("count", &self.inner.count.get())
+            .field("waiting", &self.inner.queue.borrow().len())
+            .field("destroyed", &self.inner.destroyed.get())
+            .finish()
+    }
+}
+
+impl Semaphore {
+    /// `copas.semaphore.new(max, [start], [timeout])`: a semaphore holding
+    /// at most `max` resources, `start` (default 0) at first; `timeout` is
+    /// the default wait of [`take`](Semaphore::take) (`None`:
+    /// [`DEFAULT_TIMEOUT`], 10 s; `f64::INFINITY`: without end).
+    ///
+    /// # Errors
+    ///
+    /// `"invalid_argument"`: `max` is 0, `start` is over `max`, or the
+    /// timeout is negative or NaN.
+    #[doc(alias = "semaphore.new")]
+    pub fn new(max: usize, start: Option<usize>, timeout: Option<f64>) -> Result<Semaphore> {
+        let timeout = check_timeout(timeout.unwrap_or(DEFAULT_TIMEOUT), "the semaphore's")?;
+        let start = start.unwrap_or(0);
+        if max == 0 || start > max {
+            return Err(Error::with_message(
+                ErrorKind::InvalidArgument,
+                format!("a semaphore needs 0 < max and start <= max, got max {max}, start {start}"),
+            ));
+        }
+        Ok(Semaphore {
+            inner: Rc::new(SemInner {
+                max,
+                count: Cell::new(start),
+                timeout,
+                queue: RefCell::new(VecDeque::new()),
+                destroyed: Cell::new(false),
+            }),
+        })
+    }
+
+    /// A semaphore with no practical maximum, empty, with the default
+    /// timeout: a queue's item count.
+    pub(crate) fn unbounded() -> Semaphore {
+        Semaphore {
+            inner: Rc::new(SemInner {
+                max: usize::MAX,
+                count: Cell::new(0),
+                timeout: DEFAULT_TIMEOUT,
+                queue: RefCell::new(VecDeque::new()),
+                destroyed: Cell::new(false),
+            }),
+        }
+    }
+
+    /// `semaphore:take([requested], [timeout])`: takes `requested`
+    /// resources (default 1), waiting in line for at most `timeout`
+    /// seconds (`None`: the semaphore's default; `Some(0.0)`: not at all;
+    /// `f64::INFINITY`: without end). A thread that waits without end does
+    /// not keep the loop running.
+    ///
+    /// # Errors
+    ///
+    /// `"timeout"`, `"too_many"` (more than `max` requested; Copas'
+    /// `"too many"`), `"destroyed"`, `"cancelled"`, `"not_in_thread"` (when
+    /// it has to wait outside a thread), `"invalid_argument"` (a negative
+    /// or NaN timeout).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a dropped wait leaves the line; resources handed to it
+    /// meanwhile are given back.
+    pub async fn take(&self, requested: Option<usize>, timeout: Option<f64>) -> Result<()> {
+        let s = &self.inner;
+        let requested = requested.unwrap_or(1);
+        if s.destroyed.get() {
+            return Err(destroyed());
+        }
+        if s.queue.borrow().is_empty() && s.count.get() >= requested {
+            s.count.set(s.count.get() - requested);
+            return Ok(());
+        }
+        if requested > s.max {
+            return Err(Error::with_message(
+                ErrorKind::TooMany,
+                format!(
+                    "too many: {requested} requested, the semaphore holds at most {}",
+                    s.max
+                ),
+            ));
+        }
+        let to = check_timeout(timeout.unwrap_or(s.timeout), "the")?;
+        if to == 0.0 {
+            return Err(Error::timeout());
+        }
+        let me = me("Semaphore::take")?;
+        let granted = Rc::new(Cell::new(false));
+        s.queue.borrow_mut().push_back(Waiter {
+            thread: me.clone(),
+            requested,
+            granted: granted.clone(),
+        });
+        let guard = SemLeave {
+            sem: self,
+            me: &me,
+            granted: &granted,
+            requested,
+        };
+        let wake = wait_for(clock(), to, "Semaphore::take", || granted.get()).await;
+        if granted.get() {
+            std::mem::forget(guard);
+            return if s.destroyed.get() {
+                Err(destroyed())
+            } else {
+                Ok(())
+            };
+        }
+        drop(guard);
+        if s.destroyed.get() {
+            return Err(destroyed());
+        }
+        match wake? {
+            Wake::Cancelled => Err(Error::cancelled()),
+            _ => Err(Error::timeout()),
+        }
+    }
+
+    /// `semaphore:give([given])`: gives `given` resources (default 1) and
+    /// hands them to the threads in line, first come first served, as far
+    /// as they go. More than `max` in total is capped at `max`.
+    ///
+    /// # Errors
+    ///
+    /// `"too_many"` when the count was capped (the resources up to `max`
+    /// are given; Copas' `"too many"`), `"destroyed"`.
+    pub fn give(&self, given: Option<usize>) -> Result<()> {
+        let s = &self.inner;
+        if s.destroyed.get() {
+            return Err(destroyed());
+        }
+        let count = s.count.get().saturating_add(given.unwrap_or(1));
+        let capped = count > s.max;
+        s.count.set(count.min(s.max));
+        s.grant();
+        if capped {
+            return Err(Error::with_message(
+                ErrorKind::TooMany,
+                format!("too many: the semaphore holds at most {}", s.max),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `semaphore:get_count()`: the resources available now.
+    ///
+    /// # Errors
+    ///
+    /// `"destroyed"`.
+    pub fn get_count(&self) -> Result<usize> {
+        if self.inner.destroyed.get() {
+            return Err(destroyed());
+        }
+        Ok(self.inner.count.get())
+    }
+
+    /// `semaphore:get_wait()`: the resources the waiting threads asked for
+    /// minus those available: `give(get_wait())` releases every waiter.
+    /// Negative when nobody waits and resources are left.
+    ///
+    /// # Errors
+    ///
+    /// `"destroyed"`.
+    pub fn get_wait(&self) -> Result<i64> {
+        let s = &self.inner;
+        if s.destroyed.get() {
+            return Err(destroyed());
+        }
+        let asked: usize = s.queue.borrow().iter().map(|w| w.requested).sum();
+        let signed = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        Ok(signed(asked) - signed(s.count.get()))
+    }
+
+    /// `semaphore:destroy()`: every waiting thread wakes with
+    /// `"destroyed"`, and every later call fails with it.
+    ///
+    /// # Errors
+    ///
+    /// `"destroyed"` if it already was.
+    pub fn destroy(&self) -> Result<()> {
+        let s = &self.inner;
+        if s.destroyed.replace(true) {
+            return Err(destroyed());
+        }
+        let waiting = std::mem::take(&mut *s.queue.borrow_mut());
+        for w in &waiting {
+            w.granted.set(true);
+            wakeup(&w.thread);
+        }
+        Ok(())
+    }
+}
+
+impl SemInner {
+    /// Hands resources to the threads in line, first come first served,
+    /// as far as they go; they run on the loop's next round.
+    fn grant(&self) {
+        let mut woken = Vec::new();
+        {
+            let mut q = self.queue.borrow_mut();
+            let mut count = self.count.get();
+            while q.front().is_some_and(|w| w.requested <= count) {
+                if let Some(w) = q.pop_front() {
+                    count -= w.requested;
+                    w.granted.set(true);
+                    woken.push(w.thread);
+                }
+            }
+            self.count.set(count);
+        }
+        for t in &woken {
+            wakeup(t);
+        }
+    }
+}
+
+/// Takes a semaphore waiter out of the line when its wait ends without
+/// the resources (or is dropped); resources handed to it meanwhile go
+/// back.
+struct SemLeave<'a> {
+    sem: &'a Semaphore,
+    me: &'a Thread,
+    granted: &'a Rc<Cell<bool>>,
+    requested: usize,
+}
+
+impl Drop for SemLeave<'_> {
+    fn drop(&mut self) {
+        let s = &self.sem.inner;
+        if self.granted.get() {
+            // Handed over but not taken (the wait was dropped): give back.
+            if !s.destroyed.get() {
+                let _ = self.sem.give(Some(self.requested));
+            }
+            return;
+        }
+        if let Ok(mut q) = s.queue.try_borrow_mut() {
+            q.retain(|w| w.thread != *self.me);
+        }
+        // Those behind a large request may fit now.
+        if !s.destroyed.get() {
+            s.grant();
+        }
+    }
+}

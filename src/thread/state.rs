@@ -1,0 +1,164 @@
+//! What a thread is: its shared state ([`ThreadInner`]), the state machine
+//! ([`ThreadStatus`]) and its one `Send + Sync` waker. The bottom of the
+//! thread module: it runs nothing.
+
+use std::cell::{Cell, OnceCell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Wake, Waker};
+
+use super::env::Env;
+use super::handle::Thread;
+use crate::context::{Key, Remote};
+use crate::error::ErrorKind;
+use crate::value::Value;
+
+/// Where a thread is in its life, as `coroutine.status` would say it
+/// ([`Thread::status`]).
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::ThreadStatus;
+///
+/// let t = sockloop::thread(async { sockloop::sleep(0.001).await });
+/// assert_eq!(t.status(), ThreadStatus::Waiting);     // on a timer
+/// sockloop::start().unwrap();
+/// assert_eq!(t.status(), ThreadStatus::Finished);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ThreadStatus {
+    /// Made by `newthread`, never resumed.
+    New,
+    /// On the stack: being polled now (the current thread, or one that
+    /// resumed the current thread).
+    Running,
+    /// Parked in `suspend` or `transfer`: can be resumed.
+    Suspended,
+    /// Parked on I/O, a sleep or a timer: the loop resumes it.
+    Waiting,
+    /// Finished (returned or panicked).
+    Finished,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Park {
+    None,
+    Suspend,
+}
+
+pub(super) type BoxFuture = Pin<Box<dyn Future<Output = ()>>>;
+pub(super) type Hook = Box<dyn FnOnce(&Thread<Value>)>;
+
+pub(crate) struct ThreadInner {
+    pub(super) key: Key,
+    pub(super) state: Cell<ThreadStatus>,
+    pub(super) park: Cell<Park>,
+    pub(super) fut: Cell<Option<BoxFuture>>,
+    pub(super) inbox: Cell<Option<Value>>,
+    pub(super) outbox: Cell<Option<Value>>,
+    pub(super) waker: Waker,
+    pub(super) wake: Arc<ThreadWaker>,
+    pub(super) cancel_pending: Cell<bool>,
+    pub(super) cancelled: Cell<bool>,
+    /// A cancel was delivered to an `AsyncRead`/`AsyncWrite` poll during
+    /// this step (see [`io_cancel`]).
+    pub(super) cancel_io: Cell<bool>,
+    pub(super) panicked: Cell<bool>,
+    /// Live [`Thread`] handles (not the loop's own references): when the
+    /// last one goes, nobody can take the thread's result any more.
+    pub(super) handles: Cell<u32>,
+    pub(super) env: Env,
+    /// What few threads need, made on first use (8 bytes per thread).
+    pub(super) extra: OnceCell<Box<Extra>>,
+}
+
+/// The rarely used part of a thread: its name, finish hooks, joiners and
+/// result.
+#[derive(Default)]
+pub(super) struct Extra {
+    /// Given at creation, never changed.
+    pub(super) name: Option<Box<str>>,
+    pub(super) hooks: RefCell<Vec<Hook>>,
+    /// Tasks parked in `join`, woken at the finish.
+    pub(super) joiners: RefCell<Vec<Waker>>,
+    pub(super) output: RefCell<Output>,
+    /// How the thread ended badly (`thread_panicked` or `thread_failed`),
+    /// with the message that names it, for `Thread::error`.
+    pub(super) failure: RefCell<Option<(ErrorKind, String)>>,
+    /// The body returned `Err` and nobody has taken the result or been
+    /// told about it yet.
+    pub(super) unreported: Cell<bool>,
+}
+
+/// A finished thread's result, if its body returned something else than `()`.
+#[derive(Default)]
+pub(super) enum Output {
+    /// Not finished, or finished with `()` (nothing to keep).
+    #[default]
+    Nothing,
+    Ready(Value),
+    /// Taken by `join` or `resume`.
+    Taken,
+}
+
+impl ThreadInner {
+    /// Makes a cancel pending (counted per OS thread, see
+    /// [`cancels_pending`](crate::context::cancels_pending)).
+    pub(crate) fn mark_cancel(&self) {
+        if !self.cancel_pending.replace(true) {
+            crate::context::count_cancels(1);
+        }
+    }
+
+    /// Clears a pending cancel; `true` if there was one.
+    pub(crate) fn unmark_cancel(&self) -> bool {
+        let was = self.cancel_pending.replace(false);
+        if was {
+            crate::context::count_cancels(-1);
+        }
+        was
+    }
+
+    /// The thread's [`Extra`], made on first use.
+    pub(super) fn extra(&self) -> &Extra {
+        self.extra.get_or_init(Box::default)
+    }
+
+    /// The name given at creation.
+    pub(super) fn name(&self) -> Option<&str> {
+        self.extra.get()?.name.as_deref()
+    }
+
+    /// How reports name the thread: `sockloop thread 'name' (id 3)`, or
+    /// `sockloop thread 3` when it has no name.
+    pub(super) fn describe(&self) -> String {
+        match self.name() {
+            Some(n) => format!("sockloop thread '{n}' (id {})", self.key),
+            None => format!("sockloop thread {}", self.key),
+        }
+    }
+}
+
+/// The waker of one thread: `Send + Sync`, so a reactor on another OS
+/// thread may call it; it queues the thread's key on its loop.
+pub(crate) struct ThreadWaker {
+    pub(super) remote: Arc<Remote>,
+    pub(super) key: Key,
+    pub(super) queued: AtomicBool,
+}
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if !self.queued.swap(true, Ordering::AcqRel) {
+            self.remote.wake(self.key);
+        }
+    }
+}
