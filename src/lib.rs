@@ -144,12 +144,12 @@ pub use opt::OptValue;
 pub use raw::{raw, Raw};
 pub use reactor::{epoll_fd, reactor, set_reactor, Reactor, RemoteThread};
 pub use runtime::{poll, run, start, stop};
-pub use sleep_job::{sleep_job, RemoteSleepJob, SleepJob};
 /// The rustls crate sockloop's TLS is built on (feature `tls`), for
 /// [`TlsConfig::from_rustls_client`] / [`TlsConfig::from_rustls_server`]
 /// and the certificate types.
 #[cfg(feature = "tls")]
 pub use rustls;
+pub use sleep_job::{sleep_job, RemoteSleepJob, SleepJob};
 pub use std::net::IpAddr;
 pub use tcp::{tcp, Tcp, Until};
 pub use thread::{
