@@ -572,7 +572,7 @@ fn tls_luasec_wrap_dohandshake_and_receive_patterns() {
         thread(async move {
             let conn = ssl::wrap(l.accept(clock() + 5.0).await.unwrap(), &server);
             conn.dohandshake().await.unwrap();
-            conn.send(b"no newline").await.unwrap();
+            conn.send(b"ready\nno newline").await.unwrap();
             sockloop::sleep(1.0).await;
         });
         let t = tcp().unwrap();
@@ -580,6 +580,9 @@ fn tls_luasec_wrap_dohandshake_and_receive_patterns() {
         let conn = ssl::wrap(t, &client);
         conn.sni("localhost");
         conn.dohandshake().await.unwrap();
+        conn.settimeout(Some(5.0));
+        // Both parts came in one record: the second is there by now.
+        assert_eq!(conn.receive("*l").await.unwrap(), b"ready");
         conn.settimeout(Some(0.1));
         let mut e = conn.receive("*l").await.unwrap_err();
         assert_eq!(e.name(), "timeout");

@@ -731,7 +731,7 @@ impl Stcp {
     /// # let peer = thread(async move {
     /// #     let c = l.accept(clock() + 5.0).await.unwrap();
     /// #     c.send(b"partial body", None).await.unwrap();
-    /// #     sockloop::sleep(1.0).await;
+    /// #     sockloop::sleep(2.0).await;
     /// # });
     /// # let t = tcp()?;
     /// # t.connect(&addr, clock() + 5.0).await?;
@@ -739,7 +739,7 @@ impl Stcp {
     /// use sockloop::luasocket::{pump_all, sink, source};
     ///
     /// // `conn` is a TLS connection whose peer sends a little, then stalls.
-    /// let mut src = source("until-closed", conn.until(clock() + 0.05), None)?;
+    /// let mut src = source("until-closed", conn.until(clock() + 0.5), None)?;
     /// let mut snk = sink("keep-open", Vec::new())?;
     /// let err = pump_all(&mut src, &mut snk).await.unwrap_err();
     /// assert_eq!(err.name(), "timeout");
