@@ -206,15 +206,24 @@ impl Stop {
 fn sockloop_handshakes(sc: &Arc<ServerConfig>, cc: &Arc<ClientConfig>, stop: Stop) -> f64 {
     let scfg = TlsConfig::from_rustls_server(sc.clone());
     let ccfg = TlsConfig::from_rustls_client(cc.clone());
-    let (port, h) = sockloop_server(move |l| async move {
-        let l = sockloop::server_stcp(l, &scfg).expect("server_stcp");
-        while let Ok(s) = l.accept(sockloop::clock() + 2.0).await {
-            if s.send(b"!", None).await.is_err() {
-                break;
+    let l = sockloop::tcp().expect("tcp");
+    l.listen(("127.0.0.1", 0)).expect("listen");
+    let port = l.local_addr().expect("addr").port();
+    // The client closes the listener when it is done, which wakes the
+    // server's accept with "closed" (no deadline: `clock()` is not
+    // available under valgrind, whose vDSO rustix cannot read).
+    let server = Arc::new(sockloop::server_stcp(l, &scfg).expect("server_stcp"));
+    let l = server.clone();
+    let h = std::thread::spawn(move || {
+        sockloop::run(async move {
+            while let Ok(s) = l.accept(None).await {
+                if s.send(b"!", None).await.is_err() {
+                    break;
+                }
+                let mut end = [0u8; 1];
+                let _ = s.recv(&mut end, None).await; // the client's close_notify
             }
-            let mut end = [0u8; 1];
-            let _ = s.recv(&mut end, None).await; // the client's close_notify
-        }
+        })
     });
     let rate = sockloop::run(async move {
         let t0 = Instant::now();
@@ -232,6 +241,7 @@ fn sockloop_handshakes(sc: &Arc<ServerConfig>, cc: &Arc<ClientConfig>, stop: Sto
         }
         n as f64 / t0.elapsed().as_secs_f64()
     });
+    server.close().expect("close the listener");
     h.join().expect("server");
     rate
 }
