@@ -137,6 +137,37 @@ pub enum ErrorKind {
     /// requested or given (Copas' `"too many"`, which
     /// [`Error::luasocket_str`] gives).
     TooMany,
+    /// `"tls_handshake_failed"`: the TLS handshake failed for a reason
+    /// other than the peer's certificate (no common protocol version,
+    /// cipher suite or ALPN protocol, a peer that is not speaking TLS, an
+    /// alert from a peer that rejected ours); the message has rustls'
+    /// reason.
+    TlsHandshakeFailed,
+    /// `"certificate_invalid"`: the peer's certificate is malformed,
+    /// revoked, not yet valid, badly signed or not for this purpose; the
+    /// message has rustls' reason.
+    CertificateInvalid,
+    /// `"certificate_expired"`: the peer's certificate has expired.
+    CertificateExpired,
+    /// `"unknown_issuer"`: the peer's certificate does not chain to a
+    /// trusted root.
+    UnknownIssuer,
+    /// `"name_mismatch"`: the peer's certificate is valid, but not for the
+    /// server name asked for.
+    NameMismatch,
+    /// `"tls_truncated"`: the peer closed the TCP connection without a
+    /// TLS `close_notify`, so the data may have been cut short by an
+    /// attacker (a clean TLS close is `Ok(0)` / `"eof"`, as for TCP).
+    TlsTruncated,
+    /// `"tls_error"`: the TLS connection failed after the handshake (a
+    /// record that does not decrypt, a fatal alert from the peer, ...);
+    /// the message has rustls' reason.
+    TlsError,
+    /// `"invalid_tls_config"`: a TLS configuration that cannot work (no
+    /// certificate in the PEM, a key that does not match, a file that
+    /// cannot be read, a client config given to a server call, ...); the
+    /// message says which part.
+    InvalidTlsConfig,
     /// The resolver (getaddrinfo) failed; the name is the resolver's message.
     Lookup,
     /// An OS error with no normalized name; the name is the OS message.
@@ -197,6 +228,14 @@ impl ErrorKind {
             InvalidData => "invalid_data",
             Destroyed => "destroyed",
             TooMany => "too_many",
+            TlsHandshakeFailed => "tls_handshake_failed",
+            CertificateInvalid => "certificate_invalid",
+            CertificateExpired => "certificate_expired",
+            UnknownIssuer => "unknown_issuer",
+            NameMismatch => "name_mismatch",
+            TlsTruncated => "tls_truncated",
+            TlsError => "tls_error",
+            InvalidTlsConfig => "invalid_tls_config",
             Lookup | Os | Other => return None,
         })
     }
@@ -227,8 +266,12 @@ impl ErrorKind {
             Cancelled => io::ErrorKind::Interrupted,
             NotSupported => io::ErrorKind::Unsupported,
             UnknownOption | ReadOnlyOption | InvalidOptionValue | InvalidAddress
-            | InvalidArgument => io::ErrorKind::InvalidInput,
-            LineTooLong | InvalidData | WrongType => io::ErrorKind::InvalidData,
+            | InvalidArgument | InvalidTlsConfig => io::ErrorKind::InvalidInput,
+            LineTooLong | InvalidData | WrongType | TlsHandshakeFailed | CertificateInvalid
+            | CertificateExpired | UnknownIssuer | NameMismatch | TlsError => {
+                io::ErrorKind::InvalidData
+            }
+            TlsTruncated => io::ErrorKind::UnexpectedEof,
             _ => io::ErrorKind::Other,
         }
     }
@@ -538,7 +581,9 @@ impl Error {
     pub fn luasocket_str(&self) -> Cow<'_, str> {
         use ErrorKind::*;
         Cow::Borrowed(match self.inner.kind {
-            Closed | Eof | ConnectionReset | ConnectionAborted | BrokenPipe => "closed",
+            Closed | Eof | ConnectionReset | ConnectionAborted | BrokenPipe | TlsTruncated => {
+                "closed"
+            }
             Timeout => "timeout",
             ConnectionRefused => "connection refused",
             AddressInUse => "address already in use",
@@ -576,6 +621,17 @@ impl Error {
     /// ```
     pub fn with_data(mut self, data: Vec<u8>) -> Error {
         self.inner.data = Some(data);
+        self
+    }
+
+    /// Keeps `e` as the [`source`](std::error::Error::source) (builder
+    /// style), e.g. the `rustls::Error` behind a TLS error name.
+    #[allow(dead_code)] // used by the `tls` feature
+    pub(crate) fn with_source(
+        mut self,
+        e: impl std::error::Error + Send + Sync + 'static,
+    ) -> Error {
+        self.inner.source = Some(Box::new(e));
         self
     }
 

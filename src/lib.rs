@@ -45,6 +45,14 @@
 //! it waits: [`resume`] returns `Err("no_local_set")` and [`thread`]
 //! panics with that error, before any of the thread's code runs.
 //!
+//! # TLS (feature `tls`)
+//!
+//! With the `tls` feature, `client_stcp`, `server_stcp` and
+//! `server_handshake` give `Stcp`, a TLS connection over a [`Tcp`] with
+//! the same calls and rules (luapower's `sock_libtls`), configured by
+//! `TlsConfig`; the `ssl` module is LuaSec's `ssl.wrap` + `dohandshake`.
+//! The TLS library is rustls with the `ring` crypto provider.
+//!
 //! # Deadlines
 //!
 //! Every blocking call takes `expires`, an **absolute** [`clock()`] time,
@@ -121,7 +129,10 @@ mod sock;
 mod addr;
 mod opt;
 mod raw;
+mod stream;
 mod tcp;
+#[cfg(feature = "tls")]
+mod tls;
 mod udp;
 
 pub use addr::{
@@ -133,6 +144,11 @@ pub use opt::OptValue;
 pub use raw::{raw, Raw};
 pub use reactor::{epoll_fd, reactor, set_reactor, Reactor, RemoteThread};
 pub use runtime::{poll, run, start, stop};
+/// The rustls crate sockloop's TLS is built on (feature `tls`), for
+/// [`TlsConfig::from_rustls_client`] / [`TlsConfig::from_rustls_server`]
+/// and the certificate types.
+#[cfg(feature = "tls")]
+pub use rustls;
 pub use sleep_job::{sleep_job, RemoteSleepJob, SleepJob};
 pub use std::net::IpAddr;
 pub use tcp::{tcp, Tcp, Until};
@@ -142,6 +158,11 @@ pub use thread::{
     yield_now, CoWrap, Env, Thread, ThreadBuilder, ThreadOutput, ThreadStatus, Yielder,
 };
 pub use time::{clock, runafter, runat, runevery, sleep, sleep_until, KeepRunning, Timer};
+#[cfg(feature = "tls")]
+pub use tls::{
+    client_stcp, server_handshake, server_stcp, ssl, ClientAuth, Stcp, StcpServer, StcpUntil,
+    TlsConfig, TlsConfigBuilder,
+};
 pub use udp::{udp, RecvFlags, Udp};
 pub use value::Value;
 

@@ -927,6 +927,21 @@ impl Tcp {
             .poll_call(cx, call, Op::Recv, &mut |s| recv_op(s, dst))
     }
 
+    /// One poll of `f`, one syscall of kind `op` (`Op::Recv` or
+    /// `Op::Send`), as part of the sockloop call `call`: the TLS layer
+    /// moves its records through this, so a TLS call has exactly the
+    /// deadline, cancel and wake-up rules of a `Tcp` call.
+    #[cfg(feature = "tls")]
+    pub(crate) fn poll_call_with<T>(
+        &self,
+        cx: &mut Context<'_>,
+        call: &mut Call,
+        op: Op,
+        f: &mut impl FnMut(&socket2::Socket) -> io::Result<(T, bool)>,
+    ) -> Poll<Result<T>> {
+        self.sock.poll_call(cx, call, op, f)
+    }
+
     fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let dst = buf.initialize_unfilled();
         if dst.is_empty() {

@@ -83,6 +83,14 @@ fn every_kind_has_a_distinct_name() {
         NotSupported,
         LineTooLong,
         InvalidData,
+        TlsHandshakeFailed,
+        CertificateInvalid,
+        CertificateExpired,
+        UnknownIssuer,
+        NameMismatch,
+        TlsTruncated,
+        TlsError,
+        InvalidTlsConfig,
     ];
     let mut names: Vec<&str> = kinds.iter().map(|k| k.as_str().unwrap()).collect();
     for (k, n) in kinds.iter().zip(&names) {
@@ -95,6 +103,68 @@ fn every_kind_has_a_distinct_name() {
     assert_eq!(ErrorKind::ThreadFailed.as_str(), Some("thread_failed"));
     assert_eq!(ErrorKind::WrongType.as_str(), Some("wrong_type"));
     assert_eq!(ErrorKind::Os.as_str(), None);
+}
+
+#[test]
+fn tls_names_and_io_kinds() {
+    // The TLS names (issue 11) are part of the contract, feature or not.
+    let table = [
+        (
+            ErrorKind::TlsHandshakeFailed,
+            "tls_handshake_failed",
+            io::ErrorKind::InvalidData,
+        ),
+        (
+            ErrorKind::CertificateInvalid,
+            "certificate_invalid",
+            io::ErrorKind::InvalidData,
+        ),
+        (
+            ErrorKind::CertificateExpired,
+            "certificate_expired",
+            io::ErrorKind::InvalidData,
+        ),
+        (
+            ErrorKind::UnknownIssuer,
+            "unknown_issuer",
+            io::ErrorKind::InvalidData,
+        ),
+        (
+            ErrorKind::NameMismatch,
+            "name_mismatch",
+            io::ErrorKind::InvalidData,
+        ),
+        (
+            ErrorKind::TlsTruncated,
+            "tls_truncated",
+            io::ErrorKind::UnexpectedEof,
+        ),
+        (ErrorKind::TlsError, "tls_error", io::ErrorKind::InvalidData),
+        (
+            ErrorKind::InvalidTlsConfig,
+            "invalid_tls_config",
+            io::ErrorKind::InvalidInput,
+        ),
+    ];
+    for (kind, name, io_kind) in table {
+        assert_eq!(kind.as_str(), Some(name));
+        let e = Error::with_message(kind, "rustls says why");
+        assert_eq!(e.name(), name);
+        assert_eq!(e.to_string(), format!("{name}: rustls says why"));
+        let io_err: io::Error = e.into();
+        assert_eq!(io_err.kind(), io_kind, "{name}");
+        // Back through io::Error without loss (AsyncRead users see this).
+        assert_eq!(Error::from(io_err).kind(), kind);
+    }
+    // A truncated TLS stream is a peer close in LuaSocket's words.
+    assert_eq!(
+        Error::new(ErrorKind::TlsTruncated).luasocket_str(),
+        "closed"
+    );
+    assert_eq!(
+        Error::new(ErrorKind::UnknownIssuer).luasocket_str(),
+        "unknown issuer"
+    );
 }
 
 #[test]

@@ -124,7 +124,7 @@ impl From<Tcp> for ASocket {
 /// empty when `i > j`) and the base of the result: LuaSocket returns
 /// `base + bytes sent`, which is `i - 1` for an empty range even past the
 /// end (`send("abc", 9, 12)` is 8).
-fn lua_range(len: usize, i: i64, j: i64) -> (std::ops::Range<usize>, usize) {
+pub(crate) fn lua_range(len: usize, i: i64, j: i64) -> (std::ops::Range<usize>, usize) {
     let n = i128::try_from(len).unwrap_or(i128::MAX);
     let from_end = |k: i64| {
         let k = i128::from(k);
