@@ -11,7 +11,6 @@ use crate::sock::Call;
 
 /// Fills all of `buf` (non-empty) with reads of the call `call`; the
 /// peer's end first is `"eof"`; every error carries `partial()`.
-#[allow(dead_code)] // used by the `tls` feature
 pub(crate) async fn recvn(
     buf: &mut [u8],
     call: &mut Call,
@@ -31,7 +30,6 @@ pub(crate) async fn recvn(
 
 /// Reads until the peer's end with reads of the call `call`; an error
 /// carries `partial()` and the bytes read so far.
-#[allow(dead_code)] // used by the `tls` feature
 pub(crate) async fn recvall(
     call: &mut Call,
     mut read: impl FnMut(&mut Context<'_>, &mut Call, &mut [u8]) -> Poll<Result<usize>>,

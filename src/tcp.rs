@@ -512,23 +512,13 @@ impl Tcp {
     /// ```
     pub async fn recvn(&self, buf: &mut [u8], expires: impl Into<Option<f64>>) -> Result<usize> {
         let mut call = Call::new(expires.into());
-        let mut got = 0;
         if buf.is_empty() {
             return self.sock.with(|_| Ok(0)).map_err(|e| e.with_partial(0));
         }
-        while got < buf.len() {
-            let rest = &mut buf[got..];
-            match self
-                .sock
-                .wait(Op::Recv, &mut call, |s| recv_op(s, rest))
-                .await
-            {
-                Ok(0) => return Err(Error::new(ErrorKind::Eof).with_partial(got)),
-                Ok(n) => got += n,
-                Err(e) => return Err(e.with_partial(got)),
-            }
-        }
-        Ok(got)
+        crate::stream::recvn(buf, &mut call, |cx, call, dst| {
+            self.poll_read_call(cx, call, dst)
+        })
+        .await
     }
 
     /// Receives until the peer closes (`tcp:recvall()`).
@@ -569,22 +559,10 @@ impl Tcp {
     /// ```
     pub async fn recvall(&self, expires: impl Into<Option<f64>>) -> Result<Vec<u8>> {
         let mut call = Call::new(expires.into());
-        let mut data = Vec::new();
-        let mut chunk = vec![0u8; 64 * 1024];
-        loop {
-            match self
-                .sock
-                .wait(Op::Recv, &mut call, |s| recv_op(s, &mut chunk))
-                .await
-            {
-                Ok(0) => return Ok(data),
-                Ok(n) => data.extend_from_slice(&chunk[..n]),
-                Err(e) => {
-                    let n = data.len();
-                    return Err(e.with_partial(n).with_data(data));
-                }
-            }
-        }
+        crate::stream::recvall(&mut call, |cx, call, dst| {
+            self.poll_read_call(cx, call, dst)
+        })
+        .await
     }
 
     /// Receives until the peer closes, then gives a synchronous reader
