@@ -163,6 +163,11 @@ impl std::fmt::Debug for RemoteState {
 }
 
 impl Remote {
+    /// `true` on the loop's own OS thread.
+    pub(crate) fn is_local(&self) -> bool {
+        LOOP_ID.try_with(Cell::get).ok() == Some(self.loop_id)
+    }
+
     /// Queues `key` for this loop from whatever OS thread the caller is on.
     pub(crate) fn wake(&self, key: Key) {
         if LOOP_ID.try_with(Cell::get).ok() == Some(self.loop_id) {
@@ -297,6 +302,16 @@ pub(crate) struct Loop {
     /// The loop-wide state of a compatibility layer (Copas' thread names,
     /// error handlers, servers), one value per type, made on first use.
     layers: RefCell<Vec<Rc<dyn Any>>>,
+    /// The sockets made on this OS thread, for the inventory: weak
+    /// references, pruned as the list grows (see [`Loop::add_socket`]).
+    sockets: RefCell<SockList>,
+}
+
+#[derive(Default)]
+struct SockList {
+    list: Vec<crate::sock::WeakSock>,
+    /// Prune the dead entries when the list reaches this length.
+    prune_at: usize,
 }
 
 impl Loop {
@@ -326,6 +341,7 @@ impl Loop {
             rt: OnceCell::new(),
             shared: RefCell::new(None),
             layers: RefCell::default(),
+            sockets: RefCell::default(),
         }
     }
 
@@ -406,6 +422,35 @@ impl Loop {
         drop(slots);
         let timers = std::mem::take(&mut *self.timers.borrow_mut());
         drop(timers);
+    }
+
+    /// Every live thread.
+    pub(crate) fn threads(&self) -> Vec<Rc<ThreadInner>> {
+        let slab = self.slab.borrow();
+        slab.slots.iter().filter_map(|s| s.1.clone()).collect()
+    }
+
+    // ===== sockets (for the inventory) =====
+
+    /// Lists a new socket. Dead entries are pruned when the list has
+    /// doubled since the last prune, so this is O(1) amortized and the
+    /// list holds at most about twice the live sockets.
+    pub(crate) fn add_socket(&self, s: crate::sock::WeakSock) {
+        let Ok(mut socks) = self.sockets.try_borrow_mut() else {
+            return;
+        };
+        if socks.list.len() >= socks.prune_at {
+            socks.list.retain(|w| w.strong_count() > 0);
+            socks.prune_at = (socks.list.len() * 2).max(64);
+        }
+        socks.list.push(s);
+    }
+
+    /// The live sockets made on this OS thread.
+    pub(crate) fn sockets(&self) -> Vec<std::sync::Arc<crate::sock::SockShared>> {
+        let mut socks = self.sockets.borrow_mut();
+        socks.list.retain(|w| w.strong_count() > 0);
+        socks.list.iter().filter_map(|w| w.upgrade()).collect()
     }
 
     pub(crate) fn current(&self) -> Option<Rc<ThreadInner>> {

@@ -98,6 +98,7 @@
 // (start/run/poll). The calls on top: the rest of `thread` (make,
 // resume, park, join), `time`, `sleep_job`, `reactor`; then the sockets.
 mod error;
+mod trace;
 mod value;
 
 mod deadline;
@@ -113,6 +114,7 @@ mod sleep_job;
 mod time;
 
 pub mod copas;
+mod inspect;
 pub mod luasocket;
 pub mod socket2;
 pub mod socketloop;
@@ -129,6 +131,10 @@ pub use addr::{
     Port, Protocol, SockAddr, SockType, ToAddr,
 };
 pub use error::{Error, ErrorKind, Result};
+pub use inspect::{
+    inventory, inventory_handle, serve_inventory, Inventory, InventoryHandle, SocketInfo,
+    ThreadInfo, TimerInfo, TimerKind, WaitDir, WaitOn, Waiting,
+};
 pub use opt::OptValue;
 pub use raw::{raw, Raw};
 pub use reactor::{epoll_fd, reactor, set_reactor, Reactor, RemoteThread};

@@ -223,6 +223,11 @@ impl Future for Park1 {
                             return Poll::Ready(Ok(Value::new(())));
                         }
                         cur.park.set(Park::Suspend);
+                        crate::inspect::note_park(crate::inspect::Note {
+                            on: crate::inspect::Park::Suspend,
+                            since: Some(tokio::time::Instant::now()),
+                            deadline: None,
+                        });
                         match target {
                             Some(target) => {
                                 let v = v.unwrap_or_else(|| Value::new(()));
@@ -239,8 +244,9 @@ impl Future for Park1 {
                         if deliver_cancel(cur) {
                             return Poll::Ready(Ok(Value::new(())));
                         }
-                        // A stray wake: stay parked.
+                        // A stray wake: stay parked (since the first park).
                         cur.park.set(Park::Suspend);
+                        crate::inspect::note_park(cur.wait_note());
                         Poll::Pending
                     }
                 }
