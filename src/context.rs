@@ -34,6 +34,70 @@ thread_local! {
     static CANCELS: Cell<usize> = const { Cell::new(0) };
     /// Set while [`catch_quietly`] runs a probe: the panic hook stays silent.
     static QUIET: Cell<bool> = const { Cell::new(false) };
+    /// The park noted by the call being polled, for the inventory (moved
+    /// into the thread when its step ends in a park; its `on` is cleared
+    /// when a step starts).
+    static NOTE: NoteSlot = const {
+        NoteSlot {
+            on: Cell::new(0),
+            since: Cell::new(None),
+            deadline: Cell::new(None),
+        }
+    };
+    /// When the driver's current round started (`None` between rounds):
+    /// a parked call's "since" for the inventory, read without a clock
+    /// read of its own.
+    static STAMP: Cell<Option<tokio::time::Instant>> = const { Cell::new(None) };
+}
+
+struct NoteSlot {
+    on: Cell<usize>,
+    since: Cell<Option<tokio::time::Instant>>,
+    deadline: Cell<Option<tokio::time::Instant>>,
+}
+
+/// Notes what the current poll parks on (called on `Pending` only).
+#[inline]
+pub(crate) fn note_park(n: crate::inspect::Note) {
+    let _ = NOTE.try_with(|s| {
+        s.on.set(n.on);
+        s.since.set(n.since);
+        s.deadline.set(n.deadline);
+    });
+}
+
+/// Forgets a noted park (a step starts).
+#[inline]
+pub(crate) fn clear_note() {
+    let _ = NOTE.try_with(|s| s.on.set(0));
+}
+
+/// Takes the noted park, leaving none.
+#[inline]
+pub(crate) fn take_note() -> crate::inspect::Note {
+    NOTE.try_with(|s| crate::inspect::Note {
+        on: s.on.replace(0),
+        since: s.since.get(),
+        deadline: s.deadline.get(),
+    })
+    .unwrap_or(crate::inspect::Note::NONE)
+}
+
+/// Sets (at the start of a driver round) or clears (at its end) the
+/// round's time stamp.
+#[inline]
+pub(crate) fn set_stamp(t: Option<tokio::time::Instant>) {
+    let _ = STAMP.try_with(|s| s.set(t));
+}
+
+/// The current driver round's start, or the clock outside a round.
+#[inline]
+pub(crate) fn round_now() -> tokio::time::Instant {
+    STAMP
+        .try_with(Cell::get)
+        .ok()
+        .flatten()
+        .unwrap_or_else(tokio::time::Instant::now)
 }
 
 /// Runs `f`, a call into Tokio that can only answer "not here" by

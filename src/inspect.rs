@@ -10,7 +10,6 @@
 //! the thread; the rest is read from the loop's own state when an
 //! inventory is taken.
 
-use std::cell::Cell;
 use std::fmt;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -24,7 +23,8 @@ use crate::thread::{Thread, ThreadStatus};
 
 // ===== what a parked thread waits on (private) =====
 
-/// What a thread parked on, as noted at the park (see [`note_park`]).
+/// What a thread parked on, as noted at the park (see [`note_park`];
+/// decoded from [`Note::on`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Park {
     /// Nothing noted: a future sockloop does not know (a channel, a join).
@@ -37,46 +37,64 @@ pub(crate) enum Park {
     Suspend,
 }
 
-/// A park: on what, since when, until when.
+/// A park: on what (a [`Park`] packed in one word: a socket's address
+/// with the direction and kind in its low bits), since when, until when.
+/// Small and `Copy`: it is written on every park.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Note {
-    pub(crate) on: Park,
+    pub(crate) on: usize,
     pub(crate) since: Option<Instant>,
     pub(crate) deadline: Option<Instant>,
 }
 
+const TAG_OTHER: usize = 0;
+const TAG_SLEEP: usize = 1;
+const TAG_SLEEP_JOB: usize = 2;
+const TAG_SUSPEND: usize = 3;
+const TAG_READ: usize = 4;
+const TAG_WRITE: usize = 5;
+const TAGS: usize = 7;
+
 impl Note {
     pub(crate) const NONE: Note = Note {
-        on: Park::Other,
+        on: TAG_OTHER,
         since: None,
         deadline: None,
     };
+
+    /// A park on `p` (a socket's key is the address of its shared state,
+    /// aligned to 8 bytes, so the low 3 bits hold the tag).
+    #[inline]
+    pub(crate) fn new(p: Park, since: Option<Instant>, deadline: Option<Instant>) -> Note {
+        let on = match p {
+            Park::Other => TAG_OTHER,
+            Park::Sleep => TAG_SLEEP,
+            Park::SleepJob => TAG_SLEEP_JOB,
+            Park::Suspend => TAG_SUSPEND,
+            Park::Socket(k, WaitDir::Read) => (k & !TAGS) | TAG_READ,
+            Park::Socket(k, WaitDir::Write) => (k & !TAGS) | TAG_WRITE,
+        };
+        Note {
+            on,
+            since,
+            deadline,
+        }
+    }
+
+    /// What the park is on.
+    pub(crate) fn park(&self) -> Park {
+        match self.on & TAGS {
+            TAG_SLEEP => Park::Sleep,
+            TAG_SLEEP_JOB => Park::SleepJob,
+            TAG_SUSPEND => Park::Suspend,
+            TAG_READ => Park::Socket(self.on & !TAGS, WaitDir::Read),
+            TAG_WRITE => Park::Socket(self.on & !TAGS, WaitDir::Write),
+            _ => Park::Other,
+        }
+    }
 }
 
-thread_local! {
-    /// The park noted by the call being polled (moved into the thread
-    /// when its step ends in a park; cleared when a step starts).
-    static NOTE: Cell<Note> = const { Cell::new(Note::NONE) };
-}
-
-/// Notes what the current poll parks on (called on `Pending` only).
-#[inline]
-pub(crate) fn note_park(n: Note) {
-    let _ = NOTE.try_with(|c| c.set(n));
-}
-
-/// Forgets a noted park (a step starts).
-#[inline]
-pub(crate) fn clear_note() {
-    note_park(Note::NONE);
-}
-
-/// Takes the noted park, leaving [`Note::NONE`].
-#[inline]
-pub(crate) fn take_note() -> Note {
-    NOTE.try_with(|c| c.replace(Note::NONE))
-        .unwrap_or(Note::NONE)
-}
+pub(crate) use crate::context::{clear_note, note_park, take_note};
 
 // ===== the public inventory =====
 
@@ -358,28 +376,30 @@ fn collect(l: &Loop) -> Inventory {
         let waiting = match status {
             ThreadStatus::Waiting | ThreadStatus::Suspended => {
                 let n = t.wait_note();
-                let on = match (status, n.on) {
+                let on = match (status, n.park()) {
                     (ThreadStatus::Suspended, _) | (_, Park::Suspend) => WaitOn::Suspend,
                     (_, Park::Sleep) => WaitOn::Sleep,
                     (_, Park::SleepJob) => WaitOn::SleepJob,
                     (_, Park::Other) => WaitOn::Other,
-                    (_, Park::Socket(id, dir)) => match sockets.iter_mut().find(|s| s.0 == id) {
-                        Some((_, s)) => {
-                            s.waiting.push((t.id(), dir));
-                            WaitOn::Socket {
-                                fd: s.fd,
-                                dir,
-                                local: s.local.clone(),
-                                remote: s.remote.clone(),
+                    (_, Park::Socket(id, dir)) => {
+                        match sockets.iter_mut().find(|s| s.0 & !TAGS == id) {
+                            Some((_, s)) => {
+                                s.waiting.push((t.id(), dir));
+                                WaitOn::Socket {
+                                    fd: s.fd,
+                                    dir,
+                                    local: s.local.clone(),
+                                    remote: s.remote.clone(),
+                                }
                             }
+                            None => WaitOn::Socket {
+                                fd: -1,
+                                dir,
+                                local: None,
+                                remote: None,
+                            },
                         }
-                        None => WaitOn::Socket {
-                            fd: -1,
-                            dir,
-                            local: None,
-                            remote: None,
-                        },
-                    },
+                    }
                 };
                 Some(Waiting {
                     on,

@@ -243,11 +243,11 @@ impl SleepJob {
                     return Poll::Ready(self.take_remote(true));
                 }
             }
-            crate::inspect::note_park(crate::inspect::Note {
-                on: crate::inspect::Park::SleepJob,
+            crate::inspect::note_park(crate::inspect::Note::new(
+                crate::inspect::Park::SleepJob,
                 since,
-                deadline: at,
-            });
+                at,
+            ));
             Poll::Pending
         })
         .await

@@ -667,17 +667,17 @@ impl Sock {
                     call.moved += n;
                 }
             }
-            Poll::Pending => crate::inspect::note_park(crate::inspect::Note {
-                on: crate::inspect::Park::Socket(
+            Poll::Pending => crate::inspect::note_park(crate::inspect::Note::new(
+                crate::inspect::Park::Socket(
                     Arc::as_ptr(&self.shared) as usize,
                     match op.dir() {
                         Dir::Read => crate::inspect::WaitDir::Read,
                         Dir::Write => crate::inspect::WaitDir::Write,
                     },
                 ),
-                since: call.since,
-                deadline: call.deadline.at(),
-            }),
+                call.since,
+                call.deadline.at(),
+            )),
             #[cfg(feature = "tracing")]
             Poll::Ready(Err(e)) => self.trace_error(op, call, e),
             #[cfg(not(feature = "tracing"))]
@@ -726,7 +726,7 @@ impl Sock {
         }
         if !call.parked {
             call.parked = true;
-            call.since = Some(Instant::now());
+            call.since = Some(crate::context::round_now());
             if crate::thread::take_cancel() {
                 return Poll::Ready(Err(Error::cancelled()));
             }

@@ -167,11 +167,11 @@ impl Sleep {
 
 /// Notes a sleep's park for the inventory.
 fn note_sleep(since: Option<Instant>, at: Option<Instant>) {
-    crate::inspect::note_park(crate::inspect::Note {
-        on: crate::inspect::Park::Sleep,
+    crate::inspect::note_park(crate::inspect::Note::new(
+        crate::inspect::Park::Sleep,
         since,
-        deadline: at,
-    });
+        at,
+    ));
 }
 
 impl Future for Sleep {

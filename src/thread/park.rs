@@ -223,11 +223,11 @@ impl Future for Park1 {
                             return Poll::Ready(Ok(Value::new(())));
                         }
                         cur.park.set(Park::Suspend);
-                        crate::inspect::note_park(crate::inspect::Note {
-                            on: crate::inspect::Park::Suspend,
-                            since: Some(tokio::time::Instant::now()),
-                            deadline: None,
-                        });
+                        crate::inspect::note_park(crate::inspect::Note::new(
+                            crate::inspect::Park::Suspend,
+                            Some(crate::context::round_now()),
+                            None,
+                        ));
                         match target {
                             Some(target) => {
                                 let v = v.unwrap_or_else(|| Value::new(()));
