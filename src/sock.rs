@@ -657,33 +657,46 @@ impl Sock {
         op: Op,
         f: &mut impl FnMut(&Socket) -> io::Result<(T, bool)>,
     ) -> Poll<Result<T>> {
-        let r = self.poll_call_inner(cx, call, op, f);
-        match &r {
-            Poll::Ready(Ok(v)) => {
+        #[cfg(not(feature = "tracing"))]
+        return self.poll_call_inner(cx, call, op, f);
+        #[cfg(feature = "tracing")]
+        {
+            let r = self.poll_call_inner(cx, call, op, f);
+            if let Poll::Ready(Err(e)) = &r {
+                self.trace_error(op, call, e);
+            }
+            r
+        }
+    }
+
+    /// Adds what a syscall moved to the socket's counters; returns it.
+    #[inline]
+    fn count<T: Moved>(&self, op: Op, r: &io::Result<(T, bool)>) -> usize {
+        match r {
+            Ok((v, _)) => {
                 let n = v.moved();
                 self.shared.moved[op.dir() as usize].fetch_add(n as u64, Ordering::Relaxed);
-                #[cfg(feature = "tracing")]
-                {
-                    call.moved += n;
-                }
+                n
             }
-            Poll::Pending => crate::inspect::note_park(crate::inspect::Note::new(
-                crate::inspect::Park::Socket(
-                    Arc::as_ptr(&self.shared) as usize,
-                    match op.dir() {
-                        Dir::Read => crate::inspect::WaitDir::Read,
-                        Dir::Write => crate::inspect::WaitDir::Write,
-                    },
-                ),
-                call.since,
-                call.deadline.at(),
-            )),
-            #[cfg(feature = "tracing")]
-            Poll::Ready(Err(e)) => self.trace_error(op, call, e),
-            #[cfg(not(feature = "tracing"))]
-            Poll::Ready(Err(_)) => {}
+            Err(_) => 0,
         }
-        r
+    }
+
+    /// Notes for the inventory that the current thread parks on this
+    /// socket (a call that completes at once notes nothing).
+    #[inline]
+    fn note_park(&self, op: Op, call: &Call) {
+        crate::inspect::note_park(crate::inspect::Note::new(
+            crate::inspect::Park::Socket(
+                Arc::as_ptr(&self.shared) as usize,
+                match op.dir() {
+                    Dir::Read => crate::inspect::WaitDir::Read,
+                    Dir::Write => crate::inspect::WaitDir::Write,
+                },
+            ),
+            call.since,
+            call.deadline.at(),
+        ));
     }
 
     /// The one place a sockloop call's error is traced (at `trace`
@@ -702,7 +715,7 @@ impl Sock {
     }
 
     #[inline]
-    fn poll_call_inner<T>(
+    fn poll_call_inner<T: Moved>(
         &self,
         cx: &mut Context<'_>,
         call: &mut Call,
@@ -713,13 +726,21 @@ impl Sock {
             return Poll::Ready(Err(Error::cancelled()));
         }
         if call.started && call.deadline.expired() {
-            return Poll::Ready(self.after_deadline(call, f));
+            return Poll::Ready(self.after_deadline(call, op, f));
         }
         call.started = true;
         let mut tried = false;
+        #[cfg(feature = "tracing")]
+        let moved = &mut call.moved;
         let r = self.poll_op(cx, op, &mut |s: &Socket| {
             tried = true;
-            f(s)
+            let r = f(s);
+            let _n = self.count(op, &r);
+            #[cfg(feature = "tracing")]
+            {
+                *moved += _n;
+            }
+            r
         });
         if r.is_ready() {
             return r;
@@ -737,16 +758,18 @@ impl Sock {
                 call.done = true;
                 return Poll::Ready(Err(call.deadline.error()));
             }
-            return Poll::Ready(self.after_deadline(call, f));
+            return Poll::Ready(self.after_deadline(call, op, f));
         }
+        self.note_park(op, call);
         Poll::Pending
     }
 
     /// The deadline has passed: a syscall while the grace lasts, else
     /// `"timeout"`.
-    fn after_deadline<T>(
+    fn after_deadline<T: Moved>(
         &self,
         call: &mut Call,
+        op: Op,
         f: &mut impl FnMut(&Socket) -> io::Result<(T, bool)>,
     ) -> Result<T> {
         let now = Instant::now();
@@ -754,7 +777,16 @@ impl Sock {
         if call.done || now > end {
             return Err(call.deadline.error());
         }
-        match self.try_now(f) {
+        let r = self.try_now(&mut |s: &Socket| {
+            let r = f(s);
+            let _n = self.count(op, &r);
+            #[cfg(feature = "tracing")]
+            {
+                call.moved += _n;
+            }
+            r
+        });
+        match r {
             Some(r) => r,
             None => {
                 call.done = true;
