@@ -12,6 +12,7 @@
 
 use std::fmt;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use tokio::time::Instant;
@@ -94,7 +95,49 @@ impl Note {
     }
 }
 
-pub(crate) use crate::context::{clear_note, note_park, take_note};
+pub(crate) use crate::context::{clear_note, take_note};
+
+/// Whether the per-wait bookkeeping and the byte counters run (see
+/// [`inventory_start`]). Process-wide: one relaxed load on a park.
+static ENABLED: AtomicBool = AtomicBool::new(false);
+
+/// `true` once [`inventory_start`] (or any inventory call) has run.
+#[inline]
+pub(crate) fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
+/// Notes what the current poll parks on, if the bookkeeping runs.
+#[inline]
+pub(crate) fn note_park(n: Note) {
+    if enabled() {
+        crate::context::note_park(n);
+    }
+}
+
+/// Starts the inventory's bookkeeping for the whole process: from now on
+/// a parking thread notes what it waits on and since when, and sockets
+/// count their bytes. Before it, nothing of that runs (a park costs one
+/// load more), so an [`Inventory`] shows the waits that began, and the
+/// bytes moved, after the first call. [`inventory`], [`inventory_handle`]
+/// and [`serve_inventory`] call it; call it at start-up to see
+/// everything.
+///
+/// # Examples
+///
+/// ```
+/// sockloop::inventory_start();
+/// sockloop::run(async {
+///     let t = sockloop::thread(async { sockloop::sleep(60.0).await });
+///     let inv = sockloop::inventory();
+///     let w = inv.threads.iter().find(|x| x.id == t.id()).unwrap().waiting.clone();
+///     assert!(w.unwrap().since.is_some());
+///     t.cancel();
+/// });
+/// ```
+pub fn inventory_start() {
+    ENABLED.store(true, Ordering::Relaxed);
+}
 
 // ===== the public inventory =====
 
@@ -248,6 +291,7 @@ pub struct TimerInfo {
 /// # Examples
 ///
 /// ```
+/// sockloop::inventory_start();                  // note waits from now on
 /// sockloop::run(async {
 ///     let t = sockloop::thread_named("napper", async { sockloop::sleep(60.0).await });
 ///     let inv = sockloop::inventory();
@@ -458,6 +502,7 @@ fn collect(l: &Loop) -> Inventory {
 /// # Ok(()) }
 /// ```
 pub fn inventory() -> Inventory {
+    inventory_start();
     with_loop(collect)
 }
 
@@ -476,6 +521,7 @@ pub fn inventory() -> Inventory {
 /// # drop(t);
 /// ```
 pub fn inventory_handle() -> InventoryHandle {
+    inventory_start();
     InventoryHandle {
         remote: with_loop(|l| l.remote().clone()),
     }
@@ -556,6 +602,7 @@ impl InventoryHandle {
 /// });
 /// ```
 pub fn serve_inventory(addr: impl ToAddr) -> Result<(Thread<()>, SockAddr)> {
+    inventory_start();
     let addrs = addr.to_addr()?.resolve(&crate::addr::Hints::default())?;
     let Some(a) = addrs.first() else {
         return Err(Error::with_message(

@@ -198,7 +198,7 @@ impl SleepJob {
         let mut timer = at.map(|at| Sleep::new(Some(at)));
         let thread = in_thread.as_ref().map(|t| t.inner().clone());
         let _guard = SjGuard { sj: self };
-        let since = Some(Instant::now());
+        let since = crate::inspect::enabled().then(crate::context::round_now);
         std::future::poll_fn(|cx| {
             if let Some(sh) = self.shared.get() {
                 let mut g = sh.lock();

@@ -669,16 +669,11 @@ impl Sock {
         }
     }
 
-    /// Adds what a syscall moved to the socket's counters; returns it.
+    /// Adds what a syscall moved to the socket's counters.
     #[inline]
-    fn count<T: Moved>(&self, op: Op, r: &io::Result<(T, bool)>) -> usize {
-        match r {
-            Ok((v, _)) => {
-                let n = v.moved();
-                self.shared.moved[op.dir() as usize].fetch_add(n as u64, Ordering::Relaxed);
-                n
-            }
-            Err(_) => 0,
+    fn count<T: Moved>(&self, op: Op, r: &io::Result<(T, bool)>) {
+        if let Ok((v, _)) = r {
+            self.shared.moved[op.dir() as usize].fetch_add(v.moved() as u64, Ordering::Relaxed);
         }
     }
 
@@ -735,10 +730,12 @@ impl Sock {
         let r = self.poll_op(cx, op, &mut |s: &Socket| {
             tried = true;
             let r = f(s);
-            let _n = self.count(op, &r);
+            if crate::inspect::enabled() {
+                self.count(op, &r);
+            }
             #[cfg(feature = "tracing")]
             {
-                *moved += _n;
+                *moved += r.as_ref().map_or(0, |(v, _)| v.moved());
             }
             r
         });
@@ -747,7 +744,9 @@ impl Sock {
         }
         if !call.parked {
             call.parked = true;
-            call.since = Some(crate::context::round_now());
+            if crate::inspect::enabled() {
+                call.since = Some(crate::context::round_now());
+            }
             if crate::thread::take_cancel() {
                 return Poll::Ready(Err(Error::cancelled()));
             }
@@ -760,7 +759,9 @@ impl Sock {
             }
             return Poll::Ready(self.after_deadline(call, op, f));
         }
-        self.note_park(op, call);
+        if crate::inspect::enabled() {
+            self.note_park(op, call);
+        }
         Poll::Pending
     }
 
@@ -779,10 +780,12 @@ impl Sock {
         }
         let r = self.try_now(&mut |s: &Socket| {
             let r = f(s);
-            let _n = self.count(op, &r);
+            if crate::inspect::enabled() {
+                self.count(op, &r);
+            }
             #[cfg(feature = "tracing")]
             {
-                call.moved += _n;
+                call.moved += r.as_ref().map_or(0, |(v, _)| v.moved());
             }
             r
         });

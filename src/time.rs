@@ -198,7 +198,9 @@ impl Future for Sleep {
                     this.state = SleepState::Done;
                     return Poll::Ready(());
                 }
-                this.since.get_or_insert_with(Instant::now);
+                if crate::inspect::enabled() {
+                    this.since.get_or_insert_with(crate::context::round_now);
+                }
                 note_sleep(this.since, this.at);
                 let Some(at) = this.at else {
                     // Forever: only a cancel ends it.

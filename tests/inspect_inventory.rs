@@ -15,6 +15,7 @@ fn fd_of(t: &sockloop::Tcp) -> i32 {
 
 #[test]
 fn parked_recv_shows_socket_direction_since_and_deadline() {
+    sockloop::inventory_start();
     bounded(20, || {
         sockloop::run(async {
             let (c, s) = tcp_pair().await;
@@ -86,6 +87,7 @@ fn parked_recv_shows_socket_direction_since_and_deadline() {
 
 #[test]
 fn stuck_thread_has_no_deadline_and_close_ends_it() {
+    sockloop::inventory_start();
     bounded(20, || {
         sockloop::run(async {
             let (c, _s) = tcp_pair().await;
@@ -118,6 +120,7 @@ fn stuck_thread_has_no_deadline_and_close_ends_it() {
 
 #[test]
 fn sleep_suspend_and_timers_are_listed_and_removed() {
+    sockloop::inventory_start();
     bounded(20, || {
         sockloop::run(async {
             let sleeper = sockloop::thread_named("sleeper", async { sockloop::sleep(60.0).await });
@@ -166,6 +169,7 @@ fn sleep_suspend_and_timers_are_listed_and_removed() {
 
 #[test]
 fn handle_works_from_another_os_thread() {
+    sockloop::inventory_start();
     bounded(20, || {
         let h = sockloop::inventory_handle();
         // Nothing runs the loop yet: the request times out.
@@ -187,6 +191,7 @@ fn handle_works_from_another_os_thread() {
 
 #[test]
 fn served_on_loopback_only() {
+    sockloop::inventory_start();
     bounded(20, || {
         sockloop::run(async {
             for bad in ["0.0.0.0:0", "[::]:0"] {

@@ -223,11 +223,13 @@ impl Future for Park1 {
                             return Poll::Ready(Ok(Value::new(())));
                         }
                         cur.park.set(Park::Suspend);
-                        crate::inspect::note_park(crate::inspect::Note::new(
-                            crate::inspect::Park::Suspend,
-                            Some(crate::context::round_now()),
-                            None,
-                        ));
+                        if crate::inspect::enabled() {
+                            crate::inspect::note_park(crate::inspect::Note::new(
+                                crate::inspect::Park::Suspend,
+                                Some(crate::context::round_now()),
+                                None,
+                            ));
+                        }
                         match target {
                             Some(target) => {
                                 let v = v.unwrap_or_else(|| Value::new(()));

@@ -54,7 +54,10 @@ fn step_one(l: &Loop, t: &Rc<ThreadInner>, input: Option<Value>) -> Step {
     let _span = t.span.enter();
     let was = t.state.replace(ThreadStatus::Running);
     crate::trace::debug_event!(target: "sockloop::thread", from = ?was, "resumed");
-    crate::inspect::clear_note();
+    let noting = crate::inspect::enabled();
+    if noting {
+        crate::inspect::clear_note();
+    }
     if was == ThreadStatus::Waiting {
         l.waiting_add(-1);
     }
@@ -76,7 +79,9 @@ fn step_one(l: &Loop, t: &Rc<ThreadInner>, input: Option<Value>) -> Step {
     match res {
         Ok(Poll::Pending) => {
             t.fut.set(fut);
-            t.wait.set(crate::inspect::take_note());
+            if noting {
+                t.wait.set(crate::inspect::take_note());
+            }
             if t.park.replace(Park::None) == Park::Suspend {
                 t.state.set(ThreadStatus::Suspended);
                 crate::trace::debug_event!(target: "sockloop::thread", "suspended");
