@@ -216,7 +216,10 @@ impl fmt::Display for WaitOn {
 pub struct Waiting {
     /// On what.
     pub on: WaitOn,
-    /// Since when ([`clock()`](crate::clock) seconds), if known.
+    /// Since when ([`clock()`](crate::clock) seconds): the start of the
+    /// loop round in which the wait began (the loop reads the clock once
+    /// per round, not per park). `None` when the wait began before
+    /// [`inventory_start`].
     pub since: Option<f64>,
     /// Until when ([`clock()`](crate::clock) seconds): the call's `expires`
     /// or the sleep's end; `None` without a deadline.
