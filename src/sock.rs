@@ -669,8 +669,9 @@ impl Sock {
         }
     }
 
-    /// Adds what a syscall moved to the socket's counters.
-    #[inline]
+    /// Adds what a syscall moved to the socket's counters (out of line:
+    /// the hot path only tests whether the inventory runs).
+    #[inline(never)]
     fn count<T: Moved>(&self, op: Op, r: &io::Result<(T, bool)>) {
         if let Ok((v, _)) = r {
             self.shared.moved[op.dir() as usize].fetch_add(v.moved() as u64, Ordering::Relaxed);
@@ -679,7 +680,7 @@ impl Sock {
 
     /// Notes for the inventory that the current thread parks on this
     /// socket (a call that completes at once notes nothing).
-    #[inline]
+    #[inline(never)]
     fn note_park(&self, op: Op, call: &Call) {
         crate::inspect::note_park(crate::inspect::Note::new(
             crate::inspect::Park::Socket(
@@ -745,7 +746,7 @@ impl Sock {
         if !call.parked {
             call.parked = true;
             if crate::inspect::enabled() {
-                call.since = Some(crate::context::round_now());
+                call.since = Some(since_now());
             }
             if crate::thread::take_cancel() {
                 return Poll::Ready(Err(Error::cancelled()));
@@ -830,6 +831,12 @@ impl Drop for Sock {
     fn drop(&mut self) {
         let _ = self.close();
     }
+}
+
+/// A parked call's "since" (out of line: see [`Sock::count`]).
+#[inline(never)]
+fn since_now() -> Instant {
+    crate::context::round_now()
 }
 
 /// How many bytes a call's result moved (for the sockets' counters).

@@ -80,7 +80,7 @@ fn step_one(l: &Loop, t: &Rc<ThreadInner>, input: Option<Value>) -> Step {
         Ok(Poll::Pending) => {
             t.fut.set(fut);
             if noting {
-                t.wait.set(crate::inspect::take_note());
+                keep_note(t);
             }
             if t.park.replace(Park::None) == Park::Suspend {
                 t.state.set(ThreadStatus::Suspended);
@@ -113,6 +113,13 @@ fn step_one(l: &Loop, t: &Rc<ThreadInner>, input: Option<Value>) -> Step {
             Step::Panicked(f)
         }
     }
+}
+
+/// Moves the park noted during the step into the thread (out of line:
+/// the hot path only tests whether the inventory runs).
+#[inline(never)]
+fn keep_note(t: &ThreadInner) {
+    t.wait.set(crate::inspect::take_note());
 }
 
 fn finish(l: &Loop, t: &Rc<ThreadInner>) {
