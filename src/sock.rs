@@ -669,8 +669,13 @@ impl Sock {
         }
     }
 
-    /// Adds what a syscall moved to the socket's counters (out of line:
-    /// the hot path only tests whether the inventory runs).
+    /// Adds `n` bytes to the socket's counter for `op`'s direction.
+    #[inline(never)]
+    fn count_n(&self, op: Op, n: usize) {
+        self.shared.moved[op.dir() as usize].fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// Adds what a syscall moved to the socket's counters.
     #[inline(never)]
     fn count<T: Moved>(&self, op: Op, r: &io::Result<(T, bool)>) {
         if let Ok((v, _)) = r {
@@ -726,21 +731,22 @@ impl Sock {
         }
         call.started = true;
         let mut tried = false;
-        #[cfg(feature = "tracing")]
-        let moved = &mut call.moved;
         let r = self.poll_op(cx, op, &mut |s: &Socket| {
             tried = true;
-            let r = f(s);
-            if crate::inspect::enabled() {
-                self.count(op, &r);
-            }
-            #[cfg(feature = "tracing")]
-            {
-                *moved += r.as_ref().map_or(0, |(v, _)| v.moved());
-            }
-            r
+            f(s)
         });
-        if r.is_ready() {
+        if let Poll::Ready(x) = &r {
+            // Counted here, not in the syscall closure: that cost 60
+            // instructions per request in bench/callgrind.sh.
+            if let Ok(v) = x {
+                if crate::inspect::enabled() {
+                    self.count_n(op, v.moved());
+                }
+                #[cfg(feature = "tracing")]
+                {
+                    call.moved += v.moved();
+                }
+            }
             return r;
         }
         if !call.parked {
