@@ -684,8 +684,9 @@ impl Sock {
     }
 
     /// Notes for the inventory that the current thread parks on this
-    /// socket (a call that completes at once notes nothing).
-    #[inline(never)]
+    /// socket (a call that completes at once notes nothing). Inline: out
+    /// of line cost more (2338 against 2266 Ir/req in bench/callgrind.sh).
+    #[inline]
     fn note_park(&self, op: Op, call: &Call) {
         crate::inspect::note_park(crate::inspect::Note::new(
             crate::inspect::Park::Socket(
@@ -839,8 +840,8 @@ impl Drop for Sock {
     }
 }
 
-/// A parked call's "since" (out of line: see [`Sock::count`]).
-#[inline(never)]
+/// A parked call's "since".
+#[inline]
 fn since_now() -> Instant {
     crate::context::round_now()
 }

@@ -115,9 +115,8 @@ fn step_one(l: &Loop, t: &Rc<ThreadInner>, input: Option<Value>) -> Step {
     }
 }
 
-/// Moves the park noted during the step into the thread (out of line:
-/// the hot path only tests whether the inventory runs).
-#[inline(never)]
+/// Moves the park noted during the step into the thread.
+#[inline]
 fn keep_note(t: &ThreadInner) {
     t.wait.set(crate::inspect::take_note());
 }
