@@ -7,6 +7,8 @@
 #   bench/callgrind.sh                    {sockloop, tokio} x {1, 50, 500} conns, about 2 minutes
 #   CONNS=50 bench/callgrind.sh           one point
 #   SHORT=1 LONG=4 bench/callgrind.sh     other wrk durations (seconds)
+#   FEATURES=tracing bench/callgrind.sh   with sockloop's `tracing` feature (the server
+#                                         installs a subscriber at level info)
 #
 # Method. Each server of benches/http_hello.rs runs under
 # `valgrind --tool=callgrind` (all instructions of all its threads, from
@@ -57,7 +59,8 @@ ulimit -n 20000 2>/dev/null || true
 # The bench profile: release + line tables (debug = 1), so that
 # callgrind_annotate can name the functions.
 echo "== cargo build --profile bench --bench http_hello ==" >&2
-HTTP=$(cargo build --profile bench --bench http_hello --message-format=json 2>/dev/null \
+HTTP=$(cargo build --profile bench --bench http_hello ${FEATURES:+--features "$FEATURES"} \
+    --message-format=json 2>/dev/null \
     | grep -o '"executable":"[^"]*http_hello-[^"]*"' | tail -1 | cut -d'"' -f4)
 [[ -x "$HTTP" ]] || { echo "build failed" >&2; exit 1; }
 

@@ -365,6 +365,17 @@ fn idle_client(a: &Args) {
 }
 
 fn main() {
+    // With the `tracing` feature: a subscriber at level `info` (sockloop's
+    // debug and trace events are filtered out), as a program would run.
+    #[cfg(feature = "tracing")]
+    {
+        use tracing_subscriber::layer::SubscriberExt;
+        let sub =
+            tracing_subscriber::registry().with(tracing_subscriber::filter::LevelFilter::INFO);
+        if tracing::subscriber::set_global_default(sub).is_err() {
+            eprintln!("http_hello: a tracing subscriber is already set");
+        }
+    }
     let a = match parse_args() {
         Ok(a) => a,
         Err(e) => {

@@ -34,6 +34,70 @@ thread_local! {
     static CANCELS: Cell<usize> = const { Cell::new(0) };
     /// Set while [`catch_quietly`] runs a probe: the panic hook stays silent.
     static QUIET: Cell<bool> = const { Cell::new(false) };
+    /// The park noted by the call being polled, for the inventory (moved
+    /// into the thread when its step ends in a park; its `on` is cleared
+    /// when a step starts).
+    static NOTE: NoteSlot = const {
+        NoteSlot {
+            on: Cell::new(0),
+            since: Cell::new(None),
+            deadline: Cell::new(None),
+        }
+    };
+    /// When the driver's current round started (`None` between rounds):
+    /// a parked call's "since" for the inventory, read without a clock
+    /// read of its own.
+    static STAMP: Cell<Option<tokio::time::Instant>> = const { Cell::new(None) };
+}
+
+struct NoteSlot {
+    on: Cell<usize>,
+    since: Cell<Option<tokio::time::Instant>>,
+    deadline: Cell<Option<tokio::time::Instant>>,
+}
+
+/// Notes what the current poll parks on (called on `Pending` only).
+#[inline]
+pub(crate) fn note_park(n: crate::inspect::Note) {
+    let _ = NOTE.try_with(|s| {
+        s.on.set(n.on);
+        s.since.set(n.since);
+        s.deadline.set(n.deadline);
+    });
+}
+
+/// Forgets a noted park (a step starts).
+#[inline]
+pub(crate) fn clear_note() {
+    let _ = NOTE.try_with(|s| s.on.set(0));
+}
+
+/// Takes the noted park, leaving none.
+#[inline]
+pub(crate) fn take_note() -> crate::inspect::Note {
+    NOTE.try_with(|s| crate::inspect::Note {
+        on: s.on.replace(0),
+        since: s.since.get(),
+        deadline: s.deadline.get(),
+    })
+    .unwrap_or(crate::inspect::Note::NONE)
+}
+
+/// Sets (at the start of a driver round) or clears (at its end) the
+/// round's time stamp.
+#[inline]
+pub(crate) fn set_stamp(t: Option<tokio::time::Instant>) {
+    let _ = STAMP.try_with(|s| s.set(t));
+}
+
+/// The current driver round's start, or the clock outside a round.
+#[inline]
+pub(crate) fn round_now() -> tokio::time::Instant {
+    STAMP
+        .try_with(Cell::get)
+        .ok()
+        .flatten()
+        .unwrap_or_else(tokio::time::Instant::now)
 }
 
 /// Runs `f`, a call into Tokio that can only answer "not here" by
@@ -163,6 +227,11 @@ impl std::fmt::Debug for RemoteState {
 }
 
 impl Remote {
+    /// `true` on the loop's own OS thread.
+    pub(crate) fn is_local(&self) -> bool {
+        LOOP_ID.try_with(Cell::get).ok() == Some(self.loop_id)
+    }
+
     /// Queues `key` for this loop from whatever OS thread the caller is on.
     pub(crate) fn wake(&self, key: Key) {
         if LOOP_ID.try_with(Cell::get).ok() == Some(self.loop_id) {
@@ -297,6 +366,16 @@ pub(crate) struct Loop {
     /// The loop-wide state of a compatibility layer (Copas' thread names,
     /// error handlers, servers), one value per type, made on first use.
     layers: RefCell<Vec<Rc<dyn Any>>>,
+    /// The sockets made on this OS thread, for the inventory: weak
+    /// references, pruned as the list grows (see [`Loop::add_socket`]).
+    sockets: RefCell<SockList>,
+}
+
+#[derive(Default)]
+struct SockList {
+    list: Vec<crate::sock::WeakSock>,
+    /// Prune the dead entries when the list reaches this length.
+    prune_at: usize,
 }
 
 impl Loop {
@@ -326,6 +405,7 @@ impl Loop {
             rt: OnceCell::new(),
             shared: RefCell::new(None),
             layers: RefCell::default(),
+            sockets: RefCell::default(),
         }
     }
 
@@ -406,6 +486,35 @@ impl Loop {
         drop(slots);
         let timers = std::mem::take(&mut *self.timers.borrow_mut());
         drop(timers);
+    }
+
+    /// Every live thread.
+    pub(crate) fn threads(&self) -> Vec<Rc<ThreadInner>> {
+        let slab = self.slab.borrow();
+        slab.slots.iter().filter_map(|s| s.1.clone()).collect()
+    }
+
+    // ===== sockets (for the inventory) =====
+
+    /// Lists a new socket. Dead entries are pruned when the list has
+    /// doubled since the last prune, so this is O(1) amortized and the
+    /// list holds at most about twice the live sockets.
+    pub(crate) fn add_socket(&self, s: crate::sock::WeakSock) {
+        let Ok(mut socks) = self.sockets.try_borrow_mut() else {
+            return;
+        };
+        if socks.list.len() >= socks.prune_at {
+            socks.list.retain(|w| w.strong_count() > 0);
+            socks.prune_at = (socks.list.len() * 2).max(64);
+        }
+        socks.list.push(s);
+    }
+
+    /// The live sockets made on this OS thread.
+    pub(crate) fn sockets(&self) -> Vec<std::sync::Arc<crate::sock::SockShared>> {
+        let mut socks = self.sockets.borrow_mut();
+        socks.list.retain(|w| w.strong_count() > 0);
+        socks.list.iter().filter_map(|w| w.upgrade()).collect()
     }
 
     pub(crate) fn current(&self) -> Option<Rc<ThreadInner>> {

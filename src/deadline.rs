@@ -128,6 +128,12 @@ impl Deadline {
     }
 
     /// `true` when there is no deadline.
+    /// The deadline as an instant (`None`: none).
+    #[inline]
+    pub(crate) fn at(&self) -> Option<Instant> {
+        self.at
+    }
+
     #[allow(dead_code)] // used by some socket kinds only
     pub(crate) fn is_none(&self) -> bool {
         self.at.is_none()

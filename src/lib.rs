@@ -106,6 +106,7 @@
 // (start/run/poll). The calls on top: the rest of `thread` (make,
 // resume, park, join), `time`, `sleep_job`, `reactor`; then the sockets.
 mod error;
+mod trace;
 mod value;
 
 mod deadline;
@@ -121,6 +122,7 @@ mod sleep_job;
 mod time;
 
 pub mod copas;
+mod inspect;
 pub mod luasocket;
 pub mod socket2;
 pub mod socketloop;
@@ -140,6 +142,10 @@ pub use addr::{
     Port, Protocol, SockAddr, SockType, ToAddr,
 };
 pub use error::{Error, ErrorKind, Result};
+pub use inspect::{
+    inventory, inventory_handle, inventory_start, serve_inventory, Inventory, InventoryHandle,
+    SocketInfo, ThreadInfo, TimerInfo, TimerKind, WaitDir, WaitOn, Waiting,
+};
 pub use opt::OptValue;
 pub use raw::{raw, Raw};
 pub use reactor::{epoll_fd, reactor, set_reactor, Reactor, RemoteThread};

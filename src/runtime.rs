@@ -114,6 +114,17 @@ impl Future for Driver {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
+        crate::context::set_stamp(Some(Instant::now()));
+        let r = this.round(cx);
+        crate::context::set_stamp(None);
+        r
+    }
+}
+
+impl Driver {
+    /// One poll of the driver: steps ready threads, fires timers, parks.
+    fn round(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self;
         with_loop(|l| {
             this.enter(l, cx);
             let mut n = 0;

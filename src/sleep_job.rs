@@ -198,6 +198,7 @@ impl SleepJob {
         let mut timer = at.map(|at| Sleep::new(Some(at)));
         let thread = in_thread.as_ref().map(|t| t.inner().clone());
         let _guard = SjGuard { sj: self };
+        let since = crate::inspect::enabled().then(crate::context::round_now);
         std::future::poll_fn(|cx| {
             if let Some(sh) = self.shared.get() {
                 let mut g = sh.lock();
@@ -242,6 +243,11 @@ impl SleepJob {
                     return Poll::Ready(self.take_remote(true));
                 }
             }
+            crate::inspect::note_park(crate::inspect::Note::new(
+                crate::inspect::Park::SleepJob,
+                since,
+                at,
+            ));
             Poll::Pending
         })
         .await

@@ -167,3 +167,22 @@ pub(crate) fn fire_one(l: &Loop, now: Instant) -> bool {
     }
     true
 }
+
+/// The pending timers, earliest first: when each fires, what it is, and a
+/// periodic job's period (for the inventory).
+pub(crate) fn list(l: &Loop) -> Vec<(Instant, crate::inspect::TimerKind, Option<Duration>)> {
+    use crate::inspect::TimerKind;
+    let q = l.timers.borrow();
+    let mut v: Vec<_> = q
+        .heap
+        .iter()
+        .filter(|e| !e.job.done.get())
+        .map(|e| match &e.job.action {
+            Action::Wake(_) => (e.at, TimerKind::Sleep, None),
+            Action::Once(_) => (e.at, TimerKind::Once, None),
+            Action::Every(x) => (e.at, TimerKind::Every, Some(x.period)),
+        })
+        .collect();
+    v.sort_by_key(|x| x.0);
+    v
+}

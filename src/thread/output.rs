@@ -238,6 +238,7 @@ pub(super) fn store<T: ThreadOutput>(out: T) {
             let x = t.extra();
             if let Some(msg) = failure {
                 let msg = format!("{} returned Err: {msg}", t.describe());
+                crate::trace::debug_event!(target: "sockloop::thread", error = %msg, "failed");
                 *x.failure.borrow_mut() = Some((ErrorKind::ThreadFailed, msg));
                 x.unreported.set(true);
             }
@@ -319,6 +320,7 @@ pub(super) fn panicked(t: &ThreadInner, p: Box<dyn Any + Send>) -> Failure {
     t.panicked.set(true);
     let who = t.describe();
     let msg = format!("{who} panicked: {}", panic_message(&p));
+    crate::trace::debug_event!(target: "sockloop::thread", panic = %msg, "panicked");
     *t.extra().failure.borrow_mut() = Some((ErrorKind::ThreadPanicked, msg));
     Failure::Panic(Some(who), p)
 }

@@ -223,6 +223,13 @@ impl Future for Park1 {
                             return Poll::Ready(Ok(Value::new(())));
                         }
                         cur.park.set(Park::Suspend);
+                        if crate::inspect::enabled() {
+                            crate::inspect::note_park(crate::inspect::Note::new(
+                                crate::inspect::Park::Suspend,
+                                Some(crate::context::round_now()),
+                                None,
+                            ));
+                        }
                         match target {
                             Some(target) => {
                                 let v = v.unwrap_or_else(|| Value::new(()));
@@ -239,8 +246,9 @@ impl Future for Park1 {
                         if deliver_cancel(cur) {
                             return Poll::Ready(Ok(Value::new(())));
                         }
-                        // A stray wake: stay parked.
+                        // A stray wake: stay parked (since the first park).
                         cur.park.set(Park::Suspend);
+                        crate::inspect::note_park(cur.wait_note());
                         Poll::Pending
                     }
                 }

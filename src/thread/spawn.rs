@@ -461,9 +461,24 @@ fn newthread_in<T>(l: &Loop, name: Option<Box<str>>, fut: BoxFuture) -> Thread<T
             panicked: Cell::new(false),
             handles: Cell::new(0),
             env: Env::default(),
+            #[cfg(feature = "tracing")]
+            span: tracing::debug_span!(
+                target: "sockloop::thread",
+                "sockloop_thread",
+                id = key,
+                name = extra.get().and_then(|x| x.name.as_deref())
+            ),
             extra,
+            wait: Cell::new(crate::inspect::Note::NONE),
         })
     });
+    crate::trace::debug_event!(
+        target: "sockloop::thread",
+        parent: &inner.span,
+        id = inner.key,
+        name = inner.name(),
+        "created"
+    );
     Thread::from_inner(inner)
 }
 

@@ -74,6 +74,12 @@ pub(crate) struct ThreadInner {
     pub(super) env: Env,
     /// What few threads need, made on first use (8 bytes per thread).
     pub(super) extra: OnceCell<Box<Extra>>,
+    /// What the thread last parked on (for the inventory; set when a step
+    /// ends in a park).
+    pub(super) wait: Cell<crate::inspect::Note>,
+    /// The thread's `tracing` span (id, name), entered at every step.
+    #[cfg(feature = "tracing")]
+    pub(super) span: tracing::Span,
 }
 
 /// The rarely used part of a thread: its name, finish hooks, joiners and
@@ -128,8 +134,23 @@ impl ThreadInner {
         self.extra.get_or_init(Box::default)
     }
 
+    /// [`Thread::id`].
+    pub(crate) fn id(&self) -> u64 {
+        self.key
+    }
+
+    /// [`Thread::status`].
+    pub(crate) fn status(&self) -> ThreadStatus {
+        self.state.get()
+    }
+
+    /// What the thread last parked on.
+    pub(crate) fn wait_note(&self) -> crate::inspect::Note {
+        self.wait.get()
+    }
+
     /// The name given at creation.
-    pub(super) fn name(&self) -> Option<&str> {
+    pub(crate) fn name(&self) -> Option<&str> {
         self.extra.get()?.name.as_deref()
     }
 

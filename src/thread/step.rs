@@ -50,7 +50,14 @@ pub(crate) fn step(l: &Loop, t: Rc<ThreadInner>, input: Option<Value>) -> Step {
 }
 
 fn step_one(l: &Loop, t: &Rc<ThreadInner>, input: Option<Value>) -> Step {
+    #[cfg(feature = "tracing")]
+    let _span = t.span.enter();
     let was = t.state.replace(ThreadStatus::Running);
+    crate::trace::debug_event!(target: "sockloop::thread", from = ?was, "resumed");
+    let noting = crate::inspect::enabled();
+    if noting {
+        crate::inspect::clear_note();
+    }
     if was == ThreadStatus::Waiting {
         l.waiting_add(-1);
     }
@@ -72,11 +79,16 @@ fn step_one(l: &Loop, t: &Rc<ThreadInner>, input: Option<Value>) -> Step {
     match res {
         Ok(Poll::Pending) => {
             t.fut.set(fut);
+            if noting {
+                keep_note(t);
+            }
             if t.park.replace(Park::None) == Park::Suspend {
                 t.state.set(ThreadStatus::Suspended);
+                crate::trace::debug_event!(target: "sockloop::thread", "suspended");
                 Step::Suspended(t.outbox.take())
             } else {
                 t.state.set(ThreadStatus::Waiting);
+                crate::trace::debug_event!(target: "sockloop::thread", "waiting");
                 l.waiting_add(1);
                 // Every entry that steps a thread made sure a driver can
                 // run before the body ran; this restarts one that ended
@@ -103,7 +115,18 @@ fn step_one(l: &Loop, t: &Rc<ThreadInner>, input: Option<Value>) -> Step {
     }
 }
 
+/// Moves the park noted during the step into the thread.
+#[inline]
+fn keep_note(t: &ThreadInner) {
+    t.wait.set(crate::inspect::take_note());
+}
+
 fn finish(l: &Loop, t: &Rc<ThreadInner>) {
+    crate::trace::debug_event!(
+        target: "sockloop::thread",
+        panicked = t.panicked.get(),
+        "finished"
+    );
     // A cancel nobody took ends with the thread.
     t.unmark_cancel();
     t.state.set(ThreadStatus::Finished);
@@ -201,6 +224,7 @@ pub(super) fn deliver_cancel(t: &ThreadInner) -> bool {
     }
     t.cancelled.set(true);
     t.cancel_io.set(true);
+    crate::trace::debug_event!(target: "sockloop::thread", "cancelled");
     true
 }
 
