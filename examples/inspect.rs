@@ -30,7 +30,6 @@ async fn echo(c: Tcp) -> sockloop::Result<()> {
 
 fn main() -> sockloop::Result<()> {
     // The waits' bookkeeping runs from here on (a load per park before).
-    sockloop::inventory_start();
     let serve = std::env::args().any(|a| a == "--serve");
     let server = Rc::new(tcp()?);
     server.listen("127.0.0.1:0")?;

@@ -35,50 +35,68 @@ thread_local! {
     /// Set while [`catch_quietly`] runs a probe: the panic hook stays silent.
     static QUIET: Cell<bool> = const { Cell::new(false) };
     /// The park noted by the call being polled, for the inventory (moved
-    /// into the thread when its step ends in a park; its `on` is cleared
-    /// when a step starts).
+    /// into the thread when its step ends in a park; cleared when a step
+    /// starts).
     static NOTE: NoteSlot = const {
         NoteSlot {
             on: Cell::new(0),
-            since: Cell::new(None),
             deadline: Cell::new(None),
+            fresh: Cell::new(true),
         }
     };
     /// When the driver's current round started (`None` between rounds):
-    /// a parked call's "since" for the inventory, read without a clock
-    /// read of its own.
+    /// a parked thread's "since" for the inventory, without a clock read
+    /// per park.
     static STAMP: Cell<Option<tokio::time::Instant>> = const { Cell::new(None) };
 }
 
 struct NoteSlot {
+    /// What (a packed [`Park`](crate::inspect::Park); 0: nothing noted).
     on: Cell<usize>,
-    since: Cell<Option<tokio::time::Instant>>,
     deadline: Cell<Option<tokio::time::Instant>>,
+    /// The wait starts here (a call's first park), rather than going on
+    /// from the thread's previous park.
+    fresh: Cell<bool>,
 }
 
-/// Notes what the current poll parks on (called on `Pending` only).
+/// Notes what the current poll parks on (called on `Pending` only): three
+/// stores into a thread-local slot, no clock read.
 #[inline]
-pub(crate) fn note_park(n: crate::inspect::Note) {
+pub(crate) fn note_park(on: usize, deadline: Option<tokio::time::Instant>, fresh: bool) {
     let _ = NOTE.try_with(|s| {
-        s.on.set(n.on);
-        s.since.set(n.since);
-        s.deadline.set(n.deadline);
+        s.on.set(on);
+        s.deadline.set(deadline);
+        s.fresh.set(fresh);
     });
 }
 
-/// Forgets a noted park (a step starts).
+/// Forgets a noted park (a step starts): a step that parks without a
+/// note parks on something sockloop does not know, from then on.
 #[inline]
 pub(crate) fn clear_note() {
-    let _ = NOTE.try_with(|s| s.on.set(0));
+    let _ = NOTE.try_with(|s| {
+        s.on.set(0);
+        s.fresh.set(true);
+    });
 }
 
-/// Takes the noted park, leaving none.
+/// The park noted during the step that just ended, following `prev` (the
+/// thread's previous one): a wait that goes on keeps its "since", a new
+/// one starts at the driver round's time stamp.
 #[inline]
-pub(crate) fn take_note() -> crate::inspect::Note {
-    NOTE.try_with(|s| crate::inspect::Note {
-        on: s.on.replace(0),
-        since: s.since.get(),
-        deadline: s.deadline.get(),
+pub(crate) fn take_note(prev: crate::inspect::Note) -> crate::inspect::Note {
+    NOTE.try_with(|s| {
+        let on = s.on.get();
+        let since = if s.fresh.get() || prev.on != on || prev.since.is_none() {
+            Some(round_now())
+        } else {
+            prev.since
+        };
+        crate::inspect::Note {
+            on,
+            since,
+            deadline: s.deadline.get(),
+        }
     })
     .unwrap_or(crate::inspect::Note::NONE)
 }

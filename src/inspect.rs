@@ -4,15 +4,16 @@
 //! ([`InventoryHandle`]), and served as text on a loopback TCP port
 //! ([`serve_inventory`]).
 //!
-//! The bookkeeping is made for a hot path that does not pay for it: what a
-//! thread waits on is noted only when it parks (a call that completes at
-//! once notes nothing), in a per-OS-thread slot that the step moves into
-//! the thread; the rest is read from the loop's own state when an
-//! inventory is taken.
+//! The bookkeeping always runs, so an inventory shows every wait, also
+//! those that began before anyone asked; it is made for a hot path that
+//! does not notice it: what a thread waits on is noted only when it parks
+//! (a call that completes at once notes nothing), with three stores into a
+//! per-OS-thread slot that the step moves into the thread; "since" is the
+//! driver round's time stamp (one clock read per round, not per park); the
+//! rest is read from the loop's own state when an inventory is taken.
 
 use std::fmt;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use tokio::time::Instant;
@@ -56,31 +57,28 @@ const TAG_READ: usize = 4;
 const TAG_WRITE: usize = 5;
 const TAGS: usize = 7;
 
-impl Note {
-    pub(crate) const NONE: Note = Note {
-        on: TAG_OTHER,
-        since: None,
-        deadline: None,
-    };
-
-    /// A park on `p` (a socket's key is the address of its shared state,
-    /// aligned to 8 bytes, so the low 3 bits hold the tag).
+impl Park {
+    /// The park packed in one word (a socket's key is the address of its
+    /// shared state, aligned to 8 bytes, so the low 3 bits hold the tag).
     #[inline]
-    pub(crate) fn new(p: Park, since: Option<Instant>, deadline: Option<Instant>) -> Note {
-        let on = match p {
+    pub(crate) fn pack(self) -> usize {
+        match self {
             Park::Other => TAG_OTHER,
             Park::Sleep => TAG_SLEEP,
             Park::SleepJob => TAG_SLEEP_JOB,
             Park::Suspend => TAG_SUSPEND,
             Park::Socket(k, WaitDir::Read) => (k & !TAGS) | TAG_READ,
             Park::Socket(k, WaitDir::Write) => (k & !TAGS) | TAG_WRITE,
-        };
-        Note {
-            on,
-            since,
-            deadline,
         }
     }
+}
+
+impl Note {
+    pub(crate) const NONE: Note = Note {
+        on: TAG_OTHER,
+        since: None,
+        deadline: None,
+    };
 
     /// What the park is on.
     pub(crate) fn park(&self) -> Park {
@@ -95,48 +93,12 @@ impl Note {
     }
 }
 
-pub(crate) use crate::context::{clear_note, take_note};
-
-/// Whether the per-wait bookkeeping and the byte counters run (see
-/// [`inventory_start`]). Process-wide: one relaxed load on a park.
-static ENABLED: AtomicBool = AtomicBool::new(false);
-
-/// `true` once [`inventory_start`] (or any inventory call) has run.
+/// Notes what the current poll parks on, until when, and whether the
+/// wait starts here (`fresh`) or goes on from the thread's previous park
+/// (a call polled again after a wake-up that did not end it).
 #[inline]
-pub(crate) fn enabled() -> bool {
-    ENABLED.load(Ordering::Relaxed)
-}
-
-/// Notes what the current poll parks on, if the bookkeeping runs.
-#[inline]
-pub(crate) fn note_park(n: Note) {
-    if enabled() {
-        crate::context::note_park(n);
-    }
-}
-
-/// Starts the inventory's bookkeeping for the whole process: from now on
-/// a parking thread notes what it waits on and since when, and sockets
-/// count their bytes. Before it, nothing of that runs (a park costs one
-/// load more), so an [`Inventory`] shows the waits that began, and the
-/// bytes moved, after the first call. [`inventory`], [`inventory_handle`]
-/// and [`serve_inventory`] call it; call it at start-up to see
-/// everything.
-///
-/// # Examples
-///
-/// ```
-/// sockloop::inventory_start();
-/// sockloop::run(async {
-///     let t = sockloop::thread(async { sockloop::sleep(60.0).await });
-///     let inv = sockloop::inventory();
-///     let w = inv.threads.iter().find(|x| x.id == t.id()).unwrap().waiting.clone();
-///     assert!(w.unwrap().since.is_some());
-///     t.cancel();
-/// });
-/// ```
-pub fn inventory_start() {
-    ENABLED.store(true, Ordering::Relaxed);
+pub(crate) fn note_park(p: Park, deadline: Option<Instant>, fresh: bool) {
+    crate::context::note_park(p.pack(), deadline, fresh);
 }
 
 // ===== the public inventory =====
@@ -218,9 +180,8 @@ pub struct Waiting {
     pub on: WaitOn,
     /// Since when ([`clock()`](crate::clock) seconds): the start of the
     /// loop round in which the wait began (the loop reads the clock once
-    /// per round, not per park). `None` when the wait began before
-    /// [`inventory_start`].
-    pub since: Option<f64>,
+    /// per round, not per park).
+    pub since: f64,
     /// Until when ([`clock()`](crate::clock) seconds): the call's `expires`
     /// or the sleep's end; `None` without a deadline.
     pub deadline: Option<f64>,
@@ -294,7 +255,6 @@ pub struct TimerInfo {
 /// # Examples
 ///
 /// ```
-/// sockloop::inventory_start();                  // note waits from now on
 /// sockloop::run(async {
 ///     let t = sockloop::thread_named("napper", async { sockloop::sleep(60.0).await });
 ///     let inv = sockloop::inventory();
@@ -350,9 +310,7 @@ impl fmt::Display for Inventory {
             )?;
             if let Some(w) = &t.waiting {
                 write!(f, " {}", w.on)?;
-                if let Some(s) = w.since {
-                    write!(f, " since {:.1} s", (self.now - s).max(0.0))?;
-                }
+                write!(f, " since {:.1} s", (self.now - w.since).max(0.0))?;
                 match w.deadline {
                     Some(d) => write!(f, ", deadline in {:.1} s", d - self.now)?,
                     None => write!(f, ", no deadline")?,
@@ -450,7 +408,7 @@ fn collect(l: &Loop) -> Inventory {
                 };
                 Some(Waiting {
                     on,
-                    since: n.since.map(|s| secs(s, base)),
+                    since: n.since.map_or(base.1, |s| secs(s, base)),
                     deadline: n.deadline.map(|d| secs(d, base)),
                 })
             }
@@ -505,7 +463,6 @@ fn collect(l: &Loop) -> Inventory {
 /// # Ok(()) }
 /// ```
 pub fn inventory() -> Inventory {
-    inventory_start();
     with_loop(collect)
 }
 
@@ -524,7 +481,6 @@ pub fn inventory() -> Inventory {
 /// # drop(t);
 /// ```
 pub fn inventory_handle() -> InventoryHandle {
-    inventory_start();
     InventoryHandle {
         remote: with_loop(|l| l.remote().clone()),
     }
@@ -605,7 +561,6 @@ impl InventoryHandle {
 /// });
 /// ```
 pub fn serve_inventory(addr: impl ToAddr) -> Result<(Thread<()>, SockAddr)> {
-    inventory_start();
     let addrs = addr.to_addr()?.resolve(&crate::addr::Hints::default())?;
     let Some(a) = addrs.first() else {
         return Err(Error::with_message(

@@ -143,8 +143,8 @@ pub use addr::{
 };
 pub use error::{Error, ErrorKind, Result};
 pub use inspect::{
-    inventory, inventory_handle, inventory_start, serve_inventory, Inventory, InventoryHandle,
-    SocketInfo, ThreadInfo, TimerInfo, TimerKind, WaitDir, WaitOn, Waiting,
+    inventory, inventory_handle, serve_inventory, Inventory, InventoryHandle, SocketInfo,
+    ThreadInfo, TimerInfo, TimerKind, WaitDir, WaitOn, Waiting,
 };
 pub use opt::OptValue;
 pub use raw::{raw, Raw};

@@ -198,7 +198,7 @@ impl SleepJob {
         let mut timer = at.map(|at| Sleep::new(Some(at)));
         let thread = in_thread.as_ref().map(|t| t.inner().clone());
         let _guard = SjGuard { sj: self };
-        let since = crate::inspect::enabled().then(crate::context::round_now);
+        let mut fresh = true;
         std::future::poll_fn(|cx| {
             if let Some(sh) = self.shared.get() {
                 let mut g = sh.lock();
@@ -243,11 +243,8 @@ impl SleepJob {
                     return Poll::Ready(self.take_remote(true));
                 }
             }
-            crate::inspect::note_park(crate::inspect::Note::new(
-                crate::inspect::Park::SleepJob,
-                since,
-                at,
-            ));
+            crate::inspect::note_park(crate::inspect::Park::SleepJob, at, fresh);
+            fresh = false;
             Poll::Pending
         })
         .await

@@ -33,9 +33,10 @@ use crate::error::{Error, ErrorKind, Result};
 
 /// Which readiness a call waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 pub(crate) enum Dir {
-    Read,
-    Write,
+    Read = 0,
+    Write = 1,
 }
 
 /// The kind of syscall a call makes.
@@ -46,28 +47,33 @@ pub(crate) enum Dir {
 /// "Not ready" is therefore trusted to mean "would block" only by the kind
 /// of call whose `EAGAIN` last cleared it; any other kind tries its
 /// syscall first and so gets its error (or its data) without waiting.
+///
+/// The low bit of the discriminant is the direction ([`Dir`]), so that
+/// [`Op::dir`] is one `and` on the wait path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 pub(crate) enum Op {
     /// `recv`, `recvfrom`, `read`.
-    Recv,
+    Recv = 0,
     /// `accept`.
-    Accept,
+    Accept = 2,
     /// `send`, `sendto`, `write`.
-    Send,
+    Send = 1,
     /// Finishing a non-blocking `connect`.
-    Connect,
+    Connect = 3,
     /// A zero-timeout `poll(2)` for reading (`readable()`).
-    PollRead,
+    PollRead = 4,
     /// A zero-timeout `poll(2)` for writing (`writable()`).
-    PollWrite,
+    PollWrite = 5,
 }
 
 impl Op {
     #[inline]
     fn dir(self) -> Dir {
-        match self {
-            Op::Recv | Op::Accept | Op::PollRead => Dir::Read,
-            Op::Send | Op::Connect | Op::PollWrite => Dir::Write,
+        if self as u8 & 1 == 0 {
+            Dir::Read
+        } else {
+            Dir::Write
         }
     }
 }
@@ -275,8 +281,6 @@ pub(crate) struct Call {
     grace: Option<Instant>,
     /// A syscall after the deadline would block: no more syscalls.
     done: bool,
-    /// When the call first parked (for the inventory).
-    since: Option<Instant>,
     /// Bytes moved so far (the `partial()` of a traced error).
     #[cfg(feature = "tracing")]
     moved: usize,
@@ -297,7 +301,6 @@ impl Call {
             parked: false,
             grace: None,
             done: false,
-            since: None,
             #[cfg(feature = "tracing")]
             moved: 0,
         }
@@ -657,38 +660,34 @@ impl Sock {
         op: Op,
         f: &mut impl FnMut(&Socket) -> io::Result<(T, bool)>,
     ) -> Poll<Result<T>> {
-        #[cfg(not(feature = "tracing"))]
-        return self.poll_call_inner(cx, call, op, f);
+        let r = self.poll_call_inner(cx, call, op, f);
         #[cfg(feature = "tracing")]
-        {
-            let r = self.poll_call_inner(cx, call, op, f);
-            if let Poll::Ready(Err(e)) = &r {
-                self.trace_error(op, call, e);
-            }
-            r
+        if let Poll::Ready(Err(e)) = &r {
+            self.trace_error(op, call, e);
         }
+        r
     }
 
     /// Adds `n` bytes to the socket's counter for `op`'s direction.
-    #[inline(never)]
+    #[inline]
     fn count_n(&self, op: Op, n: usize) {
         self.shared.moved[op.dir() as usize].fetch_add(n as u64, Ordering::Relaxed);
     }
 
     /// Adds what a syscall moved to the socket's counters.
-    #[inline(never)]
+    #[inline]
     fn count<T: Moved>(&self, op: Op, r: &io::Result<(T, bool)>) {
         if let Ok((v, _)) = r {
-            self.shared.moved[op.dir() as usize].fetch_add(v.moved() as u64, Ordering::Relaxed);
+            self.count_n(op, v.moved());
         }
     }
 
     /// Notes for the inventory that the current thread parks on this
-    /// socket (a call that completes at once notes nothing). Inline: out
-    /// of line cost more (2338 against 2266 Ir/req in bench/callgrind.sh).
+    /// socket (a call that completes at once notes nothing); `first`: the
+    /// call's first park, where its wait starts.
     #[inline]
-    fn note_park(&self, op: Op, call: &Call) {
-        crate::inspect::note_park(crate::inspect::Note::new(
+    fn note_park(&self, op: Op, call: &Call, first: bool) {
+        crate::inspect::note_park(
             crate::inspect::Park::Socket(
                 Arc::as_ptr(&self.shared) as usize,
                 match op.dir() {
@@ -696,9 +695,9 @@ impl Sock {
                     Dir::Write => crate::inspect::WaitDir::Write,
                 },
             ),
-            call.since,
             call.deadline.at(),
-        ));
+            first,
+        );
     }
 
     /// The one place a sockloop call's error is traced (at `trace`
@@ -736,25 +735,19 @@ impl Sock {
             tried = true;
             f(s)
         });
-        if let Poll::Ready(x) = &r {
-            // Counted here, not in the syscall closure: that cost 60
-            // instructions per request in bench/callgrind.sh.
-            if let Ok(v) = x {
-                if crate::inspect::enabled() {
-                    self.count_n(op, v.moved());
-                }
-                #[cfg(feature = "tracing")]
-                {
-                    call.moved += v.moved();
-                }
+        if r.is_ready() {
+            if let Poll::Ready(Ok(v)) = &r {
+                self.count_n(op, v.moved());
+            }
+            #[cfg(feature = "tracing")]
+            if let Poll::Ready(Ok(v)) = &r {
+                call.moved += v.moved();
             }
             return r;
         }
-        if !call.parked {
+        let first = !call.parked;
+        if first {
             call.parked = true;
-            if crate::inspect::enabled() {
-                call.since = Some(since_now());
-            }
             if crate::thread::take_cancel() {
                 return Poll::Ready(Err(Error::cancelled()));
             }
@@ -767,9 +760,7 @@ impl Sock {
             }
             return Poll::Ready(self.after_deadline(call, op, f));
         }
-        if crate::inspect::enabled() {
-            self.note_park(op, call);
-        }
+        self.note_park(op, call, first);
         Poll::Pending
     }
 
@@ -788,9 +779,7 @@ impl Sock {
         }
         let r = self.try_now(&mut |s: &Socket| {
             let r = f(s);
-            if crate::inspect::enabled() {
-                self.count(op, &r);
-            }
+            self.count(op, &r);
             #[cfg(feature = "tracing")]
             {
                 call.moved += r.as_ref().map_or(0, |(v, _)| v.moved());
@@ -838,12 +827,6 @@ impl Drop for Sock {
     fn drop(&mut self) {
         let _ = self.close();
     }
-}
-
-/// A parked call's "since".
-#[inline]
-fn since_now() -> Instant {
-    crate::context::round_now()
 }
 
 /// How many bytes a call's result moved (for the sockets' counters).

@@ -150,8 +150,6 @@ enum SleepState {
 #[must_use = "futures do nothing unless awaited"]
 pub(crate) struct Sleep {
     at: Option<Instant>,
-    /// When a sockloop thread first parked on it (for the inventory).
-    since: Option<Instant>,
     state: SleepState,
 }
 
@@ -159,19 +157,15 @@ impl Sleep {
     pub(crate) fn new(at: Option<Instant>) -> Sleep {
         Sleep {
             at,
-            since: None,
             state: SleepState::Init,
         }
     }
 }
 
-/// Notes a sleep's park for the inventory.
-fn note_sleep(since: Option<Instant>, at: Option<Instant>) {
-    crate::inspect::note_park(crate::inspect::Note::new(
-        crate::inspect::Park::Sleep,
-        since,
-        at,
-    ));
+/// Notes a sleep's park for the inventory (`fresh`: its first).
+#[inline]
+fn note_sleep(at: Option<Instant>, fresh: bool) {
+    crate::inspect::note_park(crate::inspect::Park::Sleep, at, fresh);
 }
 
 impl Future for Sleep {
@@ -198,10 +192,7 @@ impl Future for Sleep {
                     this.state = SleepState::Done;
                     return Poll::Ready(());
                 }
-                if crate::inspect::enabled() {
-                    this.since.get_or_insert_with(crate::context::round_now);
-                }
-                note_sleep(this.since, this.at);
+                note_sleep(this.at, true);
                 let Some(at) = this.at else {
                     // Forever: only a cancel ends it.
                     return Poll::Pending;
@@ -225,7 +216,7 @@ impl Future for Sleep {
                     this.state = SleepState::Done;
                     return Poll::Ready(());
                 }
-                note_sleep(this.since, this.at);
+                note_sleep(this.at, false);
                 if let Action::Wake(w) = &job.action {
                     let mut w = w.borrow_mut();
                     if !w.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {

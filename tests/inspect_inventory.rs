@@ -15,7 +15,6 @@ fn fd_of(t: &sockloop::Tcp) -> i32 {
 
 #[test]
 fn parked_recv_shows_socket_direction_since_and_deadline() {
-    sockloop::inventory_start();
     bounded(20, || {
         sockloop::run(async {
             let (c, s) = tcp_pair().await;
@@ -48,7 +47,7 @@ fn parked_recv_shows_socket_direction_since_and_deadline() {
                 }
                 other => panic!("waits on {other:?}"),
             }
-            let since = w.since.unwrap();
+            let since = w.since;
             assert!(
                 since >= t0 - 0.001 && since <= inv.now,
                 "{since} {t0} {}",
@@ -87,7 +86,6 @@ fn parked_recv_shows_socket_direction_since_and_deadline() {
 
 #[test]
 fn stuck_thread_has_no_deadline_and_close_ends_it() {
-    sockloop::inventory_start();
     bounded(20, || {
         sockloop::run(async {
             let (c, _s) = tcp_pair().await;
@@ -120,7 +118,6 @@ fn stuck_thread_has_no_deadline_and_close_ends_it() {
 
 #[test]
 fn sleep_suspend_and_timers_are_listed_and_removed() {
-    sockloop::inventory_start();
     bounded(20, || {
         sockloop::run(async {
             let sleeper = sockloop::thread_named("sleeper", async { sockloop::sleep(60.0).await });
@@ -142,7 +139,7 @@ fn sleep_suspend_and_timers_are_listed_and_removed() {
             assert!((s.deadline.unwrap() - inv.now - 60.0).abs() < 0.5);
             let p = w(susp.id());
             assert_eq!(p.on, WaitOn::Suspend);
-            assert!(p.since.is_some() && p.deadline.is_none());
+            assert!(p.since <= inv.now && p.deadline.is_none());
             let kinds: Vec<_> = inv.timers.iter().map(|t| (t.kind, t.period)).collect();
             assert_eq!(
                 kinds,
@@ -169,7 +166,6 @@ fn sleep_suspend_and_timers_are_listed_and_removed() {
 
 #[test]
 fn handle_works_from_another_os_thread() {
-    sockloop::inventory_start();
     bounded(20, || {
         let h = sockloop::inventory_handle();
         // Nothing runs the loop yet: the request times out.
@@ -191,7 +187,6 @@ fn handle_works_from_another_os_thread() {
 
 #[test]
 fn served_on_loopback_only() {
-    sockloop::inventory_start();
     bounded(20, || {
         sockloop::run(async {
             for bad in ["0.0.0.0:0", "[::]:0"] {
@@ -211,6 +206,59 @@ fn served_on_loopback_only() {
             );
             server.cancel();
             assert!(server.join(sockloop::clock() + 5.0).await.is_ok());
+        });
+    });
+}
+
+/// A call woken by data that does not end it (half of a `recvn`) goes on
+/// waiting since its first park; the next call's wait starts anew. No
+/// earlier inventory call is needed to see either.
+#[test]
+fn since_spans_a_call_and_restarts_with_the_next() {
+    bounded(20, || {
+        sockloop::run(async {
+            let (c, s) = tcp_pair().await;
+            let c = Rc::new(c);
+            let c2 = c.clone();
+            let t0 = sockloop::clock();
+            let reader = sockloop::thread_named("recvn", async move {
+                let mut buf = [0u8; 10];
+                c2.recvn(&mut buf, None).await?;
+                c2.recv(&mut buf, None).await
+            });
+            sockloop::sleep(0.3).await;
+            s.send(b"12345", None).await.unwrap();
+            sockloop::sleep(0.1).await;
+            let waiting = |inv: &sockloop::Inventory| {
+                inv.threads
+                    .iter()
+                    .find(|x| x.id == reader.id())
+                    .and_then(|x| x.waiting.clone())
+                    .unwrap()
+            };
+            let inv = sockloop::inventory();
+            let w = waiting(&inv);
+            assert!(matches!(
+                w.on,
+                WaitOn::Socket {
+                    dir: WaitDir::Read,
+                    ..
+                }
+            ));
+            // Still since the recvn's first park, before the 5 bytes came.
+            assert!(w.since < t0 + 0.25, "since {} t0 {t0}", w.since);
+            assert_eq!(w.deadline, None);
+
+            s.send(b"67890", None).await.unwrap();
+            let t1 = sockloop::clock();
+            sockloop::sleep(0.1).await;
+            let inv = sockloop::inventory();
+            let w = waiting(&inv);
+            // The recv after the recvn: a new wait.
+            assert!(w.since >= t1 - 0.05, "since {} t1 {t1}", w.since);
+            s.send(b"x", None).await.unwrap();
+            let n = reader.join(sockloop::clock() + 5.0).await.unwrap().unwrap();
+            assert_eq!(n, 1);
         });
     });
 }

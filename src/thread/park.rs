@@ -223,13 +223,7 @@ impl Future for Park1 {
                             return Poll::Ready(Ok(Value::new(())));
                         }
                         cur.park.set(Park::Suspend);
-                        if crate::inspect::enabled() {
-                            crate::inspect::note_park(crate::inspect::Note::new(
-                                crate::inspect::Park::Suspend,
-                                Some(crate::context::round_now()),
-                                None,
-                            ));
-                        }
+                        crate::inspect::note_park(crate::inspect::Park::Suspend, None, true);
                         match target {
                             Some(target) => {
                                 let v = v.unwrap_or_else(|| Value::new(()));
@@ -248,7 +242,7 @@ impl Future for Park1 {
                         }
                         // A stray wake: stay parked (since the first park).
                         cur.park.set(Park::Suspend);
-                        crate::inspect::note_park(cur.wait_note());
+                        crate::inspect::note_park(crate::inspect::Park::Suspend, None, false);
                         Poll::Pending
                     }
                 }

@@ -54,10 +54,7 @@ fn step_one(l: &Loop, t: &Rc<ThreadInner>, input: Option<Value>) -> Step {
     let _span = t.span.enter();
     let was = t.state.replace(ThreadStatus::Running);
     crate::trace::debug_event!(target: "sockloop::thread", from = ?was, "resumed");
-    let noting = crate::inspect::enabled();
-    if noting {
-        crate::inspect::clear_note();
-    }
+    crate::context::clear_note();
     if was == ThreadStatus::Waiting {
         l.waiting_add(-1);
     }
@@ -79,9 +76,7 @@ fn step_one(l: &Loop, t: &Rc<ThreadInner>, input: Option<Value>) -> Step {
     match res {
         Ok(Poll::Pending) => {
             t.fut.set(fut);
-            if noting {
-                keep_note(t);
-            }
+            keep_note(t);
             if t.park.replace(Park::None) == Park::Suspend {
                 t.state.set(ThreadStatus::Suspended);
                 crate::trace::debug_event!(target: "sockloop::thread", "suspended");
@@ -118,7 +113,7 @@ fn step_one(l: &Loop, t: &Rc<ThreadInner>, input: Option<Value>) -> Step {
 /// Moves the park noted during the step into the thread.
 #[inline]
 fn keep_note(t: &ThreadInner) {
-    t.wait.set(crate::inspect::take_note());
+    t.wait.set(crate::context::take_note(t.wait.get()));
 }
 
 fn finish(l: &Loop, t: &Rc<ThreadInner>) {
