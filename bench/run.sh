@@ -5,6 +5,8 @@
 #   bench/run.sh                      everything (about 6-7 minutes)
 #   PAIRS=3 DUR=3 bench/run.sh        fewer/shorter runs
 #   ONLY=http|bulk|idle|mt bench/run.sh   one part
+#   FEATURES=tracing bench/run.sh     with sockloop's `tracing` feature (the HTTP
+#                                     server installs a subscriber at level info)
 #
 # Raw results go to target/bench-results/*.tsv; the summary (markdown
 # tables with medians and sockloop/tokio ratios) to stdout and
@@ -38,7 +40,7 @@ echo "ulimit -n: $(ulimit -n)" >&2
 
 echo "== cargo build --release --benches ==" >&2
 bin() { # the executable of bench target $1
-    cargo build --release --bench "$1" --message-format=json 2>/dev/null \
+    cargo build --release --bench "$1" ${FEATURES:+--features "$FEATURES"} --message-format=json 2>/dev/null \
         | grep -o '"executable":"[^"]*'"$1"'-[^"]*"' | tail -1 | cut -d'"' -f4
 }
 HTTP=$(bin http_hello)

@@ -70,8 +70,9 @@ pub(crate) fn note_park(on: usize, deadline: Option<tokio::time::Instant>, fresh
     });
 }
 
-/// Forgets a noted park (a step starts): a step that parks without a
-/// note parks on something sockloop does not know, from then on.
+/// Forgets a noted park (a thread finished after a call noted one): the
+/// slot is clear at the start of every step, so a step that parks without
+/// a note parks on something sockloop does not know.
 #[inline]
 pub(crate) fn clear_note() {
     let _ = NOTE.try_with(|s| {
@@ -80,25 +81,12 @@ pub(crate) fn clear_note() {
     });
 }
 
-/// The park noted during the step that just ended, following `prev` (the
-/// thread's previous one): a wait that goes on keeps its "since", a new
-/// one starts at the driver round's time stamp.
+/// Takes the park noted during the step that just ended (what, until
+/// when, whether it starts a wait), leaving the slot clear.
 #[inline]
-pub(crate) fn take_note(prev: crate::inspect::Note) -> crate::inspect::Note {
-    NOTE.try_with(|s| {
-        let on = s.on.get();
-        let since = if s.fresh.get() || prev.on != on || prev.since.is_none() {
-            Some(round_now())
-        } else {
-            prev.since
-        };
-        crate::inspect::Note {
-            on,
-            since,
-            deadline: s.deadline.get(),
-        }
-    })
-    .unwrap_or(crate::inspect::Note::NONE)
+pub(crate) fn take_note() -> (usize, Option<tokio::time::Instant>, bool) {
+    NOTE.try_with(|s| (s.on.replace(0), s.deadline.get(), s.fresh.replace(true)))
+        .unwrap_or((0, None, true))
 }
 
 /// Sets (at the start of a driver round) or clears (at its end) the

@@ -74,12 +74,6 @@ impl Park {
 }
 
 impl Note {
-    pub(crate) const NONE: Note = Note {
-        on: TAG_OTHER,
-        since: None,
-        deadline: None,
-    };
-
     /// What the park is on.
     pub(crate) fn park(&self) -> Park {
         match self.on & TAGS {

@@ -910,7 +910,7 @@ impl Tcp {
     /// moves its records through this, so a TLS call has exactly the
     /// deadline, cancel and wake-up rules of a `Tcp` call.
     #[cfg(feature = "tls")]
-    pub(crate) fn poll_call_with<T>(
+    pub(crate) fn poll_call_with<T: crate::sock::Moved>(
         &self,
         cx: &mut Context<'_>,
         call: &mut Call,

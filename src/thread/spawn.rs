@@ -469,7 +469,9 @@ fn newthread_in<T>(l: &Loop, name: Option<Box<str>>, fut: BoxFuture) -> Thread<T
                 name = extra.get().and_then(|x| x.name.as_deref())
             ),
             extra,
-            wait: Cell::new(crate::inspect::Note::NONE),
+            wait_on: Cell::new(0),
+            wait_since: Cell::new(None),
+            wait_deadline: Cell::new(None),
         })
     });
     crate::trace::debug_event!(

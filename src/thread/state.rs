@@ -76,7 +76,9 @@ pub(crate) struct ThreadInner {
     pub(super) extra: OnceCell<Box<Extra>>,
     /// What the thread last parked on (for the inventory; set when a step
     /// ends in a park).
-    pub(super) wait: Cell<crate::inspect::Note>,
+    pub(super) wait_on: Cell<usize>,
+    pub(super) wait_since: Cell<Option<tokio::time::Instant>>,
+    pub(super) wait_deadline: Cell<Option<tokio::time::Instant>>,
     /// The thread's `tracing` span (id, name), entered at every step.
     #[cfg(feature = "tracing")]
     pub(super) span: tracing::Span,
@@ -146,7 +148,11 @@ impl ThreadInner {
 
     /// What the thread last parked on.
     pub(crate) fn wait_note(&self) -> crate::inspect::Note {
-        self.wait.get()
+        crate::inspect::Note {
+            on: self.wait_on.get(),
+            since: self.wait_since.get(),
+            deadline: self.wait_deadline.get(),
+        }
     }
 
     /// The name given at creation.

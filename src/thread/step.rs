@@ -54,7 +54,6 @@ fn step_one(l: &Loop, t: &Rc<ThreadInner>, input: Option<Value>) -> Step {
     let _span = t.span.enter();
     let was = t.state.replace(ThreadStatus::Running);
     crate::trace::debug_event!(target: "sockloop::thread", from = ?was, "resumed");
-    crate::context::clear_note();
     if was == ThreadStatus::Waiting {
         l.waiting_add(-1);
     }
@@ -110,13 +109,21 @@ fn step_one(l: &Loop, t: &Rc<ThreadInner>, input: Option<Value>) -> Step {
     }
 }
 
-/// Moves the park noted during the step into the thread.
+/// Moves the park noted during the step into the thread: a wait that
+/// goes on (the same park, not a call's first) keeps its "since", a new
+/// one starts at the driver round's time stamp.
 #[inline]
 fn keep_note(t: &ThreadInner) {
-    t.wait.set(crate::context::take_note(t.wait.get()));
+    let (on, deadline, fresh) = crate::context::take_note();
+    if t.wait_on.replace(on) != on || fresh {
+        t.wait_since.set(Some(crate::context::round_now()));
+    }
+    t.wait_deadline.set(deadline);
 }
 
 fn finish(l: &Loop, t: &Rc<ThreadInner>) {
+    // A park noted by a call the body then dropped.
+    crate::context::clear_note();
     crate::trace::debug_event!(
         target: "sockloop::thread",
         panicked = t.panicked.get(),
