@@ -93,6 +93,7 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
     let core = lua.create_table()?;
     core.set("tcp", lua.create_function(socket::new_tcp)?)?;
     core.set("udp", lua.create_function(socket::new_udp)?)?;
+    core.set("raw", lua.create_function(socket::new_raw)?)?;
     core.set("addr", lua.create_function(addr::addr)?)?;
     threads::register(lua, &core)?;
     let sock: Table = lua.load(SOCK_LUA).set_name("=sock.lua").call(core)?;

@@ -54,8 +54,12 @@ fn run_script(name: &str) -> Result<String, String> {
 }
 
 fn check(name: &str) {
+    check_with(name, &format!("{name}.out"));
+}
+
+fn check_with(name: &str, out: &str) {
     let got = run_script(name).unwrap_or_else(|e| panic!("{name}.lua failed: {e}"));
-    let want = std::fs::read_to_string(dir().join(format!("{name}.out"))).unwrap();
+    let want = std::fs::read_to_string(dir().join(out)).unwrap();
     assert_eq!(got, want, "{name}.lua printed:\n{got}");
 }
 
@@ -97,6 +101,24 @@ fn scheduling() {
 #[test]
 fn sleeping_and_timers() {
     check("sleeping");
+}
+
+#[test]
+fn optional_arguments() {
+    check("args");
+}
+
+/// `sock.raw`: an ICMP echo on loopback with privileges; without them the
+/// script must print the error name the core gives (`access_denied`).
+#[test]
+fn raw_sockets() {
+    match sockloop::raw(sockloop::Protocol::Icmp) {
+        Ok(_) => check("raw"),
+        Err(e) => {
+            assert_eq!(e.name(), "access_denied");
+            check_with("raw", "raw.noperm.out");
+        }
+    }
 }
 
 #[test]
