@@ -29,6 +29,7 @@
 mod addr;
 mod convert;
 mod socket;
+mod socketloop;
 mod threads;
 
 use mlua::{Function, Lua, LuaOptions, StdLib, Table};
@@ -37,6 +38,18 @@ use sockloop::Thread;
 pub use convert::{from_value, to_value};
 pub use socket::{tcp_of, udp_of};
 pub use threads::LuaOutput;
+
+/// socketloop's Lua half, over [`socketloop::loop_core`].
+const SOCKETLOOP_LUA: &str = include_str!("socketloop.lua");
+/// LuaSocket's `socket` namespace, Lua half (`try`, `newtry`, `protect`).
+const SOCKET_LUA: &str = include_str!("socket.lua");
+/// A small `ltn12` (sinks, sources, pumps) for `socket.http`.
+const LTN12_LUA: &str = include_str!("ltn12.lua");
+/// A small `socket.http` client, enough for socketloop's example.
+const HTTP_LUA: &str = include_str!("http.lua");
+
+/// The registry key of sock.lua's `_register(co, handle)`.
+const REGISTER_KEY: &str = "sockloop_lua.register";
 
 /// sock.lua's Lua half (buffers, socket objects, thread bookkeeping).
 const SOCK_LUA: &str = include_str!("sock.lua");
@@ -99,9 +112,57 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
     let sock: Table = lua.load(SOCK_LUA).set_name("=sock.lua").call(core)?;
     lua.set_named_registry_value(socket::WRAP_KEY, sock.get::<Function>("_wrap")?)?;
     lua.set_named_registry_value(addr::TOBINARY_KEY, sock.get::<Function>("_tobinary")?)?;
-    let loaded: Table = lua.globals().get::<Table>("package")?.get("loaded")?;
+    lua.set_named_registry_value(REGISTER_KEY, sock.get::<Function>("_register")?)?;
+    let package: Table = lua.globals().get("package")?;
+    let loaded: Table = package.get("loaded")?;
     loaded.set("sock", sock)?;
+    let preload: Table = package.get("preload")?;
+    let modules = [
+        (
+            "socketloop",
+            SOCKETLOOP_LUA,
+            Some(socketloop::loop_core(lua)?),
+        ),
+        ("socket", SOCKET_LUA, Some(socketloop::socket_core(lua)?)),
+        ("ltn12", LTN12_LUA, None),
+        ("socket.http", HTTP_LUA, None),
+    ];
+    for (name, src, core) in modules {
+        let chunkname = format!("={name}.lua");
+        let loader = lua.create_function(move |lua, ()| {
+            lua.load(src)
+                .set_name(chunkname.as_str())
+                .call::<mlua::Value>(core.clone())
+        })?;
+        preload.set(name, loader)?;
+        loaded.set(name, mlua::Value::Nil)?;
+    }
     Ok(())
+}
+
+/// Takes over the descriptor `fd` of a stream socket, as socketloop's
+/// `loop.wrap(fd)` does: closing the async socket closes `fd`, so the
+/// caller must not close it again (as upstream).
+#[allow(unsafe_code)]
+fn take_stream_fd(fd: i32) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::{BorrowedFd, FromRawFd, OwnedFd};
+    if fd < 0 {
+        return Err(std::io::Error::from_raw_os_error(9)); // EBADF
+    }
+    // SAFETY: the borrow lasts for this statement only (no Lua code runs
+    // meanwhile) and only duplicates the descriptor; one that is not open
+    // makes the duplication fail with EBADF.
+    let dup = unsafe { BorrowedFd::borrow_raw(fd) }.try_clone_to_owned()?;
+    if socket2::SockRef::from(&dup).r#type()? != socket2::Type::STREAM {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a stream socket",
+        ));
+    }
+    drop(dup);
+    // SAFETY: `fd` is open (duplicating it worked) and is a stream socket;
+    // the Lua caller hands it over, as to upstream's `wrap(fd)`.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// Makes the Lua function `f` a sockloop thread, **suspended**, as
