@@ -140,10 +140,15 @@ async fn drive_args(co: mlua::Thread, args: MultiValue) -> LuaOutput {
     }
 }
 
-/// A Lua error's message without mlua's wrapping.
+/// A Lua error's message without mlua's wrapping and without the stack
+/// traceback mlua appends: the message alone, as a Rust thread's `Err`
+/// text and as upstream's `coroutine.resume` give it.
 fn lua_message(e: &mlua::Error) -> String {
     match e {
-        mlua::Error::RuntimeError(m) => m.clone(),
+        mlua::Error::RuntimeError(m) => match m.find("\nstack traceback:") {
+            Some(i) => m[..i].to_string(),
+            None => m.clone(),
+        },
         mlua::Error::CallbackError { cause, .. } => lua_message(cause),
         other => other.to_string(),
     }

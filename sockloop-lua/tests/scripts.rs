@@ -104,6 +104,11 @@ fn sleeping_and_timers() {
 }
 
 #[test]
+fn socketloop() {
+    check("socketloop");
+}
+
+#[test]
 fn optional_arguments() {
     check("args");
 }
