@@ -108,6 +108,22 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
     core.set("udp", lua.create_function(socket::new_udp)?)?;
     core.set("raw", lua.create_function(socket::new_raw)?)?;
     core.set("addr", lua.create_function(addr::addr)?)?;
+    // Tokio does not expose its poller: `nil, 'not_supported'` (share the
+    // driver from Rust with sockloop::reactor()/set_reactor()).
+    core.set(
+        "epoll_fd",
+        lua.create_function(|lua, _set: Option<i64>| socket::ret(lua, sockloop::epoll_fd()))?,
+    )?;
+    core.set(
+        "iocp",
+        lua.create_function(|lua, _set: mlua::Value| {
+            let e = sockloop::Error::with_message(
+                sockloop::ErrorKind::NotSupported,
+                "IOCP is Windows-only; sockloop runs on Linux",
+            );
+            socket::soft(lua, e, None)
+        })?,
+    )?;
     threads::register(lua, &core)?;
     let sock: Table = lua.load(SOCK_LUA).set_name("=sock.lua").call(core)?;
     lua.set_named_registry_value(socket::WRAP_KEY, sock.get::<Function>("_wrap")?)?;

@@ -68,7 +68,13 @@ for _, class in ipairs{tcp, udp, raw} do
 	function class:getopt(opt) return self._h:getopt(opt) end
 	function class:local_addr() return self._h:local_addr() end
 	function class:remote_addr() return self._h:remote_addr() end
-	function class:connect(host, port, expires, af)
+	-- `...` are bind's arguments (`host, port, af`): the local address to
+	-- bind to first, as upstream binds before ConnectEx.
+	function class:connect(host, port, expires, af, ...)
+		if (...) ~= nil or select('#', ...) > 1 then
+			local ok, err = self:bind(...)
+			if not ok then return nil, err end
+		end
 		return self._h:connect(host, port, expires, af)
 	end
 	function class:recv(buf, maxlen, expires)
@@ -228,6 +234,8 @@ end
 -- ===== the loop =====
 
 sock.start = core.start
+sock.epoll_fd = core.epoll_fd
+sock.iocp = core.iocp
 sock.stop = core.stop
 sock.poll = core.poll
 

@@ -58,5 +58,12 @@ sock.run(function()
 	local c = assert(sock.tcp())
 	print('tcp connect af', c:connect('127.0.0.1', l:local_addr():port(), sock.clock() + 5, 'numerichost'))
 	print('shutdown expires', c:shutdown('w', sock.clock() + 5))
-	c:close(); l:close(); l2:close(); l3:close()
+	-- connect's `...`: bind to this local address first.
+	local c2 = assert(sock.tcp())
+	print('connect from', c2:connect('127.0.0.1', l:local_addr():port(), sock.clock() + 5, nil, '127.0.0.2', 0))
+	print('bound to', c2:local_addr():addr():tostring())
+	c2:close(); c:close(); l:close(); l2:close(); l3:close()
+
+	print('epoll_fd', sock.epoll_fd())
+	print('iocp', sock.iocp())
 end)
