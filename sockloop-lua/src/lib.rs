@@ -4,6 +4,9 @@
 //! available) whose `require'sock'` is served by sockloop: Lua coroutines
 //! made with `sock.newthread` are sockloop threads on the same loop as
 //! the Rust threads, so a code base can move to Rust one module at a time.
+//! `require'socketloop'` is served by [`sockloop::socketloop`] (its
+//! LuaSocket-style async sockets are `ASocket`s), with the TCP part of
+//! LuaSocket's `require'socket'` and a small `require'socket.http'`.
 //!
 //! * [`new_lua`] makes the Lua state with `sock` installed;
 //!   `cargo run -p sockloop-lua -- script.lua [args]` runs a whole
@@ -55,7 +58,8 @@ const REGISTER_KEY: &str = "sockloop_lua.register";
 const SOCK_LUA: &str = include_str!("sock.lua");
 
 /// A LuaJIT state with every standard library, `ffi` included, and
-/// `require'sock'` served by sockloop.
+/// `require'sock'`, `require'socketloop'`, `require'socket'`,
+/// `require'socket.http'` and `require'ltn12'` served by the bridge.
 ///
 /// # Errors
 ///
@@ -87,8 +91,10 @@ fn new_state_with_ffi() -> Lua {
     unsafe { Lua::unsafe_new_with(StdLib::ALL, LuaOptions::default()) }
 }
 
-/// Installs `sock` in `lua` (`package.loaded.sock`), for a state made
-/// elsewhere; [`new_lua`] calls it.
+/// Installs `sock` in `lua` (`package.loaded.sock`), and `socketloop`,
+/// `socket`, `socket.http` and `ltn12` in `package.preload` (so a program
+/// may put its own first), for a state made elsewhere; [`new_lua`] calls
+/// it.
 ///
 /// # Errors
 ///
@@ -100,6 +106,8 @@ fn new_state_with_ffi() -> Lua {
 /// let lua = sockloop_lua::new_lua().unwrap();
 /// sockloop_lua::install(&lua).unwrap(); // again: a fresh module
 /// let t: String = lua.load("return type(require'sock'.tcp)").eval().unwrap();
+/// assert_eq!(t, "function");
+/// let t: String = lua.load("return type(require'socketloop'.newserver)").eval().unwrap();
 /// assert_eq!(t, "function");
 /// ```
 pub fn install(lua: &Lua) -> mlua::Result<()> {
