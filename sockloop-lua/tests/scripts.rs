@@ -42,6 +42,10 @@ fn run_script(name: &str) -> Result<String, String> {
                  end",
             )
             .exec()?;
+            // `arg[0]` is the script's path, as the runner sets it.
+            let arg = lua.create_table()?;
+            arg.set(0, path.to_string_lossy().into_owned())?;
+            lua.globals().set("arg", arg)?;
             let src = std::fs::read_to_string(&path).map_err(mlua::Error::external)?;
             lua.load(src).set_name(format!("@{name}.lua")).exec()?;
             let s = out.borrow().clone();

@@ -1,7 +1,8 @@
 -- socketloop (seeds 000/001): LuaSocket-style async sockets (receive
 -- patterns, send ranges, timeouts, server calls), the loop and its
 -- threads, call_async, getsocket/setsocket, wrap of a socket or a
--- descriptor; socket.http over them against a local server.
+-- descriptor; socket.http over them against a local server; last,
+-- socketloop's own example (examples/socketloop_example.lua) as it is.
 local loop = require'socketloop'
 local socket = require'socket'
 local http = require'socket.http'
@@ -177,3 +178,6 @@ loop.newthread(function()
 	web:close()
 end)
 loop.start()
+
+-- socketloop's own example, with its local server in place of google.com.
+dofile((arg[0]:gsub('tests/lua/socketloop%.lua$', 'examples/socketloop_example.lua')))
