@@ -14,7 +14,9 @@
 //! * [`newthread`] makes a Lua function a sockloop thread from Rust;
 //!   [`to_value`]/[`from_value`] move values across; [`tcp_of`] gives Rust
 //!   the [`sockloop::Tcp`] of a Lua socket, and a `Tcp` (or `Rc<Tcp>`)
-//!   passed in a [`sockloop::Value`] arrives in Lua as a socket object.
+//!   passed in a [`sockloop::Value`] arrives in Lua as a socket object;
+//!   [`asocket_of`] gives Rust the `ASocket` of a socketloop async socket,
+//!   and an `ASocket` passed in a `Value` arrives as one.
 //!
 //! # Examples
 //!
@@ -40,6 +42,7 @@ use sockloop::Thread;
 
 pub use convert::{from_value, to_value};
 pub use socket::{tcp_of, udp_of};
+pub use socketloop::asocket_of;
 pub use threads::LuaOutput;
 
 /// socketloop's Lua half, over [`socketloop::loop_core`].

@@ -41,6 +41,47 @@ impl LuaASocket {
     }
 }
 
+/// An [`ASocket`] as a Lua async socket (for values crossing from Rust).
+pub(crate) fn asocket_to_lua(lua: &Lua, a: Rc<ASocket>) -> mlua::Result<MultiValue> {
+    LuaASocket(RefCell::new(a)).into_lua_multi(lua)
+}
+
+/// The [`ASocket`] behind a Lua socketloop async socket (made by
+/// `loop.wrap`, `loop.tcp`, `loop.connect`, `accept`, `socket.tcp`, or
+/// handed to a `newserver` handler), to use it from Rust; Lua keeps using
+/// it too. An `ASocket` (or `Rc<ASocket>`) passed to Lua in a
+/// [`sockloop::Value`] arrives as such an object.
+///
+/// Each side's `receive` reads ahead into the one `ASocket`'s buffer, so
+/// the two sides see one stream.
+///
+/// # Errors
+///
+/// A Lua error when `v` is not a socketloop async socket.
+///
+/// # Examples
+///
+/// ```
+/// let lua = sockloop_lua::new_lua().unwrap();
+/// let a: mlua::Value = lua
+///     .load("return require'socketloop'.tcp('127.0.0.1', 0)")
+///     .eval()
+///     .unwrap();
+/// let a = sockloop_lua::asocket_of(&a).unwrap();
+/// assert_eq!(a.getsockname().unwrap().ip().to_string(), "127.0.0.1");
+/// let not: mlua::Value = lua.load("return require'sock'.tcp()").eval().unwrap();
+/// assert!(sockloop_lua::asocket_of(&not).is_err()); // a sock object: use tcp_of
+/// ```
+pub fn asocket_of(v: &mlua::Value) -> mlua::Result<Rc<ASocket>> {
+    match v {
+        mlua::Value::UserData(ud) => Ok(ud
+            .borrow::<LuaASocket>()
+            .map_err(|_| bad("not a socketloop async socket"))?
+            .get()),
+        _ => Err(bad("not a socketloop async socket")),
+    }
+}
+
 /// `1`, LuaSocket's success value, or `nil, err`.
 fn one(lua: &Lua, r: sockloop::Result<()>) -> mlua::Result<MultiValue> {
     ret(lua, r.map(|()| 1))

@@ -412,3 +412,69 @@ fn a_lua_error_is_reported_like_a_rust_threads_error() {
     let closed: bool = lua.load("return server:closed()").eval().unwrap();
     assert!(closed);
 }
+
+/// socketloop on both sides: a Rust `socketloop::newserver` answers a Lua
+/// socketloop client module; the client's async socket then goes to Rust
+/// (`asocket_of`), and a Rust `ASocket` to Lua (in a `Value`), each
+/// between whole lines.
+#[test]
+fn socketloop_sockets_cross_both_ways() {
+    use sockloop::socketloop::{self as sl, ASocket};
+    let lua = lua();
+    let (connect, talk): (mlua::Function, mlua::Function) = lua
+        .load(
+            r#"
+            local loop = require'socketloop'
+            local function connect(port)
+                local c = assert(loop.connect('127.0.0.1', port))
+                c:settimeout(5)
+                assert(c:send'abc\n')
+                return c, assert(c:receive'*l')
+            end
+            local function talk(c, msg)
+                assert(c:send(msg .. '\n'))
+                return c:receive'*l'
+            end
+            return connect, talk"#,
+        )
+        .eval()
+        .unwrap();
+    let server = sl::newserver("127.0.0.1", 0, |c: ASocket| async move {
+        c.settimeout(Some(5.0));
+        while let Ok(mut line) = c.receive("*l").await {
+            line.reverse();
+            line.push(b'\n');
+            if c.send(&line).await.is_err() {
+                break;
+            }
+        }
+    })
+    .unwrap();
+    let port = server.local_addr().unwrap().port();
+    let (from_lua, from_rust, in_lua) = sockloop::run(async move {
+        // Lua connects; its async socket comes back to Rust.
+        let t = sockloop_lua::newthread(&lua, connect, None).unwrap();
+        sockloop::resume(&t, port).unwrap();
+        let out = t.join(clock() + 10.0).await.unwrap().unwrap();
+        let mut v = out.get::<Vec<Value>>().unwrap().into_iter();
+        let c = v.next().unwrap().get::<mlua::Value>().unwrap();
+        let from_lua = v.next().unwrap().get::<String>().unwrap();
+        let a = sockloop_lua::asocket_of(&c).unwrap();
+        a.send(b"xyz\n").await.unwrap();
+        let from_rust = String::from_utf8(a.receive("*l").await.unwrap()).unwrap();
+        a.close().unwrap();
+        let closed: bool = lua.load("return (...):closed()").call(c).unwrap();
+        assert!(closed, "Lua sees the close made from Rust");
+
+        // A Rust ASocket goes to Lua.
+        let r = sl::connect("127.0.0.1", port, None, None).await.unwrap();
+        let t = sockloop_lua::newthread(&lua, talk, None).unwrap();
+        sockloop::resume(&t, vec![Value::new(r), Value::new("rust socket")]).unwrap();
+        let out = t.join(clock() + 10.0).await.unwrap().unwrap();
+        server.close(); // run() returns once nothing waits
+        (from_lua, from_rust, out.get::<String>().unwrap())
+    });
+    assert_eq!(from_lua, "cba");
+    assert_eq!(from_rust, "zyx");
+    assert_eq!(in_lua, "tekcos tsur");
+}
