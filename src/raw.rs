@@ -332,6 +332,26 @@ impl Raw {
         udp::recvnext_flags(&self.sock, buf, expires.into(), flags).await
     }
 
+    /// Runs `f` on the underlying `socket2::Socket`, for calls sockloop
+    /// does not wrap (`as_raw_fd`, `IP_HDRINCL`). The socket is
+    /// non-blocking; `f` must not close or replace the descriptor.
+    ///
+    /// # Errors
+    ///
+    /// `"closed"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    /// let Ok(s) = sockloop::raw(sockloop::Protocol::Icmp) else { return Ok(()) }; // needs CAP_NET_RAW
+    /// assert!(s.with_socket(|s| s.as_raw_fd())? >= 0);
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
+    pub fn with_socket<T>(&self, f: impl FnOnce(&socket2::Socket) -> T) -> Result<T> {
+        self.sock.with(|s| Ok(f(s)))
+    }
+
     /// Takes the socket out as a `socket2::Socket`.
     ///
     /// # Errors

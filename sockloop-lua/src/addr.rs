@@ -38,14 +38,20 @@ fn flag_list(flags: &mut sockloop::Flags, af: &str) -> mlua::Result<()> {
             "numericserv" => flags.numericserv = true,
             "all" => flags.all = true,
             "v4mapped" => flags.v4mapped = true,
-            "addrconfig" => {}
-            other => return Err(bad(format!("unknown address flag {other:?}"))),
+            "addrconfig" => flags.addrconfig = true,
+            other => {
+                return Err(bad(format!(
+                    "invalid_argument: unknown address flag {other:?}"
+                )))
+            }
         }
     }
     Ok(())
 }
 
-fn kind<T: std::str::FromStr<Err = sockloop::Error>>(v: mlua::Value) -> mlua::Result<Option<T>> {
+pub(crate) fn kind<T: std::str::FromStr<Err = sockloop::Error>>(
+    v: mlua::Value,
+) -> mlua::Result<Option<T>> {
     match v {
         mlua::Value::Nil => Ok(None),
         mlua::Value::Integer(0) => Ok(None),
@@ -53,6 +59,43 @@ fn kind<T: std::str::FromStr<Err = sockloop::Error>>(v: mlua::Value) -> mlua::Re
         mlua::Value::String(s) => s.to_str()?.parse().map(Some).map_err(bad),
         other => Err(bad(format!("invalid argument {other:?}"))),
     }
+}
+
+/// An `af` argument (`bind`, `connect`, `listen`, `sendto`): `nil`, a
+/// list of flag names as [`addr`] takes them, or glibc's `AI_*` bits as a
+/// number (what `glue.bor` makes of the names).
+pub(crate) fn af_flags(v: mlua::Value) -> mlua::Result<Option<sockloop::Flags>> {
+    let mut flags = sockloop::Flags::default();
+    match v {
+        mlua::Value::Nil => return Ok(None),
+        mlua::Value::String(s) => flag_list(&mut flags, &s.to_str()?)?,
+        mlua::Value::Integer(_) | mlua::Value::Number(_) => {
+            let n = match v {
+                mlua::Value::Integer(n) => n,
+                mlua::Value::Number(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => n as i64,
+                _ => return Err(bad("invalid_argument: af must be an integer")),
+            };
+            let bits = [
+                (0x1, &mut flags.passive),
+                (0x2, &mut flags.canonname),
+                (0x4, &mut flags.numerichost),
+                (0x8, &mut flags.v4mapped),
+                (0x10, &mut flags.all),
+                (0x20, &mut flags.addrconfig),
+                (0x400, &mut flags.numericserv),
+            ];
+            let mut rest = n;
+            for (bit, f) in bits {
+                *f = n & bit != 0;
+                rest &= !bit;
+            }
+            if rest != 0 {
+                return Err(bad(format!("invalid_argument: unknown af bits {rest:#x}")));
+            }
+        }
+        other => return Err(bad(format!("invalid_argument: invalid af {other:?}"))),
+    }
+    Ok(Some(flags))
 }
 
 /// `sock.addr(host, port, [socket_type], [family], [protocol], [af])`.

@@ -7,7 +7,9 @@
 //! (tables, functions, coroutines, cdata) stays an opaque `mlua::Value`.
 //! Rust to Lua is the reverse, plus the common integer and float types,
 //! `&'static str`, [`sockloop::Tcp`]/[`sockloop::Udp`] (as Lua socket
-//! objects) and, for any other type, an opaque userdata Lua can hand back.
+//! objects), [`sockloop::socketloop::ASocket`] (also in an `Rc`, as a
+//! socketloop async socket) and, for any other type, an opaque userdata
+//! Lua can hand back.
 
 #![forbid(unsafe_code)]
 
@@ -128,6 +130,14 @@ pub fn from_value(lua: &Lua, v: Value) -> mlua::Result<MultiValue> {
     };
     let v = match v.downcast::<Rc<sockloop::Tcp>>() {
         Ok(t) => return crate::socket::wrap(lua, Sock::Tcp(*t)),
+        Err(v) => v,
+    };
+    let v = match v.downcast::<sockloop::socketloop::ASocket>() {
+        Ok(a) => return crate::socketloop::asocket_to_lua(lua, Rc::new(*a)),
+        Err(v) => v,
+    };
+    let v = match v.downcast::<Rc<sockloop::socketloop::ASocket>>() {
+        Ok(a) => return crate::socketloop::asocket_to_lua(lua, *a),
         Err(v) => v,
     };
     let v = match v.downcast::<sockloop::Udp>() {

@@ -4,6 +4,9 @@
 //! available) whose `require'sock'` is served by sockloop: Lua coroutines
 //! made with `sock.newthread` are sockloop threads on the same loop as
 //! the Rust threads, so a code base can move to Rust one module at a time.
+//! `require'socketloop'` is served by [`sockloop::socketloop`] (its
+//! LuaSocket-style async sockets are `ASocket`s), with the TCP part of
+//! LuaSocket's `require'socket'` and a small `require'socket.http'`.
 //!
 //! * [`new_lua`] makes the Lua state with `sock` installed;
 //!   `cargo run -p sockloop-lua -- script.lua [args]` runs a whole
@@ -11,7 +14,9 @@
 //! * [`newthread`] makes a Lua function a sockloop thread from Rust;
 //!   [`to_value`]/[`from_value`] move values across; [`tcp_of`] gives Rust
 //!   the [`sockloop::Tcp`] of a Lua socket, and a `Tcp` (or `Rc<Tcp>`)
-//!   passed in a [`sockloop::Value`] arrives in Lua as a socket object.
+//!   passed in a [`sockloop::Value`] arrives in Lua as a socket object;
+//!   [`asocket_of`] gives Rust the `ASocket` of a socketloop async socket,
+//!   and an `ASocket` passed in a `Value` arrives as one.
 //!
 //! # Examples
 //!
@@ -29,6 +34,7 @@
 mod addr;
 mod convert;
 mod socket;
+mod socketloop;
 mod threads;
 
 use mlua::{Function, Lua, LuaOptions, StdLib, Table};
@@ -36,13 +42,27 @@ use sockloop::Thread;
 
 pub use convert::{from_value, to_value};
 pub use socket::{tcp_of, udp_of};
+pub use socketloop::asocket_of;
 pub use threads::LuaOutput;
+
+/// socketloop's Lua half, over [`socketloop::loop_core`].
+const SOCKETLOOP_LUA: &str = include_str!("socketloop.lua");
+/// LuaSocket's `socket` namespace, Lua half (`try`, `newtry`, `protect`).
+const SOCKET_LUA: &str = include_str!("socket.lua");
+/// A small `ltn12` (sinks, sources, pumps) for `socket.http`.
+const LTN12_LUA: &str = include_str!("ltn12.lua");
+/// A small `socket.http` client, enough for socketloop's example.
+const HTTP_LUA: &str = include_str!("http.lua");
+
+/// The registry key of sock.lua's `_register(co, handle)`.
+const REGISTER_KEY: &str = "sockloop_lua.register";
 
 /// sock.lua's Lua half (buffers, socket objects, thread bookkeeping).
 const SOCK_LUA: &str = include_str!("sock.lua");
 
 /// A LuaJIT state with every standard library, `ffi` included, and
-/// `require'sock'` served by sockloop.
+/// `require'sock'`, `require'socketloop'`, `require'socket'`,
+/// `require'socket.http'` and `require'ltn12'` served by the bridge.
 ///
 /// # Errors
 ///
@@ -74,8 +94,10 @@ fn new_state_with_ffi() -> Lua {
     unsafe { Lua::unsafe_new_with(StdLib::ALL, LuaOptions::default()) }
 }
 
-/// Installs `sock` in `lua` (`package.loaded.sock`), for a state made
-/// elsewhere; [`new_lua`] calls it.
+/// Installs `sock` in `lua` (`package.loaded.sock`), and `socketloop`,
+/// `socket`, `socket.http` and `ltn12` in `package.preload` (so a program
+/// may put its own first), for a state made elsewhere; [`new_lua`] calls
+/// it.
 ///
 /// # Errors
 ///
@@ -88,19 +110,86 @@ fn new_state_with_ffi() -> Lua {
 /// sockloop_lua::install(&lua).unwrap(); // again: a fresh module
 /// let t: String = lua.load("return type(require'sock'.tcp)").eval().unwrap();
 /// assert_eq!(t, "function");
+/// let t: String = lua.load("return type(require'socketloop'.newserver)").eval().unwrap();
+/// assert_eq!(t, "function");
 /// ```
 pub fn install(lua: &Lua) -> mlua::Result<()> {
     let core = lua.create_table()?;
     core.set("tcp", lua.create_function(socket::new_tcp)?)?;
     core.set("udp", lua.create_function(socket::new_udp)?)?;
+    core.set("raw", lua.create_function(socket::new_raw)?)?;
     core.set("addr", lua.create_function(addr::addr)?)?;
+    // Tokio does not expose its poller: `nil, 'not_supported'` (share the
+    // driver from Rust with sockloop::reactor()/set_reactor()).
+    core.set(
+        "epoll_fd",
+        lua.create_function(|lua, _set: Option<i64>| socket::ret(lua, sockloop::epoll_fd()))?,
+    )?;
+    core.set(
+        "iocp",
+        lua.create_function(|lua, _set: mlua::Value| {
+            let e = sockloop::Error::with_message(
+                sockloop::ErrorKind::NotSupported,
+                "IOCP is Windows-only; sockloop runs on Linux",
+            );
+            socket::soft(lua, e, None)
+        })?,
+    )?;
     threads::register(lua, &core)?;
     let sock: Table = lua.load(SOCK_LUA).set_name("=sock.lua").call(core)?;
     lua.set_named_registry_value(socket::WRAP_KEY, sock.get::<Function>("_wrap")?)?;
     lua.set_named_registry_value(addr::TOBINARY_KEY, sock.get::<Function>("_tobinary")?)?;
-    let loaded: Table = lua.globals().get::<Table>("package")?.get("loaded")?;
+    lua.set_named_registry_value(REGISTER_KEY, sock.get::<Function>("_register")?)?;
+    let package: Table = lua.globals().get("package")?;
+    let loaded: Table = package.get("loaded")?;
     loaded.set("sock", sock)?;
+    let preload: Table = package.get("preload")?;
+    let modules = [
+        (
+            "socketloop",
+            SOCKETLOOP_LUA,
+            Some(socketloop::loop_core(lua)?),
+        ),
+        ("socket", SOCKET_LUA, Some(socketloop::socket_core(lua)?)),
+        ("ltn12", LTN12_LUA, None),
+        ("socket.http", HTTP_LUA, None),
+    ];
+    for (name, src, core) in modules {
+        let chunkname = format!("={name}.lua");
+        let loader = lua.create_function(move |lua, ()| {
+            lua.load(src)
+                .set_name(chunkname.as_str())
+                .call::<mlua::Value>(core.clone())
+        })?;
+        preload.set(name, loader)?;
+        loaded.set(name, mlua::Value::Nil)?;
+    }
     Ok(())
+}
+
+/// Takes over the descriptor `fd` of a stream socket, as socketloop's
+/// `loop.wrap(fd)` does: closing the async socket closes `fd`, so the
+/// caller must not close it again (as upstream).
+#[allow(unsafe_code)]
+fn take_stream_fd(fd: i32) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::{BorrowedFd, FromRawFd, OwnedFd};
+    if fd < 0 {
+        return Err(std::io::Error::from_raw_os_error(9)); // EBADF
+    }
+    // SAFETY: the borrow lasts for this statement only (no Lua code runs
+    // meanwhile) and only duplicates the descriptor; one that is not open
+    // makes the duplication fail with EBADF.
+    let dup = unsafe { BorrowedFd::borrow_raw(fd) }.try_clone_to_owned()?;
+    if socket2::SockRef::from(&dup).r#type()? != socket2::Type::STREAM {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a stream socket",
+        ));
+    }
+    drop(dup);
+    // SAFETY: `fd` is open (duplicating it worked) and is a stream socket;
+    // the Lua caller hands it over, as to upstream's `wrap(fd)`.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// Makes the Lua function `f` a sockloop thread, **suspended**, as

@@ -16,13 +16,14 @@ sock.addr = core.addr
 
 local tcp = {}; tcp.__index = tcp
 local udp = {}; udp.__index = udp
+local raw = {}; raw.__index = raw
 sock.tcp_class = tcp
 sock.udp_class = udp
+sock.raw_class = raw
+local classes = {tcp = tcp, udp = udp, raw = raw}
 
 local function wrap(h)
-	local t = h:type()
-	local s = setmetatable({_h = h, s = h:fd()}, t == 'tcp' and tcp or udp)
-	return s
+	return setmetatable({_h = h, s = h:fd()}, classes[h:type()])
 end
 sock._wrap = wrap
 
@@ -33,8 +34,9 @@ function sock._tobinary(s)
 	return b, #s
 end
 
-function sock.tcp(family) return core.tcp(family) end
-function sock.udp(family) return core.udp(family) end
+function sock.tcp(family, protocol) return core.tcp(family, protocol) end
+function sock.udp(family, protocol) return core.udp(family, protocol) end
+function sock.raw(family, protocol) return core.raw(family, protocol) end
 
 -- A string from `s|buf, [len]`.
 local function bytes(buf, len)
@@ -55,19 +57,25 @@ local function cbuf(buf, maxlen)
 	assert(type(maxlen) == 'number' and maxlen >= 0, 'maxlen expected')
 end
 
-for _, class in ipairs{tcp, udp} do
+for _, class in ipairs{tcp, udp, raw} do
 	function class:type() return self._h:type() end
 	function class:family() return self._h:family() end
 	function class:protocol() return self._h:protocol() end
 	function class:close() return self._h:close() end
 	function class:closed() return self._h:closed() end
-	function class:bind(host, port, af) return self._h:bind(host, port) end
+	function class:bind(host, port, af) return self._h:bind(host, port, af) end
 	function class:setopt(opt, val) return self._h:setopt(opt, val) end
 	function class:getopt(opt) return self._h:getopt(opt) end
 	function class:local_addr() return self._h:local_addr() end
 	function class:remote_addr() return self._h:remote_addr() end
-	function class:connect(host, port, expires)
-		return self._h:connect(host, port, expires)
+	-- `...` are bind's arguments (`host, port, af`): the local address to
+	-- bind to first, as upstream binds before ConnectEx.
+	function class:connect(host, port, expires, af, ...)
+		if (...) ~= nil or select('#', ...) > 1 then
+			local ok, err = self:bind(...)
+			if not ok then return nil, err end
+		end
+		return self._h:connect(host, port, expires, af)
 	end
 	function class:recv(buf, maxlen, expires)
 		cbuf(buf, maxlen)
@@ -83,10 +91,10 @@ end
 
 function tcp:listen(backlog, host, port, af)
 	if type(backlog) ~= 'number' then
-		backlog, host, port = nil, backlog, host
+		backlog, host, port, af = nil, backlog, host, port
 	end
 	if backlog == 1/0 then backlog = nil end
-	return self._h:listen(backlog, host, port)
+	return self._h:listen(backlog, host, port, af)
 end
 
 function tcp:accept(expires)
@@ -98,7 +106,7 @@ function tcp:accept(expires)
 	return c
 end
 
-function tcp:shutdown(how) return self._h:shutdown(how) end
+function tcp:shutdown(how, expires) return self._h:shutdown(how, expires) end
 
 function tcp:recvn(buf, len, expires)
 	cbuf(buf, len)
@@ -139,16 +147,20 @@ function tcp:recvall_read(expires)
 	end
 end
 
-function udp:sendto(host, port, buf, len, expires, af)
-	return self._h:sendto(host, port, bytes(buf, len), expires)
-end
+for _, class in ipairs{udp, raw} do
+	function class:sendto(host, port, buf, len, expires, af)
+		return self._h:sendto(host, port, bytes(buf, len), expires, af)
+	end
 
-function udp:recvnext(buf, maxlen, expires)
-	cbuf(buf, maxlen)
-	local s, sa = self._h:recvnext(maxlen, expires)
-	if not s then return nil, sa end
-	ffi.copy(buf, s, #s)
-	return #s, sa
+	-- `len` is the datagram's length: with the 'trunc' flag it can exceed
+	-- `maxlen` (only `maxlen` bytes are stored).
+	function class:recvnext(buf, maxlen, expires, flags)
+		cbuf(buf, maxlen)
+		local s, sa, len = self._h:recvnext(maxlen, expires, flags)
+		if not s then return nil, sa end
+		ffi.copy(buf, s, #s)
+		return len, sa
+	end
 end
 
 -- ===== threads =====
@@ -222,6 +234,8 @@ end
 -- ===== the loop =====
 
 sock.start = core.start
+sock.epoll_fd = core.epoll_fd
+sock.iocp = core.iocp
 sock.stop = core.stop
 sock.poll = core.poll
 

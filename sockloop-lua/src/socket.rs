@@ -10,7 +10,10 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use mlua::{IntoLua, IntoLuaMulti, Lua, MultiValue, UserData, UserDataMethods};
-use sockloop::{AddrInfo, Error, ErrorKind, Family, OptValue, SockAddr, Tcp, Udp};
+use sockloop::{
+    AddrInfo, Error, ErrorKind, Family, Flags, Hints, OptValue, Protocol, Raw, RecvFlags, SockAddr,
+    SockType, Tcp, Udp,
+};
 
 /// One socket of a Lua program: shared, so a Lua thread and a Rust thread
 /// (or two Lua threads) can read and write it at once.
@@ -20,6 +23,8 @@ pub(crate) enum Sock {
     Tcp(Rc<Tcp>),
     /// A UDP socket.
     Udp(Rc<Udp>),
+    /// A raw IP socket.
+    Raw(Rc<Raw>),
 }
 
 /// The registry key of the Lua function that wraps a [`Sock`] userdata
@@ -94,7 +99,7 @@ pub(crate) fn bad(msg: impl std::fmt::Display) -> mlua::Error {
 }
 
 /// An `expires` argument: `nil` or a `sock.clock()` value.
-fn expires(v: Option<f64>) -> mlua::Result<Option<f64>> {
+pub(crate) fn expires(v: Option<f64>) -> mlua::Result<Option<f64>> {
     match v {
         Some(t) if t.is_nan() => Err(bad("expires is NaN")),
         other => Ok(other),
@@ -149,7 +154,42 @@ macro_rules! with_target {
     };
 }
 
-fn opt_value(v: mlua::Value) -> mlua::Result<OptValue> {
+/// `$e` with `$x` bound to the socket, whatever its type.
+macro_rules! each {
+    ($s:expr, $x:ident => $e:expr) => {
+        match $s {
+            Sock::Tcp($x) => $e,
+            Sock::Udp($x) => $e,
+            Sock::Raw($x) => $e,
+        }
+    };
+}
+
+/// `$e` with `$x` bound to a datagram socket (UDP or raw); a user error
+/// for TCP.
+macro_rules! dgram {
+    ($s:expr, $what:literal, $x:ident => $e:expr) => {
+        match $s {
+            Sock::Udp($x) => $e,
+            Sock::Raw($x) => $e,
+            Sock::Tcp(_) => return Err(bad(concat!($what, " needs a UDP or raw socket"))),
+        }
+    };
+}
+
+/// `nil, err` from a lookup made for an `af` argument.
+macro_rules! or_soft {
+    ($lua:expr, $r:expr) => {
+        match $r {
+            Ok(v) => v,
+            Err(e) => return soft($lua, e, None),
+        }
+    };
+}
+
+pub(crate) use with_target;
+
+pub(crate) fn opt_value(v: mlua::Value) -> mlua::Result<OptValue> {
     Ok(match v {
         mlua::Value::Boolean(b) => OptValue::Bool(b),
         mlua::Value::Integer(n) => OptValue::Int(n),
@@ -162,7 +202,7 @@ fn opt_value(v: mlua::Value) -> mlua::Result<OptValue> {
     })
 }
 
-fn opt_to_lua(lua: &Lua, v: OptValue) -> mlua::Result<mlua::Value> {
+pub(crate) fn opt_to_lua(lua: &Lua, v: OptValue) -> mlua::Result<mlua::Value> {
     match v {
         OptValue::Bool(b) => Ok(mlua::Value::Boolean(b)),
         OptValue::Int(n) => Ok(mlua::Value::Number(n as f64)),
@@ -178,73 +218,187 @@ fn family(v: Option<String>) -> mlua::Result<Family> {
     }
 }
 
-/// `sock.tcp([family])`'s Rust half.
-pub(crate) fn new_tcp(lua: &Lua, fam: Option<String>) -> mlua::Result<MultiValue> {
+/// A `protocol` argument of `sock.tcp`/`sock.udp`: `nil`, `0`, `'ip'` or
+/// the socket type's own protocol; anything else is a user error (sockloop
+/// makes TCP sockets for TCP and UDP sockets for UDP only).
+fn check_protocol(v: mlua::Value, own: Protocol) -> mlua::Result<()> {
+    let p = crate::addr::kind::<Protocol>(v)?;
+    match p {
+        None | Some(Protocol::Ip) => Ok(()),
+        Some(p) if p == own => Ok(()),
+        Some(p) => Err(bad(format!(
+            "invalid_argument: a {own} socket's protocol is {own}, not {p}"
+        ))),
+    }
+}
+
+/// `sock.tcp([family][, protocol])`'s Rust half.
+pub(crate) fn new_tcp(
+    lua: &Lua,
+    (fam, proto): (Option<String>, mlua::Value),
+) -> mlua::Result<MultiValue> {
+    check_protocol(proto, Protocol::Tcp)?;
     match Tcp::new(family(fam)?) {
         Ok(t) => wrap(lua, Sock::Tcp(Rc::new(t))),
         Err(e) => soft(lua, e, None),
     }
 }
 
-/// `sock.udp([family])`'s Rust half.
-pub(crate) fn new_udp(lua: &Lua, fam: Option<String>) -> mlua::Result<MultiValue> {
+/// `sock.udp([family][, protocol])`'s Rust half.
+pub(crate) fn new_udp(
+    lua: &Lua,
+    (fam, proto): (Option<String>, mlua::Value),
+) -> mlua::Result<MultiValue> {
+    check_protocol(proto, Protocol::Udp)?;
     match Udp::new(family(fam)?) {
         Ok(t) => wrap(lua, Sock::Udp(Rc::new(t))),
         Err(e) => soft(lua, e, None),
     }
 }
 
+/// `sock.raw([family][, protocol])`'s Rust half: `'inet'` and `'raw'` by
+/// default. Without privileges (root or `CAP_NET_RAW`) this is
+/// `nil, 'access_denied'`.
+pub(crate) fn new_raw(
+    lua: &Lua,
+    (fam, proto): (Option<String>, mlua::Value),
+) -> mlua::Result<MultiValue> {
+    let proto = crate::addr::kind::<Protocol>(proto)?.unwrap_or(Protocol::Raw);
+    match Raw::new(family(fam)?, proto) {
+        Ok(t) => wrap(lua, Sock::Raw(Rc::new(t))),
+        Err(e) => soft(lua, e, None),
+    }
+}
+
+/// `recvnext`'s `flags`: `nil`, a list of names (`'peek'`, `'trunc'`,
+/// separated by spaces, commas or `|`) or the C bits `MSG_PEEK` (2) and
+/// `MSG_TRUNC` (0x20) as a number.
+fn recv_flags(v: mlua::Value) -> mlua::Result<RecvFlags> {
+    let mut f = RecvFlags::default();
+    match v {
+        mlua::Value::Nil => {}
+        mlua::Value::String(s) => {
+            for name in s.to_str()?.split([' ', ',', '|']).filter(|n| !n.is_empty()) {
+                match name {
+                    "peek" => f.peek = true,
+                    "trunc" => f.trunc = true,
+                    other => {
+                        return Err(bad(format!(
+                            "invalid_argument: unknown recv flag {other:?}"
+                        )))
+                    }
+                }
+            }
+        }
+        mlua::Value::Integer(_) | mlua::Value::Number(_) => {
+            let n = match v {
+                mlua::Value::Integer(n) => n,
+                mlua::Value::Number(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => n as i64,
+                _ => return Err(bad("invalid_argument: recv flags must be an integer")),
+            };
+            const PEEK: i64 = 0x2;
+            const TRUNC: i64 = 0x20;
+            if n & !(PEEK | TRUNC) != 0 {
+                return Err(bad(format!(
+                    "invalid_argument: recv flags {n:#x}: only MSG_PEEK (0x2) and MSG_TRUNC (0x20) are supported"
+                )));
+            }
+            f.peek = n & PEEK != 0;
+            f.trunc = n & TRUNC != 0;
+        }
+        other => {
+            return Err(bad(format!(
+                "invalid_argument: invalid recv flags {other:?}"
+            )))
+        }
+    }
+    Ok(f)
+}
+
 impl Sock {
     fn tcp(&self) -> mlua::Result<Rc<Tcp>> {
         match self {
             Sock::Tcp(t) => Ok(t.clone()),
-            Sock::Udp(_) => Err(bad("not a TCP socket")),
+            _ => Err(bad("not a TCP socket")),
         }
     }
-    fn udp(&self) -> mlua::Result<Rc<Udp>> {
-        match self {
-            Sock::Udp(u) => Ok(u.clone()),
-            Sock::Tcp(_) => Err(bad("not a UDP socket")),
-        }
-    }
-}
 
-macro_rules! both {
-    ($s:expr, $x:ident => $e:expr) => {
-        match $s {
-            Sock::Tcp($x) => $e,
-            Sock::Udp($x) => $e,
+    fn socktype(&self) -> SockType {
+        each!(self, x => x.socktype())
+    }
+
+    fn family(&self) -> Family {
+        each!(self, x => x.family())
+    }
+
+    /// The hints `host, port, af` resolve with: this socket's type and
+    /// family, and the `af` flags.
+    fn hints(&self, flags: Flags) -> Hints {
+        Hints {
+            socktype: Some(self.socktype()),
+            family: Some(self.family()),
+            protocol: None,
+            flags,
         }
-    };
+    }
+
+    /// `host, port[, af]` as a target: with `af`, a host name is resolved
+    /// now with those `getaddrinfo` flags (`sock.addr(host, port, type,
+    /// family, nil, af)`); an `ai`/`sa` passes through.
+    fn target_af(&self, t: Target, af: Option<Flags>) -> sockloop::Result<Target> {
+        match (t, af) {
+            (Target::HostPort(h, p), Some(flags)) => {
+                sockloop::addr_with(&h, p.as_str(), &self.hints(flags)).map(Target::Info)
+            }
+            (t, _) => Ok(t),
+        }
+    }
+
+    /// [`target_af`](Sock::target_af) with the lookup off the loop.
+    async fn target_af_async(&self, t: Target, af: Option<Flags>) -> sockloop::Result<Target> {
+        match (t, af) {
+            (Target::HostPort(h, p), Some(flags)) => {
+                sockloop::addr_async(&h, p.as_str(), &self.hints(flags))
+                    .await
+                    .map(Target::Info)
+            }
+            (t, _) => Ok(t),
+        }
+    }
 }
 
 impl UserData for Sock {
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
-        m.add_method("type", |_, s, ()| Ok(both!(s, x => x.socktype().as_str())));
-        m.add_method("family", |_, s, ()| Ok(both!(s, x => x.family().as_str())));
+        m.add_method("type", |_, s, ()| Ok(s.socktype().as_str()));
+        m.add_method("family", |_, s, ()| Ok(s.family().as_str()));
         m.add_method("protocol", |_, s, ()| {
-            Ok(both!(s, x => x.protocol().as_str()))
+            Ok(each!(s, x => x.protocol().as_str()))
         });
         m.add_method("fd", |_, s, ()| {
-            let fd = both!(s, x => x.with_socket(|so| so.as_raw_fd()));
+            let fd = each!(s, x => x.with_socket(|so| so.as_raw_fd()));
             Ok(fd.ok())
         });
-        m.add_method("closed", |_, s, ()| Ok(both!(s, x => x.closed())));
+        m.add_method("closed", |_, s, ()| Ok(each!(s, x => x.closed())));
         m.add_method("close", |lua, s, ()| {
-            ret(lua, both!(s, x => x.close()).map(|()| true))
-        });
-        m.add_method("bind", |lua, s, (h, p): (mlua::Value, mlua::Value)| {
-            let t = target(h, p)?;
-            ret(
-                lua,
-                with_target!(t, a => both!(s, x => x.bind(a))).map(|()| true),
-            )
+            ret(lua, each!(s, x => x.close()).map(|()| true))
         });
         m.add_method(
+            "bind",
+            |lua, s, (h, p, af): (mlua::Value, mlua::Value, mlua::Value)| {
+                let af = crate::addr::af_flags(af)?;
+                let t = or_soft!(lua, s.target_af(target(h, p)?, af));
+                ret(
+                    lua,
+                    with_target!(t, a => each!(s, x => x.bind(a))).map(|()| true),
+                )
+            },
+        );
+        m.add_method(
             "listen",
-            |lua, s, (backlog, h, p): (Option<f64>, mlua::Value, mlua::Value)| {
-                let t = target(h, p)?;
+            |lua, s, (backlog, h, p, af): (Option<f64>, mlua::Value, mlua::Value, mlua::Value)| {
+                let af = crate::addr::af_flags(af)?;
                 let tcp = s.tcp()?;
+                let t = or_soft!(lua, s.target_af(target(h, p)?, af));
                 let r = match backlog {
                     Some(b) if b.is_finite() && b >= 0.0 => {
                         with_target!(t, a => tcp.listen_backlog(b.min(f64::from(u32::MAX)) as u32, a))
@@ -254,21 +408,25 @@ impl UserData for Sock {
                 ret(lua, r.map(|()| true))
             },
         );
-        m.add_method("shutdown", |lua, s, how: Option<String>| {
-            let how = match how.as_deref() {
-                Some("r") => std::net::Shutdown::Read,
-                Some("w") => std::net::Shutdown::Write,
-                Some("rw") | None => std::net::Shutdown::Both,
-                Some(o) => return Err(bad(format!("invalid shutdown mode {o:?}"))),
-            };
-            ret(lua, s.tcp()?.shutdown(how).map(|()| true))
-        });
+        // `expires` is accepted and unused: shutdown does not block.
+        m.add_method(
+            "shutdown",
+            |lua, s, (how, _exp): (Option<String>, Option<f64>)| {
+                let how = match how.as_deref() {
+                    Some("r") => std::net::Shutdown::Read,
+                    Some("w") => std::net::Shutdown::Write,
+                    Some("rw") | None => std::net::Shutdown::Both,
+                    Some(o) => return Err(bad(format!("invalid shutdown mode {o:?}"))),
+                };
+                ret(lua, s.tcp()?.shutdown(how).map(|()| true))
+            },
+        );
         m.add_method("setopt", |lua, s, (name, v): (String, mlua::Value)| {
             let v = opt_value(v)?;
-            ret(lua, both!(s, x => x.setopt(&name, v)).map(|()| true))
+            ret(lua, each!(s, x => x.setopt(&name, v)).map(|()| true))
         });
         m.add_method("getopt", |lua, s, name: String| {
-            match both!(s, x => x.getopt(&name)) {
+            match each!(s, x => x.getopt(&name)) {
                 Ok(v) => opt_to_lua(lua, v).map(|v| {
                     let mut m = MultiValue::new();
                     m.push_back(v);
@@ -280,31 +438,24 @@ impl UserData for Sock {
         m.add_method("local_addr", |lua, s, ()| {
             ret(
                 lua,
-                both!(s, x => x.local_addr()).map(crate::addr::LuaSockAddr),
+                each!(s, x => x.local_addr()).map(crate::addr::LuaSockAddr),
             )
         });
         m.add_method("remote_addr", |lua, s, ()| {
             ret(
                 lua,
-                both!(s, x => x.remote_addr()).map(crate::addr::LuaSockAddr),
+                each!(s, x => x.remote_addr()).map(crate::addr::LuaSockAddr),
             )
         });
         m.add_async_method(
             "connect",
-            |lua, s, (h, p, exp): (mlua::Value, mlua::Value, Option<f64>)| async move {
+            |lua, s, (h, p, exp, af): (mlua::Value, mlua::Value, Option<f64>, mlua::Value)| async move {
                 in_thread()?;
-                let t = target(h, p)?;
+                let af = crate::addr::af_flags(af)?;
                 let exp = expires(exp)?;
-                let r = match &*s {
-                    Sock::Tcp(x) => {
-                        let x = x.clone();
-                        with_target!(t, a => x.connect(a, exp).await)
-                    }
-                    Sock::Udp(x) => {
-                        let x = x.clone();
-                        with_target!(t, a => x.connect(a, exp).await)
-                    }
-                };
+                let s = s.clone();
+                let t = or_soft!(&lua, s.target_af_async(target(h, p)?, af).await);
+                let r = each!(s, x => with_target!(t, a => x.connect(a, exp).await));
                 ret(&lua, r.map(|()| true))
             },
         );
@@ -327,6 +478,7 @@ impl UserData for Sock {
                 match s {
                     Sock::Tcp(t) => ret(&lua, t.send(&data, exp).await.map(|()| true)),
                     Sock::Udp(u) => ret(&lua, u.send(&data, exp).await),
+                    Sock::Raw(r) => ret(&lua, r.send(&data, exp).await),
                 }
             },
         );
@@ -337,10 +489,7 @@ impl UserData for Sock {
                 let s = s.clone();
                 let exp = expires(exp)?;
                 let mut buf = vec![0u8; maxlen];
-                let r = match s {
-                    Sock::Tcp(t) => t.recv(&mut buf, exp).await,
-                    Sock::Udp(u) => u.recv(&mut buf, exp).await,
-                };
+                let r = each!(s, x => x.recv(&mut buf, exp).await);
                 match r {
                     Ok(n) => ret(&lua, Ok(lua.create_string(&buf[..n])?)),
                     Err(e) => soft(&lua, e, None),
@@ -380,25 +529,43 @@ impl UserData for Sock {
         });
         m.add_async_method(
             "sendto",
-            |lua, s, (h, p, data, exp): (mlua::Value, mlua::Value, mlua::LuaString, Option<f64>)| async move {
-in_thread()?;
-                let u = s.udp()?;
-                drop(s);
-                let t = target(h, p)?;
+            |lua,
+             s,
+             (h, p, data, exp, af): (
+                mlua::Value,
+                mlua::Value,
+                mlua::LuaString,
+                Option<f64>,
+                mlua::Value,
+            )| async move {
+                in_thread()?;
+                let s = s.clone();
+                let af = crate::addr::af_flags(af)?;
                 let exp = expires(exp)?;
+                let t = or_soft!(&lua, s.target_af_async(target(h, p)?, af).await);
                 let data = data.as_bytes().to_vec();
-                ret(&lua, with_target!(t, a => u.sendto(a, &data, exp).await))
+                let r =
+                    dgram!(s, "sendto", x => with_target!(t, a => x.sendto(a, &data, exp).await));
+                ret(&lua, r)
             },
         );
+        // `data, sa, n`: `n` is the datagram's length, which exceeds
+        // `#data` (= `maxlen`) for a truncated datagram read with `trunc`.
         m.add_async_method(
             "recvnext",
-            |lua, s, (maxlen, exp): (usize, Option<f64>)| async move {
+            |lua, s, (maxlen, exp, flags): (usize, Option<f64>, mlua::Value)| async move {
                 in_thread()?;
-                let u = s.udp()?;
-                drop(s);
+                let s = s.clone();
+                let flags = recv_flags(flags)?;
+                let exp = expires(exp)?;
                 let mut buf = vec![0u8; maxlen];
-                match u.recvnext(&mut buf, expires(exp)?).await {
-                    Ok((n, sa)) => (lua.create_string(&buf[..n])?, crate::addr::LuaSockAddr(sa))
+                let r = dgram!(s, "recvnext", x => x.recvnext_flags(&mut buf, exp, flags).await);
+                match r {
+                    Ok((n, sa)) => (
+                        lua.create_string(&buf[..n.min(maxlen)])?,
+                        crate::addr::LuaSockAddr(sa),
+                        n,
+                    )
                         .into_lua_multi(&lua),
                     Err(e) => soft(&lua, e, None),
                 }
@@ -440,10 +607,13 @@ pub fn tcp_of(v: &mlua::Value) -> mlua::Result<Rc<Tcp>> {
 /// assert_eq!(sockloop_lua::udp_of(&s).unwrap().socktype().as_str(), "udp");
 /// ```
 pub fn udp_of(v: &mlua::Value) -> mlua::Result<Rc<Udp>> {
-    sock_of(v)?.udp()
+    match sock_of(v)? {
+        Sock::Udp(u) => Ok(u),
+        _ => Err(bad("not a UDP socket")),
+    }
 }
 
-fn sock_of(v: &mlua::Value) -> mlua::Result<Sock> {
+pub(crate) fn sock_of(v: &mlua::Value) -> mlua::Result<Sock> {
     let ud = match v {
         mlua::Value::Table(t) => t.raw_get::<mlua::AnyUserData>("_h")?,
         mlua::Value::UserData(ud) => ud.clone(),

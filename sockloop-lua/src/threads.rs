@@ -90,10 +90,47 @@ pub(crate) fn spawn(
     Ok((co, slot, t))
 }
 
+/// Makes `f` a sockloop thread and runs it **at once** with `args` until
+/// it first parks, as socketloop's `newthread` (and `sockloop::thread`)
+/// do. It is in sock.lua's thread table before it runs, so `sock.resume`
+/// finds it once it parks. A Lua error, at once or later, is the thread's
+/// `Err` output: with no handle left, `start()` reports it as
+/// `thread_failed`, as for a Rust thread.
+pub(crate) fn start(
+    lua: &Lua,
+    f: Function,
+    name: Option<String>,
+    args: MultiValue,
+) -> mlua::Result<mlua::Thread> {
+    let co = lua.create_thread(f)?;
+    let slot = ThreadHandle(Rc::new(RefCell::new(None)));
+    let register: Function = lua.named_registry_value(crate::REGISTER_KEY)?;
+    register.call::<()>((co.clone(), slot.clone()))?;
+    let (co2, slot2) = (co.clone(), slot.clone());
+    let body = async move {
+        let r = drive_args(co2, args).await;
+        slot2.0.borrow_mut().take();
+        r
+    };
+    let mut b = ThreadBuilder::new();
+    if let Some(n) = name {
+        b = b.name(n);
+    }
+    let t = b.try_thread(body).map_err(raise)?;
+    if !t.is_finished() {
+        *slot.0.borrow_mut() = Some(t.untyped());
+    }
+    Ok(co)
+}
+
 async fn drive(weak: mlua::WeakLua, co: mlua::Thread, v: Value) -> LuaOutput {
     let lua = weak.try_upgrade().ok_or("the Lua state is closed")?;
     let args = from_value(&lua, v).map_err(|e| e.to_string())?;
     drop(lua);
+    drive_args(co, args).await
+}
+
+async fn drive_args(co: mlua::Thread, args: MultiValue) -> LuaOutput {
     let fut = co
         .into_async::<MultiValue>(args)
         .map_err(|e| e.to_string())?;
@@ -103,10 +140,15 @@ async fn drive(weak: mlua::WeakLua, co: mlua::Thread, v: Value) -> LuaOutput {
     }
 }
 
-/// A Lua error's message without mlua's wrapping.
+/// A Lua error's message without mlua's wrapping and without the stack
+/// traceback mlua appends: the message alone, as a Rust thread's `Err`
+/// text and as upstream's `coroutine.resume` give it.
 fn lua_message(e: &mlua::Error) -> String {
     match e {
-        mlua::Error::RuntimeError(m) => m.clone(),
+        mlua::Error::RuntimeError(m) => match m.find("\nstack traceback:") {
+            Some(i) => m[..i].to_string(),
+            None => m.clone(),
+        },
         mlua::Error::CallbackError { cause, .. } => lua_message(cause),
         other => other.to_string(),
     }
@@ -124,7 +166,7 @@ fn out_to_lua(lua: &Lua, v: Value) -> mlua::Result<MultiValue> {
     }
 }
 
-fn raise(e: sockloop::Error) -> mlua::Error {
+pub(crate) fn raise(e: sockloop::Error) -> mlua::Error {
     mlua::Error::runtime(e.to_string())
 }
 

@@ -306,3 +306,175 @@ fn sockets_change_hands() {
     let not: mlua::Value = lua.load("return {}").eval().unwrap();
     assert!(sockloop_lua::tcp_of(&not).is_err());
 }
+
+/// `start()`'s error text with the thread ids (every run of digits)
+/// replaced by `N`.
+fn without_ids(e: &sockloop::Error) -> String {
+    let mut out = String::new();
+    for c in e.to_string().chars() {
+        if !c.is_ascii_digit() {
+            out.push(c);
+        } else if !out.ends_with('N') {
+            out.push('N');
+        }
+    }
+    out
+}
+
+/// A Lua error in a thread is reported the way a Rust thread's `Err` is:
+/// `start()` fails with `thread_failed` and the same text, for a Rust
+/// thread, a socketloop `newthread` and a `newserver` handler alike, and
+/// the loop stays usable.
+#[test]
+fn a_lua_error_is_reported_like_a_rust_threads_error() {
+    // A Rust thread whose body returns Err, with no handle left.
+    drop(sockloop::ThreadBuilder::new().name("job").thread(async {
+        sockloop::sleep(0.001).await;
+        Err::<(), String>("boom".into())
+    }));
+    let rust = sockloop::start().unwrap_err();
+    assert_eq!(rust.name(), "thread_failed");
+    assert_eq!(
+        without_ids(&rust),
+        "thread_failed: sockloop thread 'job' (id N) returned Err: boom"
+    );
+
+    // The same from Lua: socketloop's newthread, after a wait.
+    let lua = lua();
+    lua.load(
+        "local loop, sock = require'socketloop', require'sock'
+         loop.newthread(function() sock.sleep(0.001); error('boom', 0) end)",
+    )
+    .exec()
+    .unwrap();
+    let e = sockloop::start().unwrap_err();
+    assert_eq!(e.name(), "thread_failed");
+    assert_eq!(
+        without_ids(&e),
+        "thread_failed: sockloop thread N returned Err: boom"
+    );
+    // Raised in Lua by loop.start(), with the same text.
+    let err = lua
+        .load(
+            "local loop, sock = require'socketloop', require'sock'
+             loop.newthread(function() sock.sleep(0.001); error('boom', 0) end)
+             loop.start()",
+        )
+        .exec()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("thread_failed: sockloop thread ") && err.contains(" returned Err: boom"),
+        "{err}"
+    );
+
+    // A newserver handler that fails at once: socketloop's start() reports
+    // it after the round (sockloop::start() would run on while the server
+    // waits, as for a Rust thread), and the server goes on.
+    let port: u16 = lua
+        .load(
+            "local loop = require'socketloop'
+             server = assert(loop.newserver('127.0.0.1', 0, function(c)
+                 c:close()
+                 error('handler boom', 0)
+             end))
+             return select(2, server:getsockname())",
+        )
+        .eval()
+        .unwrap();
+    let client = |n: usize| async move {
+        let c = sockloop::tcp()?;
+        c.connect(("127.0.0.1", port), clock() + 5.0).await?;
+        let mut buf = [0u8; 1];
+        let got = c.recv(&mut buf, clock() + 5.0).await?;
+        Ok::<(usize, usize), sockloop::Error>((n, got))
+    };
+    let first = sockloop::thread(client(1));
+    let e = sockloop::socketloop::start(None).unwrap_err();
+    assert_eq!(e.name(), "thread_failed");
+    assert_eq!(
+        without_ids(&e),
+        "thread_failed: sockloop thread 'socketloop.newserver handler' (id N) returned Err: handler boom"
+    );
+    // Still accepting: a second client is served (and fails the same way).
+    let second = sockloop::thread(client(2));
+    let e = sockloop::socketloop::start(None).unwrap_err();
+    assert_eq!(e.name(), "thread_failed");
+    lua.load("server:close()").exec().unwrap();
+    sockloop::start().unwrap();
+    let out = sockloop::run(async move {
+        (
+            first.join(None).await.unwrap().unwrap(),
+            second.join(None).await.unwrap().unwrap(),
+        )
+    });
+    assert_eq!(out, ((1, 0), (2, 0))); // each saw the handler's close
+    let closed: bool = lua.load("return server:closed()").eval().unwrap();
+    assert!(closed);
+}
+
+/// socketloop on both sides: a Rust `socketloop::newserver` answers a Lua
+/// socketloop client module; the client's async socket then goes to Rust
+/// (`asocket_of`), and a Rust `ASocket` to Lua (in a `Value`), each
+/// between whole lines.
+#[test]
+fn socketloop_sockets_cross_both_ways() {
+    use sockloop::socketloop::{self as sl, ASocket};
+    let lua = lua();
+    let (connect, talk): (mlua::Function, mlua::Function) = lua
+        .load(
+            r#"
+            local loop = require'socketloop'
+            local function connect(port)
+                local c = assert(loop.connect('127.0.0.1', port))
+                c:settimeout(5)
+                assert(c:send'abc\n')
+                return c, assert(c:receive'*l')
+            end
+            local function talk(c, msg)
+                assert(c:send(msg .. '\n'))
+                return c:receive'*l'
+            end
+            return connect, talk"#,
+        )
+        .eval()
+        .unwrap();
+    let server = sl::newserver("127.0.0.1", 0, |c: ASocket| async move {
+        c.settimeout(Some(5.0));
+        while let Ok(mut line) = c.receive("*l").await {
+            line.reverse();
+            line.push(b'\n');
+            if c.send(&line).await.is_err() {
+                break;
+            }
+        }
+    })
+    .unwrap();
+    let port = server.local_addr().unwrap().port();
+    let (from_lua, from_rust, in_lua) = sockloop::run(async move {
+        // Lua connects; its async socket comes back to Rust.
+        let t = sockloop_lua::newthread(&lua, connect, None).unwrap();
+        sockloop::resume(&t, port).unwrap();
+        let out = t.join(clock() + 10.0).await.unwrap().unwrap();
+        let mut v = out.get::<Vec<Value>>().unwrap().into_iter();
+        let c = v.next().unwrap().get::<mlua::Value>().unwrap();
+        let from_lua = v.next().unwrap().get::<String>().unwrap();
+        let a = sockloop_lua::asocket_of(&c).unwrap();
+        a.send(b"xyz\n").await.unwrap();
+        let from_rust = String::from_utf8(a.receive("*l").await.unwrap()).unwrap();
+        a.close().unwrap();
+        let closed: bool = lua.load("return (...):closed()").call(c).unwrap();
+        assert!(closed, "Lua sees the close made from Rust");
+
+        // A Rust ASocket goes to Lua.
+        let r = sl::connect("127.0.0.1", port, None, None).await.unwrap();
+        let t = sockloop_lua::newthread(&lua, talk, None).unwrap();
+        sockloop::resume(&t, vec![Value::new(r), Value::new("rust socket")]).unwrap();
+        let out = t.join(clock() + 10.0).await.unwrap().unwrap();
+        server.close(); // run() returns once nothing waits
+        (from_lua, from_rust, out.get::<String>().unwrap())
+    });
+    assert_eq!(from_lua, "cba");
+    assert_eq!(from_rust, "zyx");
+    assert_eq!(in_lua, "tekcos tsur");
+}

@@ -43,6 +43,24 @@ fn runs_the_echo_example_with_args() {
     assert_eq!(lines, ["hello 1", "hello 2", "hello 3", "hello 4"]);
 }
 
+/// socketloop's own example, with a local HTTP server in place of the
+/// remote one.
+#[test]
+fn runs_the_socketloop_example() {
+    let mut cmd = runner();
+    cmd.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/socketloop_example.lua"
+    ));
+    let out = output(cmd);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "got 1750 bytes\n");
+}
+
 #[test]
 fn a_failing_script_exits_1_with_the_error() {
     let dir = std::env::temp_dir().join(format!("sockloop-lua-runner-{}", std::process::id()));

@@ -42,6 +42,10 @@ fn run_script(name: &str) -> Result<String, String> {
                  end",
             )
             .exec()?;
+            // `arg[0]` is the script's path, as the runner sets it.
+            let arg = lua.create_table()?;
+            arg.set(0, path.to_string_lossy().into_owned())?;
+            lua.globals().set("arg", arg)?;
             let src = std::fs::read_to_string(&path).map_err(mlua::Error::external)?;
             lua.load(src).set_name(format!("@{name}.lua")).exec()?;
             let s = out.borrow().clone();
@@ -54,8 +58,12 @@ fn run_script(name: &str) -> Result<String, String> {
 }
 
 fn check(name: &str) {
+    check_with(name, &format!("{name}.out"));
+}
+
+fn check_with(name: &str, out: &str) {
     let got = run_script(name).unwrap_or_else(|e| panic!("{name}.lua failed: {e}"));
-    let want = std::fs::read_to_string(dir().join(format!("{name}.out"))).unwrap();
+    let want = std::fs::read_to_string(dir().join(out)).unwrap();
     assert_eq!(got, want, "{name}.lua printed:\n{got}");
 }
 
@@ -97,6 +105,29 @@ fn scheduling() {
 #[test]
 fn sleeping_and_timers() {
     check("sleeping");
+}
+
+#[test]
+fn socketloop() {
+    check("socketloop");
+}
+
+#[test]
+fn optional_arguments() {
+    check("args");
+}
+
+/// `sock.raw`: an ICMP echo on loopback with privileges; without them the
+/// script must print the error name the core gives (`access_denied`).
+#[test]
+fn raw_sockets() {
+    match sockloop::raw(sockloop::Protocol::Icmp) {
+        Ok(_) => check("raw"),
+        Err(e) => {
+            assert_eq!(e.name(), "access_denied");
+            check_with("raw", "raw.noperm.out");
+        }
+    }
 }
 
 #[test]
