@@ -81,7 +81,7 @@ pub fn new_lua() -> mlua::Result<Lua> {
     Ok(lua)
 }
 
-/// The one `unsafe` line of the bridge.
+/// One of the bridge's two `unsafe` spots (the other: `take_stream_fd`).
 #[allow(unsafe_code)]
 fn new_state_with_ffi() -> Lua {
     // SAFETY: mlua calls a state with the `ffi` (and `debug`) library
