@@ -743,6 +743,23 @@ impl Drop for EnterGuard<'_> {
 
 impl Drop for Loop {
     fn drop(&mut self) {
+        // Dropped while it runs or steps a thread: the process is exiting
+        // from inside the loop (`std::process::exit`, Lua's `os.exit`),
+        // and C's `exit` runs this thread's TLS destructors on the stack
+        // of `block_on`. Tokio cannot shut a runtime down from inside its
+        // own `block_on` (it panics, and a panic here aborts), and the
+        // threads' futures may reach for this very TLS value: leave it
+        // all to the OS, which is about to take the whole process.
+        if self.running.get() || self.current.get_mut().is_some() {
+            std::mem::forget(std::mem::take(&mut self.slab.get_mut().slots));
+            std::mem::forget(std::mem::take(self.timers.get_mut()));
+            std::mem::forget(std::mem::take(self.layers.get_mut()));
+            std::mem::forget(self.current.get_mut().take());
+            std::mem::forget(self.transfer.get_mut().take());
+            std::mem::forget(self.rt.take());
+            std::mem::forget(self.shared.get_mut().take());
+            return;
+        }
         // Futures first (they may hold sockets registered with the
         // runtime), then the runtime itself.
         self.clear();

@@ -198,6 +198,23 @@ impl Value {
         (*self.0).type_name()
     }
 
+    /// The [`TypeId`] of the value's type: one look instead of one
+    /// [`is`](Value::is) per candidate, for code that dispatches on many
+    /// types (a bridge converting values to another language).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::any::TypeId;
+    /// let v = sockloop::Value::new(2.5f64);
+    /// assert_eq!(v.type_id(), TypeId::of::<f64>());
+    /// assert_ne!(v.type_id(), TypeId::of::<sockloop::Value>());
+    /// ```
+    pub fn type_id(&self) -> TypeId {
+        // Through `*self.0`, as in `type_name`: the box is `Any` too.
+        (*self.0).as_any().type_id()
+    }
+
     /// The value as a plain `Box<dyn Any>` (its type name is lost).
     ///
     /// # Examples

@@ -13,6 +13,7 @@
 
 #![forbid(unsafe_code)]
 
+use std::any::{Any, TypeId};
 use std::rc::Rc;
 
 use mlua::{IntoLua, IntoLuaMulti, Lua, MultiValue, UserData};
@@ -93,77 +94,81 @@ fn one_to_value(v: mlua::Value) -> Value {
 /// assert_eq!(mv.len(), 2);
 /// ```
 pub fn from_value(lua: &Lua, v: Value) -> mlua::Result<MultiValue> {
-    macro_rules! try_types {
-        ($v:ident; $($t:ty),*) => {
-            $(let $v = match $v.downcast::<$t>() {
-                Ok(x) => return (*x).into_lua_multi(lua),
-                Err(v) => v,
-            };)*
+    // One look at the type, then comparisons of constants: a chain of
+    // `downcast`s cost two virtual calls per candidate (a sixth of a
+    // bridged resume/suspend round trip in the ping-pong bench).
+    let id = v.type_id();
+    macro_rules! is {
+        ($t:ty) => {
+            id == TypeId::of::<$t>()
         };
     }
-    let v = match v.downcast::<()>() {
-        Ok(_) => return Ok(MultiValue::new()),
-        Err(v) => v,
-    };
-    let v = match v.downcast::<Vec<Value>>() {
-        Ok(vs) => {
-            let mut out = MultiValue::new();
-            for x in *vs {
-                let mut m = from_value(lua, x)?;
-                out.push_back(m.pop_front().unwrap_or(mlua::Value::Nil));
-            }
-            return Ok(out);
+    macro_rules! plain {
+        ($($t:ty),*) => {
+            $(if is!($t) {
+                return take::<$t>(v)?.into_lua_multi(lua);
+            })*
+        };
+    }
+    // The common values first: what Lua sent (numbers, strings, booleans,
+    // nothing), then several values, then Rust's own types.
+    plain!(i64, f64, String, bool);
+    if is!(()) {
+        return Ok(MultiValue::new());
+    }
+    if is!(Vec<Value>) {
+        let mut out = MultiValue::new();
+        for x in take::<Vec<Value>>(v)? {
+            let mut m = from_value(lua, x)?;
+            out.push_back(m.pop_front().unwrap_or(mlua::Value::Nil));
         }
-        Err(v) => v,
-    };
-    let v = match v.downcast::<MultiValue>() {
-        Ok(m) => return Ok(*m),
-        Err(v) => v,
-    };
-    let v = match v.downcast::<Vec<u8>>() {
-        Ok(b) => return lua.create_string(&*b)?.into_lua_multi(lua),
-        Err(v) => v,
-    };
-    let v = match v.downcast::<sockloop::Tcp>() {
-        Ok(t) => return crate::socket::wrap(lua, Sock::Tcp(Rc::new(*t))),
-        Err(v) => v,
-    };
-    let v = match v.downcast::<Rc<sockloop::Tcp>>() {
-        Ok(t) => return crate::socket::wrap(lua, Sock::Tcp(*t)),
-        Err(v) => v,
-    };
-    let v = match v.downcast::<sockloop::socketloop::ASocket>() {
-        Ok(a) => return crate::socketloop::asocket_to_lua(lua, Rc::new(*a)),
-        Err(v) => v,
-    };
-    let v = match v.downcast::<Rc<sockloop::socketloop::ASocket>>() {
-        Ok(a) => return crate::socketloop::asocket_to_lua(lua, *a),
-        Err(v) => v,
-    };
-    let v = match v.downcast::<sockloop::Udp>() {
-        Ok(t) => return crate::socket::wrap(lua, Sock::Udp(Rc::new(*t))),
-        Err(v) => v,
-    };
-    let v = match v.downcast::<sockloop::Thread<Value>>() {
-        Ok(t) => return handle(lua, t.untyped()),
-        Err(v) => v,
-    };
-    let v = match v.downcast::<sockloop::Thread<crate::LuaOutput>>() {
-        Ok(t) => return handle(lua, t.untyped()),
-        Err(v) => v,
-    };
-    try_types!(v; bool, i64, i32, u32, u16, u8, i16, i8, f64, f32, String, &'static str, mlua::Value);
-    let v = match v.downcast::<u64>() {
-        Ok(n) => return (*n as f64).into_lua_multi(lua),
-        Err(v) => v,
-    };
-    let v = match v.downcast::<usize>() {
-        Ok(n) => return (*n as f64).into_lua_multi(lua),
-        Err(v) => v,
-    };
+        return Ok(out);
+    }
+    if is!(MultiValue) {
+        return take::<MultiValue>(v);
+    }
+    if is!(Vec<u8>) {
+        return lua.create_string(take::<Vec<u8>>(v)?)?.into_lua_multi(lua);
+    }
+    if is!(sockloop::Tcp) {
+        return crate::socket::wrap(lua, Sock::Tcp(Rc::new(take(v)?)));
+    }
+    if is!(Rc<sockloop::Tcp>) {
+        return crate::socket::wrap(lua, Sock::Tcp(take(v)?));
+    }
+    if is!(sockloop::socketloop::ASocket) {
+        return crate::socketloop::asocket_to_lua(lua, Rc::new(take(v)?));
+    }
+    if is!(Rc<sockloop::socketloop::ASocket>) {
+        return crate::socketloop::asocket_to_lua(lua, take(v)?);
+    }
+    if is!(sockloop::Udp) {
+        return crate::socket::wrap(lua, Sock::Udp(Rc::new(take(v)?)));
+    }
+    if is!(sockloop::Thread<Value>) {
+        return handle(lua, take::<sockloop::Thread<Value>>(v)?.untyped());
+    }
+    if is!(sockloop::Thread<crate::LuaOutput>) {
+        return handle(
+            lua,
+            take::<sockloop::Thread<crate::LuaOutput>>(v)?.untyped(),
+        );
+    }
+    plain!(i32, u32, u16, u8, i16, i8, f32, &'static str, mlua::Value);
+    if is!(u64) {
+        return (take::<u64>(v)? as f64).into_lua_multi(lua);
+    }
+    if is!(usize) {
+        return (take::<usize>(v)? as f64).into_lua_multi(lua);
+    }
     lua.create_userdata(RustValue(std::cell::RefCell::new(Some(v))))?
         .into_lua(lua)
         .map(MultiValue::from_iter_single)
+}
+
+/// The value, whose type was checked: `wrong_type` cannot happen.
+fn take<T: Any>(v: Value) -> mlua::Result<T> {
+    v.get::<T>().map_err(mlua::Error::external)
 }
 
 /// A Rust thread handle for Lua (`sock.resume`/`sock.transfer` take it).

@@ -86,3 +86,48 @@ fn no_script_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("usage"));
 }
+
+/// `os.exit(n)` from a timer or a thread of a running loop ends the
+/// runner with `n` (it used to abort with SIGABRT: the loop's runtime was
+/// shut down from inside its own `block_on` by the exit's TLS destructors).
+#[test]
+fn os_exit_inside_the_loop_ends_with_its_code() {
+    let dir = std::env::temp_dir().join(format!("sockloop-lua-exit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cases = [
+        (
+            "timer.lua",
+            "local sock = require'sock'\n\
+             sock.runafter(0.01, function() io.stdout:write('bye\\n'); io.stdout:flush(); os.exit(3) end)\n\
+             sock.runafter(30, function() end)\n\
+             sock.start()\n\
+             os.exit(1)\n",
+            3,
+        ),
+        (
+            "thread.lua",
+            "local sock = require'sock'\n\
+             local s = assert(sock.tcp())\n\
+             assert(s:listen('127.0.0.1', 0))\n\
+             sock.thread(function() s:accept() end)\n\
+             sock.thread(function() sock.sleep(0.01); os.exit(4) end)\n\
+             sock.start()\n\
+             os.exit(1)\n",
+            4,
+        ),
+    ];
+    for (name, src, code) in cases {
+        let path = dir.join(name);
+        std::fs::write(&path, src).unwrap();
+        let mut cmd = runner();
+        cmd.arg(&path);
+        let out = output(cmd);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
