@@ -282,6 +282,12 @@ end
 
 function sock.runat(t, f) return runtimer(t, nil, f) end
 function sock.runafter(s, f) return runtimer(sock.clock() + s, nil, f) end
-function sock.runevery(s, f) return runtimer(sock.clock() + s, s, f) end
+-- As sockloop's `runevery`: a period under one millisecond (zero,
+-- negative) is one millisecond, not a timer that fires without end.
+function sock.runevery(s, f)
+	assert(type(s) == 'number', 'runevery: number of seconds expected')
+	local period = s < 0.001 and 0.001 or s
+	return runtimer(sock.clock() + period, period, f)
+end
 
 return sock

@@ -114,6 +114,31 @@ pub(crate) enum Target {
     HostPort(String, String),
 }
 
+/// A port argument of the socketloop/LuaSocket calls: an integral number
+/// in 0..=65535 or a decimal string of one; anything else raises (a port
+/// that does not fit is an error, never another port: LuaSocket's C code
+/// would truncate `-0.5` to 0 and wrap 65536 to 0).
+pub(crate) struct PortArg(pub(crate) u16);
+
+impl mlua::FromLua for PortArg {
+    fn from_lua(v: mlua::Value, _: &Lua) -> mlua::Result<Self> {
+        let n = match &v {
+            mlua::Value::Integer(n) => u16::try_from(*n).ok(),
+            mlua::Value::Number(n) if n.fract() == 0.0 && (0.0..=65535.0).contains(n) => {
+                Some(*n as u16)
+            }
+            mlua::Value::String(s) => s
+                .to_str()
+                .ok()
+                .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|t| t.parse::<u16>().ok()),
+            _ => None,
+        };
+        n.map(PortArg)
+            .ok_or_else(|| bad(format!("invalid port: {v:?}")))
+    }
+}
+
 pub(crate) fn target(host: mlua::Value, port: mlua::Value) -> mlua::Result<Target> {
     let port = match port {
         mlua::Value::Nil => "0".to_string(),
@@ -177,6 +202,11 @@ macro_rules! dgram {
     };
 }
 
+/// The most `recv`/`recvnext` read at once whatever `maxlen` says (the
+/// core moves at most 4 MiB per stream syscall, and a datagram is under
+/// 64 KiB): a huge `maxlen` is not a huge allocation.
+const RECV_MAX: usize = 4 << 20;
+
 /// `nil, err` from a lookup made for an `af` argument.
 macro_rules! or_soft {
     ($lua:expr, $r:expr) => {
@@ -194,9 +224,10 @@ pub(crate) fn opt_value(v: mlua::Value) -> mlua::Result<OptValue> {
         mlua::Value::Boolean(b) => OptValue::Bool(b),
         mlua::Value::Integer(n) => OptValue::Int(n),
         mlua::Value::Number(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => OptValue::Int(n as i64),
-        mlua::Value::Number(n) if n >= 0.0 && n.is_finite() => {
-            OptValue::Duration(Duration::from_secs_f64(n))
-        }
+        mlua::Value::Number(n) if n >= 0.0 && n.is_finite() => OptValue::Duration(
+            Duration::try_from_secs_f64(n)
+                .map_err(|_| bad(format!("invalid option value: {n} seconds is out of range")))?,
+        ),
         mlua::Value::String(s) => OptValue::Str(s.to_str()?.to_string()),
         other => return Err(bad(format!("invalid option value: {other:?}"))),
     })
@@ -488,7 +519,7 @@ impl UserData for Sock {
                 in_thread()?;
                 let s = s.clone();
                 let exp = expires(exp)?;
-                let mut buf = vec![0u8; maxlen];
+                let mut buf = vec![0u8; maxlen.min(RECV_MAX)];
                 let r = each!(s, x => x.recv(&mut buf, exp).await);
                 match r {
                     Ok(n) => ret(&lua, Ok(lua.create_string(&buf[..n])?)),
@@ -503,7 +534,10 @@ impl UserData for Sock {
                 let t = s.tcp()?;
                 drop(s);
                 let exp = expires(exp)?;
-                let mut buf = vec![0u8; len];
+                let mut buf = Vec::new();
+                buf.try_reserve_exact(len)
+                    .map_err(|_| bad(format!("recvn: cannot allocate {len} bytes")))?;
+                buf.resize(len, 0);
                 match t.recvn(&mut buf, exp).await {
                     Ok(n) => ret(&lua, Ok(lua.create_string(&buf[..n])?)),
                     Err(e) => {
@@ -558,11 +592,11 @@ impl UserData for Sock {
                 let s = s.clone();
                 let flags = recv_flags(flags)?;
                 let exp = expires(exp)?;
-                let mut buf = vec![0u8; maxlen];
+                let mut buf = vec![0u8; maxlen.min(RECV_MAX)];
                 let r = dgram!(s, "recvnext", x => x.recvnext_flags(&mut buf, exp, flags).await);
                 match r {
                     Ok((n, sa)) => (
-                        lua.create_string(&buf[..n.min(maxlen)])?,
+                        lua.create_string(&buf[..n.min(buf.len())])?,
                         crate::addr::LuaSockAddr(sa),
                         n,
                     )

@@ -22,7 +22,7 @@ use sockloop::socketloop::{self as sl, ASocket, Server};
 use sockloop::{SockAddr, Tcp};
 
 use crate::socket::{
-    bad, in_thread, opt_to_lua, opt_value, ret, soft, target, with_target, Sock, Target,
+    bad, in_thread, opt_to_lua, opt_value, ret, soft, target, with_target, PortArg, Sock, Target,
 };
 use crate::threads::raise;
 
@@ -371,16 +371,19 @@ pub(crate) fn loop_core(lua: &Lua) -> mlua::Result<Table> {
     )?;
     t.set(
         "tcp",
-        lua.create_function(|lua, (ip, port): (Option<String>, Option<u16>)| {
-            ret(lua, sl::tcp(ip.as_deref(), port).map(LuaASocket::new))
+        lua.create_function(|lua, (ip, port): (Option<String>, Option<PortArg>)| {
+            ret(
+                lua,
+                sl::tcp(ip.as_deref(), port.map(|p| p.0)).map(LuaASocket::new),
+            )
         })?,
     )?;
     t.set(
         "connect",
         lua.create_async_function(
-            |lua, (host, port, ip, lport): (String, u16, Option<String>, Option<u16>)| async move {
+            |lua, (host, port, ip, lport): (String, PortArg, Option<String>, Option<PortArg>)| async move {
                 in_thread()?;
-                let r = sl::connect(&host, port, ip.as_deref(), lport).await;
+                let r = sl::connect(&host, port.0, ip.as_deref(), lport.map(|p| p.0)).await;
                 ret(&lua, r.map(LuaASocket::new))
             },
         )?,
@@ -395,7 +398,8 @@ pub(crate) fn loop_core(lua: &Lua) -> mlua::Result<Table> {
     )?;
     t.set(
         "newserver",
-        lua.create_function(|lua, (ip, port, handler): (String, u16, Function)| {
+        lua.create_function(|lua, (ip, port, handler): (String, PortArg, Function)| {
+            let port = port.0;
             let weak = lua.weak();
             let r = sl::newserver(&ip, port, move |c: ASocket| {
                 if let Some(lua) = weak.try_upgrade() {
@@ -454,12 +458,14 @@ pub(crate) fn socket_core(lua: &Lua) -> mlua::Result<Table> {
     )?;
     t.set(
         "bind",
-        lua.create_function(|lua, (host, port, backlog): (String, u16, Option<u32>)| {
-            ret(
-                lua,
-                luasocket::bind(&host, port, backlog).map(LuaASocket::new),
-            )
-        })?,
+        lua.create_function(
+            |lua, (host, port, backlog): (String, PortArg, Option<u32>)| {
+                ret(
+                    lua,
+                    luasocket::bind(&host, port.0, backlog).map(LuaASocket::new),
+                )
+            },
+        )?,
     )?;
     t.set(
         "connect",
@@ -467,9 +473,9 @@ pub(crate) fn socket_core(lua: &Lua) -> mlua::Result<Table> {
             |lua,
              (host, port, ip, lport, fam): (
                 String,
-                u16,
+                PortArg,
                 Option<String>,
-                Option<u16>,
+                Option<PortArg>,
                 Option<String>,
             )| async move {
                 in_thread()?;
@@ -479,7 +485,8 @@ pub(crate) fn socket_core(lua: &Lua) -> mlua::Result<Table> {
                     Some("inet6") => Some(sockloop::Family::Inet6),
                     Some(o) => return Err(bad(format!("invalid_argument: invalid family {o:?}"))),
                 };
-                let r = luasocket::connect(&host, port, ip.as_deref(), lport, fam).await;
+                let r =
+                    luasocket::connect(&host, port.0, ip.as_deref(), lport.map(|p| p.0), fam).await;
                 ret(&lua, r.map(LuaASocket::new))
             },
         )?,

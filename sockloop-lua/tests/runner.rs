@@ -131,3 +131,72 @@ fn os_exit_inside_the_loop_ends_with_its_code() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Every call of `sock` and `socketloop` with pairs of bad arguments
+/// (`tests/lua/bad_args.lua`): it raises or returns `nil, err`; nothing
+/// panics in Rust or aborts, and the script gets to its end.
+#[test]
+fn bad_arguments_raise_or_fail_softly() {
+    let mut cmd = runner();
+    cmd.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/lua/bad_args.lua"
+    ));
+    let out = output(cmd);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("done"), "{stdout}");
+}
+
+/// A port that does not fit is an error, never another port (LuaSocket's
+/// C code truncates -0.5 to 0 and wraps 65536 to 0); a huge `maxlen` is no
+/// huge allocation; an option duration out of range raises.
+#[test]
+fn ports_lengths_and_durations_are_checked() {
+    let dir = std::env::temp_dir().join(format!("sockloop-lua-args-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("ports.lua");
+    std::fs::write(
+        &path,
+        r#"local sock = require'sock'
+local ffi = require'ffi'
+local sl = require'socketloop'
+sock.run(function()
+	for _, p in ipairs{-0.5, 80.5, 65536, -1, '80x', ' 80', '', 1/0} do
+		local ok, err = pcall(sl.connect, '127.0.0.1', p)
+		assert(not ok and tostring(err):find('invalid port', 1, true), tostring(p) .. ': ' .. tostring(err))
+		ok, err = pcall(sl.tcp, '127.0.0.1', p)
+		assert(not ok and tostring(err):find('invalid port', 1, true), tostring(p) .. ': ' .. tostring(err))
+	end
+	local a = assert(sl.tcp('127.0.0.1', '0'))
+	a:close()
+	local u = assert(sock.udp())
+	assert(u:bind('127.0.0.1', 0))
+	local buf = ffi.new'char[16]'
+	local n, err = u:recvnext(buf, 2^53, sock.clock() + 0.05)
+	assert(n == nil and err == 'timeout', tostring(err))
+	local s = assert(sock.tcp())
+	local ok, err = pcall(s.setopt, s, 'linger', 1e300)
+	assert(not ok and tostring(err):find('out of range', 1, true), tostring(err))
+	s:close(); u:close()
+	print('ok')
+	io.stdout:flush()
+	os.exit(0)
+end)
+"#,
+    )
+    .unwrap();
+    let mut cmd = runner();
+    cmd.arg(&path);
+    let out = output(cmd);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
+}

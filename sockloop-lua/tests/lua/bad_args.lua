@@ -1,0 +1,71 @@
+-- Every call of require'sock' and require'socketloop' with pairs of bad
+-- arguments (wrong types, NaN, huge and negative numbers, odd strings,
+-- cdata): each must raise or return `nil, err`, never panic in Rust, abort
+-- the process or block past its deadline. Run by tests/runner.rs.
+local sock = require'sock'
+local ffi = require'ffi'
+-- Hosts: nothing that sends a name to the resolver or names an address
+-- off this machine (Lua numbers become strings: 65536 is 0.1.0.0, -1 a
+-- name), so the host arguments come from their own list.
+local bads = {nil, true, -1, 1e300, 0/0, -1/0, '', {}, function() end, ffi.new'char[1]', 2^53, -0.5, 65536, '0', '-1'}
+local hosts = {nil, true, '', {}, function() end, ffi.new'char[1]', '0', '127.0.0.1', '::1', '[::1]'}
+local count = 0
+-- (`#` is no length for a list that starts with nil: the counts.)
+local NBADS, NHOSTS = 15, 10
+local function pairs_of(as, na, f)
+	for i = 1, na do
+		for j = 1, NBADS do
+			count = count + 1
+			pcall(f, as[i], bads[j])
+		end
+	end
+end
+local function each(f) pairs_of(bads, NBADS, f) end
+local function each_host(f) pairs_of(hosts, NHOSTS, f) end
+sock.run(function()
+	each_host(function(a, b) return sock.addr(a, b) end)
+	each(function(a, b) return sock.tcp(a, b) end)
+	each(function(a, b) return sock.udp(a, b) end)
+	each(function(a, b) return sock.raw(a, b) end)
+	local s = assert(sock.tcp())
+	each_host(function(a, b) return s:bind(a, b) end)
+	each(function(a, b) return s:setopt(a, b) end)
+	each(function(a, b) return s:getopt(a, b) end)
+	each(function(a, b) return s:shutdown(a, b) end)
+	each_host(function(a, b) return s:connect(a, b, sock.clock() + 0.01) end)
+	each(function(a, b) return s:connect('127.0.0.1', 1, a, b) end)
+	local u = assert(sock.udp())
+	each_host(function(a, b) return u:sendto(a, b, 'x', 1) end)
+	each(function(a, b) return u:recvnext(ffi.new'char[8]', a, sock.clock()+0.005, b) end)
+	each(function(a, b) return u:recvnext(a, 8, sock.clock()+0.005, b) end)
+	each(function(a, b) return u:send(a, b) end)
+	each(function(a, b) return u:recv(ffi.new'char[8]', a, sock.clock()+0.005) end)
+	local l = assert(sock.tcp())
+	each_host(function(a, b) return l:listen(a, b) end)
+	each(function(a, b) return sock.sleep(a and 0 or 0) end)
+	each(function(a, b) return sock.runafter(a, b) end)
+	each(function(a, b) return sock.runat(a, b) end)
+	each(function(a, b) return sock.runevery(a, b) end)
+	each(function(a, b) return sock.resume(a, b) end)
+	each(function(a, b) return sock.transfer(a, b) end)
+	each(function(a, b) return sock.newthread(a, b) end)
+	each(function(a, b) return sock.threadenv(a, b) end)
+	each(function(a, b) return sock.onthreadfinish(a, b) end)
+	each(function(a, b) return sock.sleep_job(a, b) end)
+	local sj = sock.sleep_job()
+	each(function(a, b) return sj:wakeup(a, b) end)
+	each(function(a, b) return sock.cancel(a, b) end)
+	each(function(a, b) return sock.cowrap(a, b) end)
+	s:close(); u:close(); l:close()
+	print('calls', count)
+local sl = require'socketloop'
+	each_host(function(a, b) return sl.tcp(a, b) end)
+	each(function(a, b) return sl.wrap(a, b) end)
+	each_host(function(a, b) return sl.connect(a, b) end)
+	each_host(function(a, b) return sl.newserver(a, b, function() end) end)
+	each(function(a, b) return sl.resume(a, b) end)
+	each(function(a, b) return sl.step(a, b) end)
+	print('done', count)
+	io.stdout:flush()
+	os.exit(0)
+	end)
