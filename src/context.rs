@@ -348,7 +348,7 @@ pub(crate) struct Loop {
     /// The sockloop thread being polled right now.
     current: RefCell<Option<Rc<ThreadInner>>>,
     /// A `transfer` waiting for the trampoline in `thread::step`.
-    pub(crate) transfer: RefCell<Option<(Rc<ThreadInner>, Value)>>,
+    pub(crate) transfer: Cell<Option<(Rc<ThreadInner>, Value)>>,
     pub(crate) timers: RefCell<TimerQueue>,
     /// Threads parked on I/O, a sleep or a timer.
     waiting: Cell<usize>,
@@ -397,7 +397,7 @@ impl Loop {
             slab: RefCell::default(),
             ready: RefCell::default(),
             current: RefCell::new(None),
-            transfer: RefCell::new(None),
+            transfer: Cell::new(None),
             timers: RefCell::default(),
             waiting: Cell::new(0),
             jobs: Cell::new(0),
@@ -578,10 +578,16 @@ impl Loop {
 
     /// Moves wake-ups from other OS threads onto the local queue and runs
     /// the commands they posted (no loop borrow is held meanwhile).
+    /// Takes what other OS threads queued (one load when nothing was).
+    #[inline]
     fn drain_remote(&self) {
-        if !self.remote.pending.load(Ordering::Acquire) {
-            return;
+        if self.remote.pending.load(Ordering::Acquire) {
+            self.drain_remote_slow();
         }
+    }
+
+    #[inline(never)]
+    fn drain_remote_slow(&self) {
         let (keys, cmds) = self.remote.take_queue();
         self.ready.borrow_mut().extend(keys);
         for cmd in cmds {

@@ -227,7 +227,7 @@ impl Future for Park1 {
                         match target {
                             Some(target) => {
                                 let v = v.unwrap_or_else(|| Value::new(()));
-                                *l.transfer.borrow_mut() = Some((target, v));
+                                l.transfer.set(Some((target, v)));
                             }
                             None => cur.outbox.set(v),
                         }

@@ -35,7 +35,7 @@ pub(crate) fn step(l: &Loop, t: Rc<ThreadInner>, input: Option<Value>) -> Step {
     let mut input = input;
     loop {
         let out = step_one(l, &t, input);
-        let next = l.transfer.borrow_mut().take();
+        let next = l.transfer.take();
         match next {
             Some((target, v)) => {
                 if let Step::Panicked(f) = out {
