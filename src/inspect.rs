@@ -369,6 +369,13 @@ fn collect(l: &Loop) -> Inventory {
         .into_iter()
         .filter_map(|s| crate::sock::info(&s))
         .collect();
+    // Socket key -> index: a loop with 10,000 parked connections is
+    // listed in linear time, not 10,000 x 10,000 comparisons.
+    let index: std::collections::HashMap<usize, usize> = sockets
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.0 & !TAGS, i))
+        .collect();
     let mut threads = Vec::new();
     for t in l.threads() {
         let status = t.status();
@@ -380,25 +387,23 @@ fn collect(l: &Loop) -> Inventory {
                     (_, Park::Sleep) => WaitOn::Sleep,
                     (_, Park::SleepJob) => WaitOn::SleepJob,
                     (_, Park::Other) => WaitOn::Other,
-                    (_, Park::Socket(id, dir)) => {
-                        match sockets.iter_mut().find(|s| s.0 & !TAGS == id) {
-                            Some((_, s)) => {
-                                s.waiting.push((t.id(), dir));
-                                WaitOn::Socket {
-                                    fd: s.fd,
-                                    dir,
-                                    local: s.local.clone(),
-                                    remote: s.remote.clone(),
-                                }
-                            }
-                            None => WaitOn::Socket {
-                                fd: -1,
+                    (_, Park::Socket(id, dir)) => match index.get(&id).map(|&i| &mut sockets[i]) {
+                        Some((_, s)) => {
+                            s.waiting.push((t.id(), dir));
+                            WaitOn::Socket {
+                                fd: s.fd,
                                 dir,
-                                local: None,
-                                remote: None,
-                            },
+                                local: s.local.clone(),
+                                remote: s.remote.clone(),
+                            }
                         }
-                    }
+                        None => WaitOn::Socket {
+                            fd: -1,
+                            dir,
+                            local: None,
+                            remote: None,
+                        },
+                    },
                 };
                 Some(Waiting {
                     on,
