@@ -98,6 +98,25 @@ pub(crate) fn note_park(p: Park, deadline: Option<Instant>, fresh: bool) {
 // ===== the public inventory =====
 
 /// A direction of a socket wait.
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::{WaitDir, WaitOn};
+/// sockloop::run(async {
+///     let l = sockloop::tcp().unwrap();
+///     l.listen("127.0.0.1:0").unwrap();
+///     let l = std::rc::Rc::new(l);
+///     let l2 = l.clone();
+///     let t = sockloop::thread(async move { let _ = l2.accept(None).await; });
+///     let inv = sockloop::inventory();
+///     let me = inv.threads.iter().find(|x| x.id == t.id()).unwrap();
+///     let on = &me.waiting.as_ref().unwrap().on;
+///     assert!(matches!(on, WaitOn::Socket { dir: WaitDir::Read, .. }));
+///     assert_eq!(WaitDir::Read.to_string(), "read");
+///     t.cancel();
+/// });
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum WaitDir {
     /// Waiting to read (`recv`, `accept`, `readable`).
@@ -116,6 +135,20 @@ impl fmt::Display for WaitDir {
 }
 
 /// What a parked thread waits on ([`Waiting::on`]).
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::WaitOn;
+/// sockloop::run(async {
+///     let t = sockloop::thread(async { let _ = sockloop::suspend(()).await; });
+///     let inv = sockloop::inventory();
+///     let me = inv.threads.iter().find(|x| x.id == t.id()).unwrap();
+///     assert_eq!(me.waiting.as_ref().unwrap().on, WaitOn::Suspend);
+///     assert_eq!(WaitOn::Suspend.to_string(), "suspend");
+///     t.cancel();
+/// });
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum WaitOn {
@@ -167,6 +200,20 @@ impl fmt::Display for WaitOn {
 }
 
 /// A parked thread's wait ([`ThreadInfo::waiting`]).
+///
+/// # Examples
+///
+/// ```
+/// sockloop::run(async {
+///     let t = sockloop::thread(async { sockloop::sleep(30.0).await });
+///     let inv = sockloop::inventory();
+///     let w = inv.threads.iter().find(|x| x.id == t.id()).unwrap().waiting.clone().unwrap();
+///     assert_eq!(w.on, sockloop::WaitOn::Sleep);
+///     assert!(w.since <= inv.now);
+///     assert!((w.deadline.unwrap() - inv.now - 30.0).abs() < 1.0);
+///     t.cancel();
+/// });
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Waiting {
@@ -182,6 +229,19 @@ pub struct Waiting {
 }
 
 /// One thread of the loop ([`Inventory::threads`]).
+///
+/// # Examples
+///
+/// ```
+/// sockloop::run(async {
+///     let t = sockloop::thread_named("worker", async { sockloop::sleep(30.0).await });
+///     let inv = sockloop::inventory();
+///     let me = inv.threads.iter().find(|x| x.id == t.id()).unwrap();
+///     assert_eq!(me.name.as_deref(), Some("worker"));
+///     assert_eq!(me.status, sockloop::ThreadStatus::Waiting);
+///     t.cancel();
+/// });
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ThreadInfo {
@@ -196,6 +256,21 @@ pub struct ThreadInfo {
 }
 
 /// One open socket made on the loop's OS thread ([`Inventory::sockets`]).
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> sockloop::Result<()> {
+/// let s = sockloop::udp()?;
+/// s.bind("127.0.0.1:0")?;
+/// let port = s.local_addr()?.port();
+/// let inv = sockloop::inventory();
+/// let me = inv.sockets.iter().find(|x| x.local.as_ref().map(|a| a.port()) == Some(port)).unwrap();
+/// assert_eq!(me.socktype, sockloop::SockType::Udp);
+/// assert_eq!((me.bytes_in, me.bytes_out), (0, 0));
+/// assert!(me.waiting.is_empty());
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SocketInfo {
@@ -218,6 +293,15 @@ pub struct SocketInfo {
 }
 
 /// What a timer runs ([`TimerInfo::kind`]).
+///
+/// # Examples
+///
+/// ```
+/// let t = sockloop::runafter(60.0, || {});
+/// let inv = sockloop::inventory();
+/// assert!(inv.timers.iter().any(|x| x.kind == sockloop::TimerKind::Once));
+/// t.cancel();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TimerKind {
@@ -230,6 +314,17 @@ pub enum TimerKind {
 }
 
 /// One pending timer of the loop ([`Inventory::timers`]).
+///
+/// # Examples
+///
+/// ```
+/// let t = sockloop::runevery(5.0, || true);
+/// let inv = sockloop::inventory();
+/// let me = inv.timers.iter().find(|x| x.kind == sockloop::TimerKind::Every).unwrap();
+/// assert_eq!(me.period, Some(5.0));
+/// assert!(me.deadline > inv.now);
+/// t.cancel();
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct TimerInfo {
@@ -486,6 +581,15 @@ pub fn inventory_handle() -> InventoryHandle {
 }
 
 /// See [`inventory_handle`].
+///
+/// # Examples
+///
+/// ```
+/// let h = sockloop::inventory_handle();
+/// // Taken on the loop's own OS thread: at once.
+/// let inv = h.get(sockloop::clock() + 1.0).unwrap();
+/// assert!(inv.threads.is_empty());
+/// ```
 #[derive(Debug, Clone)]
 pub struct InventoryHandle {
     remote: Arc<Remote>,
