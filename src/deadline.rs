@@ -280,6 +280,32 @@ mod tests {
     }
 
     #[test]
+    fn late_says_how_far_and_shows_the_meant_call() {
+        let at = to_instant(5.0).unwrap();
+        let e = late(at, at + Duration::from_millis(955_300));
+        assert_eq!(e.name(), "timeout");
+        assert_eq!(
+            e.message(),
+            Some(
+                "expires was 955.3 s in the past when the call started \
+                 (expires is absolute: use clock() + 5.0)"
+            )
+        );
+        let e = late(at, at + Duration::from_millis(250));
+        assert!(e.message().unwrap().starts_with("expires was 0.250 s"));
+        // An absolute time that is merely old: the general hint.
+        let at = to_instant(2000.0).unwrap();
+        let e = late(at, at + Duration::from_secs(1500));
+        assert!(e
+            .message()
+            .unwrap()
+            .ends_with("(expires is absolute: a clock() time, such as clock() + 5.0)"));
+        // A poll's deadline, a few ms old: plain.
+        let e = late(at, at + LATE);
+        assert_eq!((e.name(), e.message()), ("timeout", None));
+    }
+
+    #[test]
     fn infinite_means_no_deadline() {
         assert!(to_instant(f64::INFINITY).is_none());
         assert!(to_instant(f64::NAN).is_none());

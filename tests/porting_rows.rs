@@ -114,8 +114,8 @@ fn porting_c_socketloop_receive_returns_a_held_line_at_once() {
             sockloop::sleep(0.01).await; // both lines are in the kernel
             assert_eq!(c.receive("*l").await.unwrap(), b"one");
             assert_eq!(c.buffered(), 4); // "two\n" read ahead with it
-            // "two" is in the read-ahead buffer: no new bytes are needed,
-            // so even a call that may not wait at all gets it.
+                                         // "two" is in the read-ahead buffer: no new bytes are needed,
+                                         // so even a call that may not wait at all gets it.
             c.settimeout(Some(0.0));
             assert_eq!(c.receive("*l").await.unwrap(), b"two");
             assert_eq!(c.receive("*l").await.unwrap_err().name(), "timeout");
