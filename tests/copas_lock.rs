@@ -48,7 +48,7 @@ fn copas_lock_lua() {
                 assert_eq!(copas_err(&err), "timeout", "got error: {err}");
                 assert_eq!(err.name(), "timeout");
                 assert!(
-                    duration >= 1.0 && duration < 1.2,
+                    (1.0..1.2).contains(&duration),
                     "expected a timeout of 1 second, but took {duration}"
                 );
 
