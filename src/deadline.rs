@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio::time::{Instant, Sleep};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 
 /// The process-wide reference instant of `clock()` (where it reads
 /// [`offset`]). Shared by every OS thread so an `expires` computed on one
@@ -35,11 +35,17 @@ fn offset() -> f64 {
 
 /// Now, on Tokio's clock (paused in tests), as `clock()` seconds.
 pub(crate) fn now_secs() -> f64 {
+    to_secs(Instant::now())
+}
+
+/// A Tokio instant as `clock()` seconds (the inverse of [`to_instant`],
+/// up to its rounding to the nanosecond).
+fn to_secs(at: Instant) -> f64 {
     let base = base();
-    let now = Instant::now().into_std();
-    let d = match now.checked_duration_since(base) {
+    let at = at.into_std();
+    let d = match at.checked_duration_since(base) {
         Some(d) => d.as_secs_f64(),
-        None => -(base.duration_since(now).as_secs_f64()),
+        None => -(base.duration_since(at).as_secs_f64()),
     };
     offset() + d
 }
@@ -176,9 +182,23 @@ impl Deadline {
         drop(self.sleep.take());
     }
 
-    /// The `"timeout"` error.
+    /// The `"timeout"` error, at the moment the expiry was seen. See
+    /// [`error_seen_at`](Deadline::error_seen_at).
     pub(crate) fn error(&self) -> Error {
-        Error::timeout()
+        self.error_seen_at(Instant::now())
+    }
+
+    /// The `"timeout"` error of a call that saw its deadline passed at
+    /// `seen`. A deadline that was already past at the call's first look
+    /// at the clock (the timer was never armed) was past when the call
+    /// started: then the message says by how much, and that `expires` is
+    /// absolute. Worked out here, on the error path only: the calls read
+    /// the clock no more often for it and store nothing for it.
+    pub(crate) fn error_seen_at(&self, seen: Instant) -> Error {
+        match self.at {
+            Some(at) if self.sleep.is_none() => late(at, seen),
+            _ => Error::timeout(),
+        }
     }
 
     /// Runs `fut` until it finishes or the deadline passes (then
@@ -206,6 +226,45 @@ impl Deadline {
     }
 }
 
+/// How far a deadline must have been in the past when a call started for
+/// its `"timeout"` to say so: more than scheduling noise, so that a poll
+/// (`expires` = `clock()`, or LuaSocket's `settimeout(0)`) stays a plain
+/// `"timeout"`.
+const LATE: Duration = Duration::from_millis(10);
+
+/// The `"timeout"` of a call whose deadline `at` was already past when it
+/// started (seen so at `seen`, a syscall or two after the start): plain
+/// when it was past by at most [`LATE`], else with a message saying how
+/// far in the past it was and that `expires` is absolute. When `expires`
+/// is nearer to 0 than to now, it looks like a relative time passed by
+/// mistake, and the message shows the call that was meant.
+#[cold]
+#[inline(never)]
+fn late(at: Instant, seen: Instant) -> Error {
+    let past = seen.saturating_duration_since(at);
+    if past <= LATE {
+        return Error::timeout();
+    }
+    let past = past.as_secs_f64();
+    let expires = (to_secs(at) * 1e6).round() / 1e6;
+    let ago = if past < 1.0 {
+        format!("{past:.3}")
+    } else {
+        format!("{past:.1}")
+    };
+    let hint = if (0.0..past).contains(&expires) {
+        format!("use clock() + {expires:?}")
+    } else {
+        "a clock() time, such as clock() + 5.0".to_string()
+    };
+    Error::with_message(
+        ErrorKind::Timeout,
+        format!(
+            "expires was {ago} s in the past when the call started (expires is absolute: {hint})"
+        ),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,6 +277,32 @@ mod tests {
         assert!(secs_to_duration_ceil(0.1).as_secs_f64() >= 0.1);
         assert!(secs_to_duration_ceil(1.000_000_000_4) >= Duration::new(1, 1));
         assert_eq!(secs_to_duration_ceil(1e300), FAR);
+    }
+
+    #[test]
+    fn late_says_how_far_and_shows_the_meant_call() {
+        let at = to_instant(5.0).unwrap();
+        let e = late(at, at + Duration::from_millis(955_300));
+        assert_eq!(e.name(), "timeout");
+        assert_eq!(
+            e.message(),
+            Some(
+                "expires was 955.3 s in the past when the call started \
+                 (expires is absolute: use clock() + 5.0)"
+            )
+        );
+        let e = late(at, at + Duration::from_millis(250));
+        assert!(e.message().unwrap().starts_with("expires was 0.250 s"));
+        // An absolute time that is merely old: the general hint.
+        let at = to_instant(2000.0).unwrap();
+        let e = late(at, at + Duration::from_secs(1500));
+        assert!(e
+            .message()
+            .unwrap()
+            .ends_with("(expires is absolute: a clock() time, such as clock() + 5.0)"));
+        // A poll's deadline, a few ms old: plain.
+        let e = late(at, at + LATE);
+        assert_eq!((e.name(), e.message()), ("timeout", None));
     }
 
     #[test]

@@ -361,6 +361,10 @@ struct Inner {
     data: Option<Vec<u8>>,
     os: Option<i32>,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    /// The upstream library's own word for this error, where the kind
+    /// alone does not give it (Copas' `"not armed"`, `"stopping"`, ...):
+    /// what [`Error::luasocket_str`] returns.
+    word: Option<&'static str>,
 }
 
 impl Error {
@@ -381,6 +385,7 @@ impl Error {
                 data: None,
                 os: None,
                 source: None,
+                word: None,
             }),
         }
     }
@@ -565,11 +570,20 @@ impl Error {
         self.inner.data.as_deref()
     }
 
-    /// LuaSocket's word for this error, for code that compares LuaSocket's
-    /// strings: `"closed"` for a peer close, reset or abort,
+    /// The upstream string for this error, for code that compares the
+    /// strings of LuaSocket or Copas.
+    ///
+    /// LuaSocket's word: `"closed"` for a peer close, reset or abort,
     /// `"connection refused"`, `"address already in use"`,
-    /// `"permission denied"`, `"timeout"`, ...; otherwise [`name`](Error::name)
-    /// with `_` turned into spaces.
+    /// `"permission denied"`, `"timeout"`, ...
+    ///
+    /// Copas' exact string for every error of its primitives
+    /// ([`copas`](crate::copas)): `"timeout"`, `"destroyed"`,
+    /// `"too many"`, `"cannot release a lock not owned"`, `"stopping"`,
+    /// `"not armed"`, `"already armed"` (their [`name`](Error::name) is
+    /// sockloop's: `too_many`, `invalid_argument`, `destroyed`, ...).
+    ///
+    /// Otherwise [`name`](Error::name) with `_` turned into spaces.
     ///
     /// # Examples
     ///
@@ -577,9 +591,19 @@ impl Error {
     /// use sockloop::{Error, ErrorKind};
     /// assert_eq!(Error::new(ErrorKind::ConnectionReset).luasocket_str(), "closed");
     /// assert_eq!(Error::new(ErrorKind::ConnectionRefused).luasocket_str(), "connection refused");
+    ///
+    /// use sockloop::copas::{Timer, TimerOptions};
+    /// let timer = Timer::new(TimerOptions::default(), |_: &Timer| ())?;
+    /// timer.cancel()?;
+    /// let e = timer.cancel().unwrap_err(); // Copas: nil, "not armed"
+    /// assert_eq!((e.name(), e.luasocket_str().as_ref()), ("invalid_argument", "not armed"));
+    /// # Ok::<(), Error>(())
     /// ```
     pub fn luasocket_str(&self) -> Cow<'_, str> {
         use ErrorKind::*;
+        if let Some(word) = self.inner.word {
+            return Cow::Borrowed(word);
+        }
         Cow::Borrowed(match self.inner.kind {
             Closed | Eof | ConnectionReset | ConnectionAborted | BrokenPipe | TlsTruncated => {
                 "closed"
@@ -632,6 +656,14 @@ impl Error {
         e: impl std::error::Error + Send + Sync + 'static,
     ) -> Error {
         self.inner.source = Some(Box::new(e));
+        self
+    }
+
+    /// Sets the upstream library's own string for this error, which
+    /// [`luasocket_str`](Error::luasocket_str) returns (builder style):
+    /// for errors whose kind covers several upstream strings.
+    pub(crate) fn with_word(mut self, word: &'static str) -> Error {
+        self.inner.word = Some(word);
         self
     }
 

@@ -42,8 +42,9 @@
 //! same calls work: a driver task is spawned on that `LocalSet` while any
 //! thread waits, and [`start`] returns `Err("loop_busy")` (await instead).
 //! Inside Tokio but outside a `LocalSet`, nothing could run a thread once
-//! it waits: [`resume`] returns `Err("no_local_set")` and [`thread`]
-//! panics with that error, before any of the thread's code runs.
+//! it waits: [`resume`] and [`try_thread`] return `Err("no_local_set")`
+//! and [`thread`] panics with that error, before any of the thread's code
+//! runs.
 //!
 //! # TLS (feature `tls`)
 //!
@@ -59,8 +60,9 @@
 //! as sock.lua: `s.recv(&mut buf, clock() + 5.0)`, or `None` for no
 //! deadline. [`clock()`] is on the system's monotonic scale (seconds since
 //! boot), so a relative timeout passed by mistake is long past and fails
-//! at once with `"timeout"`. It follows Tokio's clock: a paused Tokio clock
-//! drives deadlines, sleeps and timers in tests.
+//! at once with `"timeout"`, whose message says how far in the past
+//! `expires` was and that it is absolute. It follows Tokio's clock: a
+//! paused Tokio clock drives deadlines, sleeps and timers in tests.
 //!
 //! # Values and results
 //!

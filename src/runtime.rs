@@ -245,11 +245,19 @@ fn timers_disabled() -> Error {
     )
 }
 
-fn check_can_block(l: &Loop, what: &str) -> Result<()> {
+/// `"loop_busy"` unless `what` (a call that runs the loop) may block
+/// here: not inside the running loop, not inside a Tokio runtime. The
+/// message names `what` and the fix.
+pub(crate) fn check_can_block(l: &Loop, what: &str) -> Result<()> {
     if l.running.get() {
         return Err(Error::with_message(
             ErrorKind::LoopBusy,
-            format!("{what} called while this OS thread's loop is already running"),
+            format!(
+                "{what} called while this OS thread's loop is already running (the caller \
+                 runs inside it, e.g. in a thread of sockloop::run): that loop already runs \
+                 every thread, so await them there instead (`.await` or `Thread::join`), or \
+                 call {what} from main, outside any loop"
+            ),
         ));
     }
     if tokio::runtime::Handle::try_current().is_ok() {

@@ -274,6 +274,9 @@ pub(crate) struct Call {
     deadline: Deadline,
     /// A syscall has been tried (or readiness consulted) for this call.
     started: bool,
+    /// A look at the clock found the deadline still ahead: a later
+    /// `"timeout"` is a plain one (see [`Call::timeout`]).
+    ahead: bool,
     /// The call has parked at least once.
     parked: bool,
     /// When the syscalls after the deadline must stop (set when the call
@@ -298,12 +301,26 @@ impl Call {
         Call {
             deadline: Deadline::new(expires),
             started: false,
+            ahead: false,
             parked: false,
             grace: None,
             done: false,
             #[cfg(feature = "tracing")]
             moved: 0,
         }
+    }
+
+    /// This call's `"timeout"`. When its first look at the clock already
+    /// found the deadline passed, the deadline was past when the call
+    /// started, and the error says how far (see `deadline.rs`); the
+    /// moment it was seen is when the grace began, or now.
+    #[cold]
+    fn timeout(&self) -> Error {
+        if self.ahead {
+            return Error::timeout();
+        }
+        let seen = self.grace.map_or_else(Instant::now, |end| end - GRACE);
+        self.deadline.error_seen_at(seen)
     }
 }
 
@@ -726,8 +743,11 @@ impl Sock {
         if call.parked && crate::thread::take_cancel() {
             return Poll::Ready(Err(Error::cancelled()));
         }
-        if call.started && call.deadline.expired() {
-            return Poll::Ready(self.after_deadline(call, op, f));
+        if call.started {
+            if call.deadline.expired() {
+                return Poll::Ready(self.after_deadline(call, op, f));
+            }
+            call.ahead = true;
         }
         call.started = true;
         let mut tried = false;
@@ -756,7 +776,7 @@ impl Sock {
             if tried {
                 // The syscall has just said it would block.
                 call.done = true;
-                return Poll::Ready(Err(call.deadline.error()));
+                return Poll::Ready(Err(call.timeout()));
             }
             return Poll::Ready(self.after_deadline(call, op, f));
         }
@@ -775,7 +795,7 @@ impl Sock {
         let now = Instant::now();
         let end = *call.grace.get_or_insert(now + GRACE);
         if call.done || now > end {
-            return Err(call.deadline.error());
+            return Err(call.timeout());
         }
         let r = self.try_now(&mut |s: &Socket| {
             let r = f(s);
@@ -790,7 +810,7 @@ impl Sock {
             Some(r) => r,
             None => {
                 call.done = true;
-                Err(call.deadline.error())
+                Err(call.timeout())
             }
         }
     }

@@ -108,7 +108,9 @@ pub async fn sleep(s: f64) {
 ///
 /// `t` is an absolute [`clock()`] time (seconds since boot, e.g.
 /// `clock() + 5.0`), not a duration: a small number is long past and
-/// returns at once.
+/// returns at once. That is not an error: a sleep has nothing to fail, so
+/// unlike a socket call (whose `"timeout"` then says how far in the past
+/// `expires` was) there is no message to carry the hint.
 ///
 /// # Panics
 ///

@@ -6,8 +6,8 @@ use std::fmt;
 use std::future::Future;
 use std::rc::Rc;
 
-use super::sched::{addnamedthread, me, park, state, wakeup, ThreadResult, Wake};
-use super::sync::{Semaphore, DEFAULT_TIMEOUT};
+use super::sched::{addnamedthread, me, state, wakeup, ThreadResult};
+use super::sync::{wait_for, Semaphore, DEFAULT_TIMEOUT};
 use crate::error::{Error, ErrorKind, Result};
 use crate::{clock, Thread};
 
@@ -113,14 +113,14 @@ impl<T: 'static> Queue<T> {
     /// # Errors
     ///
     /// `"destroyed"`: the queue is destroyed, or stopping (Copas says
-    /// `"stopping"` then; the message does).
+    /// `"stopping"` then, as does [`Error::luasocket_str`]).
     pub fn push(&self, item: T) -> Result<()> {
         let q = &self.inner;
         if q.destroyed.get() {
             return Err(destroyed("destroyed"));
         }
         if q.stopping.get() {
-            return Err(destroyed("stopping: the queue takes no more items"));
+            return Err(destroyed("stopping: the queue takes no more items").with_word("stopping"));
         }
         q.items.borrow_mut().push_back(item);
         q.sema.give(None)
@@ -213,25 +213,17 @@ impl<T: 'static> Queue<T> {
         }
         self.stop()?;
         let me = me("Queue::finish")?;
-        let end = clock() + timeout;
-        loop {
-            if q.destroyed.get() && self.live_workers().is_empty() {
-                return Ok(());
-            }
-            let left = end - clock();
-            if left <= 0.0 {
-                if !no_destroy_on_timeout {
-                    self.destroy_now();
-                }
-                return Err(Error::timeout());
-            }
-            q.finishers.borrow_mut().push(me.clone());
-            let wake = park(left.is_finite().then_some(left), "Queue::finish").await;
-            q.finishers.borrow_mut().retain(|t| *t != me);
-            if wake? == Wake::Cancelled {
-                return Err(Error::cancelled());
-            }
+        let done = || q.destroyed.get() && self.live_workers().is_empty();
+        if done() {
+            return Ok(());
         }
+        q.finishers.borrow_mut().push(me.clone());
+        let r = wait_for(clock(), timeout, "Queue::finish", done).await;
+        q.finishers.borrow_mut().retain(|t| *t != me);
+        if r.as_ref().is_err_and(|e| e.kind() == ErrorKind::Timeout) && !no_destroy_on_timeout {
+            self.destroy_now();
+        }
+        r
     }
 
     /// `queue:destroy()`: drops what is left, and every waiting `pop`

@@ -669,7 +669,10 @@ pub async fn sleep(sleeptime: Option<f64>) {
 ///
 /// `"thread_panicked"` for a panic in a thread that is not a Copas thread
 /// (a Copas thread's panic goes to its error handler); `"loop_busy"` when
-/// called from inside the loop (a thread) or inside a Tokio runtime.
+/// called from inside the loop (a thread, e.g. of
+/// [`sockloop::run`](crate::run)) or inside a Tokio runtime: the message
+/// names the Copas call and the fix (await the Copas threads in the loop
+/// that runs them, or call it from `main`).
 ///
 /// # Examples
 ///
@@ -683,6 +686,7 @@ pub async fn sleep(sleeptime: Option<f64>) {
 /// # Ok::<(), sockloop::Error>(())
 /// ```
 pub fn step(timeout: Option<f64>) -> Result<bool> {
+    can_block("copas::step()")?;
     match crate::poll(timeout) {
         Ok(ran) => Ok(ran),
         Err(e) if e.kind() == ErrorKind::Empty => Ok(false),
@@ -765,11 +769,19 @@ where
     F: Future + 'static,
     F::Output: ThreadResult,
 {
+    can_block("copas::run_loop_with()")?;
     addnamedthread("copas_initializer", init);
     run_rounds(timeout)
 }
 
+/// `"loop_busy"` naming Copas' `call` (not the `poll()` it is made of)
+/// when it cannot run the loop here.
+fn can_block(call: &str) -> Result<()> {
+    with_loop(|l| crate::runtime::check_can_block(l, call))
+}
+
 fn run_rounds(timeout: Option<f64>) -> Result<()> {
+    can_block("copas::run_loop()")?;
     let st = state();
     st.exiting.set(false);
     st.running.set(true);

@@ -34,22 +34,32 @@ fn check_timeout(t: f64, what: &str) -> Result<f64> {
     Ok(t)
 }
 
-/// Parks until `done()`, or `timeout` seconds from `start` (infinite:
-/// without end), or a cancel. A stray [`wakeup`] (from another caller)
-/// parks again for the time left, unlike Copas, where it ends the wait.
-async fn wait_for(start: f64, timeout: f64, call: &str, done: impl Fn() -> bool) -> Result<Wake> {
+/// Parks until `granted()`, or `timeout` seconds from `start` (infinite:
+/// without end), or a cancel: the one place where a Copas wait that ran
+/// out becomes `Err("timeout")` (and a cancelled one `Err("cancelled")`).
+/// `granted` must be set by whoever hands the waiter what it waits for
+/// (or destroys the primitive), never be a state the waiter may already
+/// be in: a lock's holder waiting for itself is not granted the lock it
+/// holds. A stray [`wakeup`] (from another caller) parks again for the
+/// time left, unlike Copas, where it ends the wait.
+pub(super) async fn wait_for(
+    start: f64,
+    timeout: f64,
+    call: &str,
+    granted: impl Fn() -> bool,
+) -> Result<()> {
     loop {
         let left = timeout
             .is_finite()
             .then(|| (start + timeout - clock()).max(0.0));
         let wake = park(left, call).await?;
-        if done() {
-            return Ok(Wake::Woken);
+        if granted() {
+            return Ok(());
         }
         match wake {
             Wake::Woken if left.is_none_or(|_| clock() < start + timeout) => continue,
-            Wake::Woken => return Ok(Wake::Timeout),
-            w => return Ok(w),
+            Wake::Cancelled => return Err(Error::cancelled()),
+            Wake::Woken | Wake::Timeout => return Err(Error::timeout()),
         }
     }
 }
@@ -95,8 +105,15 @@ struct LockInner {
     not_reentrant: bool,
     owner: Cell<Option<u64>>,
     count: Cell<usize>,
-    queue: RefCell<VecDeque<Thread>>,
+    queue: RefCell<VecDeque<LockWaiter>>,
     destroyed: Cell<bool>,
+}
+
+/// A thread in a lock's line; `granted` is set when the lock is handed to
+/// it (or destroyed).
+struct LockWaiter {
+    thread: Thread,
+    granted: Rc<Cell<bool>>,
 }
 
 impl fmt::Debug for Lock {
@@ -137,7 +154,8 @@ impl Lock {
     /// `timeout` seconds (`None`: the lock's default; `Some(0.0)`: not at
     /// all; `f64::INFINITY`: without end). Returns the time waited. The
     /// holder taking it again counts up (re-entrant), unless the lock is
-    /// `not_reentrant`: then it waits for itself, until its timeout.
+    /// `not_reentrant`: then it waits for itself until its timeout, and
+    /// gets `"timeout"`, still holding the lock (as Copas).
     ///
     /// # Errors
     ///
@@ -168,27 +186,25 @@ impl Lock {
             return Err(Error::timeout());
         }
         let start = clock();
-        l.queue.borrow_mut().push_back(me.clone());
+        let granted = Rc::new(Cell::new(false));
+        l.queue.borrow_mut().push_back(LockWaiter {
+            thread: me.clone(),
+            granted: granted.clone(),
+        });
         let mut guard = LeaveLine {
             lock: l,
             me: &me,
+            granted: &granted,
             done: false,
         };
-        let mine = || l.owner.get() == Some(me.id()) || l.destroyed.get();
-        let wake = wait_for(start, to, "Lock::get", mine).await;
+        let r = wait_for(start, to, "Lock::get", || granted.get()).await;
         guard.done = true;
         drop(guard);
-        // A release hands the lock over before the wake-up runs.
-        if l.owner.get() == Some(me.id()) && !l.destroyed.get() {
-            return Ok(clock() - start);
-        }
+        r?;
         if l.destroyed.get() {
             return Err(destroyed());
         }
-        match wake? {
-            Wake::Cancelled => Err(Error::cancelled()),
-            _ => Err(Error::timeout()),
-        }
+        Ok(clock() - start)
     }
 
     /// `lock:release()`: releases the lock (one level of a re-entrant
@@ -196,8 +212,9 @@ impl Lock {
     ///
     /// # Errors
     ///
-    /// `"invalid_argument"` (`"cannot release a lock not owned"`) when the
-    /// current thread does not hold it; `"destroyed"`; `"not_in_thread"`.
+    /// `"invalid_argument"` (Copas' `"cannot release a lock not owned"`,
+    /// the message and [`Error::luasocket_str`]) when the current thread
+    /// does not hold it; `"destroyed"`; `"not_in_thread"`.
     pub fn release(&self) -> Result<()> {
         let me = me("Lock::release")?;
         let l = &self.inner;
@@ -208,7 +225,8 @@ impl Lock {
             return Err(Error::with_message(
                 ErrorKind::InvalidArgument,
                 "cannot release a lock not owned",
-            ));
+            )
+            .with_word("cannot release a lock not owned"));
         }
         let n = l.count.get() - 1;
         l.count.set(n);
@@ -230,8 +248,9 @@ impl Lock {
             return Err(destroyed());
         }
         let waiting = std::mem::take(&mut *l.queue.borrow_mut());
-        for t in &waiting {
-            wakeup(t);
+        for w in &waiting {
+            w.granted.set(true);
+            wakeup(&w.thread);
         }
         Ok(())
     }
@@ -243,10 +262,11 @@ impl LockInner {
     fn hand_over(&self) {
         let next = self.queue.borrow_mut().pop_front();
         match next {
-            Some(t) => {
-                self.owner.set(Some(t.id()));
+            Some(w) => {
+                self.owner.set(Some(w.thread.id()));
                 self.count.set(1);
-                wakeup(&t);
+                w.granted.set(true);
+                wakeup(&w.thread);
             }
             None => self.owner.set(None),
         }
@@ -259,15 +279,16 @@ impl LockInner {
 struct LeaveLine<'a> {
     lock: &'a LockInner,
     me: &'a Thread,
+    granted: &'a Cell<bool>,
     done: bool,
 }
 
 impl Drop for LeaveLine<'_> {
     fn drop(&mut self) {
         if let Ok(mut q) = self.lock.queue.try_borrow_mut() {
-            q.retain(|t| t != self.me);
+            q.retain(|w| w.thread != *self.me);
         }
-        if !self.done && self.lock.owner.get() == Some(self.me.id()) && !self.lock.destroyed.get() {
+        if !self.done && self.granted.get() && !self.lock.destroyed.get() {
             self.lock.hand_over();
         }
     }
@@ -433,7 +454,7 @@ impl Semaphore {
             granted: &granted,
             requested,
         };
-        let wake = wait_for(clock(), to, "Semaphore::take", || granted.get()).await;
+        let r = wait_for(clock(), to, "Semaphore::take", || granted.get()).await;
         if granted.get() {
             std::mem::forget(guard);
             return if s.destroyed.get() {
@@ -443,13 +464,8 @@ impl Semaphore {
             };
         }
         drop(guard);
-        if s.destroyed.get() {
-            return Err(destroyed());
-        }
-        match wake? {
-            Wake::Cancelled => Err(Error::cancelled()),
-            _ => Err(Error::timeout()),
-        }
+        // Not granted: the wait ran out or was cancelled (`r` is that `Err`).
+        r
     }
 
     /// `semaphore:give([given])`: gives `given` resources (default 1) and

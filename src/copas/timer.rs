@@ -97,6 +97,12 @@ impl fmt::Debug for Timer {
     }
 }
 
+/// `"invalid_argument"` with Copas' `word` as message and
+/// [`luasocket_str`](Error::luasocket_str).
+fn copas_error(word: &'static str) -> Error {
+    Error::with_message(ErrorKind::InvalidArgument, word).with_word(word)
+}
+
 fn bad_delay(what: &str, d: f64) -> Error {
     Error::with_message(
         ErrorKind::InvalidArgument,
@@ -164,8 +170,8 @@ impl Timer {
     ///
     /// # Errors
     ///
-    /// `"invalid_argument"`: already armed (Copas' `"already armed"`), or
-    /// a negative or NaN delay.
+    /// `"invalid_argument"`: already armed (Copas' `"already armed"`, the
+    /// message and [`Error::luasocket_str`]), or a negative or NaN delay.
     ///
     /// # Panics
     ///
@@ -176,10 +182,7 @@ impl Timer {
             return Err(bad_delay("initial_delay", first));
         }
         if self.is_armed() {
-            return Err(Error::with_message(
-                ErrorKind::InvalidArgument,
-                "already armed",
-            ));
+            return Err(copas_error("already armed"));
         }
         self.inner.cancelled.set(false);
         let me = self.clone();
@@ -192,7 +195,8 @@ impl Timer {
     ///
     /// # Errors
     ///
-    /// `"invalid_argument"`: not armed (Copas' `"not armed"`).
+    /// `"invalid_argument"`: not armed (Copas' `"not armed"`, the message
+    /// and [`Error::luasocket_str`]).
     pub fn cancel(&self) -> Result<()> {
         let t = self.inner.thread.borrow_mut().take();
         match t {
@@ -202,7 +206,7 @@ impl Timer {
                 removethread(&t);
                 Ok(())
             }
-            _ => Err(Error::with_message(ErrorKind::InvalidArgument, "not armed")),
+            _ => Err(copas_error("not armed")),
         }
     }
 
