@@ -13,8 +13,10 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::Waker;
+
+use parking_lot::Mutex;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::thread::ThreadInner;
@@ -246,16 +248,10 @@ impl Remote {
                 return;
             }
         }
-        let driver = match self.state.lock() {
-            Ok(mut st) => {
-                st.queue.push(key);
-                st.driver.clone()
-            }
-            Err(poisoned) => {
-                let mut st = poisoned.into_inner();
-                st.queue.push(key);
-                st.driver.clone()
-            }
+        let driver = {
+            let mut st = self.state.lock();
+            st.queue.push(key);
+            st.driver.clone()
         };
         self.pending.store(true, Ordering::Release);
         if let Some(w) = driver {
@@ -267,10 +263,7 @@ impl Remote {
     /// the next `start`/`run`/`poll`). Callable from any OS thread.
     pub(crate) fn post(&self, f: Command) {
         let driver = {
-            let mut st = match self.state.lock() {
-                Ok(st) => st,
-                Err(p) => p.into_inner(),
-            };
+            let mut st = self.state.lock();
             st.cmds.push(f);
             st.driver.clone()
         };
@@ -284,18 +277,12 @@ impl Remote {
         if !self.pending.swap(false, Ordering::AcqRel) {
             return (Vec::new(), Vec::new());
         }
-        let mut st = match self.state.lock() {
-            Ok(st) => st,
-            Err(p) => p.into_inner(),
-        };
+        let mut st = self.state.lock();
         (std::mem::take(&mut st.queue), std::mem::take(&mut st.cmds))
     }
 
     fn set_driver(&self, waker: Option<&Waker>) {
-        let mut st = match self.state.lock() {
-            Ok(st) => st,
-            Err(p) => p.into_inner(),
-        };
+        let mut st = self.state.lock();
         match (waker, &st.driver) {
             (Some(w), Some(old)) if old.will_wake(w) => {}
             (w, _) => st.driver = w.cloned(),

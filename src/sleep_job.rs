@@ -7,9 +7,10 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Poll, Waker};
 
+use parking_lot::Mutex;
 use tokio::time::Instant;
 
 use crate::deadline::{after, to_instant};
@@ -65,11 +66,8 @@ struct SjRemote {
 }
 
 impl SjShared {
-    fn lock(&self) -> std::sync::MutexGuard<'_, SjRemote> {
-        match self.state.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
+    fn lock(&self) -> parking_lot::MutexGuard<'_, SjRemote> {
+        self.state.lock()
     }
 }
 

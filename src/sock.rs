@@ -16,7 +16,7 @@ use std::future::{poll_fn, Future};
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex as StdMutex, PoisonError, Weak};
+use std::sync::{Arc, Weak};
 
 use parking_lot::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Wake, Waker};
@@ -109,7 +109,7 @@ pub(crate) struct Shared {
     protocol: Protocol,
     /// The peer, remembered at accept/connect (it stays known after the
     /// peer goes away).
-    remote: StdMutex<Option<SockAddr>>,
+    remote: Mutex<Option<SockAddr>>,
     /// Bytes moved by sockloop calls, per direction (read, write), for
     /// the inventory.
     moved: [AtomicU64; 2],
@@ -355,7 +355,7 @@ impl Sock {
             socktype,
             family,
             protocol,
-            remote: StdMutex::new(None),
+            remote: Mutex::new(None),
             moved: [AtomicU64::new(0), AtomicU64::new(0)],
         });
         crate::context::with_loop(|l| l.add_socket(Arc::downgrade(&shared)));
@@ -440,23 +440,13 @@ impl Sock {
 
     /// Remembers the peer's address.
     pub(crate) fn set_remote(&self, a: Option<SockAddr>) {
-        *self
-            .shared
-            .remote
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = a;
+        *self.shared.remote.lock() = a;
     }
 
     /// The peer's address.
     pub(crate) fn remote_addr(&self) -> Result<SockAddr> {
         let sa = self.with(|s| Ok(s.peer_addr()))?;
-        if let Some(a) = self
-            .shared
-            .remote
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-        {
+        if let Some(a) = self.shared.remote.lock().clone() {
             return Ok(a);
         }
         let sa = sa?;
@@ -878,11 +868,7 @@ pub(crate) fn info(s: &Arc<Shared>) -> Option<(usize, crate::inspect::SocketInfo
             .and_then(|a| SockAddr::from_socket2(&a));
         (raw_fd(sock), local)
     };
-    let remote = s
-        .remote
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .clone();
+    let remote = s.remote.lock().clone();
     Some((
         Arc::as_ptr(s) as usize,
         crate::inspect::SocketInfo {
