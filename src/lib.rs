@@ -110,6 +110,7 @@ mod trace;
 mod value;
 
 mod deadline;
+mod park_note;
 
 mod context;
 mod timers;
@@ -144,9 +145,10 @@ pub use addr::{
 pub use error::{Error, ErrorKind, Result};
 pub use inspect::{
     inventory, inventory_handle, serve_inventory, Inventory, InventoryHandle, SocketInfo,
-    ThreadInfo, TimerInfo, TimerKind, WaitDir, WaitOn, Waiting,
+    ThreadInfo, TimerInfo, TimerKind, WaitOn, Waiting,
 };
 pub use opt::OptValue;
+pub use park_note::WaitDir;
 pub use raw::{raw, Raw};
 pub use reactor::{epoll_fd, reactor, set_reactor, Reactor, RemoteThread};
 pub use runtime::{poll, run, start, stop};

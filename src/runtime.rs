@@ -114,9 +114,9 @@ impl Future for Driver {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
-        crate::context::set_stamp(Some(Instant::now()));
+        crate::park_note::set_stamp(Some(Instant::now()));
         let r = this.round(cx);
-        crate::context::set_stamp(None);
+        crate::park_note::set_stamp(None);
         r
     }
 }

@@ -241,7 +241,7 @@ impl SleepJob {
                     return Poll::Ready(self.take_remote(true));
                 }
             }
-            crate::inspect::note_park(crate::inspect::Park::SleepJob, at, fresh);
+            crate::park_note::note_park(crate::park_note::Park::SleepJob, at, fresh);
             fresh = false;
             Poll::Pending
         })

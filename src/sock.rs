@@ -677,12 +677,12 @@ impl Sock {
     /// call's first park, where its wait starts.
     #[inline]
     fn note_park(&self, op: Op, call: &Call, first: bool) {
-        crate::inspect::note_park(
-            crate::inspect::Park::Socket(
+        crate::park_note::note_park(
+            crate::park_note::Park::Socket(
                 Arc::as_ptr(&self.shared) as usize,
                 match op.dir() {
-                    Dir::Read => crate::inspect::WaitDir::Read,
-                    Dir::Write => crate::inspect::WaitDir::Write,
+                    Dir::Read => crate::park_note::WaitDir::Read,
+                    Dir::Write => crate::park_note::WaitDir::Write,
                 },
             ),
             call.deadline.at(),

@@ -165,7 +165,7 @@ impl Sleep {
 /// Notes a sleep's park for the inventory (`fresh`: its first).
 #[inline]
 fn note_sleep(at: Option<Instant>, fresh: bool) {
-    crate::inspect::note_park(crate::inspect::Park::Sleep, at, fresh);
+    crate::park_note::note_park(crate::park_note::Park::Sleep, at, fresh);
 }
 
 impl Future for Sleep {

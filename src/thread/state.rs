@@ -147,8 +147,8 @@ impl ThreadInner {
     }
 
     /// What the thread last parked on.
-    pub(crate) fn wait_note(&self) -> crate::inspect::Note {
-        crate::inspect::Note {
+    pub(crate) fn wait_note(&self) -> crate::park_note::Note {
+        crate::park_note::Note {
             on: self.wait_on.get(),
             since: self.wait_since.get(),
             deadline: self.wait_deadline.get(),

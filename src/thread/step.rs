@@ -114,16 +114,16 @@ fn step_one(l: &Loop, t: &Rc<ThreadInner>, input: Option<Value>) -> Step {
 /// one starts at the driver round's time stamp.
 #[inline]
 fn keep_note(t: &ThreadInner) {
-    let (on, deadline, fresh) = crate::context::take_note();
+    let (on, deadline, fresh) = crate::park_note::take_note();
     if t.wait_on.replace(on) != on || fresh {
-        t.wait_since.set(Some(crate::context::round_now()));
+        t.wait_since.set(Some(crate::park_note::round_now()));
     }
     t.wait_deadline.set(deadline);
 }
 
 fn finish(l: &Loop, t: &Rc<ThreadInner>) {
     // A park noted by a call the body then dropped.
-    crate::context::clear_note();
+    crate::park_note::clear_note();
     crate::trace::debug_event!(
         target: "sockloop::thread",
         panicked = t.panicked.get(),
