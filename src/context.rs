@@ -20,7 +20,7 @@ use parking_lot::Mutex;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::thread::ThreadInner;
-use crate::timers::TimerQueue;
+use crate::timers::{TimerHost, TimerQueue};
 use crate::value::Value;
 
 static NEXT_LOOP_ID: AtomicUsize = AtomicUsize::new(1);
@@ -647,6 +647,21 @@ impl Loop {
             _local: local_guard,
             _rt: rt_guard,
         }))
+    }
+}
+
+impl TimerHost for Loop {
+    #[inline]
+    fn timers(&self) -> &RefCell<TimerQueue> {
+        &self.timers
+    }
+
+    fn job_ended(&self) {
+        self.jobs_add(-1);
+    }
+
+    fn timer_panicked(&self, p: Box<dyn Any + Send>) {
+        self.record_panic(p);
     }
 }
 

@@ -23,6 +23,7 @@ use crate::context::{with_loop, Loop, Remote};
 use crate::error::{Error, ErrorKind, Result};
 use crate::park_note::{Park, WaitDir, TAGS};
 use crate::thread::{Thread, ThreadStatus};
+use crate::timers::TimerKind;
 
 // ===== the public inventory =====
 
@@ -182,27 +183,6 @@ pub struct SocketInfo {
     pub bytes_in: u64,
     /// Bytes sent by sockloop calls (and `AsyncWrite`).
     pub bytes_out: u64,
-}
-
-/// What a timer runs ([`TimerInfo::kind`]).
-///
-/// # Examples
-///
-/// ```
-/// let t = sockloop::runafter(60.0, || {});
-/// let inv = sockloop::inventory();
-/// assert!(inv.timers.iter().any(|x| x.kind == sockloop::TimerKind::Once));
-/// t.cancel();
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum TimerKind {
-    /// A thread's [`sleep`](crate::sleep) (or a sleep job's timer).
-    Sleep,
-    /// [`runat`](crate::runat) or [`runafter`](crate::runafter).
-    Once,
-    /// [`runevery`](crate::runevery).
-    Every,
 }
 
 /// One pending timer of the loop ([`Inventory::timers`]).

@@ -145,7 +145,7 @@ pub use addr::{
 pub use error::{Error, ErrorKind, Result};
 pub use inspect::{
     inventory, inventory_handle, serve_inventory, Inventory, InventoryHandle, SocketInfo,
-    ThreadInfo, TimerInfo, TimerKind, WaitOn, Waiting,
+    ThreadInfo, TimerInfo, WaitOn, Waiting,
 };
 pub use opt::OptValue;
 pub use park_note::WaitDir;
@@ -166,6 +166,7 @@ pub use thread::{
     yield_now, CoWrap, Env, Thread, ThreadBuilder, ThreadOutput, ThreadStatus, Yielder,
 };
 pub use time::{clock, runafter, runat, runevery, sleep, sleep_until, KeepRunning, Timer};
+pub use timers::TimerKind;
 #[cfg(feature = "tls")]
 pub use tls::{
     client_stcp, server_handshake, server_stcp, ssl, ClientAuth, Stcp, StcpServer, StcpUntil,
