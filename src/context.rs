@@ -289,16 +289,6 @@ pub(crate) struct Loop {
     /// The loop-wide state of a compatibility layer (Copas' thread names,
     /// error handlers, servers), one value per type, made on first use.
     layers: RefCell<Vec<Rc<dyn Any>>>,
-    /// The sockets made on this OS thread, for the inventory: weak
-    /// references, pruned as the list grows (see [`Loop::add_socket`]).
-    sockets: RefCell<SockList>,
-}
-
-#[derive(Default)]
-struct SockList {
-    list: Vec<crate::sock::WeakSock>,
-    /// Prune the dead entries when the list reaches this length.
-    prune_at: usize,
 }
 
 impl Loop {
@@ -328,7 +318,6 @@ impl Loop {
             rt: OnceCell::new(),
             shared: RefCell::new(None),
             layers: RefCell::default(),
-            sockets: RefCell::default(),
         }
     }
 
@@ -415,29 +404,6 @@ impl Loop {
     pub(crate) fn threads(&self) -> Vec<Rc<ThreadInner>> {
         let slab = self.slab.borrow();
         slab.slots.iter().filter_map(|s| s.1.clone()).collect()
-    }
-
-    // ===== sockets (for the inventory) =====
-
-    /// Lists a new socket. Dead entries are pruned when the list has
-    /// doubled since the last prune, so this is O(1) amortized and the
-    /// list holds at most about twice the live sockets.
-    pub(crate) fn add_socket(&self, s: crate::sock::WeakSock) {
-        let Ok(mut socks) = self.sockets.try_borrow_mut() else {
-            return;
-        };
-        if socks.list.len() >= socks.prune_at {
-            socks.list.retain(|w| w.strong_count() > 0);
-            socks.prune_at = (socks.list.len() * 2).max(64);
-        }
-        socks.list.push(s);
-    }
-
-    /// The live sockets made on this OS thread.
-    pub(crate) fn sockets(&self) -> Vec<std::sync::Arc<crate::sock::SockShared>> {
-        let mut socks = self.sockets.borrow_mut();
-        socks.list.retain(|w| w.strong_count() > 0);
-        socks.list.iter().filter_map(|w| w.upgrade()).collect()
     }
 
     pub(crate) fn current(&self) -> Option<Rc<ThreadInner>> {

@@ -331,10 +331,21 @@ fn secs(at: Instant, base: (Instant, f64)) -> f64 {
 
 fn collect(l: &Loop) -> Inventory {
     let base = (Instant::now(), crate::deadline::now_secs());
-    let mut sockets: Vec<(usize, SocketInfo)> = l
-        .sockets()
+    let mut sockets: Vec<(usize, SocketInfo)> = crate::sock_list::rows()
         .into_iter()
-        .filter_map(|s| crate::sock::info(&s))
+        .map(|r| {
+            let info = SocketInfo {
+                fd: r.fd,
+                socktype: r.socktype,
+                family: r.family,
+                local: r.local,
+                remote: r.remote,
+                waiting: Vec::new(),
+                bytes_in: r.moved[0],
+                bytes_out: r.moved[1],
+            };
+            (r.key, info)
+        })
         .collect();
     // Socket key -> index: a loop with 10,000 parked connections is
     // listed in linear time, not 10,000 x 10,000 comparisons.

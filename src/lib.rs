@@ -132,6 +132,7 @@ mod sock;
 mod addr;
 mod opt;
 mod raw;
+mod sock_list;
 mod stream;
 mod tcp;
 #[cfg(feature = "tls")]

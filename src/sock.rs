@@ -115,11 +115,6 @@ pub(crate) struct Shared {
     moved: [AtomicU64; 2],
 }
 
-/// A socket's shared state, as the loop's inventory list holds it.
-pub(crate) type SockShared = Shared;
-/// The inventory list's entry (see [`Loop::add_socket`](crate::context::Loop::add_socket)).
-pub(crate) type WeakSock = Weak<Shared>;
-
 struct Inner {
     state: State,
     waiters: [Waiters; 2],
@@ -358,7 +353,7 @@ impl Sock {
             remote: Mutex::new(None),
             moved: [AtomicU64::new(0), AtomicU64::new(0)],
         });
-        crate::context::with_loop(|l| l.add_socket(Arc::downgrade(&shared)));
+        crate::sock_list::add(Arc::downgrade(&shared) as Weak<dyn crate::sock_list::Listed>);
         Sock {
             fan: Waker::from(shared.clone()),
             shared,
@@ -852,36 +847,36 @@ impl Moved for (Socket, socket2::SockAddr) {
     }
 }
 
-/// The inventory's view of a live, open socket: its key in the threads'
-/// park notes (the shared state's address) and its row.
-pub(crate) fn info(s: &Arc<Shared>) -> Option<(usize, crate::inspect::SocketInfo)> {
-    let (fd, local) = {
-        let inner = s.lock();
-        let sock = match &inner.state {
-            State::Plain(x) => x,
-            State::Reg(a) => a.get_ref(),
-            State::Closed => return None,
+impl crate::sock_list::Listed for Shared {
+    /// The inventory's view of a live, open socket: its key in the
+    /// threads' park notes (the shared state's address) and its row.
+    fn row(&self) -> Option<crate::sock_list::Row> {
+        let (fd, local) = {
+            let inner = self.lock();
+            let sock = match &inner.state {
+                State::Plain(x) => x,
+                State::Reg(a) => a.get_ref(),
+                State::Closed => return None,
+            };
+            let local = sock
+                .local_addr()
+                .ok()
+                .and_then(|a| SockAddr::from_socket2(&a));
+            (raw_fd(sock), local)
         };
-        let local = sock
-            .local_addr()
-            .ok()
-            .and_then(|a| SockAddr::from_socket2(&a));
-        (raw_fd(sock), local)
-    };
-    let remote = s.remote.lock().clone();
-    Some((
-        Arc::as_ptr(s) as usize,
-        crate::inspect::SocketInfo {
+        Some(crate::sock_list::Row {
+            key: self as *const Shared as usize,
             fd,
-            socktype: s.socktype,
-            family: s.family,
+            socktype: self.socktype,
+            family: self.family,
             local,
-            remote,
-            waiting: Vec::new(),
-            bytes_in: s.moved[0].load(Ordering::Relaxed),
-            bytes_out: s.moved[1].load(Ordering::Relaxed),
-        },
-    ))
+            remote: self.remote.lock().clone(),
+            moved: [
+                self.moved[0].load(Ordering::Relaxed),
+                self.moved[1].load(Ordering::Relaxed),
+            ],
+        })
+    }
 }
 
 /// Tokio's readiness poll for `dir`, registering `cx`'s waker on `Pending`.
