@@ -8,9 +8,8 @@
 //! the life of the OS thread.
 
 use std::any::Any;
-use std::cell::{Cell, OnceCell, RefCell};
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
-use std::future::Future;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -18,7 +17,8 @@ use std::task::Waker;
 
 use parking_lot::Mutex;
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind};
+use crate::rt::LoopRt;
 use crate::thread::ThreadInner;
 use crate::timers::{TimerHost, TimerQueue};
 use crate::value::Value;
@@ -220,36 +220,6 @@ impl Remote {
     }
 }
 
-/// Where `start`/`run`/`poll` block: this OS thread's own current-thread
-/// runtime, or a shared one set with `set_reactor`.
-pub(crate) enum Rt {
-    Own(tokio::runtime::Runtime, tokio::task::LocalSet),
-    Shared(crate::reactor::Reactor, tokio::task::LocalSet),
-}
-
-impl Rt {
-    pub(crate) fn block_on<F: Future>(&self, f: F) -> F::Output {
-        match self {
-            Rt::Own(rt, local) => local.block_on(rt, f),
-            Rt::Shared(r, local) => r.handle().block_on(local.run_until(f)),
-        }
-    }
-
-    /// The shared reactor this loop uses, if any.
-    pub(crate) fn reactor(&self) -> Option<&crate::reactor::Reactor> {
-        match self {
-            Rt::Own(..) => None,
-            Rt::Shared(r, _) => Some(r),
-        }
-    }
-
-    fn local(&self) -> &tokio::task::LocalSet {
-        match self {
-            Rt::Own(_, l) | Rt::Shared(_, l) => l,
-        }
-    }
-}
-
 #[derive(Default)]
 struct Slab {
     slots: Vec<(u32, Option<Rc<ThreadInner>>)>,
@@ -275,17 +245,14 @@ pub(crate) struct Loop {
     /// `socketloop::stop()`/`socket2::stop()`: ends those layers' `start`
     /// loops, which run `poll` rounds (each round clears `stop`).
     pub(crate) compat_stop: Cell<bool>,
-    /// `start`/`run`/`poll` is blocking on this loop, or a sync call has
-    /// entered its runtime.
-    pub(crate) running: Cell<bool>,
     /// A driver task is spawned on a caller's `LocalSet` (embedded mode).
     pub(crate) embedded: Cell<bool>,
     driver: RefCell<Option<Waker>>,
     driver_notified: Cell<bool>,
     /// Panics and unjoined `Err`s for the next `start`/`run`/`poll` to report.
     failures: RefCell<Vec<Failure>>,
-    rt: OnceCell<Rt>,
-    shared: RefCell<Option<crate::reactor::Reactor>>,
+    /// The Tokio runtime the loop blocks on (dropped after the futures).
+    pub(crate) rt: LoopRt,
     /// The loop-wide state of a compatibility layer (Copas' thread names,
     /// error handlers, servers), one value per type, made on first use.
     layers: RefCell<Vec<Rc<dyn Any>>>,
@@ -310,13 +277,11 @@ impl Loop {
             jobs: Cell::new(0),
             stop: Cell::new(false),
             compat_stop: Cell::new(false),
-            running: Cell::new(false),
             embedded: Cell::new(false),
             driver: RefCell::new(None),
             driver_notified: Cell::new(false),
             failures: RefCell::default(),
-            rt: OnceCell::new(),
-            shared: RefCell::new(None),
+            rt: LoopRt::default(),
             layers: RefCell::default(),
         }
     }
@@ -541,79 +506,6 @@ impl Loop {
     pub(crate) fn take_failures(&self) -> Vec<Failure> {
         std::mem::take(&mut *self.failures.borrow_mut())
     }
-
-    // ===== runtime =====
-
-    /// The runtime `start`/`run`/`poll` block on, created on first use.
-    pub(crate) fn rt(&self) -> Result<&Rt> {
-        if let Some(rt) = self.rt.get() {
-            return Ok(rt);
-        }
-        let made = match self.shared.borrow_mut().take() {
-            Some(r) => Rt::Shared(r, tokio::task::LocalSet::new()),
-            None => {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .map_err(|e| Error::from(e).context("cannot build the loop's Tokio runtime"))?;
-                Rt::Own(rt, tokio::task::LocalSet::new())
-            }
-        };
-        Ok(self.rt.get_or_init(|| made))
-    }
-
-    /// Makes this loop's runtime the shared reactor `r`. Only before the
-    /// loop has made its own runtime.
-    pub(crate) fn set_shared(&self, r: crate::reactor::Reactor) -> Result<()> {
-        if let Some(rt) = self.rt.get() {
-            if rt.reactor().is_some_and(|cur| cur.same(&r)) {
-                return Ok(());
-            }
-            return Err(Error::with_message(
-                ErrorKind::LoopBusy,
-                "set_reactor() must be called before this OS thread's loop first runs",
-            ));
-        }
-        *self.shared.borrow_mut() = Some(r);
-        Ok(())
-    }
-
-    /// The shared reactor this loop uses or will use, if any; `Err` when
-    /// the loop already runs on its own driver.
-    pub(crate) fn shared_reactor(&self) -> Result<Option<crate::reactor::Reactor>> {
-        match self.rt.get() {
-            Some(rt) => match rt.reactor() {
-                Some(r) => Ok(Some(r.clone())),
-                None => Err(Error::with_message(
-                    ErrorKind::LoopBusy,
-                    "this OS thread's loop already runs on its own driver: call reactor() \
-                     before its first start/run/resume",
-                )),
-            },
-            None => Ok(self.shared.borrow().clone()),
-        }
-    }
-
-    /// Enters this loop's runtime and `LocalSet` so synchronous code (a
-    /// `resume` from `main`) can poll Tokio futures. `None` when a runtime
-    /// is already current.
-    pub(crate) fn enter(&self) -> Result<Option<EnterGuard<'_>>> {
-        if self.running.get() || tokio::runtime::Handle::try_current().is_ok() {
-            return Ok(None);
-        }
-        let rt = self.rt()?;
-        let rt_guard = match rt {
-            Rt::Own(rt, _) => rt.enter(),
-            Rt::Shared(r, _) => r.handle().enter(),
-        };
-        let local_guard = rt.local().enter();
-        self.running.set(true);
-        Ok(Some(EnterGuard {
-            l: self,
-            _local: local_guard,
-            _rt: rt_guard,
-        }))
-    }
 }
 
 impl TimerHost for Loop {
@@ -631,20 +523,6 @@ impl TimerHost for Loop {
     }
 }
 
-/// Keeps the loop's runtime entered; see [`Loop::enter`].
-#[must_use = "the runtime is entered only while the guard lives"]
-pub(crate) struct EnterGuard<'a> {
-    l: &'a Loop,
-    _local: tokio::task::LocalEnterGuard,
-    _rt: tokio::runtime::EnterGuard<'a>,
-}
-
-impl Drop for EnterGuard<'_> {
-    fn drop(&mut self) {
-        self.l.running.set(false);
-    }
-}
-
 impl Drop for Loop {
     fn drop(&mut self) {
         // Dropped while it runs or steps a thread: the process is exiting
@@ -654,14 +532,13 @@ impl Drop for Loop {
         // own `block_on` (it panics, and a panic here aborts), and the
         // threads' futures may reach for this very TLS value: leave it
         // all to the OS, which is about to take the whole process.
-        if self.running.get() || self.current.get_mut().is_some() {
+        if self.rt.running.get() || self.current.get_mut().is_some() {
             std::mem::forget(std::mem::take(&mut self.slab.get_mut().slots));
             std::mem::forget(std::mem::take(self.timers.get_mut()));
             std::mem::forget(std::mem::take(self.layers.get_mut()));
             std::mem::forget(self.current.get_mut().take());
             std::mem::forget(self.transfer.get_mut().take());
-            std::mem::forget(self.rt.take());
-            std::mem::forget(self.shared.get_mut().take());
+            self.rt.forget();
             return;
         }
         // Futures first (they may hold sockets registered with the

@@ -111,6 +111,7 @@ mod value;
 
 mod deadline;
 mod park_note;
+mod rt;
 
 mod context;
 mod timers;
@@ -151,7 +152,8 @@ pub use inspect::{
 pub use opt::OptValue;
 pub use park_note::WaitDir;
 pub use raw::{raw, Raw};
-pub use reactor::{epoll_fd, reactor, set_reactor, Reactor, RemoteThread};
+pub use reactor::{epoll_fd, reactor, set_reactor, RemoteThread};
+pub use rt::Reactor;
 pub use runtime::{poll, run, start, stop};
 /// The rustls crate sockloop's TLS is built on (feature `tls`), for
 /// [`TlsConfig::from_rustls_client`] / [`TlsConfig::from_rustls_server`]

@@ -181,7 +181,7 @@ impl Drop for Driver {
 /// * `"not_supported"`: the runtime was built without timers.
 #[inline]
 pub(crate) fn ensure_driver(l: &Loop) -> Result<()> {
-    if l.running.get() || l.embedded.get() {
+    if l.rt.running.get() || l.embedded.get() {
         return Ok(());
     }
     spawn_driver(l)
@@ -246,7 +246,7 @@ fn timers_disabled() -> Error {
 }
 
 fn check_can_block(l: &Loop, what: &str) -> Result<()> {
-    if l.running.get() {
+    if l.rt.running.get() {
         return Err(Error::with_message(
             ErrorKind::LoopBusy,
             format!("{what} called while this OS thread's loop is already running"),
@@ -271,9 +271,9 @@ fn check_can_block(l: &Loop, what: &str) -> Result<()> {
 /// (`repeat poll() until stop`); either way the request is used up.
 fn start_inner(l: &Loop) -> Result<Vec<Failure>> {
     check_can_block(l, "start()")?;
-    let rt = l.rt()?;
+    let rt = l.rt.get()?;
     let stopped_before = l.stop.replace(false);
-    l.running.set(true);
+    l.rt.running.set(true);
     let res = catch_unwind(AssertUnwindSafe(|| {
         if !stopped_before {
             rt.block_on(Driver::new(Mode::UntilIdle, None));
@@ -281,7 +281,7 @@ fn start_inner(l: &Loop) -> Result<Vec<Failure>> {
             rt.block_on(OneRound::new(None));
         }
     }));
-    l.running.set(false);
+    l.rt.running.set(false);
     // Used up, also a `socketloop::stop()` that this start honoured.
     l.stop.set(false);
     l.compat_stop.set(false);
@@ -378,14 +378,14 @@ pub fn poll(timeout: Option<f64>) -> Result<bool> {
                 "no thread waits on I/O, a sleep or a timer",
             ));
         }
-        let rt = l.rt()?;
+        let rt = l.rt.get()?;
         let until = timeout.and_then(crate::deadline::after);
         // A `stop()` made before is kept for the next `start()`; one made
         // in this round ends the round and is kept too.
         let stopped_before = l.stop.replace(false);
-        l.running.set(true);
+        l.rt.running.set(true);
         let res = catch_unwind(AssertUnwindSafe(|| rt.block_on(OneRound::new(until))));
-        l.running.set(false);
+        l.rt.running.set(false);
         l.stop.set(l.stop.get() || stopped_before);
         l.driver_exit();
         let ran = match res {

@@ -205,7 +205,7 @@ pub(crate) fn step_waiting_now(t: &Rc<ThreadInner>) -> Result<bool> {
         return Ok(false);
     }
     with_loop(|l| {
-        let guard = match l.enter() {
+        let guard = match l.rt.enter() {
             Ok(g) => g,
             Err(_) => return Ok(false),
         };
