@@ -1,11 +1,15 @@
-//! The per-OS-thread loop state: the one `thread_local!` of the crate.
+//! The per-OS-thread loop: its state, behind this file's one
+//! `thread_local!` (`LOOP`, and `LOOP_ID` beside it so a waker can tell
+//! "same loop" without touching the loop).
 //!
 //! Nothing outside this file touches the thread-local; everything goes
 //! through [`with_loop`]. The loop holds the thread slab, the FIFO ready
-//! queue (plus a locked queue for wake-ups from other OS threads), the
-//! timer queue, the counters that decide when `start()` returns, and the
-//! runtime used by `start`/`run`/`poll`, created on first use and kept for
-//! the life of the OS thread.
+//! queue (plus [`Remote`], the locked queue through which other OS threads
+//! wake threads and post commands), the driver's waker, the counters that
+//! decide when `start()` returns and the failures it reports; and, as
+//! values whose code lives in their own files, the timer queue
+//! (`timers`), the Tokio runtime (`rt`) and the compatibility layers'
+//! state (`layers`); its `Drop` says in which order they go.
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
@@ -17,7 +21,8 @@ use std::task::Waker;
 
 use parking_lot::Mutex;
 
-use crate::error::{Error, ErrorKind};
+use crate::layers::Layers;
+use crate::panics::Failure;
 use crate::rt::LoopRt;
 use crate::thread::ThreadInner;
 use crate::timers::{TimerHost, TimerQueue};
@@ -30,50 +35,6 @@ thread_local! {
     /// `LOOP` so a waker can tell "same loop" without touching the loop.
     static LOOP_ID: Cell<usize> = const { Cell::new(0) };
     static LOOP: Loop = Loop::new();
-    /// How many threads of this OS thread's loop have a cancel pending: a
-    /// parked call reads this one word instead of looking up the current
-    /// thread (`take_cancel` runs on every park and wake-up).
-    static CANCELS: Cell<usize> = const { Cell::new(0) };
-    /// Set while [`catch_quietly`] runs a probe: the panic hook stays silent.
-    static QUIET: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Runs `f`, a call into Tokio that can only answer "not here" by
-/// panicking (`spawn_local` outside a `LocalSet`, a timer in a runtime
-/// without timers), and catches that panic without printing it.
-///
-/// `f` must not run user code: its panics are not reported anywhere. The
-/// first call chains a panic hook in front of the existing one that stays
-/// silent only while this OS thread is inside `catch_quietly`.
-pub(crate) fn catch_quietly<R>(f: impl FnOnce() -> R) -> std::thread::Result<R> {
-    static HOOK: std::sync::Once = std::sync::Once::new();
-    // `take_hook`/`set_hook` panic on a panicking thread: then the probe's
-    // panic, if any, is printed, and nothing else changes.
-    if !std::thread::panicking() {
-        HOOK.call_once(|| {
-            let prev = std::panic::take_hook();
-            std::panic::set_hook(Box::new(move |info| {
-                if !QUIET.try_with(Cell::get).unwrap_or(false) {
-                    prev(info);
-                }
-            }));
-        });
-    }
-    let was = QUIET.with(|q| q.replace(true));
-    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-    QUIET.with(|q| q.set(was));
-    res
-}
-
-/// `false` when no thread of this OS thread's loop has a cancel pending.
-#[inline]
-pub(crate) fn cancels_pending() -> bool {
-    CANCELS.try_with(|c| c.get() != 0).unwrap_or(true)
-}
-
-/// Adds `d` to the count of pending cancels.
-pub(crate) fn count_cancels(d: isize) {
-    let _ = CANCELS.try_with(|c| c.set(c.get().wrapping_add_signed(d)));
 }
 
 /// Runs `f` with this OS thread's loop, creating it on first use.
@@ -100,49 +61,6 @@ pub(crate) struct Remote {
     loop_id: usize,
     pending: AtomicBool,
     state: Mutex<RemoteState>,
-}
-
-/// Something that went wrong where nobody could be told at once, kept for
-/// the next `start`/`run`/`poll` to report.
-pub(crate) enum Failure {
-    /// A panic, with the name of the sockloop thread it ended (`None`: a
-    /// timer callback, a finish hook, a posted command).
-    Panic(Option<String>, Box<dyn Any + Send>),
-    /// A thread's `Err` that nobody took (a `"thread_failed"` error).
-    Error(Error),
-}
-
-impl Failure {
-    /// The error `start`/`poll`/`resume` return for it: `"thread_panicked"`
-    /// (naming the thread and quoting the panic) or `"thread_failed"`.
-    pub(crate) fn into_error(self) -> Error {
-        match self {
-            Failure::Panic(who, p) => panic_error(who.as_deref(), &p),
-            Failure::Error(e) => e,
-        }
-    }
-}
-
-/// The `"thread_panicked"` error for a panic of `who` (a thread's
-/// description; `None` outside a thread).
-pub(crate) fn panic_error(who: Option<&str>, p: &Box<dyn Any + Send>) -> Error {
-    let what = panic_message(p);
-    let msg = match who {
-        Some(who) => format!("{who} panicked: {what}"),
-        None => what,
-    };
-    Error::with_message(ErrorKind::ThreadPanicked, msg)
-}
-
-/// The text of a panic payload.
-pub(crate) fn panic_message(p: &Box<dyn Any + Send>) -> String {
-    if let Some(s) = p.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = p.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a thread panicked".to_string()
-    }
 }
 
 /// A closure posted from another OS thread, run on the loop's thread.
@@ -253,9 +171,8 @@ pub(crate) struct Loop {
     failures: RefCell<Vec<Failure>>,
     /// The Tokio runtime the loop blocks on (dropped after the futures).
     pub(crate) rt: LoopRt,
-    /// The loop-wide state of a compatibility layer (Copas' thread names,
-    /// error handlers, servers), one value per type, made on first use.
-    layers: RefCell<Vec<Rc<dyn Any>>>,
+    /// The loop-wide state of the compatibility layers (Copas).
+    pub(crate) layers: Layers,
 }
 
 impl Loop {
@@ -282,25 +199,8 @@ impl Loop {
             driver_notified: Cell::new(false),
             failures: RefCell::default(),
             rt: LoopRt::default(),
-            layers: RefCell::default(),
+            layers: Layers::default(),
         }
-    }
-
-    /// The state of type `T` of a compatibility layer on this loop,
-    /// made with `T::default()` on first use. The borrow ends before this
-    /// returns, so `T`'s methods may call back into the loop.
-    pub(crate) fn layer<T: Default + 'static>(&self) -> Rc<T> {
-        if let Some(t) = self
-            .layers
-            .borrow()
-            .iter()
-            .find_map(|l| l.clone().downcast::<T>().ok())
-        {
-            return t;
-        }
-        let t = Rc::new(T::default());
-        self.layers.borrow_mut().push(t.clone());
-        t
     }
 
     pub(crate) fn remote(&self) -> &Arc<Remote> {
@@ -535,7 +435,7 @@ impl Drop for Loop {
         if self.rt.running.get() || self.current.get_mut().is_some() {
             std::mem::forget(std::mem::take(&mut self.slab.get_mut().slots));
             std::mem::forget(std::mem::take(self.timers.get_mut()));
-            std::mem::forget(std::mem::take(self.layers.get_mut()));
+            self.layers.forget();
             std::mem::forget(self.current.get_mut().take());
             std::mem::forget(self.transfer.get_mut().take());
             self.rt.forget();
@@ -544,7 +444,7 @@ impl Drop for Loop {
         // Futures first (they may hold sockets registered with the
         // runtime), then the runtime itself.
         self.clear();
-        self.layers.get_mut().clear();
+        self.layers.clear();
         self.current.get_mut().take();
         self.transfer.get_mut().take();
     }

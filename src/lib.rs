@@ -106,6 +106,7 @@
 // (start/run/poll). The calls on top: the rest of `thread` (make,
 // resume, park, join), `time`, `sleep_job`, `reactor`; then the sockets.
 mod error;
+mod panics;
 mod trace;
 mod value;
 
@@ -114,6 +115,7 @@ mod park_note;
 mod rt;
 
 mod context;
+mod layers;
 mod timers;
 
 mod runtime;

@@ -18,8 +18,9 @@ use std::task::{Context, Poll};
 
 use tokio::time::{Instant, Sleep};
 
-use crate::context::{catch_quietly, panic_message, try_with_loop, with_loop, Failure, Loop};
+use crate::context::{try_with_loop, with_loop, Loop};
 use crate::error::{Error, ErrorKind, Result};
+use crate::panics::{catch_quietly, panic_message, Failure};
 use crate::thread::{step_ready, ThreadStatus};
 use crate::timers::{fire_one, next_deadline};
 

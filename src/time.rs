@@ -18,8 +18,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::context::{catch_quietly, with_loop};
+use crate::context::with_loop;
 use crate::deadline::{after, secs_to_duration_ceil, to_instant};
+use crate::panics::catch_quietly;
 use crate::thread::take_cancel;
 use crate::timers::{insert, Action, Every, TimerJob};
 

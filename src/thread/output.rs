@@ -6,8 +6,9 @@ use std::any::{Any, TypeId};
 use std::task::{Context, Poll};
 
 use super::state::{Output, ThreadInner, ThreadStatus};
-use crate::context::{panic_message, try_with_loop, Failure, Loop};
+use crate::context::{try_with_loop, Loop};
 use crate::error::{Error, ErrorKind, Result};
+use crate::panics::{panic_message, Failure};
 use crate::value::Value;
 
 /// What a thread body may return: `()`, a `Result`, or a plain value.

@@ -15,6 +15,24 @@ use crate::context::{Key, Remote};
 use crate::error::ErrorKind;
 use crate::value::Value;
 
+thread_local! {
+    /// How many threads of this OS thread's loop have a cancel pending: a
+    /// parked call reads this one word instead of looking up the current
+    /// thread (`take_cancel` runs on every park and wake-up).
+    static CANCELS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// `false` when no thread of this OS thread's loop has a cancel pending.
+#[inline]
+pub(crate) fn cancels_pending() -> bool {
+    CANCELS.try_with(|c| c.get() != 0).unwrap_or(true)
+}
+
+/// Adds `d` to the count of pending cancels.
+fn count_cancels(d: isize) {
+    let _ = CANCELS.try_with(|c| c.set(c.get().wrapping_add_signed(d)));
+}
+
 /// Where a thread is in its life, as `coroutine.status` would say it
 /// ([`Thread::status`]).
 ///
@@ -115,10 +133,10 @@ pub(super) enum Output {
 
 impl ThreadInner {
     /// Makes a cancel pending (counted per OS thread, see
-    /// [`cancels_pending`](crate::context::cancels_pending)).
+    /// [`cancels_pending`]).
     pub(crate) fn mark_cancel(&self) {
         if !self.cancel_pending.replace(true) {
-            crate::context::count_cancels(1);
+            count_cancels(1);
         }
     }
 
@@ -126,7 +144,7 @@ impl ThreadInner {
     pub(crate) fn unmark_cancel(&self) -> bool {
         let was = self.cancel_pending.replace(false);
         if was {
-            crate::context::count_cancels(-1);
+            count_cancels(-1);
         }
         was
     }

@@ -11,8 +11,9 @@ use std::task::{Context, Poll};
 use super::handle::Thread;
 use super::output::{finished, panicked};
 use super::state::{Park, ThreadInner, ThreadStatus};
-use crate::context::{try_with_loop, with_loop, Failure, Key, Loop};
+use crate::context::{try_with_loop, with_loop, Key, Loop};
 use crate::error::{Error, Result};
+use crate::panics::Failure;
 use crate::value::Value;
 
 /// What one step of a (chain of) thread(s) ended in.
@@ -235,7 +236,7 @@ pub(super) fn deliver_cancel(t: &ThreadInner) -> bool {
 /// Outside a sockloop thread it is always `false`.
 #[inline]
 pub(crate) fn take_cancel() -> bool {
-    if !crate::context::cancels_pending() {
+    if !super::state::cancels_pending() {
         return false;
     }
     take_cancel_slow()
