@@ -70,6 +70,8 @@ pub enum OptValue {
     Str(String),
 }
 
+crate::thread::plain_outputs!(OptValue);
+
 impl OptValue {
     /// The flag, for `Bool` (and `Int`: non-zero).
     ///

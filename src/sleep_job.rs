@@ -52,6 +52,8 @@ pub struct SleepJob {
     shared: std::cell::OnceCell<Arc<SjShared>>,
 }
 
+crate::thread::plain_outputs!(SleepJob);
+
 /// The part of a sleep job other OS threads may touch.
 struct SjShared {
     state: Mutex<SjRemote>,

@@ -290,6 +290,8 @@ pub struct Timer {
     job: Rc<TimerJob>,
 }
 
+crate::thread::plain_outputs!(Timer);
+
 impl fmt::Debug for Timer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Timer")

@@ -5,12 +5,12 @@
 use std::cell::{Cell, OnceCell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Wake, Waker};
 
 use super::env::Env;
-use super::handle::Thread;
 use crate::context::{Key, Remote};
 use crate::error::ErrorKind;
 use crate::value::Value;
@@ -34,7 +34,7 @@ fn count_cancels(d: isize) {
 }
 
 /// Where a thread is in its life, as `coroutine.status` would say it
-/// ([`Thread::status`]).
+/// ([`Thread::status`](crate::Thread::status)).
 ///
 /// # Examples
 ///
@@ -69,7 +69,9 @@ pub(super) enum Park {
 }
 
 pub(super) type BoxFuture = Pin<Box<dyn Future<Output = ()>>>;
-pub(super) type Hook = Box<dyn FnOnce(&Thread<Value>)>;
+/// A finish hook ([`onthreadfinish`](crate::onthreadfinish)), given the
+/// finished thread.
+pub(super) type Hook = Box<dyn FnOnce(&Rc<ThreadInner>)>;
 
 pub(crate) struct ThreadInner {
     pub(super) key: Key,
@@ -86,7 +88,7 @@ pub(crate) struct ThreadInner {
     /// this step (see [`io_cancel`]).
     pub(super) cancel_io: Cell<bool>,
     pub(super) panicked: Cell<bool>,
-    /// Live [`Thread`] handles (not the loop's own references): when the
+    /// Live [`Thread`](crate::Thread) handles (not the loop's own references): when the
     /// last one goes, nobody can take the thread's result any more.
     pub(super) handles: Cell<u32>,
     pub(super) env: Env,
@@ -154,12 +156,12 @@ impl ThreadInner {
         self.extra.get_or_init(Box::default)
     }
 
-    /// [`Thread::id`].
+    /// [`Thread::id`](crate::Thread::id).
     pub(crate) fn id(&self) -> u64 {
         self.key
     }
 
-    /// [`Thread::status`].
+    /// [`Thread::status`](crate::Thread::status).
     pub(crate) fn status(&self) -> ThreadStatus {
         self.state.get()
     }

@@ -140,9 +140,11 @@ fn finish(l: &Loop, t: &Rc<ThreadInner>) {
         .get()
         .map(|x| std::mem::take(&mut *x.hooks.borrow_mut()));
     if let Some(hooks) = hooks.filter(|h| !h.is_empty()) {
-        let handle = Thread::from_inner(t.clone());
+        // One handle for the hooks' whole run: an `Err` nobody can take
+        // any more is reported after the last hook, not the first.
+        let _handle = Thread::<Value>::from_inner(t.clone());
         for h in hooks {
-            if let Err(p) = catch_unwind(AssertUnwindSafe(|| h(&handle))) {
+            if let Err(p) = catch_unwind(AssertUnwindSafe(|| h(t))) {
                 l.record_panic(p);
             }
         }
