@@ -4,13 +4,12 @@
 //! ([`InventoryHandle`]), and served as text on a loopback TCP port
 //! ([`serve_inventory`]).
 //!
-//! The bookkeeping always runs, so an inventory shows every wait, also
-//! those that began before anyone asked; it is made for a hot path that
-//! does not notice it: what a thread waits on is noted only when it parks
-//! (a call that completes at once notes nothing), with three stores into a
-//! per-OS-thread slot that the step moves into the thread; "since" is the
-//! driver round's time stamp (one clock read per round, not per park); the
-//! rest is read from the loop's own state when an inventory is taken.
+//! This file only reads and reports. The bookkeeping it reads always
+//! runs, so an inventory shows every wait, also those that began before
+//! anyone asked: the park notes the calls write and the threads keep
+//! (`park_note`, made for a hot path that does not notice it), the list
+//! of this OS thread's sockets (`sock_list`), the loop's threads and its
+//! timer queue.
 
 use std::fmt;
 use std::rc::Rc;

@@ -16,7 +16,7 @@ use crate::error::{Error, ErrorKind, Result};
 /// A handle to the I/O and timer driver a loop uses: sock.lua's shared
 /// epoll fd / IOCP handle, the Tokio way.
 ///
-/// `Send + Clone`: give it to other OS threads and call [`set_reactor`]
+/// `Send + Clone`: give it to other OS threads and call [`set_reactor`](crate::set_reactor)
 /// there before their loop first runs. Each OS thread then runs its own
 /// loop (threads, sleep jobs, timers) while I/O readiness and timer
 /// expiry come from the one shared driver. The driver (a Tokio runtime
