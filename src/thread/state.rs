@@ -1,6 +1,7 @@
 //! What a thread is: its shared state ([`ThreadInner`]), the state machine
-//! ([`ThreadStatus`]) and its one `Send + Sync` waker. The bottom of the
-//! thread module: it runs nothing.
+//! ([`ThreadStatus`]), its one `Send + Sync` waker, and how many threads
+//! of this OS thread have a cancel pending (the one `thread_local!` here).
+//! The bottom of the thread module: it runs nothing.
 
 use std::cell::{Cell, OnceCell, RefCell};
 use std::future::Future;
