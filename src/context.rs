@@ -1,24 +1,31 @@
-//! The per-OS-thread loop state: the one `thread_local!` of the crate.
+//! The per-OS-thread loop: its state, behind this file's one
+//! `thread_local!` (`LOOP`, and `LOOP_ID` beside it so a waker can tell
+//! "same loop" without touching the loop).
 //!
 //! Nothing outside this file touches the thread-local; everything goes
 //! through [`with_loop`]. The loop holds the thread slab, the FIFO ready
-//! queue (plus a locked queue for wake-ups from other OS threads), the
-//! timer queue, the counters that decide when `start()` returns, and the
-//! runtime used by `start`/`run`/`poll`, created on first use and kept for
-//! the life of the OS thread.
+//! queue (plus [`Remote`], the locked queue through which other OS threads
+//! wake threads and post commands), the driver's waker, the counters that
+//! decide when `start()` returns and the failures it reports; and, as
+//! values whose code lives in their own files, the timer queue
+//! (`timers`), the Tokio runtime (`rt`) and the compatibility layers'
+//! state (`layers`); its `Drop` says in which order they go.
 
 use std::any::Any;
-use std::cell::{Cell, OnceCell, RefCell};
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
-use std::future::Future;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::Waker;
 
-use crate::error::{Error, ErrorKind, Result};
+use parking_lot::Mutex;
+
+use crate::layers::Layers;
+use crate::panics::Failure;
+use crate::rt::LoopRt;
 use crate::thread::ThreadInner;
-use crate::timers::TimerQueue;
+use crate::timers::{TimerHost, TimerQueue};
 use crate::value::Value;
 
 static NEXT_LOOP_ID: AtomicUsize = AtomicUsize::new(1);
@@ -28,120 +35,6 @@ thread_local! {
     /// `LOOP` so a waker can tell "same loop" without touching the loop.
     static LOOP_ID: Cell<usize> = const { Cell::new(0) };
     static LOOP: Loop = Loop::new();
-    /// How many threads of this OS thread's loop have a cancel pending: a
-    /// parked call reads this one word instead of looking up the current
-    /// thread (`take_cancel` runs on every park and wake-up).
-    static CANCELS: Cell<usize> = const { Cell::new(0) };
-    /// Set while [`catch_quietly`] runs a probe: the panic hook stays silent.
-    static QUIET: Cell<bool> = const { Cell::new(false) };
-    /// The park noted by the call being polled, for the inventory (moved
-    /// into the thread when its step ends in a park; cleared when a step
-    /// starts).
-    static NOTE: NoteSlot = const {
-        NoteSlot {
-            on: Cell::new(0),
-            deadline: Cell::new(None),
-            fresh: Cell::new(true),
-        }
-    };
-    /// When the driver's current round started (`None` between rounds):
-    /// a parked thread's "since" for the inventory, without a clock read
-    /// per park.
-    static STAMP: Cell<Option<tokio::time::Instant>> = const { Cell::new(None) };
-}
-
-struct NoteSlot {
-    /// What (a packed [`Park`](crate::inspect::Park); 0: nothing noted).
-    on: Cell<usize>,
-    deadline: Cell<Option<tokio::time::Instant>>,
-    /// The wait starts here (a call's first park), rather than going on
-    /// from the thread's previous park.
-    fresh: Cell<bool>,
-}
-
-/// Notes what the current poll parks on (called on `Pending` only): three
-/// stores into a thread-local slot, no clock read.
-#[inline]
-pub(crate) fn note_park(on: usize, deadline: Option<tokio::time::Instant>, fresh: bool) {
-    let _ = NOTE.try_with(|s| {
-        s.on.set(on);
-        s.deadline.set(deadline);
-        s.fresh.set(fresh);
-    });
-}
-
-/// Forgets a noted park (a thread finished after a call noted one): the
-/// slot is clear at the start of every step, so a step that parks without
-/// a note parks on something sockloop does not know.
-#[inline]
-pub(crate) fn clear_note() {
-    let _ = NOTE.try_with(|s| {
-        s.on.set(0);
-        s.fresh.set(true);
-    });
-}
-
-/// Takes the park noted during the step that just ended (what, until
-/// when, whether it starts a wait), leaving the slot clear.
-#[inline]
-pub(crate) fn take_note() -> (usize, Option<tokio::time::Instant>, bool) {
-    NOTE.try_with(|s| (s.on.replace(0), s.deadline.get(), s.fresh.replace(true)))
-        .unwrap_or((0, None, true))
-}
-
-/// Sets (at the start of a driver round) or clears (at its end) the
-/// round's time stamp.
-#[inline]
-pub(crate) fn set_stamp(t: Option<tokio::time::Instant>) {
-    let _ = STAMP.try_with(|s| s.set(t));
-}
-
-/// The current driver round's start, or the clock outside a round.
-#[inline]
-pub(crate) fn round_now() -> tokio::time::Instant {
-    STAMP
-        .try_with(Cell::get)
-        .ok()
-        .flatten()
-        .unwrap_or_else(tokio::time::Instant::now)
-}
-
-/// Runs `f`, a call into Tokio that can only answer "not here" by
-/// panicking (`spawn_local` outside a `LocalSet`, a timer in a runtime
-/// without timers), and catches that panic without printing it.
-///
-/// `f` must not run user code: its panics are not reported anywhere. The
-/// first call chains a panic hook in front of the existing one that stays
-/// silent only while this OS thread is inside `catch_quietly`.
-pub(crate) fn catch_quietly<R>(f: impl FnOnce() -> R) -> std::thread::Result<R> {
-    static HOOK: std::sync::Once = std::sync::Once::new();
-    // `take_hook`/`set_hook` panic on a panicking thread: then the probe's
-    // panic, if any, is printed, and nothing else changes.
-    if !std::thread::panicking() {
-        HOOK.call_once(|| {
-            let prev = std::panic::take_hook();
-            std::panic::set_hook(Box::new(move |info| {
-                if !QUIET.try_with(Cell::get).unwrap_or(false) {
-                    prev(info);
-                }
-            }));
-        });
-    }
-    let was = QUIET.with(|q| q.replace(true));
-    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-    QUIET.with(|q| q.set(was));
-    res
-}
-
-/// `false` when no thread of this OS thread's loop has a cancel pending.
-#[inline]
-pub(crate) fn cancels_pending() -> bool {
-    CANCELS.try_with(|c| c.get() != 0).unwrap_or(true)
-}
-
-/// Adds `d` to the count of pending cancels.
-pub(crate) fn count_cancels(d: isize) {
-    let _ = CANCELS.try_with(|c| c.set(c.get().wrapping_add_signed(d)));
 }
 
 /// Runs `f` with this OS thread's loop, creating it on first use.
@@ -168,49 +61,6 @@ pub(crate) struct Remote {
     loop_id: usize,
     pending: AtomicBool,
     state: Mutex<RemoteState>,
-}
-
-/// Something that went wrong where nobody could be told at once, kept for
-/// the next `start`/`run`/`poll` to report.
-pub(crate) enum Failure {
-    /// A panic, with the name of the sockloop thread it ended (`None`: a
-    /// timer callback, a finish hook, a posted command).
-    Panic(Option<String>, Box<dyn Any + Send>),
-    /// A thread's `Err` that nobody took (a `"thread_failed"` error).
-    Error(Error),
-}
-
-impl Failure {
-    /// The error `start`/`poll`/`resume` return for it: `"thread_panicked"`
-    /// (naming the thread and quoting the panic) or `"thread_failed"`.
-    pub(crate) fn into_error(self) -> Error {
-        match self {
-            Failure::Panic(who, p) => panic_error(who.as_deref(), &p),
-            Failure::Error(e) => e,
-        }
-    }
-}
-
-/// The `"thread_panicked"` error for a panic of `who` (a thread's
-/// description; `None` outside a thread).
-pub(crate) fn panic_error(who: Option<&str>, p: &Box<dyn Any + Send>) -> Error {
-    let what = panic_message(p);
-    let msg = match who {
-        Some(who) => format!("{who} panicked: {what}"),
-        None => what,
-    };
-    Error::with_message(ErrorKind::ThreadPanicked, msg)
-}
-
-/// The text of a panic payload.
-pub(crate) fn panic_message(p: &Box<dyn Any + Send>) -> String {
-    if let Some(s) = p.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = p.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a thread panicked".to_string()
-    }
 }
 
 /// A closure posted from another OS thread, run on the loop's thread.
@@ -246,16 +96,10 @@ impl Remote {
                 return;
             }
         }
-        let driver = match self.state.lock() {
-            Ok(mut st) => {
-                st.queue.push(key);
-                st.driver.clone()
-            }
-            Err(poisoned) => {
-                let mut st = poisoned.into_inner();
-                st.queue.push(key);
-                st.driver.clone()
-            }
+        let driver = {
+            let mut st = self.state.lock();
+            st.queue.push(key);
+            st.driver.clone()
         };
         self.pending.store(true, Ordering::Release);
         if let Some(w) = driver {
@@ -267,10 +111,7 @@ impl Remote {
     /// the next `start`/`run`/`poll`). Callable from any OS thread.
     pub(crate) fn post(&self, f: Command) {
         let driver = {
-            let mut st = match self.state.lock() {
-                Ok(st) => st,
-                Err(p) => p.into_inner(),
-            };
+            let mut st = self.state.lock();
             st.cmds.push(f);
             st.driver.clone()
         };
@@ -284,51 +125,15 @@ impl Remote {
         if !self.pending.swap(false, Ordering::AcqRel) {
             return (Vec::new(), Vec::new());
         }
-        let mut st = match self.state.lock() {
-            Ok(st) => st,
-            Err(p) => p.into_inner(),
-        };
+        let mut st = self.state.lock();
         (std::mem::take(&mut st.queue), std::mem::take(&mut st.cmds))
     }
 
     fn set_driver(&self, waker: Option<&Waker>) {
-        let mut st = match self.state.lock() {
-            Ok(st) => st,
-            Err(p) => p.into_inner(),
-        };
+        let mut st = self.state.lock();
         match (waker, &st.driver) {
             (Some(w), Some(old)) if old.will_wake(w) => {}
             (w, _) => st.driver = w.cloned(),
-        }
-    }
-}
-
-/// Where `start`/`run`/`poll` block: this OS thread's own current-thread
-/// runtime, or a shared one set with `set_reactor`.
-pub(crate) enum Rt {
-    Own(tokio::runtime::Runtime, tokio::task::LocalSet),
-    Shared(crate::reactor::Reactor, tokio::task::LocalSet),
-}
-
-impl Rt {
-    pub(crate) fn block_on<F: Future>(&self, f: F) -> F::Output {
-        match self {
-            Rt::Own(rt, local) => local.block_on(rt, f),
-            Rt::Shared(r, local) => r.handle().block_on(local.run_until(f)),
-        }
-    }
-
-    /// The shared reactor this loop uses, if any.
-    pub(crate) fn reactor(&self) -> Option<&crate::reactor::Reactor> {
-        match self {
-            Rt::Own(..) => None,
-            Rt::Shared(r, _) => Some(r),
-        }
-    }
-
-    fn local(&self) -> &tokio::task::LocalSet {
-        match self {
-            Rt::Own(_, l) | Rt::Shared(_, l) => l,
         }
     }
 }
@@ -358,30 +163,16 @@ pub(crate) struct Loop {
     /// `socketloop::stop()`/`socket2::stop()`: ends those layers' `start`
     /// loops, which run `poll` rounds (each round clears `stop`).
     pub(crate) compat_stop: Cell<bool>,
-    /// `start`/`run`/`poll` is blocking on this loop, or a sync call has
-    /// entered its runtime.
-    pub(crate) running: Cell<bool>,
     /// A driver task is spawned on a caller's `LocalSet` (embedded mode).
     pub(crate) embedded: Cell<bool>,
     driver: RefCell<Option<Waker>>,
     driver_notified: Cell<bool>,
     /// Panics and unjoined `Err`s for the next `start`/`run`/`poll` to report.
     failures: RefCell<Vec<Failure>>,
-    rt: OnceCell<Rt>,
-    shared: RefCell<Option<crate::reactor::Reactor>>,
-    /// The loop-wide state of a compatibility layer (Copas' thread names,
-    /// error handlers, servers), one value per type, made on first use.
-    layers: RefCell<Vec<Rc<dyn Any>>>,
-    /// The sockets made on this OS thread, for the inventory: weak
-    /// references, pruned as the list grows (see [`Loop::add_socket`]).
-    sockets: RefCell<SockList>,
-}
-
-#[derive(Default)]
-struct SockList {
-    list: Vec<crate::sock::WeakSock>,
-    /// Prune the dead entries when the list reaches this length.
-    prune_at: usize,
+    /// The Tokio runtime the loop blocks on (dropped after the futures).
+    pub(crate) rt: LoopRt,
+    /// The loop-wide state of the compatibility layers (Copas).
+    pub(crate) layers: Layers,
 }
 
 impl Loop {
@@ -403,33 +194,13 @@ impl Loop {
             jobs: Cell::new(0),
             stop: Cell::new(false),
             compat_stop: Cell::new(false),
-            running: Cell::new(false),
             embedded: Cell::new(false),
             driver: RefCell::new(None),
             driver_notified: Cell::new(false),
             failures: RefCell::default(),
-            rt: OnceCell::new(),
-            shared: RefCell::new(None),
-            layers: RefCell::default(),
-            sockets: RefCell::default(),
+            rt: LoopRt::default(),
+            layers: Layers::default(),
         }
-    }
-
-    /// The state of type `T` of a compatibility layer on this loop,
-    /// made with `T::default()` on first use. The borrow ends before this
-    /// returns, so `T`'s methods may call back into the loop.
-    pub(crate) fn layer<T: Default + 'static>(&self) -> Rc<T> {
-        if let Some(t) = self
-            .layers
-            .borrow()
-            .iter()
-            .find_map(|l| l.clone().downcast::<T>().ok())
-        {
-            return t;
-        }
-        let t = Rc::new(T::default());
-        self.layers.borrow_mut().push(t.clone());
-        t
     }
 
     pub(crate) fn remote(&self) -> &Arc<Remote> {
@@ -498,29 +269,6 @@ impl Loop {
     pub(crate) fn threads(&self) -> Vec<Rc<ThreadInner>> {
         let slab = self.slab.borrow();
         slab.slots.iter().filter_map(|s| s.1.clone()).collect()
-    }
-
-    // ===== sockets (for the inventory) =====
-
-    /// Lists a new socket. Dead entries are pruned when the list has
-    /// doubled since the last prune, so this is O(1) amortized and the
-    /// list holds at most about twice the live sockets.
-    pub(crate) fn add_socket(&self, s: crate::sock::WeakSock) {
-        let Ok(mut socks) = self.sockets.try_borrow_mut() else {
-            return;
-        };
-        if socks.list.len() >= socks.prune_at {
-            socks.list.retain(|w| w.strong_count() > 0);
-            socks.prune_at = (socks.list.len() * 2).max(64);
-        }
-        socks.list.push(s);
-    }
-
-    /// The live sockets made on this OS thread.
-    pub(crate) fn sockets(&self) -> Vec<std::sync::Arc<crate::sock::SockShared>> {
-        let mut socks = self.sockets.borrow_mut();
-        socks.list.retain(|w| w.strong_count() > 0);
-        socks.list.iter().filter_map(|w| w.upgrade()).collect()
     }
 
     pub(crate) fn current(&self) -> Option<Rc<ThreadInner>> {
@@ -658,92 +406,20 @@ impl Loop {
     pub(crate) fn take_failures(&self) -> Vec<Failure> {
         std::mem::take(&mut *self.failures.borrow_mut())
     }
-
-    // ===== runtime =====
-
-    /// The runtime `start`/`run`/`poll` block on, created on first use.
-    pub(crate) fn rt(&self) -> Result<&Rt> {
-        if let Some(rt) = self.rt.get() {
-            return Ok(rt);
-        }
-        let made = match self.shared.borrow_mut().take() {
-            Some(r) => Rt::Shared(r, tokio::task::LocalSet::new()),
-            None => {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .map_err(|e| Error::from(e).context("cannot build the loop's Tokio runtime"))?;
-                Rt::Own(rt, tokio::task::LocalSet::new())
-            }
-        };
-        Ok(self.rt.get_or_init(|| made))
-    }
-
-    /// Makes this loop's runtime the shared reactor `r`. Only before the
-    /// loop has made its own runtime.
-    pub(crate) fn set_shared(&self, r: crate::reactor::Reactor) -> Result<()> {
-        if let Some(rt) = self.rt.get() {
-            if rt.reactor().is_some_and(|cur| cur.same(&r)) {
-                return Ok(());
-            }
-            return Err(Error::with_message(
-                ErrorKind::LoopBusy,
-                "set_reactor() must be called before this OS thread's loop first runs",
-            ));
-        }
-        *self.shared.borrow_mut() = Some(r);
-        Ok(())
-    }
-
-    /// The shared reactor this loop uses or will use, if any; `Err` when
-    /// the loop already runs on its own driver.
-    pub(crate) fn shared_reactor(&self) -> Result<Option<crate::reactor::Reactor>> {
-        match self.rt.get() {
-            Some(rt) => match rt.reactor() {
-                Some(r) => Ok(Some(r.clone())),
-                None => Err(Error::with_message(
-                    ErrorKind::LoopBusy,
-                    "this OS thread's loop already runs on its own driver: call reactor() \
-                     before its first start/run/resume",
-                )),
-            },
-            None => Ok(self.shared.borrow().clone()),
-        }
-    }
-
-    /// Enters this loop's runtime and `LocalSet` so synchronous code (a
-    /// `resume` from `main`) can poll Tokio futures. `None` when a runtime
-    /// is already current.
-    pub(crate) fn enter(&self) -> Result<Option<EnterGuard<'_>>> {
-        if self.running.get() || tokio::runtime::Handle::try_current().is_ok() {
-            return Ok(None);
-        }
-        let rt = self.rt()?;
-        let rt_guard = match rt {
-            Rt::Own(rt, _) => rt.enter(),
-            Rt::Shared(r, _) => r.handle().enter(),
-        };
-        let local_guard = rt.local().enter();
-        self.running.set(true);
-        Ok(Some(EnterGuard {
-            l: self,
-            _local: local_guard,
-            _rt: rt_guard,
-        }))
-    }
 }
 
-/// Keeps the loop's runtime entered; see [`Loop::enter`].
-#[must_use = "the runtime is entered only while the guard lives"]
-pub(crate) struct EnterGuard<'a> {
-    l: &'a Loop,
-    _local: tokio::task::LocalEnterGuard,
-    _rt: tokio::runtime::EnterGuard<'a>,
-}
+impl TimerHost for Loop {
+    #[inline]
+    fn timers(&self) -> &RefCell<TimerQueue> {
+        &self.timers
+    }
 
-impl Drop for EnterGuard<'_> {
-    fn drop(&mut self) {
-        self.l.running.set(false);
+    fn job_ended(&self) {
+        self.jobs_add(-1);
+    }
+
+    fn timer_panicked(&self, p: Box<dyn Any + Send>) {
+        self.record_panic(p);
     }
 }
 
@@ -756,20 +432,19 @@ impl Drop for Loop {
         // own `block_on` (it panics, and a panic here aborts), and the
         // threads' futures may reach for this very TLS value: leave it
         // all to the OS, which is about to take the whole process.
-        if self.running.get() || self.current.get_mut().is_some() {
+        if self.rt.running.get() || self.current.get_mut().is_some() {
             std::mem::forget(std::mem::take(&mut self.slab.get_mut().slots));
             std::mem::forget(std::mem::take(self.timers.get_mut()));
-            std::mem::forget(std::mem::take(self.layers.get_mut()));
+            self.layers.forget();
             std::mem::forget(self.current.get_mut().take());
             std::mem::forget(self.transfer.get_mut().take());
-            std::mem::forget(self.rt.take());
-            std::mem::forget(self.shared.get_mut().take());
+            self.rt.forget();
             return;
         }
         // Futures first (they may hold sockets registered with the
         // runtime), then the runtime itself.
         self.clear();
-        self.layers.get_mut().clear();
+        self.layers.clear();
         self.current.get_mut().take();
         self.transfer.get_mut().take();
     }

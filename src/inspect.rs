@@ -4,13 +4,12 @@
 //! ([`InventoryHandle`]), and served as text on a loopback TCP port
 //! ([`serve_inventory`]).
 //!
-//! The bookkeeping always runs, so an inventory shows every wait, also
-//! those that began before anyone asked; it is made for a hot path that
-//! does not notice it: what a thread waits on is noted only when it parks
-//! (a call that completes at once notes nothing), with three stores into a
-//! per-OS-thread slot that the step moves into the thread; "since" is the
-//! driver round's time stamp (one clock read per round, not per park); the
-//! rest is read from the loop's own state when an inventory is taken.
+//! This file only reads and reports. The bookkeeping it reads always
+//! runs, so an inventory shows every wait, also those that began before
+//! anyone asked: the park notes the calls write and the threads keep
+//! (`park_note`, made for a hot path that does not notice it), the list
+//! of this OS thread's sockets (`sock_list`), the loop's threads and its
+//! timer queue.
 
 use std::fmt;
 use std::rc::Rc;
@@ -21,118 +20,11 @@ use tokio::time::Instant;
 use crate::addr::{Family, SockAddr, SockType, ToAddr};
 use crate::context::{with_loop, Loop, Remote};
 use crate::error::{Error, ErrorKind, Result};
+use crate::park_note::{Park, WaitDir, TAGS};
 use crate::thread::{Thread, ThreadStatus};
-
-// ===== what a parked thread waits on (private) =====
-
-/// What a thread parked on, as noted at the park (see [`note_park`];
-/// decoded from [`Note::on`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Park {
-    /// Nothing noted: a future sockloop does not know (a channel, a join).
-    Other,
-    /// A socket (its shared state's address, the key of the sockets list)
-    /// and direction.
-    Socket(usize, WaitDir),
-    Sleep,
-    SleepJob,
-    Suspend,
-}
-
-/// A park: on what (a [`Park`] packed in one word: a socket's address
-/// with the direction and kind in its low bits), since when, until when.
-/// Small and `Copy`: it is written on every park.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Note {
-    pub(crate) on: usize,
-    pub(crate) since: Option<Instant>,
-    pub(crate) deadline: Option<Instant>,
-}
-
-const TAG_OTHER: usize = 0;
-const TAG_SLEEP: usize = 1;
-const TAG_SLEEP_JOB: usize = 2;
-const TAG_SUSPEND: usize = 3;
-const TAG_READ: usize = 4;
-const TAG_WRITE: usize = 5;
-const TAGS: usize = 7;
-
-impl Park {
-    /// The park packed in one word (a socket's key is the address of its
-    /// shared state, aligned to 8 bytes, so the low 3 bits hold the tag).
-    #[inline]
-    pub(crate) fn pack(self) -> usize {
-        match self {
-            Park::Other => TAG_OTHER,
-            Park::Sleep => TAG_SLEEP,
-            Park::SleepJob => TAG_SLEEP_JOB,
-            Park::Suspend => TAG_SUSPEND,
-            Park::Socket(k, WaitDir::Read) => (k & !TAGS) | TAG_READ,
-            Park::Socket(k, WaitDir::Write) => (k & !TAGS) | TAG_WRITE,
-        }
-    }
-}
-
-impl Note {
-    /// What the park is on.
-    pub(crate) fn park(&self) -> Park {
-        match self.on & TAGS {
-            TAG_SLEEP => Park::Sleep,
-            TAG_SLEEP_JOB => Park::SleepJob,
-            TAG_SUSPEND => Park::Suspend,
-            TAG_READ => Park::Socket(self.on & !TAGS, WaitDir::Read),
-            TAG_WRITE => Park::Socket(self.on & !TAGS, WaitDir::Write),
-            _ => Park::Other,
-        }
-    }
-}
-
-/// Notes what the current poll parks on, until when, and whether the
-/// wait starts here (`fresh`) or goes on from the thread's previous park
-/// (a call polled again after a wake-up that did not end it).
-#[inline]
-pub(crate) fn note_park(p: Park, deadline: Option<Instant>, fresh: bool) {
-    crate::context::note_park(p.pack(), deadline, fresh);
-}
+use crate::timers::TimerKind;
 
 // ===== the public inventory =====
-
-/// A direction of a socket wait.
-///
-/// # Examples
-///
-/// ```
-/// use sockloop::{WaitDir, WaitOn};
-/// sockloop::run(async {
-///     let l = sockloop::tcp().unwrap();
-///     l.listen("127.0.0.1:0").unwrap();
-///     let l = std::rc::Rc::new(l);
-///     let l2 = l.clone();
-///     let t = sockloop::thread(async move { let _ = l2.accept(None).await; });
-///     let inv = sockloop::inventory();
-///     let me = inv.threads.iter().find(|x| x.id == t.id()).unwrap();
-///     let on = &me.waiting.as_ref().unwrap().on;
-///     assert!(matches!(on, WaitOn::Socket { dir: WaitDir::Read, .. }));
-///     assert_eq!(WaitDir::Read.to_string(), "read");
-///     t.cancel();
-/// });
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum WaitDir {
-    /// Waiting to read (`recv`, `accept`, `readable`).
-    Read,
-    /// Waiting to write (`send`, `connect`, `writable`).
-    Write,
-}
-
-impl fmt::Display for WaitDir {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            WaitDir::Read => "read",
-            WaitDir::Write => "write",
-        })
-    }
-}
 
 /// What a parked thread waits on ([`Waiting::on`]).
 ///
@@ -292,27 +184,6 @@ pub struct SocketInfo {
     pub bytes_out: u64,
 }
 
-/// What a timer runs ([`TimerInfo::kind`]).
-///
-/// # Examples
-///
-/// ```
-/// let t = sockloop::runafter(60.0, || {});
-/// let inv = sockloop::inventory();
-/// assert!(inv.timers.iter().any(|x| x.kind == sockloop::TimerKind::Once));
-/// t.cancel();
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum TimerKind {
-    /// A thread's [`sleep`](crate::sleep) (or a sleep job's timer).
-    Sleep,
-    /// [`runat`](crate::runat) or [`runafter`](crate::runafter).
-    Once,
-    /// [`runevery`](crate::runevery).
-    Every,
-}
-
 /// One pending timer of the loop ([`Inventory::timers`]).
 ///
 /// # Examples
@@ -459,10 +330,21 @@ fn secs(at: Instant, base: (Instant, f64)) -> f64 {
 
 fn collect(l: &Loop) -> Inventory {
     let base = (Instant::now(), crate::deadline::now_secs());
-    let mut sockets: Vec<(usize, SocketInfo)> = l
-        .sockets()
+    let mut sockets: Vec<(usize, SocketInfo)> = crate::sock_list::rows()
         .into_iter()
-        .filter_map(|s| crate::sock::info(&s))
+        .map(|r| {
+            let info = SocketInfo {
+                fd: r.fd,
+                socktype: r.socktype,
+                family: r.family,
+                local: r.local,
+                remote: r.remote,
+                waiting: Vec::new(),
+                bytes_in: r.moved[0],
+                bytes_out: r.moved[1],
+            };
+            (r.key, info)
+        })
         .collect();
     // Socket key -> index: a loop with 10,000 parked connections is
     // listed in linear time, not 10,000 x 10,000 comparisons.

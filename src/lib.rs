@@ -100,21 +100,35 @@
     unreachable_pub
 )]
 
-// The loop, from the bottom up. Plain types: `error`, `value`; `deadline`
-// (clock seconds <-> Tokio instants). Loop state: `context` (the one
-// thread-local: the thread slab of `thread::state`, the ready queue, the
-// `timers` queue). What drives that state: `thread`'s `step` (polling
-// threads, cancels) and `timers` (firing). The driver: `runtime`
-// (start/run/poll). The calls on top: the rest of `thread` (make,
-// resume, park, join), `time`, `sleep_job`, `reactor`; then the sockets.
+// The loop, from the bottom up. Plain types: `error`, `panics` (a panic's
+// text, the failures a loop reports, quiet probes), `trace`, `value`;
+// `deadline` (clock seconds <-> Tokio instants); `park_note` (what the
+// thread being polled parks on, written by the calls that park). What a
+// loop holds, each with its own code: `timers` (the timer queue), `rt`
+// (the Tokio runtime it blocks on), `layers` (the compatibility layers'
+// state). Loop state: `context` (its one thread-local: the thread slab of
+// `thread::state`, the ready queue, the queue other OS threads wake
+// through). What drives it: `thread`'s `step` (polling threads, cancels)
+// and `timers` (firing). The driver: `runtime` (start/run/poll). The
+// calls on top: the rest of `thread` (make, resume, park, join), `time`,
+// `sleep_job`, `reactor`. Then the sockets: `addr`, `opt`, `sock_list`
+// (the sockets of this OS thread), `sock` (the socket core, which lists
+// itself there) and the types over it; `inspect`, the inventory, reads
+// the park notes, the socket list, the threads and the timers; the
+// compatibility layers come last.
 mod error;
+mod panics;
 mod trace;
 mod value;
 
 mod deadline;
+mod park_note;
+
+mod layers;
+mod rt;
+mod timers;
 
 mod context;
-mod timers;
 
 mod runtime;
 mod thread;
@@ -123,21 +137,24 @@ mod reactor;
 mod sleep_job;
 mod time;
 
-pub mod copas;
-mod inspect;
-pub mod luasocket;
-pub mod socket2;
-pub mod socketloop;
-#[macro_use]
-mod sock;
 mod addr;
 mod opt;
+mod sock_list;
+#[macro_use]
+mod sock;
 mod raw;
 mod stream;
 mod tcp;
 #[cfg(feature = "tls")]
 mod tls;
 mod udp;
+
+mod inspect;
+
+pub mod copas;
+pub mod luasocket;
+pub mod socket2;
+pub mod socketloop;
 
 pub use addr::{
     addr, addr_async, addr_with, AddrEntry, AddrInfo, AddrRequest, Family, Flags, Hints, IpAddrExt,
@@ -146,11 +163,13 @@ pub use addr::{
 pub use error::{Error, ErrorKind, Result};
 pub use inspect::{
     inventory, inventory_handle, serve_inventory, Inventory, InventoryHandle, SocketInfo,
-    ThreadInfo, TimerInfo, TimerKind, WaitDir, WaitOn, Waiting,
+    ThreadInfo, TimerInfo, WaitOn, Waiting,
 };
 pub use opt::OptValue;
+pub use park_note::WaitDir;
 pub use raw::{raw, Raw};
-pub use reactor::{epoll_fd, reactor, set_reactor, Reactor, RemoteThread};
+pub use reactor::{epoll_fd, reactor, set_reactor, RemoteThread};
+pub use rt::Reactor;
 pub use runtime::{poll, run, start, stop};
 /// The rustls crate sockloop's TLS is built on (feature `tls`), for
 /// [`TlsConfig::from_rustls_client`] / [`TlsConfig::from_rustls_server`]
@@ -166,6 +185,7 @@ pub use thread::{
     yield_now, CoWrap, Env, Thread, ThreadBuilder, ThreadOutput, ThreadStatus, Yielder,
 };
 pub use time::{clock, runafter, runat, runevery, sleep, sleep_until, KeepRunning, Timer};
+pub use timers::TimerKind;
 #[cfg(feature = "tls")]
 pub use tls::{
     client_stcp, server_handshake, server_stcp, ssl, ClientAuth, Stcp, StcpServer, StcpUntil,

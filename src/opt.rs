@@ -70,6 +70,8 @@ pub enum OptValue {
     Str(String),
 }
 
+crate::thread::plain_outputs!(OptValue);
+
 impl OptValue {
     /// The flag, for `Bool` (and `Int`: non-zero).
     ///
@@ -334,11 +336,6 @@ fn keepalive_field(r: &SockRef<'_>, k: TcpKeepalive) -> io::Result<()> {
     set.and(restored)
 }
 
-/// `SO_PRIORITY` has its safe call in socket2 0.6 only.
-fn priority<'a>(r: &'a SockRef<'_>) -> socket2_06::SockRef<'a> {
-    socket2_06::SockRef::from(&**r)
-}
-
 const UNSUPPORTED: &str = "neither socket2 nor rustix has a safe call for it, and sockloop has \
                            no unsafe code";
 
@@ -426,8 +423,8 @@ static OPTS: &[Opt] = &[
     Opt {
         name: "priority",
         ty: C_INT,
-        set: |r, v| priority(r).set_priority(v.uint()),
-        get: |r| priority(r).priority().map(int),
+        set: |r, v| r.set_priority(v.uint()),
+        get: |r| r.priority().map(int),
     },
     Opt {
         name: "error",
@@ -463,27 +460,27 @@ static OPTS: &[Opt] = &[
     unsupported!("rcvlowat"),
     unsupported!("sndlowat"),
     unsupported!("dontroute"),
-    flag!("tcp_nodelay", set_nodelay, nodelay),
+    flag!("tcp_nodelay", set_tcp_nodelay, tcp_nodelay),
     Opt {
         name: "tcp_keepidle",
         ty: SECS,
         set: |r, v| keepalive_field(r, TcpKeepalive::new().with_time(v.time())),
-        get: |r| r.keepalive_time().map(OptValue::Duration),
+        get: |r| r.tcp_keepalive_time().map(OptValue::Duration),
     },
     Opt {
         name: "tcp_keepintvl",
         ty: SECS,
         set: |r, v| keepalive_field(r, TcpKeepalive::new().with_interval(v.time())),
-        get: |r| r.keepalive_interval().map(OptValue::Duration),
+        get: |r| r.tcp_keepalive_interval().map(OptValue::Duration),
     },
     Opt {
         name: "tcp_keepcnt",
         ty: C_INT,
         set: |r, v| keepalive_field(r, TcpKeepalive::new().with_retries(v.uint())),
-        get: |r| r.keepalive_retries().map(int),
+        get: |r| r.tcp_keepalive_retries().map(int),
     },
-    int!("tcp_maxseg", C_INT, set_mss, mss),
-    flag!("tcp_quickack", set_quickack, quickack),
+    int!("tcp_maxseg", C_INT, set_tcp_mss, tcp_mss),
+    flag!("tcp_quickack", set_tcp_quickack, tcp_quickack),
     Opt {
         name: "tcp_user_timeout",
         ty: Ty::Time {
@@ -493,8 +490,8 @@ static OPTS: &[Opt] = &[
         set: |r, v| r.set_tcp_user_timeout(v.time_or_unset()),
         get: |r| r.tcp_user_timeout().map(unset_is_zero),
     },
-    int!("ip_ttl", Ty::Int(1, 255), set_ttl, ttl),
-    int!("ip_tos", BYTE, set_tos, tos),
+    int!("ip_ttl", Ty::Int(1, 255), set_ttl_v4, ttl_v4),
+    int!("ip_tos", BYTE, set_tos_v4, tos_v4),
     int!(
         "ip_multicast_ttl",
         BYTE,

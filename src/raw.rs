@@ -24,6 +24,8 @@ pub struct Raw {
     sock: Sock,
 }
 
+crate::thread::plain_outputs!(Raw);
+
 /// A new IPv4 raw socket for `protocol` (`sock.raw(protocol)`).
 ///
 /// # Errors

@@ -1,6 +1,7 @@
 //! Multi-threading: one I/O and timer driver shared by the loops of several
-//! OS threads (`sock.epoll_fd([fd])`, `sock.iocp([h])`), and `Send`
-//! handles that wake a thread or a sleep job from another OS thread.
+//! OS threads (`sock.epoll_fd([fd])`, `sock.iocp([h])`: choosing the
+//! [`Reactor`] a loop runs on), and `Send` handles that wake a thread from
+//! another OS thread ([`RemoteThread`]; a sleep job's is in `sleep_job`).
 
 use std::any::Any;
 use std::fmt;
@@ -8,97 +9,9 @@ use std::sync::Arc;
 
 use crate::context::{with_loop, Key, Remote};
 use crate::error::{Error, ErrorKind, Result};
+use crate::rt::Reactor;
 use crate::thread::Thread;
 use crate::value::into_value;
-
-/// A handle to the I/O and timer driver a loop uses: sock.lua's shared
-/// epoll fd / IOCP handle, the Tokio way.
-///
-/// `Send + Clone`: give it to other OS threads and call [`set_reactor`]
-/// there before their loop first runs. Each OS thread then runs its own
-/// loop (threads, sleep jobs, timers) while I/O readiness and timer
-/// expiry come from the one shared driver. The driver (a Tokio runtime
-/// with one worker thread that only polls the kernel) lives while any
-/// handle or any loop using it lives.
-///
-/// # Performance
-///
-/// Every readiness event passes through the driver's thread and then
-/// wakes the owning loop from another OS thread (a lock and an unpark). On
-/// the project's 2-core machine an HTTP responder on two loops sharing one
-/// reactor used 1.3–1.7× the CPU per request of one loop (BENCHMARKS.md).
-/// When the loops do not share sockets or timers, independent loops are
-/// cheaper: run each OS thread's loop on its own driver (do not call
-/// `set_reactor`) and let `SO_REUSEPORT` listeners spread the connections
-/// (`examples/multicore_echo.rs --own-drivers`).
-///
-/// # Examples
-///
-/// ```
-/// let r = sockloop::reactor().unwrap();          // this loop now uses it too
-/// let other = std::thread::spawn(move || {
-///     sockloop::set_reactor(r).unwrap();         // before the loop runs
-///     sockloop::run(async {
-///         sockloop::sleep(0.01).await;           // timer on the shared driver
-///         "done"
-///     })
-/// });
-/// assert_eq!(other.join().unwrap(), "done");
-/// ```
-#[derive(Clone)]
-pub struct Reactor {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    handle: tokio::runtime::Handle,
-    /// The runtime when sockloop made it (dropped with the last handle);
-    /// `None` for a caller's multi-thread runtime.
-    owned: Option<tokio::runtime::Runtime>,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        if let Some(rt) = self.owned.take() {
-            // Never block a dropping thread (it may be a loop's TLS teardown).
-            rt.shutdown_background();
-        }
-    }
-}
-
-impl fmt::Debug for Reactor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Reactor")
-            .field("owned", &self.inner.owned.is_some())
-            .finish()
-    }
-}
-
-impl Reactor {
-    pub(crate) fn handle(&self) -> &tokio::runtime::Handle {
-        &self.inner.handle
-    }
-
-    pub(crate) fn same(&self, other: &Reactor) -> bool {
-        Arc::ptr_eq(&self.inner, &other.inner)
-    }
-
-    /// The Tokio runtime handle of the shared driver, to spawn `Send`
-    /// tasks on it or to enter it.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # std::thread::spawn(|| {
-    /// let r = sockloop::reactor().unwrap();
-    /// let sum = r.tokio_handle().block_on(async { 2 + 2 });
-    /// assert_eq!(sum, 4);
-    /// # }).join().unwrap();
-    /// ```
-    pub fn tokio_handle(&self) -> tokio::runtime::Handle {
-        self.inner.handle.clone()
-    }
-}
 
 /// The reactor this OS thread's loop uses (`sock.epoll_fd()` as a getter).
 ///
@@ -130,17 +43,12 @@ impl Reactor {
 #[doc(alias = "iocp")]
 pub fn reactor() -> Result<Reactor> {
     with_loop(|l| {
-        if let Some(r) = l.shared_reactor()? {
+        if let Some(r) = l.rt.shared_reactor()? {
             return Ok(r);
         }
         if let Ok(h) = tokio::runtime::Handle::try_current() {
             if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
-                return Ok(Reactor {
-                    inner: Arc::new(Inner {
-                        handle: h,
-                        owned: None,
-                    }),
-                });
+                return Ok(Reactor::borrowed(h));
             }
             return Err(Error::with_message(
                 ErrorKind::LoopBusy,
@@ -154,13 +62,8 @@ pub fn reactor() -> Result<Reactor> {
             .enable_all()
             .build()
             .map_err(|e| Error::from(e).context("cannot build the shared reactor"))?;
-        let r = Reactor {
-            inner: Arc::new(Inner {
-                handle: rt.handle().clone(),
-                owned: Some(rt),
-            }),
-        };
-        l.set_shared(r.clone())?;
+        let r = Reactor::owned(rt);
+        l.rt.set_shared(r.clone())?;
         Ok(r)
     })
 }
@@ -185,7 +88,7 @@ pub fn reactor() -> Result<Reactor> {
 #[doc(alias = "epoll_fd")]
 #[doc(alias = "iocp")]
 pub fn set_reactor(r: Reactor) -> Result<()> {
-    with_loop(|l| l.set_shared(r))
+    with_loop(|l| l.rt.set_shared(r))
 }
 
 /// `sock.epoll_fd()`: the raw fd of the kernel poller.

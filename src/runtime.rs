@@ -18,8 +18,9 @@ use std::task::{Context, Poll};
 
 use tokio::time::{Instant, Sleep};
 
-use crate::context::{catch_quietly, panic_message, try_with_loop, with_loop, Failure, Loop};
+use crate::context::{try_with_loop, with_loop, Loop};
 use crate::error::{Error, ErrorKind, Result};
+use crate::panics::{catch_quietly, panic_message, Failure};
 use crate::thread::{step_ready, ThreadStatus};
 use crate::timers::{fire_one, next_deadline};
 
@@ -114,9 +115,9 @@ impl Future for Driver {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
-        crate::context::set_stamp(Some(Instant::now()));
+        crate::park_note::set_stamp(Some(Instant::now()));
         let r = this.round(cx);
-        crate::context::set_stamp(None);
+        crate::park_note::set_stamp(None);
         r
     }
 }
@@ -181,7 +182,7 @@ impl Drop for Driver {
 /// * `"not_supported"`: the runtime was built without timers.
 #[inline]
 pub(crate) fn ensure_driver(l: &Loop) -> Result<()> {
-    if l.running.get() || l.embedded.get() {
+    if l.rt.running.get() || l.embedded.get() {
         return Ok(());
     }
     spawn_driver(l)
@@ -249,7 +250,7 @@ fn timers_disabled() -> Error {
 /// here: not inside the running loop, not inside a Tokio runtime. The
 /// message names `what` and the fix.
 pub(crate) fn check_can_block(l: &Loop, what: &str) -> Result<()> {
-    if l.running.get() {
+    if l.rt.running.get() {
         return Err(Error::with_message(
             ErrorKind::LoopBusy,
             format!(
@@ -279,9 +280,9 @@ pub(crate) fn check_can_block(l: &Loop, what: &str) -> Result<()> {
 /// (`repeat poll() until stop`); either way the request is used up.
 fn start_inner(l: &Loop) -> Result<Vec<Failure>> {
     check_can_block(l, "start()")?;
-    let rt = l.rt()?;
+    let rt = l.rt.get()?;
     let stopped_before = l.stop.replace(false);
-    l.running.set(true);
+    l.rt.running.set(true);
     let res = catch_unwind(AssertUnwindSafe(|| {
         if !stopped_before {
             rt.block_on(Driver::new(Mode::UntilIdle, None));
@@ -289,7 +290,7 @@ fn start_inner(l: &Loop) -> Result<Vec<Failure>> {
             rt.block_on(OneRound::new(None));
         }
     }));
-    l.running.set(false);
+    l.rt.running.set(false);
     // Used up, also a `socketloop::stop()` that this start honoured.
     l.stop.set(false);
     l.compat_stop.set(false);
@@ -386,14 +387,14 @@ pub fn poll(timeout: Option<f64>) -> Result<bool> {
                 "no thread waits on I/O, a sleep or a timer",
             ));
         }
-        let rt = l.rt()?;
+        let rt = l.rt.get()?;
         let until = timeout.and_then(crate::deadline::after);
         // A `stop()` made before is kept for the next `start()`; one made
         // in this round ends the round and is kept too.
         let stopped_before = l.stop.replace(false);
-        l.running.set(true);
+        l.rt.running.set(true);
         let res = catch_unwind(AssertUnwindSafe(|| rt.block_on(OneRound::new(until))));
-        l.running.set(false);
+        l.rt.running.set(false);
         l.stop.set(l.stop.get() || stopped_before);
         l.driver_exit();
         let ran = match res {

@@ -7,9 +7,10 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Poll, Waker};
 
+use parking_lot::Mutex;
 use tokio::time::Instant;
 
 use crate::deadline::{after, to_instant};
@@ -51,6 +52,8 @@ pub struct SleepJob {
     shared: std::cell::OnceCell<Arc<SjShared>>,
 }
 
+crate::thread::plain_outputs!(SleepJob);
+
 /// The part of a sleep job other OS threads may touch.
 struct SjShared {
     state: Mutex<SjRemote>,
@@ -65,11 +68,8 @@ struct SjRemote {
 }
 
 impl SjShared {
-    fn lock(&self) -> std::sync::MutexGuard<'_, SjRemote> {
-        match self.state.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
+    fn lock(&self) -> parking_lot::MutexGuard<'_, SjRemote> {
+        self.state.lock()
     }
 }
 
@@ -243,7 +243,7 @@ impl SleepJob {
                     return Poll::Ready(self.take_remote(true));
                 }
             }
-            crate::inspect::note_park(crate::inspect::Park::SleepJob, at, fresh);
+            crate::park_note::note_park(crate::park_note::Park::SleepJob, at, fresh);
             fresh = false;
             Poll::Pending
         })

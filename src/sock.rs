@@ -16,7 +16,7 @@ use std::future::{poll_fn, Future};
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex as StdMutex, PoisonError, Weak};
+use std::sync::{Arc, Weak};
 
 use parking_lot::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Wake, Waker};
@@ -109,16 +109,11 @@ pub(crate) struct Shared {
     protocol: Protocol,
     /// The peer, remembered at accept/connect (it stays known after the
     /// peer goes away).
-    remote: StdMutex<Option<SockAddr>>,
+    remote: Mutex<Option<SockAddr>>,
     /// Bytes moved by sockloop calls, per direction (read, write), for
     /// the inventory.
     moved: [AtomicU64; 2],
 }
-
-/// A socket's shared state, as the loop's inventory list holds it.
-pub(crate) type SockShared = Shared;
-/// The inventory list's entry (see [`Loop::add_socket`](crate::context::Loop::add_socket)).
-pub(crate) type WeakSock = Weak<Shared>;
 
 struct Inner {
     state: State,
@@ -372,10 +367,10 @@ impl Sock {
             socktype,
             family,
             protocol,
-            remote: StdMutex::new(None),
+            remote: Mutex::new(None),
             moved: [AtomicU64::new(0), AtomicU64::new(0)],
         });
-        crate::context::with_loop(|l| l.add_socket(Arc::downgrade(&shared)));
+        crate::sock_list::add(Arc::downgrade(&shared) as Weak<dyn crate::sock_list::Listed>);
         Sock {
             fan: Waker::from(shared.clone()),
             shared,
@@ -457,23 +452,13 @@ impl Sock {
 
     /// Remembers the peer's address.
     pub(crate) fn set_remote(&self, a: Option<SockAddr>) {
-        *self
-            .shared
-            .remote
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = a;
+        *self.shared.remote.lock() = a;
     }
 
     /// The peer's address.
     pub(crate) fn remote_addr(&self) -> Result<SockAddr> {
         let sa = self.with(|s| Ok(s.peer_addr()))?;
-        if let Some(a) = self
-            .shared
-            .remote
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-        {
+        if let Some(a) = self.shared.remote.lock().clone() {
             return Ok(a);
         }
         let sa = sa?;
@@ -704,12 +689,12 @@ impl Sock {
     /// call's first park, where its wait starts.
     #[inline]
     fn note_park(&self, op: Op, call: &Call, first: bool) {
-        crate::inspect::note_park(
-            crate::inspect::Park::Socket(
+        crate::park_note::note_park(
+            crate::park_note::Park::Socket(
                 Arc::as_ptr(&self.shared) as usize,
                 match op.dir() {
-                    Dir::Read => crate::inspect::WaitDir::Read,
-                    Dir::Write => crate::inspect::WaitDir::Write,
+                    Dir::Read => crate::park_note::WaitDir::Read,
+                    Dir::Write => crate::park_note::WaitDir::Write,
                 },
             ),
             call.deadline.at(),
@@ -882,40 +867,36 @@ impl Moved for (Socket, socket2::SockAddr) {
     }
 }
 
-/// The inventory's view of a live, open socket: its key in the threads'
-/// park notes (the shared state's address) and its row.
-pub(crate) fn info(s: &Arc<Shared>) -> Option<(usize, crate::inspect::SocketInfo)> {
-    let (fd, local) = {
-        let inner = s.lock();
-        let sock = match &inner.state {
-            State::Plain(x) => x,
-            State::Reg(a) => a.get_ref(),
-            State::Closed => return None,
+impl crate::sock_list::Listed for Shared {
+    /// The inventory's view of a live, open socket: its key in the
+    /// threads' park notes (the shared state's address) and its row.
+    fn row(&self) -> Option<crate::sock_list::Row> {
+        let (fd, local) = {
+            let inner = self.lock();
+            let sock = match &inner.state {
+                State::Plain(x) => x,
+                State::Reg(a) => a.get_ref(),
+                State::Closed => return None,
+            };
+            let local = sock
+                .local_addr()
+                .ok()
+                .and_then(|a| SockAddr::from_socket2(&a));
+            (raw_fd(sock), local)
         };
-        let local = sock
-            .local_addr()
-            .ok()
-            .and_then(|a| SockAddr::from_socket2(&a));
-        (raw_fd(sock), local)
-    };
-    let remote = s
-        .remote
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .clone();
-    Some((
-        Arc::as_ptr(s) as usize,
-        crate::inspect::SocketInfo {
+        Some(crate::sock_list::Row {
+            key: self as *const Shared as usize,
             fd,
-            socktype: s.socktype,
-            family: s.family,
+            socktype: self.socktype,
+            family: self.family,
             local,
-            remote,
-            waiting: Vec::new(),
-            bytes_in: s.moved[0].load(Ordering::Relaxed),
-            bytes_out: s.moved[1].load(Ordering::Relaxed),
-        },
-    ))
+            remote: self.remote.lock().clone(),
+            moved: [
+                self.moved[0].load(Ordering::Relaxed),
+                self.moved[1].load(Ordering::Relaxed),
+            ],
+        })
+    }
 }
 
 /// Tokio's readiness poll for `dir`, registering `cx`'s waker on `Pending`.

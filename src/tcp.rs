@@ -65,6 +65,8 @@ pub struct Tcp {
     sock: Sock,
 }
 
+crate::thread::plain_outputs!(Tcp);
+
 /// A new IPv4 TCP socket (`sock.tcp()`). Needs no runtime.
 ///
 /// # Errors

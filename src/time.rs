@@ -18,8 +18,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::context::{catch_quietly, with_loop};
+use crate::context::with_loop;
 use crate::deadline::{after, secs_to_duration_ceil, to_instant};
+use crate::panics::catch_quietly;
 use crate::thread::take_cancel;
 use crate::timers::{insert, Action, Every, TimerJob};
 
@@ -167,7 +168,7 @@ impl Sleep {
 /// Notes a sleep's park for the inventory (`fresh`: its first).
 #[inline]
 fn note_sleep(at: Option<Instant>, fresh: bool) {
-    crate::inspect::note_park(crate::inspect::Park::Sleep, at, fresh);
+    crate::park_note::note_park(crate::park_note::Park::Sleep, at, fresh);
 }
 
 impl Future for Sleep {
@@ -290,6 +291,8 @@ impl Drop for Sleep {
 pub struct Timer {
     job: Rc<TimerJob>,
 }
+
+crate::thread::plain_outputs!(Timer);
 
 impl fmt::Debug for Timer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -1,8 +1,10 @@
 //! The loop's timer queue: sleeps of sockloop threads and the
 //! `runat`/`runafter`/`runevery` jobs, ordered by `(deadline, creation
 //! number)`, fired by the loop's driver. State at the bottom: it runs
-//! timer callbacks and wakes sleepers, nothing else.
+//! timer callbacks and wakes sleepers, nothing else, and knows the loop
+//! that owns the queue only through [`TimerHost`].
 
+use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -13,7 +15,38 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::context::Loop;
+/// What a timer runs ([`TimerInfo::kind`](crate::TimerInfo::kind)).
+///
+/// # Examples
+///
+/// ```
+/// let t = sockloop::runafter(60.0, || {});
+/// let inv = sockloop::inventory();
+/// assert!(inv.timers.iter().any(|x| x.kind == sockloop::TimerKind::Once));
+/// t.cancel();
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TimerKind {
+    /// A thread's [`sleep`](crate::sleep) (or a sleep job's timer).
+    Sleep,
+    /// [`runat`](crate::runat) or [`runafter`](crate::runafter).
+    Once,
+    /// [`runevery`](crate::runevery).
+    Every,
+}
+
+/// What the timer functions need of the loop that owns the queue (the
+/// loop implements it; this file does not know the loop).
+pub(crate) trait TimerHost {
+    /// The loop's timer queue.
+    fn timers(&self) -> &RefCell<TimerQueue>;
+    /// A `runat`/`runafter`/`runevery` job has ended (it no longer keeps
+    /// the loop running).
+    fn job_ended(&self);
+    /// A timer callback panicked: keep the panic for the loop's report.
+    fn timer_panicked(&self, p: Box<dyn Any + Send>);
+}
 
 // ===== the timer queue =====
 
@@ -83,13 +116,13 @@ impl TimerQueue {
     }
 }
 
-pub(crate) fn insert(l: &Loop, at: Instant, job: Rc<TimerJob>) {
-    l.timers.borrow_mut().push(at, job);
+pub(crate) fn insert(l: &impl TimerHost, at: Instant, job: Rc<TimerJob>) {
+    l.timers().borrow_mut().push(at, job);
 }
 
 /// The earliest live deadline, dropping dead entries on the way.
-pub(crate) fn next_deadline(l: &Loop) -> Option<Instant> {
-    let mut q = l.timers.borrow_mut();
+pub(crate) fn next_deadline(l: &impl TimerHost) -> Option<Instant> {
+    let mut q = l.timers().borrow_mut();
     while let Some(top) = q.heap.peek() {
         if top.job.done.get() {
             q.heap.pop();
@@ -103,9 +136,9 @@ pub(crate) fn next_deadline(l: &Loop) -> Option<Instant> {
 /// Fires the earliest entry if it is due at `now`. Returns `true` if an
 /// entry was taken off the queue. Runs no user code while the queue is
 /// borrowed.
-pub(crate) fn fire_one(l: &Loop, now: Instant) -> bool {
+pub(crate) fn fire_one(l: &impl TimerHost, now: Instant) -> bool {
     let entry = {
-        let mut q = l.timers.borrow_mut();
+        let mut q = l.timers().borrow_mut();
         match q.heap.peek() {
             Some(top) if top.at <= now => q.heap.pop(),
             _ => None,
@@ -127,10 +160,10 @@ pub(crate) fn fire_one(l: &Loop, now: Instant) -> bool {
         Action::Once(f) => {
             job.fired.set(true);
             job.done.set(true);
-            l.jobs_add(-1);
+            l.job_ended();
             if let Some(f) = f.take() {
                 if let Err(p) = catch_unwind(AssertUnwindSafe(f)) {
-                    l.record_panic(p);
+                    l.timer_panicked(p);
                 }
             }
         }
@@ -146,7 +179,7 @@ pub(crate) fn fire_one(l: &Loop, now: Instant) -> bool {
                 Ok(mut f) => match catch_unwind(AssertUnwindSafe(&mut **f)) {
                     Ok(keep) => keep,
                     Err(p) => {
-                        l.record_panic(p);
+                        l.timer_panicked(p);
                         false
                     }
                 },
@@ -161,7 +194,7 @@ pub(crate) fn fire_one(l: &Loop, now: Instant) -> bool {
                 insert(l, at, job.clone());
             } else {
                 job.done.set(true);
-                l.jobs_add(-1);
+                l.job_ended();
             }
         }
     }
@@ -170,9 +203,8 @@ pub(crate) fn fire_one(l: &Loop, now: Instant) -> bool {
 
 /// The pending timers, earliest first: when each fires, what it is, and a
 /// periodic job's period (for the inventory).
-pub(crate) fn list(l: &Loop) -> Vec<(Instant, crate::inspect::TimerKind, Option<Duration>)> {
-    use crate::inspect::TimerKind;
-    let q = l.timers.borrow();
+pub(crate) fn list(l: &impl TimerHost) -> Vec<(Instant, TimerKind, Option<Duration>)> {
+    let q = l.timers().borrow();
     let mut v: Vec<_> = q
         .heap
         .iter()

@@ -45,6 +45,8 @@ pub struct Udp {
     sock: Sock,
 }
 
+crate::thread::plain_outputs!(Udp);
+
 /// A new IPv4 UDP socket (`sock.udp()`). Needs no runtime.
 ///
 /// # Errors

@@ -36,6 +36,8 @@ pub struct AddrEntry {
     pub(super) addr: SockAddr,
 }
 
+crate::thread::plain_outputs!(AddrEntry);
+
 impl AddrEntry {
     pub(super) fn new(socktype: SockType, addr: SockAddr) -> AddrEntry {
         let protocol = match (addr.family(), socktype) {
@@ -145,6 +147,8 @@ impl fmt::Display for AddrEntry {
 pub struct AddrInfo {
     pub(super) entries: Vec<AddrEntry>,
 }
+
+crate::thread::plain_outputs!(AddrInfo);
 
 impl AddrInfo {
     /// The entries, in resolver order (`ai:addrs()`, `ai:next()`).

@@ -33,6 +33,8 @@ pub struct SockAddr {
     pub(super) repr: Repr,
 }
 
+crate::thread::plain_outputs!(SockAddr);
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(super) enum Repr {
     Ip(SocketAddr),

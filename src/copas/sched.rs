@@ -56,13 +56,12 @@ pub(crate) struct State {
     exiting: Cell<bool>,
     exit_waiters: RefCell<Vec<Thread>>,
     running: Cell<bool>,
-    pub(crate) servers: RefCell<Vec<super::socket::ServerEntry>>,
     pub(crate) counter: Cell<u64>,
 }
 
 /// Copas' state of this OS thread's loop.
 pub(crate) fn state() -> Rc<State> {
-    with_loop(|l| l.layer::<State>())
+    with_loop(|l| l.layers.get::<State>())
 }
 
 impl State {
@@ -127,7 +126,7 @@ where
         match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(r)) => Poll::Ready(r.into_error()),
-            Err(p) => Poll::Ready(Some(crate::context::panic_error(me.name(), &p))),
+            Err(p) => Poll::Ready(Some(crate::panics::panic_error(me.name(), &p))),
         }
     })
     .await;
@@ -453,7 +452,7 @@ pub(crate) fn report(e: &Error, t: &Thread<Value>, skt: Option<&str>) {
     if let Err(p) = catch_unwind(AssertUnwindSafe(|| h(e, t, skt))) {
         eprintln!(
             "Failed executing error handler: {}",
-            crate::context::panic_message(&p)
+            crate::panics::panic_message(&p)
         );
     }
 }

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::ops::Deref;
 use std::rc::Rc;
 
-use super::sched::{removethread, spawn, state, ThreadResult};
+use super::sched::{removethread, spawn, ThreadResult};
 use crate::error::{Error, ErrorKind, Result};
 use crate::socketloop::ASocket;
 use crate::{Tcp, Thread, ToAddr};
@@ -271,9 +271,17 @@ pub fn getsocketname(skt: &Socket) -> Option<String> {
 // ===== servers =====
 
 /// A server added by [`addserver`].
-pub(crate) struct ServerEntry {
+struct ServerEntry {
     tcp: Rc<Tcp>,
     accepter: Thread,
+}
+
+/// The servers of this OS thread's loop (a Copas layer value).
+#[derive(Default)]
+struct Servers(RefCell<Vec<ServerEntry>>);
+
+fn servers() -> Rc<Servers> {
+    crate::context::with_loop(|l| l.layers.get::<Servers>())
 }
 
 /// `copas.addserver(server, handler [, timeout [, name]])`: accepts
@@ -382,10 +390,7 @@ where
         None,
         false,
     );
-    state()
-        .servers
-        .borrow_mut()
-        .push(ServerEntry { tcp, accepter });
+    servers().0.borrow_mut().push(ServerEntry { tcp, accepter });
     Ok(())
 }
 
@@ -393,8 +398,8 @@ where
 /// was not a server.
 fn removeserver_entry(tcp: &Rc<Tcp>) -> bool {
     let entry = {
-        let st = state();
-        let mut servers = st.servers.borrow_mut();
+        let all = servers();
+        let mut servers = all.0.borrow_mut();
         let i = servers.iter().position(|s| Rc::ptr_eq(&s.tcp, tcp));
         i.map(|i| servers.remove(i))
     };

@@ -242,7 +242,7 @@ impl Timer {
         }));
         let err = match r {
             Ok(e) => e,
-            Err(p) => Some(crate::context::panic_error(None, &p)),
+            Err(p) => Some(crate::panics::panic_error(None, &p)),
         };
         if let (Some(e), Some(me)) = (err, crate::currentthread()) {
             report(&e, &me, None);

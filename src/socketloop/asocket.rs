@@ -100,6 +100,8 @@ pub struct ASocket {
     line_limit: Cell<usize>,
 }
 
+crate::thread::plain_outputs!(ASocket);
+
 impl fmt::Debug for ASocket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let buffered = self.buffered();

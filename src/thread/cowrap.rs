@@ -36,6 +36,8 @@ pub struct CoWrap<T> {
     slot: Rc<Cell<Option<T>>>,
 }
 
+super::output::generic_outputs!(CoWrap<T>);
+
 impl<T> fmt::Debug for CoWrap<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CoWrap")

@@ -49,6 +49,8 @@ pub struct Thread<T = ()> {
     _output: PhantomData<fn() -> T>,
 }
 
+super::output::generic_outputs!(Thread<T>);
+
 impl<T> Clone for Thread<T> {
     fn clone(&self) -> Self {
         Thread::from_inner(self.inner.clone())
@@ -439,7 +441,7 @@ where
     if t.is_finished() {
         f(t);
     } else {
-        let hook = move |th: &Thread<Value>| f(&Thread::from_inner(th.inner.clone()));
+        let hook = move |th: &Rc<ThreadInner>| f(&Thread::from_inner(th.clone()));
         t.inner.extra().hooks.borrow_mut().push(Box::new(hook));
     }
 }

@@ -28,6 +28,7 @@ pub use env::Env;
 pub(crate) use handle::current_as;
 pub use handle::{currentthread, onthreadfinish, Thread};
 pub use output::ThreadOutput;
+pub(crate) use output::{plain_outputs, sealed::Sealed};
 pub use park::{suspend, transfer, try_suspend, try_transfer, yield_now};
 pub(crate) use spawn::resume_inner;
 pub use spawn::{

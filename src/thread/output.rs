@@ -6,8 +6,9 @@ use std::any::{Any, TypeId};
 use std::task::{Context, Poll};
 
 use super::state::{Output, ThreadInner, ThreadStatus};
-use crate::context::{panic_message, try_with_loop, Failure, Loop};
+use crate::context::{try_with_loop, Loop};
 use crate::error::{Error, ErrorKind, Result};
+use crate::panics::{panic_message, Failure};
 use crate::value::Value;
 
 /// What a thread body may return: `()`, a `Result`, or a plain value.
@@ -68,9 +69,9 @@ pub trait ThreadOutput: 'static + sealed::Sealed {
     }
 }
 
-mod sealed {
+pub(crate) mod sealed {
     /// Keeps [`ThreadOutput`](super::ThreadOutput) implemented by this
-    /// file only.
+    /// crate only.
     pub trait Sealed {}
 }
 
@@ -99,9 +100,17 @@ impl<T: 'static, E: std::fmt::Debug + 'static> ThreadOutput for Result<T, E> {
     }
 }
 
+/// Implements [`ThreadOutput`] for types that are never an `Err`. Each
+/// crate type's impl sits next to the type; the std types' are here.
 macro_rules! plain_outputs {
-    ($($t:ty),* $(,)?) => { $(impl sealed::Sealed for $t {} impl ThreadOutput for $t {})* };
+    ($($t:ty),* $(,)?) => {
+        $(
+            impl $crate::thread::Sealed for $t {}
+            impl $crate::thread::ThreadOutput for $t {}
+        )*
+    };
 }
+pub(crate) use plain_outputs;
 
 plain_outputs!(
     (),
@@ -137,17 +146,7 @@ plain_outputs!(
     std::net::SocketAddrV6,
     Value,
     Error,
-    crate::ErrorKind,
-    crate::SockAddr,
-    crate::AddrInfo,
-    crate::AddrEntry,
-    crate::OptValue,
-    crate::Tcp,
-    crate::Udp,
-    crate::Raw,
-    crate::Timer,
-    crate::SleepJob,
-    crate::socketloop::ASocket,
+    ErrorKind,
 );
 
 /// `!`, named on stable Rust through a function pointer's return type: a
@@ -167,16 +166,17 @@ impl<R> FnReturn for fn() -> R {
 impl sealed::Sealed for Never {}
 impl ThreadOutput for Never {}
 
+/// [`plain_outputs`] for generic types (any `'static` parameters).
 macro_rules! generic_outputs {
     ($($t:ident<$($p:ident),+>),* $(,)?) => {
         $(
-            impl<$($p),+> sealed::Sealed for $t<$($p),+> {}
-            impl<$($p: 'static),+> ThreadOutput for $t<$($p),+> {}
+            impl<$($p),+> $crate::thread::Sealed for $t<$($p),+> {}
+            impl<$($p: 'static),+> $crate::thread::ThreadOutput for $t<$($p),+> {}
         )*
     };
 }
+pub(super) use generic_outputs;
 
-use crate::CoWrap;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -189,7 +189,6 @@ generic_outputs!(
     BTreeMap<K, V>,
     HashSet<T, S>,
     HashMap<K, V, S>,
-    CoWrap<T>,
 );
 
 impl<T: ?Sized> sealed::Sealed for Box<T> {}
@@ -200,8 +199,6 @@ impl<T: ?Sized> sealed::Sealed for Arc<T> {}
 impl<T: ?Sized + 'static> ThreadOutput for Arc<T> {}
 impl<T, const N: usize> sealed::Sealed for [T; N] {}
 impl<T: 'static, const N: usize> ThreadOutput for [T; N] {}
-impl<T> sealed::Sealed for crate::Thread<T> {}
-impl<T: 'static> ThreadOutput for crate::Thread<T> {}
 
 macro_rules! tuple_outputs {
     ($(($($p:ident),+)),* $(,)?) => {

@@ -223,7 +223,7 @@ impl Future for Park1 {
                             return Poll::Ready(Ok(Value::new(())));
                         }
                         cur.park.set(Park::Suspend);
-                        crate::inspect::note_park(crate::inspect::Park::Suspend, None, true);
+                        crate::park_note::note_park(crate::park_note::Park::Suspend, None, true);
                         match target {
                             Some(target) => {
                                 let v = v.unwrap_or_else(|| Value::new(()));
@@ -242,7 +242,7 @@ impl Future for Park1 {
                         }
                         // A stray wake: stay parked (since the first park).
                         cur.park.set(Park::Suspend);
-                        crate::inspect::note_park(crate::inspect::Park::Suspend, None, false);
+                        crate::park_note::note_park(crate::park_note::Park::Suspend, None, false);
                         Poll::Pending
                     }
                 }

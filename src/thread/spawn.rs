@@ -336,7 +336,7 @@ impl ThreadBuilder {
     {
         let fut = body(fut);
         with_loop(|l| {
-            let guard = l.enter();
+            let guard = l.rt.enter();
             if let Ok(None) = guard {
                 // Inside a runtime (or a running loop): decide before the
                 // thread exists whether anything can drive it.
@@ -537,7 +537,7 @@ pub fn resume<T, V: Any>(t: &Thread<T>, v: V) -> Result<Option<Value>> {
 pub(crate) fn resume_inner(t: &Rc<ThreadInner>, v: Value, take: bool) -> Result<Option<Value>> {
     check_resumable(t)?;
     with_loop(|l| {
-        let guard = l.enter()?;
+        let guard = l.rt.enter()?;
         if guard.is_none() {
             crate::runtime::ensure_driver(l)?;
         }

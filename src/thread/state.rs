@@ -1,22 +1,41 @@
 //! What a thread is: its shared state ([`ThreadInner`]), the state machine
-//! ([`ThreadStatus`]) and its one `Send + Sync` waker. The bottom of the
-//! thread module: it runs nothing.
+//! ([`ThreadStatus`]), its one `Send + Sync` waker, and how many threads
+//! of this OS thread have a cancel pending (the one `thread_local!` here).
+//! The bottom of the thread module: it runs nothing.
 
 use std::cell::{Cell, OnceCell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Wake, Waker};
 
 use super::env::Env;
-use super::handle::Thread;
 use crate::context::{Key, Remote};
 use crate::error::ErrorKind;
 use crate::value::Value;
 
+thread_local! {
+    /// How many threads of this OS thread's loop have a cancel pending: a
+    /// parked call reads this one word instead of looking up the current
+    /// thread (`take_cancel` runs on every park and wake-up).
+    static CANCELS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// `false` when no thread of this OS thread's loop has a cancel pending.
+#[inline]
+pub(crate) fn cancels_pending() -> bool {
+    CANCELS.try_with(|c| c.get() != 0).unwrap_or(true)
+}
+
+/// Adds `d` to the count of pending cancels.
+fn count_cancels(d: isize) {
+    let _ = CANCELS.try_with(|c| c.set(c.get().wrapping_add_signed(d)));
+}
+
 /// Where a thread is in its life, as `coroutine.status` would say it
-/// ([`Thread::status`]).
+/// ([`Thread::status`](crate::Thread::status)).
 ///
 /// # Examples
 ///
@@ -51,7 +70,9 @@ pub(super) enum Park {
 }
 
 pub(super) type BoxFuture = Pin<Box<dyn Future<Output = ()>>>;
-pub(super) type Hook = Box<dyn FnOnce(&Thread<Value>)>;
+/// A finish hook ([`onthreadfinish`](crate::onthreadfinish)), given the
+/// finished thread.
+pub(super) type Hook = Box<dyn FnOnce(&Rc<ThreadInner>)>;
 
 pub(crate) struct ThreadInner {
     pub(super) key: Key,
@@ -68,7 +89,7 @@ pub(crate) struct ThreadInner {
     /// this step (see [`io_cancel`]).
     pub(super) cancel_io: Cell<bool>,
     pub(super) panicked: Cell<bool>,
-    /// Live [`Thread`] handles (not the loop's own references): when the
+    /// Live [`Thread`](crate::Thread) handles (not the loop's own references): when the
     /// last one goes, nobody can take the thread's result any more.
     pub(super) handles: Cell<u32>,
     pub(super) env: Env,
@@ -115,10 +136,10 @@ pub(super) enum Output {
 
 impl ThreadInner {
     /// Makes a cancel pending (counted per OS thread, see
-    /// [`cancels_pending`](crate::context::cancels_pending)).
+    /// [`cancels_pending`]).
     pub(crate) fn mark_cancel(&self) {
         if !self.cancel_pending.replace(true) {
-            crate::context::count_cancels(1);
+            count_cancels(1);
         }
     }
 
@@ -126,7 +147,7 @@ impl ThreadInner {
     pub(crate) fn unmark_cancel(&self) -> bool {
         let was = self.cancel_pending.replace(false);
         if was {
-            crate::context::count_cancels(-1);
+            count_cancels(-1);
         }
         was
     }
@@ -136,19 +157,19 @@ impl ThreadInner {
         self.extra.get_or_init(Box::default)
     }
 
-    /// [`Thread::id`].
+    /// [`Thread::id`](crate::Thread::id).
     pub(crate) fn id(&self) -> u64 {
         self.key
     }
 
-    /// [`Thread::status`].
+    /// [`Thread::status`](crate::Thread::status).
     pub(crate) fn status(&self) -> ThreadStatus {
         self.state.get()
     }
 
     /// What the thread last parked on.
-    pub(crate) fn wait_note(&self) -> crate::inspect::Note {
-        crate::inspect::Note {
+    pub(crate) fn wait_note(&self) -> crate::park_note::Note {
+        crate::park_note::Note {
             on: self.wait_on.get(),
             since: self.wait_since.get(),
             deadline: self.wait_deadline.get(),

@@ -11,8 +11,9 @@ use std::task::{Context, Poll};
 use super::handle::Thread;
 use super::output::{finished, panicked};
 use super::state::{Park, ThreadInner, ThreadStatus};
-use crate::context::{try_with_loop, with_loop, Failure, Key, Loop};
+use crate::context::{try_with_loop, with_loop, Key, Loop};
 use crate::error::{Error, Result};
+use crate::panics::Failure;
 use crate::value::Value;
 
 /// What one step of a (chain of) thread(s) ended in.
@@ -114,16 +115,16 @@ fn step_one(l: &Loop, t: &Rc<ThreadInner>, input: Option<Value>) -> Step {
 /// one starts at the driver round's time stamp.
 #[inline]
 fn keep_note(t: &ThreadInner) {
-    let (on, deadline, fresh) = crate::context::take_note();
+    let (on, deadline, fresh) = crate::park_note::take_note();
     if t.wait_on.replace(on) != on || fresh {
-        t.wait_since.set(Some(crate::context::round_now()));
+        t.wait_since.set(Some(crate::park_note::round_now()));
     }
     t.wait_deadline.set(deadline);
 }
 
 fn finish(l: &Loop, t: &Rc<ThreadInner>) {
     // A park noted by a call the body then dropped.
-    crate::context::clear_note();
+    crate::park_note::clear_note();
     crate::trace::debug_event!(
         target: "sockloop::thread",
         panicked = t.panicked.get(),
@@ -139,9 +140,11 @@ fn finish(l: &Loop, t: &Rc<ThreadInner>) {
         .get()
         .map(|x| std::mem::take(&mut *x.hooks.borrow_mut()));
     if let Some(hooks) = hooks.filter(|h| !h.is_empty()) {
-        let handle = Thread::from_inner(t.clone());
+        // One handle for the hooks' whole run: an `Err` nobody can take
+        // any more is reported after the last hook, not the first.
+        let _handle = Thread::<Value>::from_inner(t.clone());
         for h in hooks {
-            if let Err(p) = catch_unwind(AssertUnwindSafe(|| h(&handle))) {
+            if let Err(p) = catch_unwind(AssertUnwindSafe(|| h(t))) {
                 l.record_panic(p);
             }
         }
@@ -205,7 +208,7 @@ pub(crate) fn step_waiting_now(t: &Rc<ThreadInner>) -> Result<bool> {
         return Ok(false);
     }
     with_loop(|l| {
-        let guard = match l.enter() {
+        let guard = match l.rt.enter() {
             Ok(g) => g,
             Err(_) => return Ok(false),
         };
@@ -235,7 +238,7 @@ pub(super) fn deliver_cancel(t: &ThreadInner) -> bool {
 /// Outside a sockloop thread it is always `false`.
 #[inline]
 pub(crate) fn take_cancel() -> bool {
-    if !crate::context::cancels_pending() {
+    if !super::state::cancels_pending() {
         return false;
     }
     take_cancel_slow()

@@ -16,9 +16,9 @@ use std::future::poll_fn;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::Shutdown;
 use std::pin::Pin;
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{ready, Context, Poll};
 
+use parking_lot::{Mutex, MutexGuard};
 use rustix::net::{RecvFlags, SendAncillaryBuffer, SendFlags};
 use rustls::{ClientConnection, Connection, ServerConnection};
 use rustls_pki_types::{CertificateDer, ServerName};
@@ -234,7 +234,7 @@ impl Stcp {
     }
 
     fn lock(&self) -> MutexGuard<'_, Session> {
-        self.session.lock().unwrap_or_else(PoisonError::into_inner)
+        self.session.lock()
     }
 
     /// Runs the handshake as one sockloop call, then records what it
