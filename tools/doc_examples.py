@@ -14,7 +14,8 @@ What counts as a public item: a `pub` (not `pub(crate)`/`pub(super)`/
 `pub(in ...)`) fn, method, struct, enum, union, trait, type alias, const,
 static, or `pub mod` (whose doc is its file's `//!` lines), and every fn
 declared in a `pub trait`. Fields, enum variants, `pub use` and items
-inside `#[cfg(test)]` modules do not count. A code block is a doc line
+inside private inline modules (`mod sealed { .. }`, `#[cfg(test)]` ones)
+do not count. A code block is a doc line
 that starts with three backticks. The item's own doc is the `///` (or
 `#[doc = "..."]`) lines right above it, attributes in between allowed.
 
@@ -88,7 +89,11 @@ def scan(path):
                 if not stripped:
                     pass
             else:
-                if cfg_test and re.match(r"^\s*(pub\s+)?mod\s+\w+\s*\{", line):
+                if re.match(r"^\s*mod\s+\w+\s*\{", line) or (
+                    cfg_test and re.match(r"^\s*pub\s+mod\s+\w+\s*\{", line)
+                ):
+                    # A private inline module (a `sealed` trait's, tests):
+                    # its `pub` items are not public.
                     skip_until = depth
                 elif trait_depth is not None and depth == trait_depth:
                     m = TRAIT_FN.match(line)
