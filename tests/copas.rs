@@ -2,6 +2,12 @@
 //! handler), threads, pause/sleep/wakeup, finished/exit, error handlers,
 //! and the lock, semaphore, queue and timer objects with their timeouts.
 //! Timed tests run on Tokio's paused clock, so times are exact.
+//!
+//! A Copas thread's failed assertion (or `Err`) goes to Copas' error
+//! handler, not to the test: the loops here run through
+//! [`support::copas::run_loop`], which collects those reports and fails
+//! the test on any, and the tests with a handler of their own assert
+//! everything it received.
 
 mod support;
 
@@ -10,10 +16,12 @@ use std::rc::Rc;
 
 use sockloop::copas::{self, Lock, Queue, Semaphore, Timer, TimerOptions};
 use sockloop::{clock, luasocket, socketloop, Error, ErrorKind, ThreadStatus};
+use support::copas::{run_loop, Failures};
 use support::{bounded, Log};
 
 /// Runs `setup` and then `copas::run_loop()` on a fresh OS thread (a fresh
-/// loop and Copas state), with Tokio's clock paused.
+/// loop and Copas state), with Tokio's clock paused; fails if a Copas
+/// thread failed.
 fn paused_loop<F>(setup: F)
 where
     F: FnOnce() + Send + 'static,
@@ -21,7 +29,7 @@ where
     bounded(30, move || {
         copas::addthread(async { tokio::time::pause() });
         setup();
-        copas::run_loop().unwrap();
+        run_loop();
     })
 }
 
@@ -35,7 +43,7 @@ where
         let log = Log::default();
         copas::addthread(async { tokio::time::pause() });
         setup(log.clone());
-        copas::run_loop().unwrap();
+        run_loop();
         log.get()
     })
 }
@@ -100,7 +108,7 @@ fn copas_addserver_on_a_callers_bound_socket_and_removeserver_from_a_handler() {
             l.push(e.name().to_string());
             Ok::<(), Error>(())
         });
-        copas::run_loop().unwrap();
+        run_loop();
         assert!(server.closed());
         assert_eq!(
             log.get(),
@@ -141,7 +149,7 @@ fn copas_removeserver_keep_open_stops_accepting_only() {
             Ok::<(), Error>(())
         });
         // Ends: the accept thread is gone, nothing else waits.
-        copas::run_loop().unwrap();
+        run_loop();
         assert_eq!(served.get(), 1);
         assert!(!server.closed());
     });
@@ -200,7 +208,7 @@ fn copas_addthread_starts_on_the_next_round_in_order() {
         }
         log.push("added");
         assert!(!copas::finished());
-        copas::run_loop().unwrap();
+        run_loop();
         assert_eq!(log.get(), ["added", "a1", "b1", "a2", "b2"]);
         assert!(copas::finished());
     });
@@ -247,12 +255,12 @@ fn copas_pauseforever_does_not_keep_the_loop_running() {
         copas::addthread(async {
             copas::pause(0.01).await;
         });
-        copas::run_loop().unwrap();
+        run_loop();
         assert!(copas::finished());
         assert_eq!(forever.status(), ThreadStatus::Suspended);
         // removethread drops it for good.
         copas::removethread(&forever);
-        copas::run_loop().unwrap();
+        run_loop();
         assert!(forever.is_finished());
         assert!(!woken.get());
     });
@@ -280,7 +288,7 @@ fn copas_removethread_drops_the_future() {
             copas::pause(0.01).await;
             copas::removethread(&t);
         });
-        copas::run_loop().unwrap();
+        run_loop();
         assert!(dropped.get());
         assert!(!reached.get());
     });
@@ -306,7 +314,7 @@ fn copas_finished_exit_and_waitforexit() {
             l.push("work done");
         });
         assert!(!copas::finished());
-        copas::run_loop().unwrap();
+        run_loop();
         assert!(copas::exiting());
         assert!(copas::finished());
         assert!(!copas::running());
@@ -322,7 +330,7 @@ fn copas_finished_exit_and_waitforexit() {
             copas::exit();
             copas::pause(0.05).await;
         });
-        copas::run_loop().unwrap();
+        run_loop();
         assert_eq!(log.get()[2], "released early");
     });
 }
@@ -338,11 +346,13 @@ fn copas_step_runs_one_round() {
             copas::pause(0.01).await;
             m.set(2);
         });
+        let failures = Failures::collect();
         assert!(copas::step(Some(1.0)).unwrap());
         assert_eq!(n.get(), 1);
         while !copas::finished() {
             copas::step(Some(1.0)).unwrap();
         }
+        failures.assert_none();
         assert_eq!(n.get(), 2);
     });
 }
@@ -410,10 +420,11 @@ fn copas_server_handler_errors_name_the_client_socket() {
     bounded(30, || {
         let server = Rc::new(luasocket::bind("127.0.0.1", 0, None).unwrap());
         let port = server.getsockname().unwrap().port();
-        let got = Rc::new(RefCell::new(String::new()));
+        // Every report, the client thread's own failures included.
+        let got = Rc::new(RefCell::new(Vec::<String>::new()));
         let g = got.clone();
         copas::seterrorhandler(
-            move |e, _, skt| *g.borrow_mut() = format!("{} {skt:?}", e.name()),
+            move |e, _, skt| g.borrow_mut().push(format!("{} {skt:?}", e.name())),
             true,
         )
         .unwrap();
@@ -438,7 +449,7 @@ fn copas_server_handler_errors_name_the_client_socket() {
             Ok::<(), Error>(())
         });
         copas::run_loop().unwrap();
-        assert_eq!(*got.borrow(), "timeout Some(\"srv:client_1\")");
+        assert_eq!(*got.borrow(), ["timeout Some(\"srv:client_1\")"]);
     });
 }
 
@@ -456,7 +467,7 @@ fn copas_socket_timeout_errors_flag_is_per_thread() {
             Ok::<(), Error>(())
         });
         copas::addthread(async { assert!(!copas::socket_timeout_errors()) });
-        copas::run_loop().unwrap();
+        run_loop();
     });
 }
 
@@ -533,7 +544,7 @@ fn copas_lock_order_timeouts_and_destroy() {
             assert_eq!(k.release().unwrap_err().name(), "destroyed");
             assert_eq!(k.destroy().unwrap_err().name(), "destroyed");
         });
-        copas::run_loop().unwrap();
+        run_loop();
         assert_eq!(
             Lock::new(Some(-1.0), false).unwrap_err().name(),
             "invalid_argument"
@@ -728,11 +739,11 @@ fn copas_queue_destroy_releases_poppers_and_idle_workers_do_not_hold_the_loop() 
             assert_eq!(e.name(), "destroyed");
         });
         // Only threads waiting without end are left: the loop ends.
-        copas::run_loop().unwrap();
+        run_loop();
         assert_eq!(worker.status(), ThreadStatus::Suspended);
         assert_eq!(q.get_workers().unwrap(), std::slice::from_ref(&worker));
         q.destroy().unwrap();
-        copas::run_loop().unwrap();
+        run_loop();
         assert!(worker.is_finished() && popper.is_finished());
         assert_eq!(q.destroy().unwrap_err().name(), "destroyed");
 
@@ -743,7 +754,7 @@ fn copas_queue_destroy_releases_poppers_and_idle_workers_do_not_hold_the_loop() 
         assert_eq!(q.push(2).unwrap_err().name(), "destroyed");
         let q2 = q.clone();
         copas::addthread(async move { assert_eq!(q2.pop(None).await.unwrap(), 1) });
-        copas::run_loop().unwrap();
+        run_loop();
         assert_eq!(q.get_size().unwrap_err().name(), "destroyed");
     });
 }

@@ -8,13 +8,12 @@
 
 mod support;
 
-use std::cell::RefCell;
 use std::future::Future;
-use std::rc::Rc;
 
 use sockloop::copas::{self, Lock, Queue, Semaphore, Timer, TimerOptions};
 use sockloop::{clock, Error};
 use support::bounded;
+use support::copas::Failures;
 
 /// Runs `body` as the Copas initializer thread on a fresh loop with a
 /// paused clock; returns every failure reported by a Copas thread.
@@ -24,13 +23,10 @@ where
     Fut: Future<Output = Result<(), Error>> + 'static,
 {
     bounded(30, move || {
-        let failures = Rc::new(RefCell::new(Vec::<String>::new()));
-        let f = failures.clone();
-        copas::seterrorhandler(move |e, _, _| f.borrow_mut().push(e.to_string()), true).unwrap();
+        let failures = Failures::collect();
         copas::addthread(async { tokio::time::pause() });
         copas::run_loop_with(body(), None).unwrap();
-        let out = failures.borrow().clone();
-        out
+        failures.get()
     })
 }
 

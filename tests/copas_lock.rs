@@ -17,12 +17,13 @@
 
 mod support;
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::rc::Rc;
 
 use sockloop::copas::{self, Lock};
 use sockloop::{clock, Error};
 use support::bounded;
+use support::copas::Failures;
 
 /// Copas' string for an error (`luasocket_str()` gives Copas' words).
 fn copas_err(e: &Error) -> String {
@@ -32,9 +33,7 @@ fn copas_err(e: &Error) -> String {
 #[test]
 fn copas_lock_lua() {
     let (complete, failures) = bounded(60, || {
-        let failures = Rc::new(RefCell::new(Vec::<String>::new()));
-        let f = failures.clone();
-        copas::seterrorhandler(move |e, _, _| f.borrow_mut().push(e.to_string()), true).unwrap();
+        let failures = Failures::collect();
         let complete = Rc::new(Cell::new(false));
         let done = complete.clone();
         copas::addthread(async { tokio::time::pause() });
@@ -120,8 +119,7 @@ fn copas_lock_lua() {
             None,
         )
         .unwrap();
-        let failures = failures.borrow().clone();
-        (complete.get(), failures)
+        (complete.get(), failures.get())
     });
     assert!(failures.is_empty(), "{failures:?}");
     assert!(complete, "test did not complete");

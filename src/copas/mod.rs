@@ -62,6 +62,7 @@
 //!         copas::removeserver(&s, false)
 //!     }
 //! }, None, Some("demo"))?;
+//! # copas::seterrorhandler(|e, _, _| { eprintln!("{e}"); std::process::exit(1) }, true)?; // a thread's failure fails the test
 //! copas::addthread(async move {
 //!     let c = copas::wrap(luasocket::connect("127.0.0.1", port, None, None, None).await?);
 //!     c.settimeout(Some(5.0))?;

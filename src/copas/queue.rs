@@ -83,6 +83,16 @@ fn destroyed(why: &str) -> Error {
 impl<T: 'static> Queue<T> {
     /// `copas.queue.new([options])`: a new queue named `name` (default
     /// `"copas_queue_N"`); its workers are named `"<name>:worker_N"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::copas::Queue;
+    /// let mail: Queue<String> = Queue::new(Some("mail"));
+    /// assert_eq!(mail.name(), "mail");
+    /// let q: Queue<u32> = Queue::new(None);
+    /// assert!(q.name().starts_with("copas_queue_"));
+    /// ```
     #[doc(alias = "queue.new")]
     pub fn new(name: Option<&str>) -> Queue<T> {
         let name = match name {
@@ -104,6 +114,14 @@ impl<T: 'static> Queue<T> {
     }
 
     /// `queue.name`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::copas::Queue;
+    /// let q: Queue<u8> = Queue::new(Some("jobs"));
+    /// assert_eq!(q.name(), "jobs");
+    /// ```
     pub fn name(&self) -> &str {
         &self.inner.name
     }
@@ -114,6 +132,22 @@ impl<T: 'static> Queue<T> {
     ///
     /// `"destroyed"`: the queue is destroyed, or stopping (Copas says
     /// `"stopping"` then, as does [`Error::luasocket_str`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// use sockloop::copas::Queue;
+    /// let q = Queue::new(None);
+    /// q.push("a")?;
+    /// q.push("b")?;
+    /// assert_eq!(q.pop(Some(0.0)).await?, "a");
+    /// q.stop()?;
+    /// let e = q.push("c").unwrap_err();
+    /// assert_eq!((e.name(), &*e.luasocket_str()), ("destroyed", "stopping"));
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn push(&self, item: T) -> Result<()> {
         let q = &self.inner;
         if q.destroyed.get() {
@@ -140,6 +174,23 @@ impl<T: 'static> Queue<T> {
     /// # Cancel safety
     ///
     /// Cancel safe: no item is lost.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// use sockloop::copas::{self, Queue};
+    /// let q = Queue::new(None);
+    /// let producer = q.clone();
+    /// copas::addthread(async move {
+    ///     copas::pause(0.01).await;
+    ///     producer.push("job")
+    /// });
+    /// assert_eq!(q.pop(Some(5.0)).await?, "job"); // waits for the push
+    /// assert_eq!(q.pop(Some(0.0)).await.unwrap_err().name(), "timeout");
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn pop(&self, timeout: Option<f64>) -> Result<T> {
         let q = &self.inner;
         if q.destroyed.get() {
@@ -162,6 +213,18 @@ impl<T: 'static> Queue<T> {
     /// # Errors
     ///
     /// `"destroyed"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::copas::Queue;
+    /// let q = Queue::new(None);
+    /// assert_eq!(q.get_size()?, 0);
+    /// q.push(1)?;
+    /// q.push(2)?;
+    /// assert_eq!(q.get_size()?, 2);
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn get_size(&self) -> Result<usize> {
         if self.inner.destroyed.get() {
             return Err(destroyed("destroyed"));
@@ -175,6 +238,20 @@ impl<T: 'static> Queue<T> {
     /// # Errors
     ///
     /// `"destroyed"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// use sockloop::copas::Queue;
+    /// let q = Queue::new(None);
+    /// q.push(1)?;
+    /// q.stop()?;
+    /// assert_eq!(q.pop(None).await?, 1); // the last item ...
+    /// assert_eq!(q.get_size().unwrap_err().name(), "destroyed"); // ... and it is gone
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn stop(&self) -> Result<()> {
         let q = &self.inner;
         if q.destroyed.get() {
@@ -202,6 +279,31 @@ impl<T: 'static> Queue<T> {
     /// # Cancel safety
     ///
     /// Cancel safe: the queue stays stopped, nothing else changes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// use std::{cell::RefCell, rc::Rc};
+    /// use sockloop::copas::{self, Queue};
+    ///
+    /// let q = Queue::new(None);
+    /// let done = Rc::new(RefCell::new(Vec::new()));
+    /// let d = done.clone();
+    /// q.add_worker(move |n: u32| {
+    ///     let d = d.clone();
+    ///     async move {
+    ///         copas::pause(0.01).await;
+    ///         d.borrow_mut().push(n);
+    ///     }
+    /// })?;
+    /// q.push(1)?;
+    /// q.push(2)?;
+    /// q.finish(Some(5.0), false).await?; // both handled
+    /// assert_eq!(*done.borrow(), [1, 2]);
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn finish(&self, timeout: Option<f64>, no_destroy_on_timeout: bool) -> Result<()> {
         let q = &self.inner;
         let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
@@ -232,6 +334,20 @@ impl<T: 'static> Queue<T> {
     /// # Errors
     ///
     /// `"destroyed"` if it already was.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// use sockloop::copas::Queue;
+    /// let q = Queue::new(None);
+    /// q.push(1)?;
+    /// q.destroy()?; // the item is dropped
+    /// assert_eq!(q.pop(None).await.unwrap_err().name(), "destroyed");
+    /// assert_eq!(q.destroy().unwrap_err().name(), "destroyed");
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn destroy(&self) -> Result<()> {
         if self.inner.destroyed.get() {
             return Err(destroyed("destroyed"));
@@ -272,6 +388,28 @@ impl<T: 'static> Queue<T> {
     /// # Errors
     ///
     /// `"destroyed"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{cell::Cell, rc::Rc};
+    /// use sockloop::copas::{self, Queue};
+    ///
+    /// let q = Queue::new(Some("jobs"));
+    /// let sum = Rc::new(Cell::new(0));
+    /// let s = sum.clone();
+    /// let w = q.add_worker(move |n: u32| {
+    ///     s.set(s.get() + n);
+    ///     async {}
+    /// })?;
+    /// assert_eq!(w.name(), Some("jobs:worker_1"));
+    /// for n in 1..=4 {
+    ///     q.push(n)?;
+    /// }
+    /// copas::run_loop()?; // an idle worker does not keep the loop running
+    /// assert_eq!(sum.get(), 10);
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn add_worker<W, Fut>(&self, mut worker: W) -> Result<Thread>
     where
         W: FnMut(T) -> Fut + 'static,
@@ -312,6 +450,20 @@ impl<T: 'static> Queue<T> {
     /// # Errors
     ///
     /// `"destroyed"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::copas::{self, Queue};
+    /// let q: Queue<()> = Queue::new(None);
+    /// let w1 = q.add_worker(|_| async {})?;
+    /// let w2 = q.add_worker(|_| async {})?;
+    /// assert_eq!(q.get_workers()?, [w1.clone(), w2.clone()]);
+    /// copas::removethread(&w1);
+    /// copas::run_loop()?;
+    /// assert_eq!(q.get_workers()?, [w2]);
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn get_workers(&self) -> Result<Vec<Thread>> {
         if self.inner.destroyed.get() {
             return Err(destroyed("destroyed"));

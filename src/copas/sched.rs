@@ -18,6 +18,23 @@ use crate::{clock, currentthread, Thread};
 /// A Copas error handler: `function(err, co, skt)`. The third argument is
 /// the name of the socket the thread served (a server handler's client),
 /// if any.
+///
+/// # Examples
+///
+/// ```
+/// use std::{cell::RefCell, rc::Rc};
+/// use sockloop::copas::{self, ErrorHandler, Timer, TimerOptions};
+/// use sockloop::{Error, ErrorKind};
+///
+/// let seen = Rc::new(RefCell::new(Vec::new()));
+/// let s = seen.clone();
+/// let handler: ErrorHandler = Rc::new(move |e, _thread, _socket| s.borrow_mut().push(e.name().to_string()));
+/// let opts = TimerOptions { delay: 0.01, errorhandler: Some(handler), ..TimerOptions::default() };
+/// Timer::new(opts, |_: &Timer| Err::<(), _>(Error::new(ErrorKind::Timeout)))?;
+/// copas::run_loop()?;
+/// assert_eq!(*seen.borrow(), ["timeout"]);
+/// # Ok::<(), sockloop::Error>(())
+/// ```
 pub type ErrorHandler = Rc<dyn Fn(&Error, &Thread<Value>, Option<&str>)>;
 
 /// How a park ended.
@@ -89,8 +106,40 @@ pub(crate) fn me(call: &str) -> Result<Thread> {
 
 /// What a Copas thread's body may return: `()`, or a `Result` whose `Err`
 /// goes to the thread's error handler (Lua's `error()` in a coroutine).
+///
+/// # Examples
+///
+/// ```
+/// use std::{cell::Cell, rc::Rc};
+/// use sockloop::{copas, Error, ErrorKind};
+///
+/// let handled = Rc::new(Cell::new(0));
+/// let h = handled.clone();
+/// copas::seterrorhandler(move |_, _, _| h.set(h.get() + 1), true)?;
+/// copas::addthread(async {}); // `()`: nothing to report
+/// copas::addthread(async { Ok::<u32, Error>(7) }); // `Ok`: nothing either
+/// copas::addthread(async {
+///     let n: u32 = "x".parse().map_err(|_| Error::new(ErrorKind::InvalidArgument))?;
+///     Ok::<u32, Error>(n) // `Err`: goes to the error handler
+/// });
+/// copas::run_loop()?;
+/// assert_eq!(handled.get(), 1);
+/// # Ok::<(), sockloop::Error>(())
+/// ```
 pub trait ThreadResult {
     /// The error to report, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::copas::ThreadResult;
+    /// use sockloop::Error;
+    ///
+    /// assert!(().into_error().is_none());
+    /// assert!(Ok::<_, Error>("done").into_error().is_none());
+    /// let io = Err::<(), _>(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+    /// assert_eq!(io.into_error().map(|e| e.name().to_string()).as_deref(), Some("connection_refused"));
+    /// ```
     fn into_error(self) -> Option<Error>;
 }
 
@@ -218,6 +267,7 @@ where
 ///
 /// ```
 /// use sockloop::copas;
+/// # copas::seterrorhandler(|e, _, _| { eprintln!("{e}"); std::process::exit(1) }, true)?; // a thread's failure fails the test
 /// let t = copas::addnamedthread("worker", async {
 ///     assert_eq!(copas::getthreadname(None).as_deref(), Some("worker"));
 /// });
@@ -281,6 +331,7 @@ pub fn removethread(thread: &Thread) {
 ///
 /// ```
 /// use sockloop::copas;
+/// # copas::seterrorhandler(|e, _, _| { eprintln!("{e}"); std::process::exit(1) }, true)?; // a thread's failure fails the test
 /// copas::addthread(async {
 ///     copas::setthreadname("renamed", None)?;
 ///     assert_eq!(copas::getthreadname(None).as_deref(), Some("renamed"));
@@ -301,6 +352,19 @@ pub fn setthreadname(name: &str, thread: Option<&Thread<Value>>) -> Result<()> {
 
 /// `copas.getthreadname([co])`: the name of `thread` (the current thread
 /// when `None`), `None` if it has none.
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::copas;
+/// let t = copas::addnamedthread("worker", async {});
+/// assert_eq!(copas::getthreadname(Some(&t.untyped())).as_deref(), Some("worker"));
+/// assert_eq!(copas::getthreadname(None), None); // not inside a thread
+/// let inside = sockloop::run(async { copas::getthreadname(None) });
+/// assert_eq!(inside.as_deref(), Some("run")); // sockloop::run's own thread
+/// # copas::run_loop()?;
+/// # Ok::<(), sockloop::Error>(())
+/// ```
 pub fn getthreadname(thread: Option<&Thread<Value>>) -> Option<String> {
     let t = match thread {
         Some(t) => t.untyped(),
@@ -422,15 +486,20 @@ pub fn clearerrorhandler(default: bool) -> Result<()> {
 /// # Examples
 ///
 /// ```
+/// use std::{cell::RefCell, rc::Rc};
 /// use sockloop::{copas, Error, ErrorKind};
-/// copas::addthread(async {
-///     let me = sockloop::currentthread().unwrap();
-///     copas::seterrorhandler(|e, _, _| assert_eq!(e.name(), "eof"), false)?;
+///
+/// let seen = Rc::new(RefCell::new(Vec::new()));
+/// let s = seen.clone();
+/// copas::addthread(async move {
+///     copas::seterrorhandler(move |e, _, _| s.borrow_mut().push(e.name().to_string()), false)?;
 ///     // Call the handler in force, as Copas' own code does.
+///     let me = sockloop::currentthread().unwrap();
 ///     copas::geterrorhandler(None)(&Error::new(ErrorKind::Eof), &me, None);
 ///     Ok::<(), Error>(())
 /// });
 /// copas::run_loop()?;
+/// assert_eq!(*seen.borrow(), ["eof"]);
 /// # Ok::<(), sockloop::Error>(())
 /// ```
 pub fn geterrorhandler(thread: Option<&Thread<Value>>) -> ErrorHandler {
@@ -471,14 +540,20 @@ pub(crate) fn report(e: &Error, t: &Thread<Value>, skt: Option<&str>) {
 /// # Examples
 ///
 /// ```
-/// use sockloop::copas;
-/// copas::addthread(async {
-///     copas::usesockettimeouterrors(true)?;
-///     assert!(copas::socket_timeout_errors());
-///     Ok::<(), sockloop::Error>(())
-/// });
-/// copas::run_loop()?;
+/// use sockloop::{copas, luasocket};
+/// # sockloop::run(async {
+/// copas::usesockettimeouterrors(true)?; // inside a thread
+/// let server = luasocket::bind("127.0.0.1", 0, None)?;
+/// let c = copas::wrap(luasocket::tcp()?);
+/// c.settimeout(Some(0.01))?;
+/// c.connect(server.getsockname()?).await?;
+/// // Either way, a timeout is the error named "timeout".
+/// let e = c.receive("*l").await.unwrap_err();
+/// assert_eq!((e.name(), &*e.luasocket_str()), ("timeout", "timeout"));
 /// # Ok::<(), sockloop::Error>(())
+/// # }).unwrap();
+/// let e = copas::usesockettimeouterrors(true).unwrap_err();
+/// assert_eq!(e.name(), "not_in_thread");
 /// ```
 #[doc(alias = "useSocketTimeoutErrors")]
 pub fn usesockettimeouterrors(on: bool) -> Result<()> {
@@ -494,6 +569,19 @@ pub fn usesockettimeouterrors(on: bool) -> Result<()> {
 
 /// The current thread's [`usesockettimeouterrors`] flag (`false` outside a
 /// thread).
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::copas;
+/// assert!(!copas::socket_timeout_errors()); // outside a thread
+/// # sockloop::run(async {
+/// assert!(!copas::socket_timeout_errors()); // each thread starts with `false`
+/// copas::usesockettimeouterrors(true)?;
+/// assert!(copas::socket_timeout_errors());
+/// # Ok::<(), sockloop::Error>(())
+/// # }).unwrap();
+/// ```
 pub fn socket_timeout_errors() -> bool {
     currentthread().is_some_and(|t| state().socket_errors.borrow().contains(&t.id()))
 }
@@ -552,14 +640,19 @@ pub(crate) async fn park(timeout: Option<f64>, call: &str) -> Result<Wake> {
 /// # Examples
 ///
 /// ```
-/// use sockloop::copas;
-/// let sleeper = copas::addthread(async {
-///     let slept = copas::pauseforever().await;
-///     assert!(slept < 1.0);
-/// });
-/// copas::addthread(async move { copas::wakeup(&sleeper) });
-/// copas::run_loop()?;
+/// # sockloop::run(async {
+/// use std::{cell::Cell, rc::Rc};
+/// use sockloop::{clock, copas};
+///
+/// let slept = Rc::new(Cell::new(f64::NAN));
+/// let s = slept.clone();
+/// let sleeper = copas::addthread(async move { s.set(copas::pause(3600.0).await) });
+/// copas::pause(0.01).await; // it parks for an hour
+/// copas::wakeup(&sleeper);
+/// sleeper.join(clock() + 5.0).await?;
+/// assert!(slept.get() < 1.0);
 /// # Ok::<(), sockloop::Error>(())
+/// # }).unwrap();
 /// ```
 pub fn wakeup(thread: &Thread) {
     let entry = state().parked.borrow_mut().remove(&thread.id());
@@ -590,13 +683,11 @@ pub fn wakeup(thread: &Thread) {
 /// # Examples
 ///
 /// ```
+/// # sockloop::run(async {
 /// use sockloop::copas;
-/// copas::addthread(async {
-///     let slept = copas::pause(0.01).await;
-///     assert!(slept >= 0.01);
-/// });
-/// copas::run_loop()?;
-/// # Ok::<(), sockloop::Error>(())
+/// let slept = copas::pause(0.01).await; // other threads run meanwhile
+/// assert!(slept >= 0.01);
+/// # });
 /// ```
 pub async fn pause(delay: f64) -> f64 {
     let t0 = clock();
@@ -618,7 +709,23 @@ pub async fn pause(delay: f64) -> f64 {
 ///
 /// # Examples
 ///
-/// See [`wakeup`].
+/// ```
+/// use std::{cell::Cell, rc::Rc};
+/// use sockloop::copas;
+///
+/// let woken = Rc::new(Cell::new(false));
+/// let w = woken.clone();
+/// let sleeper = copas::addthread(async move {
+///     copas::pauseforever().await;
+///     w.set(true);
+/// });
+/// copas::run_loop()?; // returns: only a thread parked forever is left
+/// assert!(!woken.get());
+/// copas::wakeup(&sleeper);
+/// copas::run_loop()?;
+/// assert!(woken.get());
+/// # Ok::<(), sockloop::Error>(())
+/// ```
 pub async fn pauseforever() -> f64 {
     let t0 = clock();
     let _ = park(None, "pauseforever").await;
@@ -636,14 +743,13 @@ pub async fn pauseforever() -> f64 {
 /// # Examples
 ///
 /// ```
-/// use sockloop::copas;
-/// copas::addthread(async {
-///     let t0 = sockloop::clock();
-///     copas::sleep(Some(0.01)).await;
-///     assert!(sockloop::clock() - t0 >= 0.01);
-/// });
-/// copas::run_loop()?;
-/// # Ok::<(), sockloop::Error>(())
+/// # sockloop::run(async {
+/// use sockloop::{clock, copas};
+/// let t0 = clock();
+/// copas::sleep(Some(0.01)).await;
+/// copas::sleep(None).await; // one round
+/// assert!(clock() - t0 >= 0.01);
+/// # });
 /// ```
 pub async fn sleep(sleeptime: Option<f64>) {
     match sleeptime {
@@ -729,6 +835,7 @@ pub fn finished() -> bool {
 ///
 /// ```
 /// use sockloop::copas;
+/// # copas::seterrorhandler(|e, _, _| { eprintln!("{e}"); std::process::exit(1) }, true)?; // a thread's failure fails the test
 /// copas::addthread(async {
 ///     copas::waitforexit().await?; // released when all else is done
 ///     assert!(copas::exiting());
@@ -757,6 +864,7 @@ pub fn run_loop() -> Result<()> {
 ///
 /// ```
 /// use sockloop::copas;
+/// # copas::seterrorhandler(|e, _, _| { eprintln!("{e}"); std::process::exit(1) }, true)?; // a thread's failure fails the test
 /// copas::run_loop_with(async {
 ///     assert_eq!(copas::getthreadname(None).as_deref(), Some("copas_initializer"));
 /// }, None)?;
@@ -803,6 +911,7 @@ fn run_rounds(timeout: Option<f64>) -> Result<()> {
 ///
 /// ```
 /// use sockloop::copas;
+/// # copas::seterrorhandler(|e, _, _| { eprintln!("{e}"); std::process::exit(1) }, true)?; // a thread's failure fails the test
 /// copas::addthread(async { assert!(copas::running()) });
 /// copas::run_loop()?;
 /// assert!(!copas::running());
@@ -820,6 +929,7 @@ pub fn running() -> bool {
 ///
 /// ```
 /// use sockloop::copas;
+/// # copas::seterrorhandler(|e, _, _| { eprintln!("{e}"); std::process::exit(1) }, true)?; // a thread's failure fails the test
 /// let waiter = copas::addthread(async { copas::waitforexit().await });
 /// copas::addthread(async {
 ///     copas::pause(0.01).await;
@@ -842,6 +952,21 @@ pub fn exit() {
 }
 
 /// `copas.exiting()`: `true` after [`exit`], until the next [`run_loop`].
+///
+/// # Examples
+///
+/// ```
+/// use std::{cell::Cell, rc::Rc};
+/// use sockloop::copas;
+///
+/// let during = Rc::new(Cell::new(true));
+/// let d = during.clone();
+/// copas::addthread(async move { d.set(copas::exiting()) });
+/// copas::run_loop()?;
+/// assert!(!during.get()); // not while there was work
+/// assert!(copas::exiting()); // the loop called exit() when it finished
+/// # Ok::<(), sockloop::Error>(())
+/// ```
 pub fn exiting() -> bool {
     state().exiting.get()
 }
@@ -859,7 +984,28 @@ pub fn exiting() -> bool {
 ///
 /// # Examples
 ///
-/// See [`exit`] and [`run_loop`].
+/// A clean-up that runs once everything else is done:
+///
+/// ```
+/// use std::{cell::RefCell, rc::Rc};
+/// use sockloop::copas;
+///
+/// let log = Rc::new(RefCell::new(Vec::new()));
+/// let l = log.clone();
+/// copas::addthread(async move {
+///     copas::waitforexit().await?; // does not keep the loop running
+///     l.borrow_mut().push("clean-up");
+///     Ok::<(), sockloop::Error>(())
+/// });
+/// let l = log.clone();
+/// copas::addthread(async move {
+///     copas::pause(0.01).await;
+///     l.borrow_mut().push("work");
+/// });
+/// copas::run_loop()?;
+/// assert_eq!(*log.borrow(), ["work", "clean-up"]);
+/// # Ok::<(), sockloop::Error>(())
+/// ```
 pub async fn waitforexit() -> Result<()> {
     let me = me("waitforexit")?;
     let st = state();
@@ -876,6 +1022,14 @@ pub async fn waitforexit() -> Result<()> {
 /// `copas.gettime()`: the UNIX time in seconds
 /// ([`luasocket::gettime`](crate::luasocket::gettime)). Copas' own waits
 /// use [`clock()`](crate::clock).
+///
+/// # Examples
+///
+/// ```
+/// let t = sockloop::copas::gettime();
+/// assert!(t > 1.5e9); // UNIX seconds: after 2017
+/// assert!((t - sockloop::luasocket::gettime()).abs() < 60.0);
+/// ```
 pub fn gettime() -> f64 {
     crate::luasocket::gettime()
 }

@@ -81,7 +81,27 @@ impl Deref for Socket {
 /// ([`ASocket`], e.g. from [`luasocket::tcp`](crate::luasocket::tcp)) or a
 /// sockloop [`Tcp`], with no timeouts.
 ///
-/// TLS (`sslparams`) has no twin: sockloop has no TLS layer.
+/// TLS (`sslparams`) has no twin: a Copas socket is plain TCP
+/// (sockloop's own TLS, feature `tls`, is not wired into Copas).
+///
+/// # Examples
+///
+/// ```
+/// # sockloop::run(async {
+/// use sockloop::{copas, luasocket};
+///
+/// let server = copas::wrap(luasocket::bind("127.0.0.1", 0, None)?); // an ASocket
+/// let client = copas::wrap(sockloop::tcp()?); // a sockloop Tcp
+/// assert_eq!(client.gettimeouts(), (None, None, None));
+/// client.settimeout(Some(5.0))?;
+/// server.settimeout(Some(5.0))?;
+/// client.connect(server.getsockname()?).await?;
+/// let peer = server.accept().await?;
+/// client.send(b"hi\n").await?;
+/// assert_eq!(peer.receive("*l").await?, b"hi");
+/// # Ok::<(), sockloop::Error>(())
+/// # }).unwrap();
+/// ```
 pub fn wrap(skt: impl Into<Socket>) -> Socket {
     skt.into()
 }
@@ -108,6 +128,19 @@ impl Socket {
     /// # Errors
     ///
     /// `"invalid_argument"` for NaN; nothing changes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::{copas, luasocket};
+    /// let c = copas::wrap(luasocket::tcp()?);
+    /// c.settimeout(Some(5.0))?;
+    /// assert_eq!(c.gettimeouts(), (Some(5.0), Some(5.0), Some(5.0)));
+    /// c.settimeout(Some(-1.0))?; // no limit, as `None`
+    /// assert_eq!(c.gettimeouts(), (None, None, None));
+    /// assert_eq!(c.settimeout(Some(f64::NAN)).unwrap_err().name(), "invalid_argument");
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn settimeout(&self, timeout: Option<f64>) -> Result<()> {
         let t = timeout.map_or(Ok(None), |t| timeout_arg(t, "the"))?;
         self.connect_t.set(t);
@@ -124,6 +157,17 @@ impl Socket {
     /// # Errors
     ///
     /// `"invalid_argument"` for NaN; nothing changes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::{copas, luasocket};
+    /// let c = copas::wrap(luasocket::tcp()?);
+    /// c.settimeout(Some(30.0))?;
+    /// c.settimeouts(Some(5.0), None, Some(-1.0))?; // send left as it is
+    /// assert_eq!(c.gettimeouts(), (Some(5.0), Some(30.0), None));
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn settimeouts(
         &self,
         connect: Option<f64>,
@@ -146,6 +190,16 @@ impl Socket {
     }
 
     /// The connect, send and receive timeouts (`None`: no limit).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::{copas, luasocket};
+    /// let c = copas::wrap(luasocket::tcp()?);
+    /// let (connect, send, receive) = c.gettimeouts();
+    /// assert_eq!((connect, send, receive), (None, None, None)); // as wrapped
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn gettimeouts(&self) -> (Option<f64>, Option<f64>, Option<f64>) {
         (
             self.connect_t.get(),
@@ -155,6 +209,17 @@ impl Socket {
     }
 
     /// The socket's name ([`setsocketname`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::{copas, luasocket};
+    /// let c = copas::wrap(luasocket::tcp()?);
+    /// assert_eq!(c.name(), None);
+    /// copas::setsocketname("upstream", &c);
+    /// assert_eq!(c.name().as_deref(), Some("upstream"));
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn name(&self) -> Option<String> {
         self.name.borrow().clone()
     }
@@ -169,6 +234,20 @@ impl Socket {
     /// # Cancel safety
     ///
     /// As [`ASocket::connect`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// use sockloop::{copas, luasocket};
+    /// let server = luasocket::bind("127.0.0.1", 0, None)?;
+    /// let c = copas::wrap(luasocket::tcp()?);
+    /// c.settimeouts(Some(5.0), None, None)?; // the connect timeout only
+    /// c.connect(server.getsockname()?).await?;
+    /// assert_eq!(c.getpeername()?, server.getsockname()?);
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn connect(&self, addr: impl ToAddr) -> Result<()> {
         self.inner.settimeout(self.connect_t.get());
         self.inner.connect(addr).await
@@ -184,6 +263,23 @@ impl Socket {
     /// # Cancel safety
     ///
     /// As [`ASocket::send`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # use sockloop::{copas, luasocket};
+    /// # let server = luasocket::bind("127.0.0.1", 0, None)?;
+    /// # server.settimeout(Some(5.0));
+    /// let c = copas::wrap(luasocket::tcp()?);
+    /// c.settimeout(Some(5.0))?;
+    /// c.connect(server.getsockname()?).await?;
+    /// let peer = server.accept().await?;
+    /// assert_eq!(c.send(b"ping\n").await?, 5);
+    /// assert_eq!(peer.receive("*l").await?, b"ping");
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn send(&self, data: &[u8]) -> Result<usize> {
         self.inner.settimeout(self.send_t.get());
         self.inner.send(data).await
@@ -199,6 +295,24 @@ impl Socket {
     /// # Cancel safety
     ///
     /// As [`ASocket::send`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # use sockloop::{copas, luasocket};
+    /// # let server = luasocket::bind("127.0.0.1", 0, None)?;
+    /// # server.settimeout(Some(5.0));
+    /// # let c = copas::wrap(luasocket::tcp()?);
+    /// # c.settimeout(Some(5.0))?;
+    /// # c.connect(server.getsockname()?).await?;
+    /// # let peer = server.accept().await?;
+    /// // skt:send("hello world", 7): the bytes 7 to the end
+    /// assert_eq!(c.send_range(b"hello world", 7, -1).await?, 11);
+    /// assert_eq!(peer.receive(5).await?, b"world");
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn send_range(&self, data: &[u8], i: i64, j: i64) -> Result<usize> {
         self.inner.settimeout(self.send_t.get());
         self.inner.send_range(data, i, j).await
@@ -214,6 +328,28 @@ impl Socket {
     /// # Cancel safety
     ///
     /// As [`ASocket::receive`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # use sockloop::{copas, luasocket};
+    /// # let server = luasocket::bind("127.0.0.1", 0, None)?;
+    /// # server.settimeout(Some(5.0));
+    /// # let peer = luasocket::tcp()?;
+    /// # peer.settimeout(Some(5.0));
+    /// # peer.connect(server.getsockname()?).await?;
+    /// let c = copas::wrap(server.accept().await?);
+    /// c.settimeouts(None, None, Some(0.05))?;
+    /// peer.send(b"line one\nrest").await?;
+    /// assert_eq!(c.receive("*l").await?, b"line one");
+    /// // "rest" has no line end: the receive timeout ends the wait.
+    /// let mut e = c.receive("*l").await.unwrap_err();
+    /// assert_eq!(e.name(), "timeout");
+    /// assert_eq!(e.take_data(), Some(b"rest".to_vec())); // what came, as LuaSocket's partial
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn receive(&self, pattern: impl Into<crate::luasocket::Pattern>) -> Result<Vec<u8>> {
         self.inner.settimeout(self.receive_t.get());
         self.inner.receive(pattern).await
@@ -229,6 +365,25 @@ impl Socket {
     /// # Cancel safety
     ///
     /// As [`ASocket::receive`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # use sockloop::{copas, luasocket};
+    /// # let server = luasocket::bind("127.0.0.1", 0, None)?;
+    /// # server.settimeout(Some(5.0));
+    /// # let peer = luasocket::tcp()?;
+    /// # peer.settimeout(Some(5.0));
+    /// # peer.connect(server.getsockname()?).await?;
+    /// let c = copas::wrap(server.accept().await?);
+    /// c.settimeout(Some(5.0))?;
+    /// peer.send(b"lo\n").await?;
+    /// // The part of a line an earlier receive timed out with, then the rest.
+    /// assert_eq!(c.receive_prefixed("*l", b"hel").await?, b"hello");
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn receive_prefixed(
         &self,
         pattern: impl Into<crate::luasocket::Pattern>,
@@ -248,6 +403,20 @@ impl Socket {
     /// # Cancel safety
     ///
     /// Cancel safe.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// use sockloop::{copas, luasocket};
+    /// let server = copas::wrap(luasocket::bind("127.0.0.1", 0, None)?);
+    /// server.settimeouts(None, Some(2.0), Some(5.0))?; // accept waits at most 5 s
+    /// let _client = luasocket::connect("127.0.0.1", server.getsockname()?.port(), None, None, None).await?;
+    /// let conn = server.accept().await?;
+    /// assert_eq!(conn.gettimeouts(), (None, Some(2.0), Some(5.0)));
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn accept(&self) -> Result<Socket> {
         self.inner.settimeout(self.receive_t.get());
         let c = Socket::from(self.inner.accept().await?);
@@ -259,11 +428,35 @@ impl Socket {
 }
 
 /// `copas.setsocketname(name, skt)`.
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::{copas, luasocket};
+/// let c = copas::wrap(luasocket::tcp()?);
+/// copas::setsocketname("db", &c);
+/// assert_eq!(copas::getsocketname(&c).as_deref(), Some("db"));
+/// # Ok::<(), sockloop::Error>(())
+/// ```
 pub fn setsocketname(name: &str, skt: &Socket) {
     *skt.name.borrow_mut() = Some(name.to_string());
 }
 
 /// `copas.getsocketname(skt)`.
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::{copas, luasocket};
+/// let c = copas::wrap(luasocket::tcp()?);
+/// assert_eq!(copas::getsocketname(&c), None); // wrap names nothing
+/// // Error handlers get the name of the client a handler served.
+/// assert_eq!(
+///     copas::gettraceback("timeout", None, copas::getsocketname(&c).as_deref()),
+///     "timeout (coroutine: nil, socket: nil)"
+/// );
+/// # Ok::<(), sockloop::Error>(())
+/// ```
 pub fn getsocketname(skt: &Socket) -> Option<String> {
     skt.name()
 }
@@ -322,8 +515,10 @@ fn servers() -> Rc<Servers> {
 ///         copas::removeserver(&s, false) // one client only
 ///     }
 /// }, Some(5.0), Some("echo"))?;
+/// # copas::seterrorhandler(|e, _, _| { eprintln!("{e}"); std::process::exit(1) }, true)?; // a thread's failure fails the test
 /// copas::addthread(async move {
 ///     let c = luasocket::connect("127.0.0.1", port, None, None, None).await?;
+///     c.settimeout(Some(5.0));
 ///     c.send(b"hi\n").await?;
 ///     assert_eq!(c.receive("*l").await?, b"hi");
 ///     Ok::<(), sockloop::Error>(())
@@ -421,6 +616,21 @@ fn removeserver_entry(tcp: &Rc<Tcp>) -> bool {
 ///
 /// None today (closing an already closed socket is `Ok`, as LuaSocket's
 /// `close`); `Result` for Copas' shape and for handlers that end with it.
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::{copas, luasocket};
+///
+/// let server = luasocket::bind("127.0.0.1", 0, None)?;
+/// copas::addserver(&server, |_client| async {}, None, Some("idle"))?;
+/// copas::removeserver(&server, true)?; // stop accepting, keep it open
+/// assert!(!server.closed());
+/// copas::run_loop()?; // returns: no server waits any more
+/// copas::removeserver(&server, false)?; // not a server now: just closed
+/// assert!(server.closed());
+/// # Ok::<(), sockloop::Error>(())
+/// ```
 pub fn removeserver(server: &ASocket, keep_open: bool) -> Result<()> {
     removeserver_entry(&server.getsocket());
     if !keep_open {

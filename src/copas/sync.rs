@@ -18,6 +18,25 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::{clock, Thread};
 
 /// Copas' default timeout of a lock or semaphore wait, in seconds.
+///
+/// # Examples
+///
+/// ```
+/// # sockloop::run(async {
+/// use sockloop::clock;
+/// use sockloop::copas::{self, Lock, DEFAULT_TIMEOUT};
+/// # tokio::time::pause(); // Tokio's test clock: the 10 s pass at once
+///
+/// let lock = Lock::new(None, false)?; // get() waits DEFAULT_TIMEOUT
+/// let holder = lock.clone();
+/// copas::addthread(async move { holder.get(None).await.map(drop) }); // and keeps it
+/// copas::pause(0.0).await;
+/// let t0 = clock();
+/// assert_eq!(lock.get(None).await.unwrap_err().name(), "timeout");
+/// assert!(clock() - t0 >= DEFAULT_TIMEOUT);
+/// # Ok::<(), sockloop::Error>(())
+/// # }).unwrap();
+/// ```
 pub const DEFAULT_TIMEOUT: f64 = 10.0;
 
 fn destroyed() -> Error {
@@ -135,6 +154,18 @@ impl Lock {
     /// # Errors
     ///
     /// `"invalid_argument"` for a negative or NaN timeout.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::copas::Lock;
+    /// let lock = Lock::new(Some(5.0), false)?; // get() waits at most 5 s
+    /// let strict = Lock::new(None, true)?; // 10 s; its holder cannot take it again
+    /// let patient = Lock::new(Some(f64::INFINITY), false)?; // math.huge
+    /// assert_eq!(Lock::new(Some(-1.0), false).unwrap_err().name(), "invalid_argument");
+    /// # drop((lock, strict, patient));
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     #[doc(alias = "lock.new")]
     pub fn new(timeout: Option<f64>, not_reentrant: bool) -> Result<Lock> {
         let timeout = check_timeout(timeout.unwrap_or(DEFAULT_TIMEOUT), "the lock's")?;
@@ -166,6 +197,31 @@ impl Lock {
     /// # Cancel safety
     ///
     /// Cancel safe: a dropped wait leaves the line.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// use std::{cell::Cell, rc::Rc};
+    /// use sockloop::{clock, copas::{self, Lock}};
+    ///
+    /// let lock = Lock::new(None, false)?;
+    /// assert_eq!(lock.get(None).await?, 0.0); // free: taken at once
+    /// assert_eq!(lock.get(None).await?, 0.0); // its holder again: one level more
+    /// let waited = Rc::new(Cell::new(-1.0));
+    /// let (other, w) = (lock.clone(), waited.clone());
+    /// let t = copas::addthread(async move {
+    ///     w.set(other.get(Some(5.0)).await?); // in line, at most 5 s
+    ///     other.release()
+    /// });
+    /// copas::pause(0.05).await;
+    /// lock.release()?;
+    /// lock.release()?; // the last level: the next in line gets it
+    /// t.join(clock() + 5.0).await?;
+    /// assert!(waited.get() >= 0.04);
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn get(&self, timeout: Option<f64>) -> Result<f64> {
         let me = me("Lock::get")?;
         let l = &self.inner;
@@ -215,6 +271,21 @@ impl Lock {
     /// `"invalid_argument"` (Copas' `"cannot release a lock not owned"`,
     /// the message and [`Error::luasocket_str`]) when the current thread
     /// does not hold it; `"destroyed"`; `"not_in_thread"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// use sockloop::copas::Lock;
+    /// let lock = Lock::new(None, false)?;
+    /// lock.get(None).await?;
+    /// lock.release()?;
+    /// let e = lock.release().unwrap_err(); // not held any more
+    /// assert_eq!(e.name(), "invalid_argument");
+    /// assert_eq!(e.luasocket_str(), "cannot release a lock not owned");
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn release(&self) -> Result<()> {
         let me = me("Lock::release")?;
         let l = &self.inner;
@@ -242,6 +313,30 @@ impl Lock {
     /// # Errors
     ///
     /// `"destroyed"` if it already was.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// use std::{cell::RefCell, rc::Rc};
+    /// use sockloop::{clock, copas::{self, Lock}};
+    ///
+    /// let lock = Lock::new(None, false)?;
+    /// lock.get(None).await?;
+    /// let got = Rc::new(RefCell::new(String::new()));
+    /// let (l, g) = (lock.clone(), got.clone());
+    /// let waiter = copas::addthread(async move {
+    ///     let e = l.get(Some(f64::INFINITY)).await.unwrap_err();
+    ///     *g.borrow_mut() = e.name().to_string();
+    /// });
+    /// copas::pause(0.01).await; // it waits in line
+    /// lock.destroy()?;
+    /// waiter.join(clock() + 5.0).await?;
+    /// assert_eq!(*got.borrow(), "destroyed");
+    /// assert_eq!(lock.destroy().unwrap_err().name(), "destroyed");
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn destroy(&self) -> Result<()> {
         let l = &self.inner;
         if l.destroyed.replace(true) {
@@ -366,6 +461,19 @@ impl Semaphore {
     ///
     /// `"invalid_argument"`: `max` is 0, `start` is over `max`, or the
     /// timeout is negative or NaN.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::copas::Semaphore;
+    /// let pool = Semaphore::new(3, Some(3), None)?; // 3 of 3 free; take() waits 10 s
+    /// assert_eq!(pool.get_count()?, 3);
+    /// let empty = Semaphore::new(3, None, Some(0.5))?;
+    /// assert_eq!(empty.get_count()?, 0);
+    /// let e = Semaphore::new(2, Some(3), None).unwrap_err(); // start over max
+    /// assert_eq!(e.name(), "invalid_argument");
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     #[doc(alias = "semaphore.new")]
     pub fn new(max: usize, start: Option<usize>, timeout: Option<f64>) -> Result<Semaphore> {
         let timeout = check_timeout(timeout.unwrap_or(DEFAULT_TIMEOUT), "the semaphore's")?;
@@ -418,6 +526,29 @@ impl Semaphore {
     ///
     /// Cancel safe: a dropped wait leaves the line; resources handed to it
     /// meanwhile are given back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// use sockloop::{clock, copas::{self, Semaphore}};
+    ///
+    /// let sema = Semaphore::new(5, Some(2), None)?;
+    /// sema.take(Some(2), None).await?; // there: at once
+    /// assert_eq!(sema.get_count()?, 0);
+    /// let giver = sema.clone();
+    /// copas::addthread(async move {
+    ///     copas::pause(0.05).await;
+    ///     giver.give(Some(3))
+    /// });
+    /// let t0 = clock();
+    /// sema.take(Some(3), Some(5.0)).await?; // waits for the giver
+    /// assert!(clock() - t0 >= 0.04);
+    /// assert_eq!(sema.take(Some(6), None).await.unwrap_err().name(), "too_many");
+    /// assert_eq!(sema.take(None, Some(0.0)).await.unwrap_err().name(), "timeout");
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn take(&self, requested: Option<usize>, timeout: Option<f64>) -> Result<()> {
         let s = &self.inner;
         let requested = requested.unwrap_or(1);
@@ -476,6 +607,19 @@ impl Semaphore {
     ///
     /// `"too_many"` when the count was capped (the resources up to `max`
     /// are given; Copas' `"too many"`), `"destroyed"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::copas::Semaphore;
+    /// let sema = Semaphore::new(3, Some(1), None)?;
+    /// sema.give(None)?;
+    /// assert_eq!(sema.get_count()?, 2);
+    /// let e = sema.give(Some(5)).unwrap_err(); // capped at max
+    /// assert_eq!((e.name(), &*e.luasocket_str()), ("too_many", "too many"));
+    /// assert_eq!(sema.get_count()?, 3);
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn give(&self, given: Option<usize>) -> Result<()> {
         let s = &self.inner;
         if s.destroyed.get() {
@@ -499,6 +643,17 @@ impl Semaphore {
     /// # Errors
     ///
     /// `"destroyed"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::copas::Semaphore;
+    /// let sema = Semaphore::new(10, Some(4), None)?;
+    /// assert_eq!(sema.get_count()?, 4);
+    /// sema.destroy()?;
+    /// assert_eq!(sema.get_count().unwrap_err().name(), "destroyed");
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn get_count(&self) -> Result<usize> {
         if self.inner.destroyed.get() {
             return Err(destroyed());
@@ -513,6 +668,25 @@ impl Semaphore {
     /// # Errors
     ///
     /// `"destroyed"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// use sockloop::{clock, copas::{self, Semaphore}};
+    ///
+    /// let sema = Semaphore::new(10, Some(2), None)?;
+    /// assert_eq!(sema.get_wait()?, -2); // nobody waits, 2 left
+    /// let s = sema.clone();
+    /// let waiter = copas::addthread(async move { s.take(Some(5), Some(5.0)).await });
+    /// copas::pause(0.01).await; // it waits for 5
+    /// assert_eq!(sema.get_wait()?, 3);
+    /// sema.give(Some(3))?; // give(get_wait()): every waiter gets through
+    /// waiter.join(clock() + 5.0).await?;
+    /// assert_eq!(sema.get_count()?, 0);
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn get_wait(&self) -> Result<i64> {
         let s = &self.inner;
         if s.destroyed.get() {
@@ -529,6 +703,29 @@ impl Semaphore {
     /// # Errors
     ///
     /// `"destroyed"` if it already was.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// use std::{cell::RefCell, rc::Rc};
+    /// use sockloop::{clock, copas::{self, Semaphore}};
+    ///
+    /// let sema = Semaphore::new(1, None, None)?;
+    /// let got = Rc::new(RefCell::new(String::new()));
+    /// let (s, g) = (sema.clone(), got.clone());
+    /// let waiter = copas::addthread(async move {
+    ///     let e = s.take(None, Some(f64::INFINITY)).await.unwrap_err();
+    ///     *g.borrow_mut() = e.name().to_string();
+    /// });
+    /// copas::pause(0.01).await; // it waits for a resource
+    /// sema.destroy()?;
+    /// waiter.join(clock() + 5.0).await?;
+    /// assert_eq!(*got.borrow(), "destroyed");
+    /// assert_eq!(sema.give(None).unwrap_err().name(), "destroyed");
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn destroy(&self) -> Result<()> {
         let s = &self.inner;
         if s.destroyed.replace(true) {

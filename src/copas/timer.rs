@@ -15,6 +15,24 @@ use crate::Thread;
 
 /// The options of [`Timer::new`] (`copas.timer.new(options)`), but the
 /// callback. `params` is what the callback captures.
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::copas::{self, Timer, TimerOptions};
+/// let opts = TimerOptions {
+///     name: Some("heartbeat".into()),
+///     delay: 30.0,
+///     initial_delay: Some(0.0), // the first call at once
+///     recurring: true,
+///     ..TimerOptions::default() // errorhandler: the thread's
+/// };
+/// let t = Timer::new(opts, |_: &Timer| {})?;
+/// assert_eq!(t.name(), "heartbeat");
+/// t.cancel()?;
+/// copas::run_loop()?;
+/// # Ok::<(), sockloop::Error>(())
+/// ```
 #[derive(Clone, Default)]
 pub struct TimerOptions {
     /// `options.name`: the timer thread's name (default `"copas_timer_N"`).
@@ -123,6 +141,22 @@ impl Timer {
     /// # Panics
     ///
     /// As [`addthread`](super::addthread).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{cell::Cell, rc::Rc};
+    /// use sockloop::{clock, copas::{self, Timer, TimerOptions}};
+    ///
+    /// let fired_at = Rc::new(Cell::new(f64::NAN));
+    /// let f = fired_at.clone();
+    /// let t0 = clock();
+    /// let opts = TimerOptions { delay: 0.02, ..TimerOptions::default() };
+    /// Timer::new(opts, move |_: &Timer| f.set(clock()))?;
+    /// copas::run_loop()?; // an armed timer keeps the loop running
+    /// assert!(fired_at.get() - t0 >= 0.02);
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     #[doc(alias = "timer.new")]
     pub fn new<F, R>(options: TimerOptions, mut callback: F) -> Result<Timer>
     where
@@ -152,11 +186,32 @@ impl Timer {
     }
 
     /// The timer's name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::copas::{Timer, TimerOptions};
+    /// let t = Timer::new(TimerOptions { delay: 60.0, ..TimerOptions::default() }, |_: &Timer| {})?;
+    /// assert!(t.name().starts_with("copas_timer_"));
+    /// # t.cancel()?;
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn name(&self) -> &str {
         &self.inner.name
     }
 
     /// `true` while the timer is armed (its thread runs).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::copas::{self, Timer, TimerOptions};
+    /// let t = Timer::new(TimerOptions { delay: 0.01, ..TimerOptions::default() }, |_: &Timer| {})?;
+    /// assert!(t.is_armed());
+    /// copas::run_loop()?; // one-shot: it fired
+    /// assert!(!t.is_armed());
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn is_armed(&self) -> bool {
         self.inner
             .thread
@@ -176,6 +231,26 @@ impl Timer {
     /// # Panics
     ///
     /// As [`addthread`](super::addthread).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{cell::Cell, rc::Rc};
+    /// use sockloop::copas::{self, Timer, TimerOptions};
+    ///
+    /// let calls = Rc::new(Cell::new(0));
+    /// let c = calls.clone();
+    /// // A one-shot timer that re-arms itself twice.
+    /// let opts = TimerOptions { delay: 0.01, ..TimerOptions::default() };
+    /// let t = Timer::new(opts, move |t: &Timer| {
+    ///     c.set(c.get() + 1);
+    ///     if c.get() < 3 { t.arm(None) } else { Ok(()) }
+    /// })?;
+    /// assert_eq!(t.arm(None).unwrap_err().luasocket_str(), "already armed");
+    /// copas::run_loop()?;
+    /// assert_eq!(calls.get(), 3);
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn arm(&self, initial_delay: Option<f64>) -> Result<()> {
         let first = initial_delay.unwrap_or(self.inner.delay);
         if first.is_nan() || first < 0.0 {
@@ -197,6 +272,23 @@ impl Timer {
     ///
     /// `"invalid_argument"`: not armed (Copas' `"not armed"`, the message
     /// and [`Error::luasocket_str`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{cell::Cell, rc::Rc};
+    /// use sockloop::copas::{self, Timer, TimerOptions};
+    ///
+    /// let fired = Rc::new(Cell::new(false));
+    /// let f = fired.clone();
+    /// let opts = TimerOptions { delay: 3600.0, ..TimerOptions::default() };
+    /// let t = Timer::new(opts, move |_: &Timer| f.set(true))?;
+    /// t.cancel()?;
+    /// copas::run_loop()?; // returns at once: nothing waits
+    /// assert!(!fired.get());
+    /// assert_eq!(t.cancel().unwrap_err().luasocket_str(), "not armed");
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn cancel(&self) -> Result<()> {
         let t = self.inner.thread.borrow_mut().take();
         match t {

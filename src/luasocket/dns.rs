@@ -52,6 +52,25 @@ use crate::Family;
 
 /// What `toip` and `tohostname` return after the address or name: LuaSocket's
 /// `resolved4` table `{name = ..., alias = {...}, ip = {...}}`.
+///
+/// # Examples
+///
+/// ```
+/// # sockloop::run(async {
+/// use std::net::{IpAddr, Ipv4Addr};
+/// use sockloop::luasocket::dns::{self, Resolved};
+///
+/// // local ip, resolved = socket.dns.toip("127.0.0.1")
+/// let (_, resolved) = dns::toip("127.0.0.1").await?; // a literal: no resolver
+/// let want = Resolved {
+///     name: "127.0.0.1".to_string(),
+///     alias: Vec::new(),
+///     ip: vec![IpAddr::V4(Ipv4Addr::LOCALHOST)],
+/// };
+/// assert_eq!(resolved, want);
+/// # Ok::<(), sockloop::Error>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved {
     /// The canonical name (`resolved.name`); for a literal address given
@@ -68,6 +87,22 @@ pub struct Resolved {
 
 /// One entry of what [`getaddrinfo`] returns: LuaSocket's `resolved6[i]`,
 /// `{family = "inet" | "inet6", addr = "..."}`.
+///
+/// # Examples
+///
+/// ```
+/// # sockloop::run(async {
+/// use std::net::{IpAddr, Ipv6Addr};
+/// use sockloop::luasocket::dns::{self, ResolvedAddr};
+/// use sockloop::Family;
+///
+/// let list = dns::getaddrinfo("::1").await?;
+/// assert_eq!(list, [ResolvedAddr { family: Family::Inet6, addr: IpAddr::V6(Ipv6Addr::LOCALHOST) }]);
+/// // LuaSocket's strings: {family = "inet6", addr = "::1"}
+/// assert_eq!((list[0].family.to_string(), list[0].addr.to_string()), ("inet6".into(), "::1".into()));
+/// # Ok::<(), sockloop::Error>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResolvedAddr {
     /// `"inet"` or `"inet6"` (`Display` gives LuaSocket's string).

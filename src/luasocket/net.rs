@@ -117,6 +117,16 @@ pub fn tcp() -> Result<ASocket> {
 /// # Errors
 ///
 /// An OS error.
+///
+/// # Examples
+///
+/// ```
+/// let s = sockloop::luasocket::tcp4()?;
+/// assert_eq!(s.getsocket().family(), sockloop::Family::Inet);
+/// s.bind(("127.0.0.1", 0))?;
+/// assert_ne!(s.getsockname()?.port(), 0);
+/// # Ok::<(), sockloop::Error>(())
+/// ```
 pub fn tcp4() -> Result<ASocket> {
     Tcp::new(Family::Inet).map(ASocket::new)
 }

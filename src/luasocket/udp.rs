@@ -102,6 +102,17 @@ pub fn udp() -> Result<UdpObject> {
 /// # Errors
 ///
 /// An OS error (e.g. out of descriptors).
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::{luasocket, Family};
+/// let u = luasocket::udp4()?;
+/// assert_eq!(u.getfamily(), Family::Inet);
+/// // Not bound yet: the wildcard address, port 0.
+/// assert_eq!(u.getsockname()?, ("0.0.0.0".to_string(), 0, Family::Inet));
+/// # Ok::<(), sockloop::Error>(())
+/// ```
 pub fn udp4() -> Result<UdpObject> {
     UdpObject::with_family(Family::Inet)
 }
@@ -285,6 +296,21 @@ impl UdpObject {
     /// only), `"address_already_in_use"`, `"address_not_available"`,
     /// `"invalid_address"` (an IPv6 address for an IPv4 object, a bad
     /// port), a lookup error, `"closed"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::luasocket;
+    /// let u = luasocket::udp4()?;
+    /// u.setsockname("127.0.0.1", 0)?; // port 0: the kernel picks one
+    /// let (ip, port, _) = u.getsockname()?;
+    /// assert_eq!(ip, "127.0.0.1");
+    /// assert_ne!(port, 0);
+    /// let any = luasocket::udp4()?;
+    /// any.setsockname("*", 0)?; // every interface
+    /// assert_eq!(any.getsockname()?.0, "0.0.0.0");
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     #[doc(alias = "bind")]
     pub fn setsockname(&self, address: &str, port: u16) -> Result<()> {
         self.must_be_unconnected("setsockname")?;
@@ -371,6 +397,20 @@ impl UdpObject {
     /// # Errors
     ///
     /// `"closed"` (also for `udp()` before its family is chosen).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::{luasocket, Family};
+    /// let u = luasocket::udp6()?;
+    /// u.setsockname("::1", 0)?;
+    /// let (ip, port, family) = u.getsockname()?;
+    /// assert_eq!((ip.as_str(), family), ("::1", Family::Inet6));
+    /// assert!(port > 0);
+    /// u.close()?;
+    /// assert_eq!(u.getsockname().unwrap_err().name(), "closed");
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn getsockname(&self) -> Result<(String, u16, Family)> {
         Ok(split(&self.socket()?.local_addr()?))
     }
@@ -381,6 +421,19 @@ impl UdpObject {
     /// # Errors
     ///
     /// `"not_connected"` on an unconnected object, `"closed"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// use sockloop::{luasocket, Family};
+    /// let u = luasocket::udp4()?;
+    /// assert_eq!(u.getpeername().unwrap_err().name(), "not_connected");
+    /// u.setpeername("127.0.0.1", 5353).await?;
+    /// assert_eq!(u.getpeername()?, ("127.0.0.1".to_string(), 5353, Family::Inet));
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn getpeername(&self) -> Result<(String, u16, Family)> {
         let s = self.socket()?;
         self.must_be_connected("getpeername")?;
@@ -403,6 +456,26 @@ impl UdpObject {
     /// # Cancel safety
     ///
     /// Cancel safe: the datagram is sent whole or not at all.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// use sockloop::luasocket;
+    /// let server = luasocket::udp4()?;
+    /// server.setsockname("127.0.0.1", 0)?;
+    /// server.settimeout(Some(5.0));
+    /// let (ip, port, _) = server.getsockname()?;
+    ///
+    /// let client = luasocket::udp4()?;
+    /// client.setpeername(&ip, port).await?;
+    /// assert_eq!(client.send(b"ping").await?, 4);
+    /// assert_eq!(client.send(b"").await?, 0); // an empty datagram is one too
+    /// assert_eq!(server.receive(None).await?, b"ping");
+    /// assert_eq!(server.receive(None).await?, b"");
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn send(&self, datagram: &[u8]) -> Result<usize> {
         let s = self.socket()?;
         self.must_be_connected("send")?;
@@ -423,6 +496,25 @@ impl UdpObject {
     /// # Cancel safety
     ///
     /// Cancel safe.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// use sockloop::{luasocket, Family};
+    /// # let server = luasocket::udp4()?;
+    /// # server.setsockname("127.0.0.1", 0)?;
+    /// # server.settimeout(Some(5.0));
+    /// # let (ip, port, _) = server.getsockname()?;
+    /// let u = luasocket::udp()?; // no family yet
+    /// assert_eq!(u.sendto(b"hi", &ip, port).await?, 2);
+    /// assert_eq!(u.getfamily(), Family::Inet); // chosen by the address
+    /// assert_eq!(server.receive(None).await?, b"hi");
+    /// let e = u.sendto(b"hi", "localhost", port).await.unwrap_err();
+    /// assert_eq!(e.name(), "invalid_address"); // numeric addresses only
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn sendto(&self, datagram: &[u8], ip: &str, port: u16) -> Result<usize> {
         self.must_be_unconnected("sendto")?;
         let addr: IpAddr = ip.parse().map_err(|_| {
@@ -463,6 +555,25 @@ impl UdpObject {
     /// # Cancel safety
     ///
     /// Cancel safe: a datagram is taken only when the future completes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// use sockloop::luasocket;
+    /// # let server = luasocket::udp4()?;
+    /// # server.setsockname("127.0.0.1", 0)?;
+    /// # let (ip, port, _) = server.getsockname()?;
+    /// # let client = luasocket::udp4()?;
+    /// client.sendto(b"0123456789", &ip, port).await?;
+    /// server.settimeout(Some(5.0));
+    /// // At most 4 bytes: the rest of the datagram is dropped.
+    /// assert_eq!(server.receive(Some(4)).await?, b"0123");
+    /// server.settimeout(Some(0.0)); // only what is already there
+    /// assert_eq!(server.receive(None).await.unwrap_err().name(), "timeout");
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn receive(&self, size: Option<usize>) -> Result<Vec<u8>> {
         let s = self.socket()?;
         let mut buf = vec![0u8; size.unwrap_or(DATAGRAMSIZE).min(MAX_DATAGRAM)];
@@ -483,6 +594,24 @@ impl UdpObject {
     /// # Cancel safety
     ///
     /// Cancel safe.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// use sockloop::luasocket;
+    /// # let server = luasocket::udp4()?;
+    /// # server.setsockname("127.0.0.1", 0)?;
+    /// # server.settimeout(Some(5.0));
+    /// # let (ip, port, _) = server.getsockname()?;
+    /// let client = luasocket::udp4()?;
+    /// client.sendto(b"who", &ip, port).await?;
+    /// let (dgram, from_ip, from_port) = server.receivefrom(None).await?;
+    /// assert_eq!(dgram, b"who");
+    /// assert_eq!((from_ip, from_port), ("127.0.0.1".to_string(), client.getsockname()?.1));
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn receivefrom(&self, size: Option<usize>) -> Result<(Vec<u8>, String, u16)> {
         let s = self.socket()?;
         self.must_be_unconnected("receivefrom")?;
@@ -515,6 +644,18 @@ impl UdpObject {
 
     /// `udp:gettimeout()`: the value set by
     /// [`settimeout`](UdpObject::settimeout) (`None`: no limit).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let u = sockloop::luasocket::udp4()?;
+    /// assert_eq!(u.gettimeout(), None); // no limit
+    /// u.settimeout(Some(2.5));
+    /// assert_eq!(u.gettimeout(), Some(2.5));
+    /// u.settimeout(Some(-1.0)); // no limit again
+    /// assert_eq!(u.gettimeout(), None);
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn gettimeout(&self) -> Option<f64> {
         self.timeout.get()
     }
@@ -534,6 +675,18 @@ impl UdpObject {
     /// and [`Udp::with_socket`]), `"invalid_option_value"`,
     /// `"not_supported"` (`"dontroute"`); `"closed"` (also for `udp()`
     /// before its family is chosen, as in LuaSocket).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let u = sockloop::luasocket::udp4()?;
+    /// u.setoption("broadcast", true)?;
+    /// u.setoption("ip-multicast-ttl", 4)?;
+    /// assert_eq!(u.getoption("ip-multicast-ttl")?.as_int(), Some(4));
+    /// let e = u.setoption("ip-add-membership", true).unwrap_err();
+    /// assert_eq!(e.name(), "unknown_option");
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn setoption(&self, option: &str, value: impl Into<OptValue>) -> Result<()> {
         self.socket()?.setopt(&option_name(option), value)
     }
@@ -543,6 +696,17 @@ impl UdpObject {
     /// # Errors
     ///
     /// As [`setoption`](UdpObject::setoption).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let u = sockloop::luasocket::udp4()?;
+    /// assert_eq!(u.getoption("broadcast")?.as_bool(), Some(false));
+    /// u.setoption("recv-buffer-size", 65536)?;
+    /// assert!(u.getoption("recv-buffer-size")?.as_int() >= Some(65536));
+    /// assert_eq!(sockloop::luasocket::udp()?.getoption("broadcast").unwrap_err().name(), "closed");
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn getoption(&self, option: &str) -> Result<OptValue> {
         self.socket()?.getopt(&option_name(option))
     }
@@ -554,6 +718,26 @@ impl UdpObject {
     /// # Errors
     ///
     /// None today; `Result` for LuaSocket's shape.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// use std::rc::Rc;
+    /// use sockloop::{clock, luasocket};
+    ///
+    /// let u = Rc::new(luasocket::udp4()?);
+    /// u.setsockname("127.0.0.1", 0)?;
+    /// let reader = u.clone();
+    /// let t = sockloop::thread(async move { reader.receive(None).await });
+    /// sockloop::sleep(0.01).await; // it waits for a datagram
+    /// u.close()?;
+    /// assert_eq!(t.join(clock() + 5.0).await?.unwrap_err().name(), "closed");
+    /// u.close()?; // again: fine
+    /// assert_eq!(u.getfd(), luasocket::SOCKETINVALID);
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn close(&self) -> Result<()> {
         self.closed.set(true);
         let s = self.sock.borrow_mut().take();
@@ -565,6 +749,14 @@ impl UdpObject {
 
     /// `udp:dirty()`: whether bytes are buffered above the socket: never
     /// for UDP, as in LuaSocket.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let u = sockloop::luasocket::udp4()?;
+    /// assert!(!u.dirty()); // datagrams are never buffered above the socket
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn dirty(&self) -> bool {
         false
     }
@@ -572,6 +764,15 @@ impl UdpObject {
     /// `udp:getfd()`: the socket's descriptor, or
     /// [`SOCKETINVALID`](super::SOCKETINVALID) (`-1`) when it is closed or
     /// not made yet (`udp()` before its family is chosen).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::luasocket;
+    /// assert!(luasocket::udp4()?.getfd() >= 0);
+    /// assert_eq!(luasocket::udp()?.getfd(), luasocket::SOCKETINVALID); // no socket yet
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn getfd(&self) -> i32 {
         use std::os::fd::AsRawFd;
         self.socket()
@@ -581,12 +782,35 @@ impl UdpObject {
 
     /// `udp:getfamily()`: the object's family; [`Family::Inet`] for a
     /// `udp()` whose family is not chosen yet (LuaSocket says `"inet4"`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::{luasocket, Family};
+    /// assert_eq!(luasocket::udp6()?.getfamily(), Family::Inet6);
+    /// assert_eq!(luasocket::udp()?.getfamily(), Family::Inet); // not chosen yet
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn getfamily(&self) -> Family {
         self.family.get().unwrap_or(Family::Inet)
     }
 
     /// `true` after [`setpeername`](UdpObject::setpeername) (LuaSocket's
     /// `udp{connected}` class), until `setpeername("*")`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// let u = sockloop::luasocket::udp4()?;
+    /// assert!(!u.is_connected()); // send to an address: sendto
+    /// assert_eq!(u.send(b"x").await.unwrap_err().name(), "not_connected");
+    /// u.setpeername("127.0.0.1", 9).await?;
+    /// assert!(u.is_connected()); // send to the peer: send
+    /// assert_eq!(u.sendto(b"x", "127.0.0.1", 9).await.unwrap_err().name(), "already_connected");
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn is_connected(&self) -> bool {
         self.connected.get()
     }
@@ -597,6 +821,21 @@ impl UdpObject {
     /// # Errors
     ///
     /// `"closed"`, also for `udp()` before its family is chosen.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// use sockloop::{clock, luasocket};
+    /// let u = luasocket::udp4()?;
+    /// u.setsockname("127.0.0.1", 0)?;
+    /// let udp = u.getsocket()?; // sockloop's Udp: calls with absolute deadlines
+    /// let mut buf = [0u8; 16];
+    /// let e = udp.recv(&mut buf, clock() + 0.01).await.unwrap_err();
+    /// assert_eq!(e.name(), "timeout");
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn getsocket(&self) -> Result<Rc<Udp>> {
         self.socket()
     }
