@@ -33,6 +33,7 @@
 
 mod addr;
 mod convert;
+mod mainthread;
 mod socket;
 mod socketloop;
 mod threads;
@@ -41,6 +42,7 @@ use mlua::{Function, Lua, LuaOptions, StdLib, Table};
 use sockloop::Thread;
 
 pub use convert::{from_value, to_value};
+pub use mainthread::run_main;
 pub use socket::{tcp_of, udp_of};
 pub use socketloop::asocket_of;
 pub use threads::LuaOutput;

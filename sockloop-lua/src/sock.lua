@@ -176,6 +176,7 @@ local function handle(co)
 	return h
 end
 sock._handle = handle
+sock._loop_call = core.loop_call
 function sock._register(co, h) handles[co] = h end
 
 function sock.newthread(f, name)
@@ -233,21 +234,35 @@ end
 
 -- ===== the loop =====
 
-sock.start = core.start
 sock.epoll_fd = core.epoll_fd
 sock.iocp = core.iocp
 sock.stop = core.stop
-sock.poll = core.poll
 
+-- The loop runs from the main thread, as upstream: from the main chunk
+-- (run by the runner as a thread of the loop) these ask the runner to run
+-- it; from a thread inside the running loop `start` returns at once.
+function sock.start()
+	local ok, v = core.loop_call'start'
+	if ok == nil then return end
+	if not ok then error(v, 0) end
+	return v
+end
+
+function sock.poll(timeout)
+	local ok, v, err = core.loop_call('poll', timeout)
+	if not ok then error(v, 0) end
+	if v == nil then return nil, err end
+	return v
+end
+
+-- Runs the loop to its end, as upstream's; inside a thread the loop is
+-- already running, so `f` is just called.
 function sock.run(f, ...)
-	local co, main = coroutine.running()
-	if not main and handles[co] then return f(...) end
+	if core.running() or core.who() == 'thread' then return f(...) end
 	local ret
-	local t = sock.newthread(function(...) ret = pack(f(...)) end, 'run')
-	sock.resume(t, ...)
-	if not ret then core.start() end
-	if not ret then error('sock.run: the function did not finish', 2) end
-	return unpack(ret, 1, ret.n)
+	sock.thread(function(...) ret = pack(f(...)) end, ...)
+	assert(sock.start())
+	if ret then return unpack(ret, 1, ret.n) end
 end
 
 -- ===== sleeping and timers =====

@@ -480,43 +480,44 @@ impl UserData for Sock {
         });
         m.add_async_method(
             "connect",
-            |lua, s, (h, p, exp, af): (mlua::Value, mlua::Value, Option<f64>, mlua::Value)| async move {
-                in_thread()?;
-                let af = crate::addr::af_flags(af)?;
-                let exp = expires(exp)?;
-                let s = s.clone();
-                let t = or_soft!(&lua, s.target_af_async(target(h, p)?, af).await);
-                let r = each!(s, x => with_target!(t, a => x.connect(a, exp).await));
-                ret(&lua, r.map(|()| true))
+            |lua, s, (h, p, exp, af): (mlua::Value, mlua::Value, Option<f64>, mlua::Value)| {
+                crate::mainthread::io(async move {
+                    let af = crate::addr::af_flags(af)?;
+                    let exp = expires(exp)?;
+                    let s = s.clone();
+                    let t = or_soft!(&lua, s.target_af_async(target(h, p)?, af).await);
+                    let r = each!(s, x => with_target!(t, a => x.connect(a, exp).await));
+                    ret(&lua, r.map(|()| true))
+                })
             },
         );
-        m.add_async_method("accept", |lua, s, exp: Option<f64>| async move {
-            in_thread()?;
-            let tcp = s.tcp()?;
-            drop(s);
-            match tcp.accept(expires(exp)?).await {
-                Ok(c) => wrap(&lua, Sock::Tcp(Rc::new(c))),
-                Err(e) => soft(&lua, e, None),
-            }
+        m.add_async_method("accept", |lua, s, exp: Option<f64>| {
+            crate::mainthread::io(async move {
+                let tcp = s.tcp()?;
+                drop(s);
+                match tcp.accept(expires(exp)?).await {
+                    Ok(c) => wrap(&lua, Sock::Tcp(Rc::new(c))),
+                    Err(e) => soft(&lua, e, None),
+                }
+            })
         });
         m.add_async_method(
             "send",
-            |lua, s, (data, exp): (mlua::LuaString, Option<f64>)| async move {
-                in_thread()?;
-                let s = s.clone();
-                let exp = expires(exp)?;
-                let data = data.as_bytes().to_vec();
-                match s {
-                    Sock::Tcp(t) => ret(&lua, t.send(&data, exp).await.map(|()| true)),
-                    Sock::Udp(u) => ret(&lua, u.send(&data, exp).await),
-                    Sock::Raw(r) => ret(&lua, r.send(&data, exp).await),
-                }
+            |lua, s, (data, exp): (mlua::LuaString, Option<f64>)| {
+                crate::mainthread::io(async move {
+                    let s = s.clone();
+                    let exp = expires(exp)?;
+                    let data = data.as_bytes().to_vec();
+                    match s {
+                        Sock::Tcp(t) => ret(&lua, t.send(&data, exp).await.map(|()| true)),
+                        Sock::Udp(u) => ret(&lua, u.send(&data, exp).await),
+                        Sock::Raw(r) => ret(&lua, r.send(&data, exp).await),
+                    }
+                })
             },
         );
-        m.add_async_method(
-            "recv",
-            |lua, s, (maxlen, exp): (usize, Option<f64>)| async move {
-                in_thread()?;
+        m.add_async_method("recv", |lua, s, (maxlen, exp): (usize, Option<f64>)| {
+            crate::mainthread::io(async move {
                 let s = s.clone();
                 let exp = expires(exp)?;
                 let mut buf = vec![0u8; maxlen.min(RECV_MAX)];
@@ -525,12 +526,10 @@ impl UserData for Sock {
                     Ok(n) => ret(&lua, Ok(lua.create_string(&buf[..n])?)),
                     Err(e) => soft(&lua, e, None),
                 }
-            },
-        );
-        m.add_async_method(
-            "recvn",
-            |lua, s, (len, exp): (usize, Option<f64>)| async move {
-                in_thread()?;
+            })
+        });
+        m.add_async_method("recvn", |lua, s, (len, exp): (usize, Option<f64>)| {
+            crate::mainthread::io(async move {
                 let t = s.tcp()?;
                 drop(s);
                 let exp = expires(exp)?;
@@ -546,20 +545,21 @@ impl UserData for Sock {
                         soft(&lua, e, Some(mlua::Value::String(p)))
                     }
                 }
-            },
-        );
-        m.add_async_method("recvall", |lua, s, exp: Option<f64>| async move {
-            in_thread()?;
-            let t = s.tcp()?;
-            drop(s);
-            match t.recvall(expires(exp)?).await {
-                Ok(v) => ret(&lua, Ok(lua.create_string(&v)?)),
-                Err(mut e) => {
-                    let p = e.take_data().unwrap_or_default();
-                    let p = lua.create_string(&p)?;
-                    soft(&lua, e, Some(mlua::Value::String(p)))
+            })
+        });
+        m.add_async_method("recvall", |lua, s, exp: Option<f64>| {
+            crate::mainthread::io(async move {
+                let t = s.tcp()?;
+                drop(s);
+                match t.recvall(expires(exp)?).await {
+                    Ok(v) => ret(&lua, Ok(lua.create_string(&v)?)),
+                    Err(mut e) => {
+                        let p = e.take_data().unwrap_or_default();
+                        let p = lua.create_string(&p)?;
+                        soft(&lua, e, Some(mlua::Value::String(p)))
+                    }
                 }
-            }
+            })
         });
         m.add_async_method(
             "sendto",
@@ -571,9 +571,8 @@ impl UserData for Sock {
                 mlua::LuaString,
                 Option<f64>,
                 mlua::Value,
-            )| async move {
-                in_thread()?;
-                let s = s.clone();
+            )| crate::mainthread::io(async move {
+                                let s = s.clone();
                 let af = crate::addr::af_flags(af)?;
                 let exp = expires(exp)?;
                 let t = or_soft!(&lua, s.target_af_async(target(h, p)?, af).await);
@@ -581,28 +580,30 @@ impl UserData for Sock {
                 let r =
                     dgram!(s, "sendto", x => with_target!(t, a => x.sendto(a, &data, exp).await));
                 ret(&lua, r)
-            },
+            }),
         );
         // `data, sa, n`: `n` is the datagram's length, which exceeds
         // `#data` (= `maxlen`) for a truncated datagram read with `trunc`.
         m.add_async_method(
             "recvnext",
-            |lua, s, (maxlen, exp, flags): (usize, Option<f64>, mlua::Value)| async move {
-                in_thread()?;
-                let s = s.clone();
-                let flags = recv_flags(flags)?;
-                let exp = expires(exp)?;
-                let mut buf = vec![0u8; maxlen.min(RECV_MAX)];
-                let r = dgram!(s, "recvnext", x => x.recvnext_flags(&mut buf, exp, flags).await);
-                match r {
-                    Ok((n, sa)) => (
-                        lua.create_string(&buf[..n.min(buf.len())])?,
-                        crate::addr::LuaSockAddr(sa),
-                        n,
-                    )
-                        .into_lua_multi(&lua),
-                    Err(e) => soft(&lua, e, None),
-                }
+            |lua, s, (maxlen, exp, flags): (usize, Option<f64>, mlua::Value)| {
+                crate::mainthread::io(async move {
+                    let s = s.clone();
+                    let flags = recv_flags(flags)?;
+                    let exp = expires(exp)?;
+                    let mut buf = vec![0u8; maxlen.min(RECV_MAX)];
+                    let r =
+                        dgram!(s, "recvnext", x => x.recvnext_flags(&mut buf, exp, flags).await);
+                    match r {
+                        Ok((n, sa)) => (
+                            lua.create_string(&buf[..n.min(buf.len())])?,
+                            crate::addr::LuaSockAddr(sa),
+                            n,
+                        )
+                            .into_lua_multi(&lua),
+                        Err(e) => soft(&lua, e, None),
+                    }
+                })
             },
         );
     }

@@ -11,9 +11,19 @@ loop.wrap = core.wrap
 loop.tcp = core.tcp
 loop.connect = core.connect
 loop.newserver = core.newserver
-loop.start = core.start
-loop.step = core.step
 loop.stop = core.stop
+
+-- Run from the main chunk as upstream: the runner runs the loop for it.
+function loop.start(timeout)
+	local ok, v = sock._loop_call('slstart', timeout)
+	if ok == false then error(v, 0) end
+end
+
+function loop.step(timeout)
+	local ok, v = sock._loop_call('slstep', timeout)
+	if ok == false then error(v, 0) end
+	return v
+end
 
 -- Made and run at once until it first waits, as upstream; a Lua error in
 -- it is reported by start()/step() as a Rust thread's error is.

@@ -24,7 +24,6 @@ use sockloop::{SockAddr, Tcp};
 use crate::socket::{
     bad, in_thread, opt_to_lua, opt_value, ret, soft, target, with_target, PortArg, Sock, Target,
 };
-use crate::threads::raise;
 
 /// A LuaSocket-style TCP object: socketloop's async socket. The
 /// [`ASocket`] is replaced whole by `setsocket`, so a call in progress
@@ -421,14 +420,6 @@ pub(crate) fn loop_core(lua: &Lua) -> mlua::Result<Table> {
             });
             ret(lua, r.map(LuaServer))
         })?,
-    )?;
-    t.set(
-        "start",
-        lua.create_function(|_, timeout: Option<f64>| sl::start(timeout).map_err(raise))?,
-    )?;
-    t.set(
-        "step",
-        lua.create_function(|_, timeout: Option<f64>| sl::try_step(timeout).map_err(raise))?,
     )?;
     t.set(
         "stop",

@@ -8,11 +8,12 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use mlua::{AnyUserData, Function, Lua, MultiValue, UserData, UserDataMethods};
+use mlua::{AnyUserData, Function, IntoLuaMulti, Lua, MultiValue, UserData, UserDataMethods};
 use sockloop::{Thread, ThreadBuilder, Value};
 
 use crate::convert::{from_value, to_value};
-use crate::socket::{bad, in_thread, soft};
+use crate::mainthread::{no_wait_in_main, LoopCall, LoopOut, Who};
+use crate::socket::bad;
 
 /// What a Lua thread returns: its function's return values, or the Lua
 /// error's message (a Rust thread returning `Err`: reported the same way,
@@ -154,6 +155,19 @@ fn lua_message(e: &mlua::Error) -> String {
     }
 }
 
+/// A Lua error's message followed by its Lua traceback, as luajit prints
+/// an error nobody caught.
+pub(crate) fn lua_text(e: &mlua::Error) -> String {
+    match e {
+        mlua::Error::RuntimeError(m) => m.clone(),
+        mlua::Error::CallbackError { traceback, cause } if !traceback.is_empty() => {
+            format!("{}\n{traceback}", lua_message(cause))
+        }
+        mlua::Error::CallbackError { cause, .. } => lua_text(cause),
+        other => other.to_string(),
+    }
+}
+
 /// A finished or suspended thread's value for Lua: a Lua thread's error
 /// is raised in the resumer, as `coroutine` errors travel.
 fn out_to_lua(lua: &Lua, v: Value) -> mlua::Result<MultiValue> {
@@ -163,6 +177,20 @@ fn out_to_lua(lua: &Lua, v: Value) -> mlua::Result<MultiValue> {
             Err(msg) => Err(mlua::Error::runtime(msg)),
         },
         Err(v) => from_value(lua, v),
+    }
+}
+
+/// A loop call's outcome for sock.lua's half: nothing (inside the
+/// running loop), `true, ok`, `true, nil, 'empty'`, or `false, err` for
+/// the Lua half to raise.
+fn loop_out(lua: &Lua, out: Option<LoopOut>) -> mlua::Result<MultiValue> {
+    match out {
+        None => Ok(MultiValue::new()),
+        Some(Ok(b)) => (true, b).into_lua_multi(lua),
+        Some(Err(e)) if e.kind() == sockloop::ErrorKind::Empty => {
+            (true, mlua::Value::Nil, "empty").into_lua_multi(lua)
+        }
+        Some(Err(e)) => (false, e.to_string()).into_lua_multi(lua),
     }
 }
 
@@ -226,8 +254,17 @@ pub(crate) fn register(lua: &Lua, core: &mlua::Table) -> mlua::Result<()> {
         })?,
     )?;
     core.set(
-        "start",
-        lua.create_function(|_, ()| sockloop::start().map_err(raise))?,
+        "loop_call",
+        lua.create_async_function(|lua, (name, timeout): (String, Option<f64>)| async move {
+            let call = match name.as_str() {
+                "start" => LoopCall::Start,
+                "poll" => LoopCall::Poll(timeout),
+                "slstart" => LoopCall::SlStart(timeout),
+                "slstep" => LoopCall::SlStep(timeout),
+                other => return Err(bad(format!("unknown loop call {other:?}"))),
+            };
+            loop_out(&lua, crate::mainthread::loop_call(call).await)
+        })?,
     )?;
     core.set(
         "stop",
@@ -237,18 +274,24 @@ pub(crate) fn register(lua: &Lua, core: &mlua::Table) -> mlua::Result<()> {
         })?,
     )?;
     core.set(
-        "poll",
-        lua.create_function(|lua, timeout: Option<f64>| match sockloop::poll(timeout) {
-            Ok(b) => Ok(MultiValue::from_iter([mlua::Value::Boolean(b)])),
-            Err(e) if e.kind() == sockloop::ErrorKind::Empty => soft(lua, e, None),
-            Err(e) => Err(raise(e)),
+        "running",
+        lua.create_function(|_, ()| Ok(crate::mainthread::running()))?,
+    )?;
+    core.set(
+        "who",
+        lua.create_function(|_, ()| {
+            Ok(match crate::mainthread::who() {
+                Who::Outside => "outside",
+                Who::Main => "main",
+                Who::Thread => "thread",
+            })
         })?,
     )?;
     core.set("clock", lua.create_function(|_, ()| Ok(sockloop::clock()))?)?;
     core.set(
         "sleep",
         lua.create_async_function(|_, s: f64| async move {
-            in_thread()?;
+            no_wait_in_main()?;
             sockloop::sleep(s).await;
             Ok(())
         })?,
@@ -256,7 +299,7 @@ pub(crate) fn register(lua: &Lua, core: &mlua::Table) -> mlua::Result<()> {
     core.set(
         "sleep_until",
         lua.create_async_function(|_, t: f64| async move {
-            in_thread()?;
+            no_wait_in_main()?;
             sockloop::sleep_until(t).await;
             Ok(())
         })?,
@@ -274,7 +317,7 @@ pub(crate) struct LuaSleepJob(Rc<sockloop::SleepJob>);
 impl UserData for LuaSleepJob {
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
         m.add_async_method("sleep", |lua, j, s: f64| async move {
-            in_thread()?;
+            no_wait_in_main()?;
             let j = j.0.clone();
             match j.sleep(s).await {
                 Some(v) => from_value(&lua, v),
@@ -282,7 +325,7 @@ impl UserData for LuaSleepJob {
             }
         });
         m.add_async_method("sleep_until", |lua, j, t: f64| async move {
-            in_thread()?;
+            no_wait_in_main()?;
             let j = j.0.clone();
             match j.sleep_until(t).await {
                 Some(v) => from_value(&lua, v),

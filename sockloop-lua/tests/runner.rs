@@ -25,6 +25,35 @@ fn output(mut cmd: Command) -> std::process::Output {
     child.wait_with_output().unwrap()
 }
 
+/// Runs the Lua source `src` as a script file named `name` in a temp
+/// directory of its own.
+fn run_source(name: &str, src: &str) -> std::process::Output {
+    let dir = std::env::temp_dir().join(format!(
+        "sockloop-lua-{}-{}",
+        name.trim_end_matches(".lua"),
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, src).unwrap();
+    let mut cmd = runner();
+    cmd.arg(&path);
+    let out = output(cmd);
+    let _ = std::fs::remove_dir_all(&dir);
+    out
+}
+
+/// The stdout of a run that must have exited with 0.
+fn succeeded(out: &std::process::Output) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[test]
 fn runs_the_echo_example_with_args() {
     let mut cmd = runner();
@@ -155,11 +184,8 @@ fn bad_arguments_raise_or_fail_softly() {
 /// huge allocation; an option duration out of range raises.
 #[test]
 fn ports_lengths_and_durations_are_checked() {
-    let dir = std::env::temp_dir().join(format!("sockloop-lua-args-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("ports.lua");
-    std::fs::write(
-        &path,
+    let out = run_source(
+        "ports.lua",
         r#"local sock = require'sock'
 local ffi = require'ffi'
 local sl = require'socketloop'
@@ -186,17 +212,39 @@ sock.run(function()
 	os.exit(0)
 end)
 "#,
-    )
-    .unwrap();
-    let mut cmd = runner();
-    cmd.arg(&path);
-    let out = output(cmd);
-    let _ = std::fs::remove_dir_all(&dir);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
+    assert_eq!(succeeded(&out).trim(), "ok");
+}
+
+/// The main chunk is a thread of the loop: LuaSocket-style code blocks in
+/// it as written (here a server accepting and reading in the main chunk,
+/// its client a sock thread running meanwhile), and it is the main
+/// thread to the program (`coroutine.running()`).
+#[test]
+fn luasocket_code_blocks_in_the_main_chunk() {
+    let out = run_source(
+        "blocking.lua",
+        r#"local socket = require'socket'
+local sock = require'sock'
+assert(select(2, coroutine.running()), 'the main chunk is the main thread')
+local server = assert(socket.bind('127.0.0.1', 0))
+local _, port = server:getsockname()
+sock.thread(function()
+	local c = assert(socket.connect('127.0.0.1', port))
+	assert(c:send('hello\n'))
+	print('client got', c:receive'*l')
+	c:close()
+end)
+local c = assert(server:accept())
+print('server got', c:receive'*l')
+assert(c:send('world\n'))
+print('closed?', c:receive'*l')
+c:close()
+server:close()
+"#,
+    );
+    assert_eq!(
+        succeeded(&out),
+        "server got\thello\nclient got\tworld\nclosed?\tnil\tclosed\t\n"
+    );
 }

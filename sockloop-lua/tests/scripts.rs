@@ -47,7 +47,12 @@ fn run_script(name: &str) -> Result<String, String> {
             arg.set(0, path.to_string_lossy().into_owned())?;
             lua.globals().set("arg", arg)?;
             let src = std::fs::read_to_string(&path).map_err(mlua::Error::external)?;
-            lua.load(src).set_name(format!("@{name}.lua")).exec()?;
+            // As the runner runs it: the main chunk is the loop's main thread.
+            let f = lua
+                .load(src)
+                .set_name(format!("@{name}.lua"))
+                .into_function()?;
+            sockloop_lua::run_main(&lua, f, mlua::MultiValue::new())?;
             let s = out.borrow().clone();
             Ok(s)
         })();
