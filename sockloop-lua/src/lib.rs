@@ -223,7 +223,7 @@ fn take_stream_fd(fd: i32) -> std::io::Result<std::os::fd::OwnedFd> {
 /// ```
 pub fn newthread(lua: &Lua, f: Function, name: Option<String>) -> mlua::Result<Thread<LuaOutput>> {
     // Lua's sock.resume finds the thread by its coroutine.
-    let (co, h, t) = threads::spawn(lua, f, name)?;
+    let (co, h, t) = threads::spawn(lua, f, name, threads::Owner::Rust)?;
     let sock: Table = lua
         .globals()
         .get::<Table>("package")?

@@ -36,9 +36,17 @@ pub(crate) enum LoopCall {
     SlStep(Option<f64>),
 }
 
-/// What a loop call gave: `true`/`false`, or the core's error (`empty`,
-/// `loop_busy`, a thread's failure).
-pub(crate) type LoopOut = Result<bool, sockloop::Error>;
+/// What a loop call gave: `true`/`false`, or the error to raise.
+pub(crate) type LoopOut = Result<bool, LoopErr>;
+
+/// Why a loop call failed.
+#[derive(Debug)]
+pub(crate) enum LoopErr {
+    /// A Lua thread's error nobody else received (text and traceback).
+    Lua(String),
+    /// The core's error (`empty`, `loop_busy`, a Rust thread's failure).
+    Core(sockloop::Error),
+}
 
 /// Which loop call the bridge is making now.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -72,6 +80,13 @@ struct State {
     reply: RefCell<Option<LoopOut>>,
     /// The loop call being made now.
     driving: Cell<Option<Driving>>,
+    /// The first Lua thread error nobody received, for the main thread.
+    uncaught: RefCell<Option<String>>,
+    /// Threads being resumed synchronously: their resumer receives their
+    /// error.
+    receivers: RefCell<Vec<u64>>,
+    /// The error texts of those that failed, for their resumers.
+    received: RefCell<Vec<(u64, String)>>,
 }
 
 thread_local! {
@@ -108,7 +123,85 @@ fn perform(call: LoopCall) -> LoopOut {
         LoopCall::SlStep(t) => sockloop::socketloop::try_step(t),
     };
     STATE.with(|s| s.driving.set(prev));
+    match take_uncaught() {
+        Some(text) => Err(LoopErr::Lua(text)),
+        None => r.map_err(LoopErr::Core),
+    }
+}
+
+/// Runs `f` (which resumes thread `id` synchronously) with `id` noted as
+/// received: an error it ends with goes to this caller.
+pub(crate) fn receiving<R>(id: u64, f: impl FnOnce() -> R) -> R {
+    STATE.with(|s| s.receivers.borrow_mut().push(id));
+    let r = f();
+    STATE.with(|s| {
+        let mut v = s.receivers.borrow_mut();
+        if let Some(i) = v.iter().rposition(|&x| x == id) {
+            v.remove(i);
+        }
+    });
     r
+}
+
+/// The error text thread `id` ended with, for its resumer.
+pub(crate) fn take_text(id: u64) -> Option<String> {
+    STATE.with(|s| {
+        let mut v = s.received.borrow_mut();
+        let i = v.iter().position(|(x, _)| *x == id)?;
+        Some(v.remove(i).1)
+    })
+}
+
+/// A program's Lua thread `id` ended with the error `text`: its resumer
+/// receives it, or else the main thread does, as in upstream (the loop
+/// stops so that its `start` raises it). With no loop call of the bridge
+/// running (Rust drives the loop), the core reports the thread's failure.
+pub(crate) fn thread_failed(id: u64, text: String) {
+    let received = STATE.with(|s| {
+        if !s.receivers.borrow().contains(&id) {
+            return false;
+        }
+        s.received.borrow_mut().push((id, text.clone()));
+        true
+    });
+    if !received {
+        // Not kept when Rust drives the loop: the core reports it then.
+        let _ = keep_uncaught(text);
+    }
+}
+
+/// A Lua error nobody can receive and the core does not see (a finish
+/// hook's): the main thread gets it as a thread's error, or, with no loop
+/// call of the bridge running, it is printed.
+pub(crate) fn hook_failed(text: String) {
+    if let Err(text) = keep_uncaught(text) {
+        eprintln!("sockloop-lua: {text}");
+    }
+}
+
+/// Keeps `text` for the loop call of the bridge running now (or the main
+/// chunk's next one) to raise, and stops that loop call; `Err` when no
+/// loop call of the bridge is running.
+fn keep_uncaught(text: String) -> Result<(), String> {
+    let kept = STATE.with(|s| {
+        if s.driving.get().is_none() && s.main.get().is_none() {
+            return false;
+        }
+        let mut u = s.uncaught.borrow_mut();
+        if u.is_none() {
+            *u = Some(text.clone());
+        }
+        true
+    });
+    if !kept {
+        return Err(text);
+    }
+    stop_driving();
+    Ok(())
+}
+
+fn take_uncaught() -> Option<String> {
+    STATE.with(|s| s.uncaught.borrow_mut().take())
 }
 
 /// Ends the loop call being made, if it runs until stopped: the main
@@ -137,14 +230,14 @@ pub(crate) async fn loop_call(call: LoopCall) -> Option<LoopOut> {
             STATE.with(|s| s.request.set(Some(call)));
             stop_driving();
             if let Err(e) = sockloop::try_suspend(()).await {
-                return Some(Err(e));
+                return Some(Err(LoopErr::Core(e)));
             }
             let reply = STATE.with(|s| s.reply.borrow_mut().take());
             Some(reply.unwrap_or_else(|| {
-                Err(sockloop::Error::with_message(
+                Err(LoopErr::Core(sockloop::Error::with_message(
                     ErrorKind::InvalidArgument,
                     "the main chunk was resumed while it waited for the loop",
-                ))
+                )))
             }))
         }
     }
@@ -268,6 +361,10 @@ pub fn run_main(lua: &Lua, f: Function, args: impl IntoLuaMulti) -> mlua::Result
     }
     loop {
         if let Some(r) = outcome.borrow_mut().take() {
+            // An error nobody received while the main chunk ended.
+            if let Some(text) = take_uncaught() {
+                return failed(text);
+            }
             return r.or_else(failed);
         }
         if let Some(call) = STATE.with(|s| s.request.take()) {
@@ -285,16 +382,24 @@ pub fn run_main(lua: &Lua, f: Function, args: impl IntoLuaMulti) -> mlua::Result
                 STATE.with(|s| s.driving.set(Some(Driving::Start)));
                 let r = sockloop::start();
                 STATE.with(|s| s.driving.set(None));
+                // A thread's error while the main chunk waits on its own
+                // I/O: nothing in it can receive it, so it ends the run.
+                if let Some(text) = take_uncaught() {
+                    return failed(text);
+                }
                 if let Err(e) = r {
                     return failed(e.to_string());
                 }
             }
             ThreadStatus::Suspended => {
+                if let Some(text) = take_uncaught() {
+                    return failed(text);
+                }
                 return failed(
                     "the main chunk is suspended (sock.suspend, or a transfer away from it) \
                      and nothing resumes it"
                         .into(),
-                )
+                );
             }
             other => return failed(format!("the main chunk's thread is {other:?}")),
         }
@@ -319,6 +424,7 @@ impl Drop for MainGuard {
     fn drop(&mut self) {
         STATE.with(|s| {
             s.main.set(None);
+            s.uncaught.borrow_mut().take();
             s.request.set(None);
             s.reply.borrow_mut().take();
         });

@@ -185,9 +185,16 @@ function sock.newthread(f, name)
 	return co
 end
 
-function sock.resume(co, ...) return core.resume(handle(co), ...) end
+-- `true, values...` or `false, err`: a thread's error is raised as a
+-- string, with its traceback, as upstream raises it.
+local function checked(ok, ...)
+	if ok then return ... end
+	error((...), 0)
+end
+
+function sock.resume(co, ...) return checked(core.resume(handle(co), ...)) end
 function sock.suspend(...) return core.suspend(...) end
-function sock.transfer(co, ...) return core.transfer(handle(co), ...) end
+function sock.transfer(co, ...) return checked(core.transfer(handle(co), ...)) end
 
 function sock.thread(f, ...)
 	local co = sock.newthread(f)

@@ -25,10 +25,12 @@ function loop.step(timeout)
 	return v
 end
 
--- Made and run at once until it first waits, as upstream; a Lua error in
--- it is reported by start()/step() as a Rust thread's error is.
+-- Made and run at once until it first waits, as upstream: an error
+-- before that is raised here, one after by the start()/step() running.
 function loop.newthread(handler, arg)
-	return core.thread(handler, nil, arg)
+	local ok, v = core.thread(handler, nil, arg)
+	if not ok then error(v, 0) end
+	return v
 end
 
 function loop.current() return (coroutine.running()) end

@@ -391,7 +391,10 @@ pub(crate) fn loop_core(lua: &Lua) -> mlua::Result<Table> {
         "thread",
         lua.create_function(
             |lua, (f, name, args): (Function, Option<String>, MultiValue)| {
-                crate::threads::start(lua, f, name, args)
+                match crate::threads::start(lua, f, name, args, true)? {
+                    Ok(co) => (true, co).into_lua_multi(lua),
+                    Err(text) => (false, text).into_lua_multi(lua),
+                }
             },
         )?,
     )?;
@@ -409,11 +412,16 @@ pub(crate) fn loop_core(lua: &Lua) -> mlua::Result<Table> {
                             handler.clone(),
                             name,
                             MultiValue::from_iter([c]),
+                            false,
                         )
                     });
+                    // No Lua caller to raise in: as upstream, where the
+                    // error ends the server's thread, the handler's error
+                    // goes to the main thread (the accept loop goes on).
                     if let Err(e) = started {
-                        // No Lua caller to raise in: the accept loop goes on.
-                        eprintln!("socketloop.newserver: cannot start the handler: {e}");
+                        crate::mainthread::hook_failed(format!(
+                            "socketloop.newserver: cannot start the handler: {e}"
+                        ));
                     }
                 }
                 async {}

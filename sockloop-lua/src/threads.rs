@@ -12,7 +12,7 @@ use mlua::{AnyUserData, Function, IntoLuaMulti, Lua, MultiValue, UserData, UserD
 use sockloop::{Thread, ThreadBuilder, Value};
 
 use crate::convert::{from_value, to_value};
-use crate::mainthread::{no_wait_in_main, LoopCall, LoopOut, Who};
+use crate::mainthread::{no_wait_in_main, LoopCall, LoopErr, LoopOut, Who};
 use crate::socket::bad;
 
 /// What a Lua thread returns: its function's return values, or the Lua
@@ -65,6 +65,17 @@ fn handle(ud: &AnyUserData) -> mlua::Result<Thread<Value>> {
     h.get()
 }
 
+/// Whose a Lua thread's error is when nobody resumed it synchronously.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Owner {
+    /// A thread the program made (`sock.newthread`, socketloop's
+    /// `newthread`): its error goes to the main thread, as upstream's.
+    Lua,
+    /// A thread Rust made ([`crate::newthread`]): its handle's `join` (or
+    /// the core's `thread_failed` report) gives the error.
+    Rust,
+}
+
 /// Makes a Lua function `f` a suspended sockloop thread (`sock.newthread`):
 /// returns the coroutine Lua sees, Lua's handle, and a Rust handle whose
 /// [`join`](Thread::join) gives the function's results (or its error).
@@ -72,13 +83,14 @@ pub(crate) fn spawn(
     lua: &Lua,
     f: Function,
     name: Option<String>,
+    owner: Owner,
 ) -> mlua::Result<(mlua::Thread, ThreadHandle, Thread<LuaOutput>)> {
     let co = lua.create_thread(f)?;
     let slot = ThreadHandle(Rc::new(RefCell::new(None)));
     let weak = lua.weak();
     let (co2, slot2) = (co.clone(), slot.clone());
     let body = move |v: Value| async move {
-        let r = drive(weak, co2, v).await;
+        let r = drive(weak, co2, v, owner).await;
         slot2.0.borrow_mut().take();
         r
     };
@@ -94,50 +106,85 @@ pub(crate) fn spawn(
 /// Makes `f` a sockloop thread and runs it **at once** with `args` until
 /// it first parks, as socketloop's `newthread` (and `sockloop::thread`)
 /// do. It is in sock.lua's thread table before it runs, so `sock.resume`
-/// finds it once it parks. A Lua error, at once or later, is the thread's
-/// `Err` output: with no handle left, `start()` reports it as
-/// `thread_failed`, as for a Rust thread.
+/// finds it once it parks. With `caller_receives`, a Lua error before it
+/// first parks is the inner `Err` (the error's text with its traceback),
+/// for the caller to raise, as upstream's `newthread` raises it; any other
+/// error goes to the main thread (see [`crate::mainthread`]).
 pub(crate) fn start(
     lua: &Lua,
     f: Function,
     name: Option<String>,
     args: MultiValue,
-) -> mlua::Result<mlua::Thread> {
-    let co = lua.create_thread(f)?;
-    let slot = ThreadHandle(Rc::new(RefCell::new(None)));
+    caller_receives: bool,
+) -> mlua::Result<Result<mlua::Thread, String>> {
     let register: Function = lua.named_registry_value(crate::REGISTER_KEY)?;
-    register.call::<()>((co.clone(), slot.clone()))?;
-    let (co2, slot2) = (co.clone(), slot.clone());
-    let body = async move {
-        let r = drive_args(co2, args).await;
-        slot2.0.borrow_mut().take();
-        r
-    };
-    let mut b = ThreadBuilder::new();
-    if let Some(n) = name {
-        b = b.name(n);
+    if !caller_receives {
+        // Run at once with its result left to its handle: a failure stays
+        // the thread's, for the core to report when Rust drives the loop.
+        let co = lua.create_thread(f)?;
+        let slot = ThreadHandle(Rc::new(RefCell::new(None)));
+        register.call::<()>((co.clone(), slot.clone()))?;
+        let (co2, slot2) = (co.clone(), slot.clone());
+        let body = async move {
+            let r = drive_args(co2, args, Owner::Lua).await;
+            slot2.0.borrow_mut().take();
+            r
+        };
+        let mut b = ThreadBuilder::new();
+        if let Some(n) = name {
+            b = b.name(n);
+        }
+        let t = b.try_thread(body).map_err(raise)?;
+        if !t.is_finished() {
+            *slot.0.borrow_mut() = Some(t.untyped());
+        }
+        return Ok(Ok(co));
     }
-    let t = b.try_thread(body).map_err(raise)?;
-    if !t.is_finished() {
-        *slot.0.borrow_mut() = Some(t.untyped());
+    let (co, slot, t) = spawn(lua, f, name, Owner::Lua)?;
+    register.call::<()>((co.clone(), slot))?;
+    match resume_for(lua, &t.untyped(), to_value(args)).map_err(raise)? {
+        Ok(_) => Ok(Ok(co)),
+        Err(text) => Ok(Err(text)),
     }
-    Ok(co)
 }
 
-async fn drive(weak: mlua::WeakLua, co: mlua::Thread, v: Value) -> LuaOutput {
+/// Resumes `t` for a Lua caller: what it suspended with or returned, or
+/// its Lua error's text (with its traceback) when it failed in this
+/// resume; the caller receives that error, not the main thread.
+fn resume_for(
+    lua: &Lua,
+    t: &Thread<Value>,
+    v: Value,
+) -> sockloop::Result<Result<MultiValue, String>> {
+    let id = t.id();
+    let r = crate::mainthread::receiving(id, || sockloop::resume(t, v))?;
+    Ok(match r {
+        Some(v) => out_to_lua(lua, id, v),
+        None => Ok(MultiValue::new()),
+    })
+}
+
+async fn drive(weak: mlua::WeakLua, co: mlua::Thread, v: Value, owner: Owner) -> LuaOutput {
     let lua = weak.try_upgrade().ok_or("the Lua state is closed")?;
     let args = from_value(&lua, v).map_err(|e| e.to_string())?;
     drop(lua);
-    drive_args(co, args).await
+    drive_args(co, args, owner).await
 }
 
-async fn drive_args(co: mlua::Thread, args: MultiValue) -> LuaOutput {
+async fn drive_args(co: mlua::Thread, args: MultiValue, owner: Owner) -> LuaOutput {
     let fut = co
         .into_async::<MultiValue>(args)
         .map_err(|e| e.to_string())?;
     match fut.await {
         Ok(out) => Ok(to_value(out)),
-        Err(e) => Err(lua_message(&e)),
+        Err(e) => {
+            if owner == Owner::Lua {
+                if let Some(t) = sockloop::currentthread() {
+                    crate::mainthread::thread_failed(t.id(), lua_text(&e));
+                }
+            }
+            Err(lua_message(&e))
+        }
     }
 }
 
@@ -168,15 +215,28 @@ pub(crate) fn lua_text(e: &mlua::Error) -> String {
     }
 }
 
-/// A finished or suspended thread's value for Lua: a Lua thread's error
-/// is raised in the resumer, as `coroutine` errors travel.
-fn out_to_lua(lua: &Lua, v: Value) -> mlua::Result<MultiValue> {
-    match v.downcast::<LuaOutput>() {
+/// A finished or suspended thread's value for Lua, or the Lua error
+/// (text with traceback) of thread `id`, for the resumer to raise.
+fn out_to_lua(lua: &Lua, id: u64, v: Value) -> Result<MultiValue, String> {
+    let r = match v.downcast::<LuaOutput>() {
         Ok(r) => match *r {
             Ok(v) => from_value(lua, v),
-            Err(msg) => Err(mlua::Error::runtime(msg)),
+            Err(msg) => return Err(crate::mainthread::take_text(id).unwrap_or(msg)),
         },
         Err(v) => from_value(lua, v),
+    };
+    r.map_err(|e| e.to_string())
+}
+
+/// `true, values...` or `false, error text`, for the Lua half to return
+/// or raise (a string, as upstream raises).
+fn checked(lua: &Lua, r: Result<MultiValue, String>) -> mlua::Result<MultiValue> {
+    match r {
+        Ok(mut v) => {
+            v.push_front(mlua::Value::Boolean(true));
+            Ok(v)
+        }
+        Err(text) => (false, text).into_lua_multi(lua),
     }
 }
 
@@ -187,10 +247,11 @@ fn loop_out(lua: &Lua, out: Option<LoopOut>) -> mlua::Result<MultiValue> {
     match out {
         None => Ok(MultiValue::new()),
         Some(Ok(b)) => (true, b).into_lua_multi(lua),
-        Some(Err(e)) if e.kind() == sockloop::ErrorKind::Empty => {
+        Some(Err(LoopErr::Core(e))) if e.kind() == sockloop::ErrorKind::Empty => {
             (true, mlua::Value::Nil, "empty").into_lua_multi(lua)
         }
-        Some(Err(e)) => (false, e.to_string()).into_lua_multi(lua),
+        Some(Err(LoopErr::Core(e))) => (false, e.to_string()).into_lua_multi(lua),
+        Some(Err(LoopErr::Lua(text))) => (false, text).into_lua_multi(lua),
     }
 }
 
@@ -203,7 +264,7 @@ pub(crate) fn register(lua: &Lua, core: &mlua::Table) -> mlua::Result<()> {
     core.set(
         "newthread",
         lua.create_function(|lua, (f, name): (Function, Option<String>)| {
-            let (co, h, _) = spawn(lua, f, name)?;
+            let (co, h, _) = spawn(lua, f, name, Owner::Lua)?;
             Ok((co, h))
         })?,
     )?;
@@ -212,11 +273,8 @@ pub(crate) fn register(lua: &Lua, core: &mlua::Table) -> mlua::Result<()> {
         lua.create_function(|lua, (h, args): (AnyUserData, MultiValue)| {
             let t = handle(&h)?;
             drop(h);
-            match sockloop::resume(&t, to_value(args)) {
-                Ok(Some(v)) => out_to_lua(lua, v),
-                Ok(None) => Ok(MultiValue::new()),
-                Err(e) => Err(raise(e)),
-            }
+            let r = resume_for(lua, &t, to_value(args)).map_err(raise)?;
+            checked(lua, r)
         })?,
     )?;
     core.set(
@@ -231,10 +289,11 @@ pub(crate) fn register(lua: &Lua, core: &mlua::Table) -> mlua::Result<()> {
         lua.create_async_function(|lua, (h, args): (AnyUserData, MultiValue)| async move {
             let t = handle(&h)?;
             drop(h);
+            let id = t.id();
             let v = sockloop::try_transfer(&t, to_value(args))
                 .await
                 .map_err(raise)?;
-            out_to_lua(&lua, v)
+            checked(&lua, out_to_lua(&lua, id, v))
         })?,
     )?;
     core.set(
@@ -245,8 +304,12 @@ pub(crate) fn register(lua: &Lua, core: &mlua::Table) -> mlua::Result<()> {
             sockloop::onthreadfinish(&t, move |_| {
                 if weak.try_upgrade().is_some() {
                     if let Err(e) = f.call::<()>(co) {
-                        // A hook has no caller to return to: say it.
-                        eprintln!("sock.onthreadfinish: the hook failed: {e}");
+                        // As upstream, where the hook runs in the thread:
+                        // its error goes to the main thread.
+                        crate::mainthread::hook_failed(format!(
+                            "sock.onthreadfinish: the hook failed: {}",
+                            lua_text(&e)
+                        ));
                     }
                 }
             });

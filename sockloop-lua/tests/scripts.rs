@@ -117,6 +117,27 @@ fn socketloop() {
     check("socketloop");
 }
 
+/// Lua errors in sock threads, raised as strings by the call that ran
+/// the thread (expected output from the real sock.lua).
+#[test]
+fn thread_errors() {
+    check("thread_errors");
+}
+
+/// `sock.run` runs the loop to its end and raises f's errors (expected
+/// output from the real sock.lua).
+#[test]
+fn run_errors() {
+    check("run_errors");
+}
+
+/// Lua errors in socketloop threads and newserver handlers (expected
+/// output from the real socketloop on LuaSocket 3.1).
+#[test]
+fn socketloop_errors() {
+    check("socketloop_errors");
+}
+
 #[test]
 fn optional_arguments() {
     check("args");

@@ -5,6 +5,9 @@
 #
 #   sockloop-lua/tools/build-reference.sh [REF_DIR]        (default /work/ref)
 #
+# LuaJIT is built once (FORCE=1 rebuilds it); the Lua modules and the
+# wrapper are rewritten on every run.
+#
 # Inputs (nothing is downloaded here):
 # * LuaJIT's sources from the `luajit-src` crate in the cargo cache
 #   (~/.cargo/registry/src/*/luajit-src-*/luajit2; LUAJIT_SRC overrides);
@@ -36,21 +39,25 @@ fi
 mkdir -p "$REF"
 REF=$(cd "$REF" && pwd)
 
-echo "== LuaJIT from $LUAJIT_SRC"
-rm -rf "$REF/luajit" "$REF/prefix"
-cp -r "$LUAJIT_SRC" "$REF/luajit"
-# The crate keeps the release number beside the tree (no git history).
-relver="$(dirname "$LUAJIT_SRC")/luajit_relver.txt"
-[[ -f "$relver" ]] && cp "$relver" "$REF/luajit/.relver"
-make -C "$REF/luajit" -j"$(nproc)" XCFLAGS=-DLUAJIT_ENABLE_LUA52COMPAT >/dev/null
-# The crate's tree has no etc/ (man page, .pc file) for `make install`:
-# install what running scripts needs by hand.
-mkdir -p "$REF/prefix/bin" "$REF/prefix/lib" "$REF/prefix/include/luajit-2.1" \
-    "$REF/prefix/share/luajit-2.1/jit"
-cp "$REF/luajit/src/luajit" "$REF/prefix/bin/luajit"
-cp "$REF/luajit/src/libluajit.a" "$REF/prefix/lib/"
-cp "$REF/luajit/src/"{lua.h,lualib.h,lauxlib.h,luaconf.h,lua.hpp,luajit.h} "$REF/prefix/include/luajit-2.1/"
-cp "$REF/luajit/src/jit/"*.lua "$REF/prefix/share/luajit-2.1/jit/"
+if [[ -x "$REF/prefix/bin/luajit" && -z "${FORCE:-}" ]]; then
+    echo "== LuaJIT already built in $REF/prefix (FORCE=1 rebuilds it)"
+else
+    echo "== LuaJIT from $LUAJIT_SRC"
+    rm -rf "$REF/luajit" "$REF/prefix"
+    cp -r "$LUAJIT_SRC" "$REF/luajit"
+    # The crate keeps the release number beside the tree (no git history).
+    relver="$(dirname "$LUAJIT_SRC")/luajit_relver.txt"
+    [[ -f "$relver" ]] && cp "$relver" "$REF/luajit/.relver"
+    make -C "$REF/luajit" -j"$(nproc)" XCFLAGS=-DLUAJIT_ENABLE_LUA52COMPAT >/dev/null
+    # The crate's tree has no etc/ (man page, .pc file) for `make install`:
+    # install what running scripts needs by hand.
+    mkdir -p "$REF/prefix/bin" "$REF/prefix/lib" "$REF/prefix/include/luajit-2.1" \
+        "$REF/prefix/share/luajit-2.1/jit"
+    cp "$REF/luajit/src/luajit" "$REF/prefix/bin/luajit"
+    cp "$REF/luajit/src/libluajit.a" "$REF/prefix/lib/"
+    cp "$REF/luajit/src/"{lua.h,lualib.h,lauxlib.h,luaconf.h,lua.hpp,luajit.h} "$REF/prefix/include/luajit-2.1/"
+    cp "$REF/luajit/src/jit/"*.lua "$REF/prefix/share/luajit-2.1/jit/"
+fi
 
 echo "== Lua modules from $MIRRORS"
 mkdir -p "$REF/lua"
@@ -68,10 +75,15 @@ module time time.lua
 module socketloop socketloop.lua
 
 mkdir -p "$REF/bin"
+# The system's Lua 5.1 directories come after luapower's modules: LuaSocket
+# (Debian's lua-socket) for socketloop, as luajit finds it there too.
+multiarch=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 cat >"$REF/bin/luajit-ref" <<WRAP
 #!/bin/sh
 # The reference LuaJIT with luapower's modules first on the path.
-LUA_PATH="$REF/lua/?.lua;$REF/prefix/share/luajit-2.1/?.lua;\${LUA_PATH:-;}" exec "$REF/prefix/bin/luajit" "\$@"
+LUA_PATH="$REF/lua/?.lua;$REF/prefix/share/luajit-2.1/?.lua;/usr/local/share/lua/5.1/?.lua;/usr/share/lua/5.1/?.lua;/usr/share/lua/5.1/?/init.lua;\${LUA_PATH:-;}" \\
+LUA_CPATH="/usr/local/lib/lua/5.1/?.so;/usr/lib/$multiarch/lua/5.1/?.so;/usr/lib/lua/5.1/?.so;\${LUA_CPATH:-;}" \\
+exec "$REF/prefix/bin/luajit" "\$@"
 WRAP
 chmod +x "$REF/bin/luajit-ref"
 
