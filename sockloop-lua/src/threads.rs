@@ -202,6 +202,17 @@ fn lua_message(e: &mlua::Error) -> String {
     }
 }
 
+/// The text of an error the Rust half raised, for the Lua halves to raise
+/// as a string (as upstream raises): the innermost message, without
+/// mlua's wrapping and traceback.
+pub(crate) fn error_text(v: &mlua::Value) -> String {
+    match v {
+        mlua::Value::Error(e) => lua_message(e),
+        mlua::Value::String(s) => s.to_string_lossy(),
+        other => format!("{other:?}"),
+    }
+}
+
 /// A Lua error's message followed by its Lua traceback, as luajit prints
 /// an error nobody caught.
 pub(crate) fn lua_text(e: &mlua::Error) -> String {

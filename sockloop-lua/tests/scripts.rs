@@ -117,6 +117,15 @@ fn socketloop() {
     check("socketloop");
 }
 
+/// sock.lua's face: return values, types and error values (strings,
+/// sock.lua's error words and OS texts), `accept`'s and `recvnext`'s `sa`
+/// cdata, the FFI declarations, the main-thread rules (expected output
+/// from the real sock.lua).
+#[test]
+fn sock_face() {
+    check("sock_face");
+}
+
 /// Lua errors in sock threads, raised as strings by the call that ran
 /// the thread (expected output from the real sock.lua).
 #[test]
