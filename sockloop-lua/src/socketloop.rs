@@ -350,7 +350,19 @@ struct LuaServer(Server);
 
 impl UserData for LuaServer {
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
-        m.add_method("getsockname", |lua, s, ()| name3(lua, s.0.local_addr()));
+        // LuaSocket's: the port as a string.
+        m.add_method("getsockname", |lua, s, ()| {
+            ret(
+                lua,
+                s.0.local_addr().map(|sa| {
+                    (
+                        sa.ip().to_string(),
+                        sa.port().to_string(),
+                        sa.family().as_str(),
+                    )
+                }),
+            )
+        });
         m.add_method("close", |_, s, ()| {
             s.0.close();
             Ok(1)

@@ -16,7 +16,7 @@ long recv(int fd, void *buf, size_t len, int flags);
 ]]
 
 print('coro', loop.coro == loop)
-print('step, nothing waits', loop.step(0))
+print('step, nothing waits', select('#', loop.step(0)))
 
 -- A line server: each line comes back reversed; 'part' gets 'part' and
 -- a close without a line end; 'bye' closes.
@@ -33,6 +33,7 @@ local server = assert(loop.newserver('127.0.0.1', 0, function(c)
 	c:close()
 end))
 local ip, port, family = server:getsockname()
+port = tonumber(port) -- LuaSocket gives it as a string
 print('newserver', ip, port > 0, family)
 
 local function refused_port()
