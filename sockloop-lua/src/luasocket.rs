@@ -75,7 +75,7 @@ fn bad_self(method: &str, want: &str, got: &str) -> String {
 }
 
 /// `nil, err[, partial]` with LuaSocket's words; a user error raises.
-fn fail(lua: &Lua, e: &Error, partial: Option<LV>) -> mlua::Result<MultiValue> {
+pub(crate) fn fail(lua: &Lua, e: &Error, partial: Option<LV>) -> mlua::Result<MultiValue> {
     if is_user_error(e) {
         return raise(lua, e.to_string());
     }
@@ -89,7 +89,10 @@ fn fail(lua: &Lua, e: &Error, partial: Option<LV>) -> mlua::Result<MultiValue> {
 }
 
 /// `v` or `nil, err`.
-fn answer<T: IntoLuaMulti>(lua: &Lua, r: sockloop::Result<T>) -> mlua::Result<MultiValue> {
+pub(crate) fn answer<T: IntoLuaMulti>(
+    lua: &Lua,
+    r: sockloop::Result<T>,
+) -> mlua::Result<MultiValue> {
     match r {
         Ok(v) => v.into_lua_multi(lua),
         Err(e) => fail(lua, &e, None),

@@ -11,8 +11,8 @@ use mlua::{AnyUserData, Function, IntoLua, Lua, MultiValue, Table, UserData, Use
 use sockloop::socketloop::{self as sl, ASocket, Server};
 use sockloop::Tcp;
 
-use crate::luasocket::{sock_object, LuaASocket, TcpObj};
-use crate::socket::{bad, in_thread, ret, soft, PortArg};
+use crate::luasocket::{answer, fail, sock_object, LuaASocket, TcpObj};
+use crate::socket::{bad, in_thread, PortArg};
 use crate::threads::raise;
 
 /// An [`ASocket`] as a Lua async socket (for values crossing from Rust).
@@ -142,14 +142,11 @@ pub(crate) fn asocket_extras(lua: &Lua, t: &Table) -> mlua::Result<()> {
                         _ => return Ok(r),
                     };
                     if let Err(e) = waited {
-                        return soft(&lua, e, None);
+                        return fail(&lua, &e, None);
                     }
                     if exp.is_some_and(|t| sockloop::clock() >= t) {
-                        return soft(
-                            &lua,
-                            sockloop::Error::from(sockloop::ErrorKind::Timeout),
-                            None,
-                        );
+                        let e = sockloop::Error::from(sockloop::ErrorKind::Timeout);
+                        return fail(&lua, &e, None);
                     }
                 }
             },
@@ -166,7 +163,7 @@ impl UserData for LuaServer {
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
         m.add_method("getsockname", |lua, s, ()| {
             let r = s.0.local_addr();
-            ret(
+            answer(
                 lua,
                 r.map(|sa| (sa.ip().to_string(), sa.port(), sa.family().as_str())),
             )
@@ -191,7 +188,7 @@ pub(crate) fn loop_core(lua: &Lua) -> mlua::Result<Table> {
     t.set(
         "tcp",
         lua.create_function(|lua, (ip, port): (Option<String>, Option<PortArg>)| {
-            ret(
+            answer(
                 lua,
                 sl::tcp(ip.as_deref(), port.map(|p| p.0)).map(LuaASocket::new),
             )
@@ -203,7 +200,7 @@ pub(crate) fn loop_core(lua: &Lua) -> mlua::Result<Table> {
             |lua, (host, port, ip, lport): (String, PortArg, Option<String>, Option<PortArg>)| async move {
                 in_thread()?;
                 let r = sl::connect(&host, port.0, ip.as_deref(), lport.map(|p| p.0)).await;
-                ret(&lua, r.map(LuaASocket::new))
+                answer(&lua, r.map(LuaASocket::new))
             },
         )?,
     )?;
@@ -238,7 +235,7 @@ pub(crate) fn loop_core(lua: &Lua) -> mlua::Result<Table> {
                 }
                 async {}
             });
-            ret(lua, r.map(LuaServer))
+            answer(lua, r.map(LuaServer))
         })?,
     )?;
     t.set(
