@@ -34,6 +34,7 @@
 mod addr;
 mod convert;
 mod luasocket;
+mod mainthread;
 mod socket;
 mod socketloop;
 mod threads;
@@ -42,6 +43,7 @@ use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value as LuaVal
 use sockloop::Thread;
 
 pub use convert::{from_value, to_value};
+pub use mainthread::run_main;
 pub use socket::{tcp_of, udp_of};
 pub use socketloop::asocket_of;
 pub use threads::LuaOutput;
@@ -65,6 +67,9 @@ const HTTP_LUA: &str = include_str!("http.lua");
 
 /// The registry key of sock.lua's `_register(co, handle)`.
 const REGISTER_KEY: &str = "sockloop_lua.register";
+
+/// sock.lua's FFI declarations (`sockaddr` and its methods, the C calls).
+const SOCK_FFI_LUA: &str = include_str!("sock_ffi.lua");
 
 /// sock.lua's Lua half (buffers, socket objects, thread bookkeeping).
 const SOCK_LUA: &str = include_str!("sock.lua");
@@ -129,6 +134,10 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
     core.set("udp", lua.create_function(socket::new_udp)?)?;
     core.set("raw", lua.create_function(socket::new_raw)?)?;
     core.set("addr", lua.create_function(addr::addr)?)?;
+    core.set(
+        "errmsg",
+        lua.create_function(|_, e: mlua::Value| Ok(threads::error_text(&e)))?,
+    )?;
     // Tokio does not expose its poller: `nil, 'not_supported'` (share the
     // driver from Rust with sockloop::reactor()/set_reactor()).
     core.set(
@@ -146,9 +155,12 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
         })?,
     )?;
     threads::register(lua, &core)?;
+    let (sockaddr, sa_tostring): (Function, Function) =
+        lua.load(SOCK_FFI_LUA).set_name("=sock_ffi.lua").call(())?;
+    lua.set_named_registry_value(addr::SOCKADDR_KEY, sockaddr)?;
+    lua.set_named_registry_value(addr::SA_TOSTRING_KEY, sa_tostring)?;
     let sock: Table = lua.load(SOCK_LUA).set_name("=sock.lua").call(core)?;
     lua.set_named_registry_value(socket::WRAP_KEY, sock.get::<Function>("_wrap")?)?;
-    lua.set_named_registry_value(addr::TOBINARY_KEY, sock.get::<Function>("_tobinary")?)?;
     lua.set_named_registry_value(REGISTER_KEY, sock.get::<Function>("_register")?)?;
     let package: Table = lua.globals().get("package")?;
     let loaded: Table = package.get("loaded")?;
@@ -299,7 +311,7 @@ fn take_stream_fd(fd: i32) -> std::io::Result<std::os::fd::OwnedFd> {
 /// ```
 pub fn newthread(lua: &Lua, f: Function, name: Option<String>) -> mlua::Result<Thread<LuaOutput>> {
     // Lua's sock.resume finds the thread by its coroutine.
-    let (co, h, t) = threads::spawn(lua, f, name)?;
+    let (co, h, t) = threads::spawn(lua, f, name, threads::Owner::Rust)?;
     let sock: Table = lua
         .globals()
         .get::<Table>("package")?

@@ -7,13 +7,14 @@
 
 use std::rc::Rc;
 
-use mlua::{AnyUserData, Function, IntoLua, Lua, MultiValue, Table, UserData, UserDataMethods};
+use mlua::{
+    AnyUserData, Function, IntoLua, IntoLuaMulti, Lua, MultiValue, Table, UserData, UserDataMethods,
+};
 use sockloop::socketloop::{self as sl, ASocket, Server};
 use sockloop::Tcp;
 
 use crate::luasocket::{answer, fail, sock_object, LuaASocket, TcpObj};
 use crate::socket::{bad, in_thread, PortArg};
-use crate::threads::raise;
 
 /// An [`ASocket`] as a Lua async socket (for values crossing from Rust).
 pub(crate) fn asocket_to_lua(lua: &Lua, a: Rc<ASocket>) -> mlua::Result<MultiValue> {
@@ -208,7 +209,10 @@ pub(crate) fn loop_core(lua: &Lua) -> mlua::Result<Table> {
         "thread",
         lua.create_function(
             |lua, (f, name, args): (Function, Option<String>, MultiValue)| {
-                crate::threads::start(lua, f, name, args)
+                match crate::threads::start(lua, f, name, args, true)? {
+                    Ok(co) => (true, co).into_lua_multi(lua),
+                    Err(text) => (false, text).into_lua_multi(lua),
+                }
             },
         )?,
     )?;
@@ -226,25 +230,22 @@ pub(crate) fn loop_core(lua: &Lua) -> mlua::Result<Table> {
                             handler.clone(),
                             name,
                             MultiValue::from_iter([c]),
+                            false,
                         )
                     });
+                    // No Lua caller to raise in: as upstream, where the
+                    // error ends the server's thread, the handler's error
+                    // goes to the main thread (the accept loop goes on).
                     if let Err(e) = started {
-                        // No Lua caller to raise in: the accept loop goes on.
-                        eprintln!("socketloop.newserver: cannot start the handler: {e}");
+                        crate::mainthread::hook_failed(format!(
+                            "socketloop.newserver: cannot start the handler: {e}"
+                        ));
                     }
                 }
                 async {}
             });
             answer(lua, r.map(LuaServer))
         })?,
-    )?;
-    t.set(
-        "start",
-        lua.create_function(|_, timeout: Option<f64>| sl::start(timeout).map_err(raise))?,
-    )?;
-    t.set(
-        "step",
-        lua.create_function(|_, timeout: Option<f64>| sl::try_step(timeout).map_err(raise))?,
     )?;
     t.set(
         "stop",

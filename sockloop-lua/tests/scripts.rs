@@ -47,7 +47,12 @@ fn run_script(name: &str) -> Result<String, String> {
             arg.set(0, path.to_string_lossy().into_owned())?;
             lua.globals().set("arg", arg)?;
             let src = std::fs::read_to_string(&path).map_err(mlua::Error::external)?;
-            lua.load(src).set_name(format!("@{name}.lua")).exec()?;
+            // As the runner runs it: the main chunk is the loop's main thread.
+            let f = lua
+                .load(src)
+                .set_name(format!("@{name}.lua"))
+                .into_function()?;
+            sockloop_lua::run_main(&lua, f, mlua::MultiValue::new())?;
             let s = out.borrow().clone();
             Ok(s)
         })();
@@ -110,6 +115,36 @@ fn sleeping_and_timers() {
 #[test]
 fn socketloop() {
     check("socketloop");
+}
+
+/// sock.lua's face: return values, types and error values (strings,
+/// sock.lua's error words and OS texts), `accept`'s and `recvnext`'s `sa`
+/// cdata, the FFI declarations, the main-thread rules (expected output
+/// from the real sock.lua).
+#[test]
+fn sock_face() {
+    check("sock_face");
+}
+
+/// Lua errors in sock threads, raised as strings by the call that ran
+/// the thread (expected output from the real sock.lua).
+#[test]
+fn thread_errors() {
+    check("thread_errors");
+}
+
+/// `sock.run` runs the loop to its end and raises f's errors (expected
+/// output from the real sock.lua).
+#[test]
+fn run_errors() {
+    check("run_errors");
+}
+
+/// Lua errors in socketloop threads and newserver handlers (expected
+/// output from the real socketloop on LuaSocket 3.1).
+#[test]
+fn socketloop_errors() {
+    check("socketloop_errors");
 }
 
 #[test]
