@@ -270,11 +270,14 @@ fn set_option(
         Err(msg) => return raise(lua, msg),
     };
     match set(&core_option(name), value) {
+        Ok(()) => 1.into_lua_multi(lua),
         Err(e) if e.kind() == ErrorKind::UnknownOption => raise(
             lua,
             bad_arg(1, "setoption", format!("unsupported option `{name}'")),
         ),
-        r => one(lua, r),
+        Err(e) if is_user_error(&e) => raise(lua, bad_arg(2, "setoption", e)),
+        // LuaSocket's words for any failure of the call itself.
+        Err(_) => (LV::Nil, "setsockopt failed").into_lua_multi(lua),
     }
 }
 
@@ -290,7 +293,8 @@ fn get_option(
             lua,
             bad_arg(1, "getoption", format!("unsupported option `{name}'")),
         ),
-        Err(e) => fail(lua, &e, None),
+        Err(e) if is_user_error(&e) => raise(lua, bad_arg(1, "getoption", e)),
+        Err(_) => (LV::Nil, "getsockopt failed").into_lua_multi(lua),
     }
 }
 
@@ -307,7 +311,7 @@ fn multicast_option(s: &socket2::Socket, name: &str, v: &LV) -> Option<Result<()
         a.parse()
             .map_err(|_| bad_arg(2, "setoption", "ip expected"))
     };
-    let io = |r: std::io::Result<()>| r.map_err(|e| Error::from(e).luasocket_str().into_owned());
+    let io = |r: std::io::Result<()>| r.map_err(|_| "setsockopt failed".to_string());
     Some(match (name, v) {
         ("ip-multicast-if", v) => match lua_text(v) {
             Some(a) => v4(&a).and_then(|ip| io(s.set_multicast_if_v4(&ip))),

@@ -2,7 +2,7 @@
 -- pcall, and counts them: a failing test no longer ends the run (upstream's
 -- `fail` calls os.exit), so one run gives the whole tally.
 --
---   cd luasocket/test && <lua> /path/to/luasocket-testclnt.lua [port]
+--   cd luasocket/test && <lua> /path/to/testclnt-harness.lua [port]
 --
 -- Works with any `socket` module: real LuaSocket (built with DEBUG=DEBUG, so
 -- that socket._DEBUG exists and send/receive return the elapsed time) or
