@@ -8,9 +8,9 @@ local core = ...
 
 local RAISE = core.RAISE
 
-local function check(first, ...)
-	if first == RAISE then error((...), 0) end
-	return first, ...
+local function check(...)
+	if (...) == RAISE then error((select(2, ...)), 0) end
+	return ...
 end
 
 local function methods(fns)
