@@ -188,6 +188,9 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
                 LuaValue::Table(objects),
             ]),
         ),
+        // LuaSocket's C core, for code that requires it directly: the same
+        // namespace (not the system's socket/core.so).
+        ("socket.core", "return require'socket'", MultiValue::new()),
         ("socket.url", URL_LUA, MultiValue::new()),
         (
             "socket.headers",
