@@ -210,6 +210,40 @@ fn core_option(name: &str) -> String {
     }
 }
 
+/// Every option name LuaSocket 3.1 has (TCP and UDP, get or set): a name
+/// sockloop's option table lacks (`bindtodevice`, `tcp-fastopen`, ...)
+/// fails as a failed `setsockopt` would, any other unknown name raises.
+const LUASOCKET_OPTIONS: &[&str] = &[
+    "bindtodevice",
+    "broadcast",
+    "dontroute",
+    "error",
+    "ip-add-membership",
+    "ip-drop-membership",
+    "ip-multicast-if",
+    "ip-multicast-loop",
+    "ip-multicast-ttl",
+    "ipv6-add-membership",
+    "ipv6-drop-membership",
+    "ipv6-multicast-hops",
+    "ipv6-multicast-loop",
+    "ipv6-unicast-hops",
+    "ipv6-v6only",
+    "keepalive",
+    "linger",
+    "recv-buffer-size",
+    "reuseaddr",
+    "reuseport",
+    "send-buffer-size",
+    "tcp-defer-accept",
+    "tcp-fastopen",
+    "tcp-fastopen-connect",
+    "tcp-keepcnt",
+    "tcp-keepidle",
+    "tcp-keepintvl",
+    "tcp-nodelay",
+];
+
 /// `setoption`'s value: LuaSocket's `linger` table `{on =, timeout =}`,
 /// or a boolean/number/string.
 fn option_value(name: &str, v: LV) -> Result<OptValue, String> {
@@ -271,11 +305,15 @@ fn set_option(
     };
     match set(&core_option(name), value) {
         Ok(()) => 1.into_lua_multi(lua),
-        Err(e) if e.kind() == ErrorKind::UnknownOption => raise(
-            lua,
-            bad_arg(1, "setoption", format!("unsupported option `{name}'")),
-        ),
-        Err(e) if is_user_error(&e) => raise(lua, bad_arg(2, "setoption", e)),
+        Err(e) if e.kind() == ErrorKind::UnknownOption && !LUASOCKET_OPTIONS.contains(&name) => {
+            raise(
+                lua,
+                bad_arg(1, "setoption", format!("unsupported option `{name}'")),
+            )
+        }
+        Err(e) if is_user_error(&e) && e.kind() != ErrorKind::UnknownOption => {
+            raise(lua, bad_arg(2, "setoption", e))
+        }
         // LuaSocket's words for any failure of the call itself.
         Err(_) => (LV::Nil, "setsockopt failed").into_lua_multi(lua),
     }
@@ -289,11 +327,15 @@ fn get_option(
 ) -> mlua::Result<MultiValue> {
     match get(&core_option(name)) {
         Ok(v) => option_to_lua(lua, name, v).map(|v| MultiValue::from_iter([v])),
-        Err(e) if e.kind() == ErrorKind::UnknownOption => raise(
-            lua,
-            bad_arg(1, "getoption", format!("unsupported option `{name}'")),
-        ),
-        Err(e) if is_user_error(&e) => raise(lua, bad_arg(1, "getoption", e)),
+        Err(e) if e.kind() == ErrorKind::UnknownOption && !LUASOCKET_OPTIONS.contains(&name) => {
+            raise(
+                lua,
+                bad_arg(1, "getoption", format!("unsupported option `{name}'")),
+            )
+        }
+        Err(e) if is_user_error(&e) && e.kind() != ErrorKind::UnknownOption => {
+            raise(lua, bad_arg(1, "getoption", e))
+        }
         Err(_) => (LV::Nil, "getsockopt failed").into_lua_multi(lua),
     }
 }
