@@ -292,8 +292,6 @@ macro_rules! or_soft {
     };
 }
 
-pub(crate) use with_target;
-
 pub(crate) fn opt_value(v: mlua::Value) -> mlua::Result<OptValue> {
     Ok(match v {
         mlua::Value::Boolean(b) => OptValue::Bool(b),

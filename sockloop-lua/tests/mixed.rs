@@ -435,7 +435,7 @@ fn socketloop_sockets_cross_both_ways() {
             end
             local function talk(c, msg)
                 assert(c:send(msg .. '\n'))
-                return c:receive'*l'
+                return (c:receive'*l') -- one value: receive answers three
             end
             return connect, talk"#,
         )

@@ -245,7 +245,8 @@ server:close()
     );
     assert_eq!(
         succeeded(&out),
-        "server got\thello\nclient got\tworld\nclosed?\tnil\tclosed\t\n"
+        // receive answers three values, as LuaSocket's.
+        "server got\thello\tnil\tnil\nclient got\tworld\tnil\tnil\nclosed?\tnil\tclosed\t\n"
     );
 }
 
@@ -351,4 +352,67 @@ fn an_uncaught_error_ends_the_runner_with_its_traceback() {
         );
         assert!(out.stdout.is_empty(), "{name}");
     }
+}
+
+/// The runner searches the system's Lua 5.1 directories as `luajit` does
+/// (after `LUA_PATH`/`LUA_CPATH`), exports LuaJIT's C API for the C
+/// modules found there, and serves `socket.core` itself.
+#[test]
+fn system_lua_directories_and_socket_core() {
+    let dir = std::env::temp_dir().join(format!("sockloop-lua-path-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("brought.lua"), "return 'from LUA_PATH'").unwrap();
+    let script = dir.join("paths.lua");
+    std::fs::write(
+        &script,
+        r#"for _, p in ipairs{'/usr/local/share/lua/5.1/?.lua', '/usr/share/lua/5.1/?.lua',
+	'/usr/share/lua/5.1/?/init.lua'} do
+	assert(package.path:find(p, 1, true), p)
+end
+for _, p in ipairs{'/usr/local/lib/lua/5.1/?.so', '/usr/lib/x86_64-linux-gnu/lua/5.1/?.so',
+	'/usr/lib/lua/5.1/?.so'} do
+	assert(package.cpath:find(p, 1, true), p)
+end
+print(require'brought')
+print(require'socket.core' == require'socket')
+"#,
+    )
+    .unwrap();
+    let mut cmd = runner();
+    cmd.arg(&script)
+        .env("LUA_PATH", format!("{}/?.lua;;", dir.display()));
+    let out = output(cmd);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(succeeded(&out), "from LUA_PATH\ntrue\n");
+}
+
+/// A C module a program brings (here one built now with the C compiler
+/// that built LuaJIT) loads into the runner: it exports LuaJIT's C API as
+/// the `luajit` executable does.
+#[test]
+fn c_modules_load() {
+    let dir = std::env::temp_dir().join(format!("sockloop-lua-cmod-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("cmod.c"),
+        "typedef struct lua_State lua_State;\n\
+         extern void lua_pushstring(lua_State *L, const char *s);\n\
+         int luaopen_cmod(lua_State *L) { lua_pushstring(L, \"from C\"); return 1; }\n",
+    )
+    .unwrap();
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let built = Command::new(&cc)
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(dir.join("cmod.so"))
+        .arg(dir.join("cmod.c"))
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run the C compiler {cc:?}: {e}"));
+    assert!(built.success(), "{cc} failed");
+    std::fs::write(dir.join("main.lua"), "print(require'cmod')\n").unwrap();
+    let mut cmd = runner();
+    cmd.arg(dir.join("main.lua"))
+        .env("LUA_CPATH", format!("{}/?.so;;", dir.display()));
+    let out = output(cmd);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(succeeded(&out), "from C\n");
 }

@@ -117,6 +117,15 @@ fn socketloop() {
     check("socketloop");
 }
 
+/// LuaSocket's face (`require'socket'`): values, types, error words,
+/// classes, timeouts, options, UDP, select, dns, try/protect, sinks and
+/// sources (expected output from the real LuaSocket 3.1.0, but for the
+/// port's type from `getsockname`, see the script).
+#[test]
+fn luasocket_face() {
+    check("luasocket");
+}
+
 /// sock.lua's face: return values, types and error values (strings,
 /// sock.lua's error words and OS texts), `accept`'s and `recvnext`'s `sa`
 /// cdata, the FFI declarations, the main-thread rules (expected output

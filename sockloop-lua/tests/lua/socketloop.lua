@@ -61,7 +61,7 @@ loop.newthread(function()
 	c:send'dlrow\n'
 	print('receive prefixed count', c:receive(8, 'hel'), c:receive'*l')
 	local ok, err = pcall(c.receive, c, '*x')
-	print('bad pattern', ok, tostring(err):match'invalid_argument')
+	print('bad pattern', ok, tostring(err):match'invalid receive pattern')
 
 	-- timeout: nothing comes; the partial result is empty
 	print('settimeout', c:settimeout(0.05))
