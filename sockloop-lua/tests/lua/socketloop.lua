@@ -114,8 +114,9 @@ loop.newthread(function()
 
 	-- getsocket / setsocket / .socket
 	local x = assert(loop.tcp('127.0.0.1'))
-	local s = x:getsocket()
-	print('getsocket', s:type(), s.s == x:getfd(), x.socket.s == s.s)
+	local s = x:getsocket() -- the LuaSocket object; .socket is sock's
+	print('getsocket', tostring(s):match'^tcp{' ~= nil, s:getfd() == x:getfd(),
+		x.socket.s == s:getfd(), x.socket:type())
 	local other = assert(sock.tcp())
 	assert(other:bind('127.0.0.1', 0))
 	x:setsocket(other)

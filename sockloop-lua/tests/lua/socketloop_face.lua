@@ -41,7 +41,13 @@ loop.newthread(function()
 	log(clog, 'connect', c2:connect('127.0.0.1', port))
 	log(clog, 'send', c2:send('bye\n'))
 	log(clog, 'got', c2:receive'*l')
+	log(clog, 'getsocket', type(c2:getsocket()), tostring(c2:getsocket()):match'^tcp{%a+}')
 	c2:close()
+	-- A closed port: nil and LuaSocket's words.
+	local t = loop.tcp('127.0.0.1', 0)
+	local _, dead = t:getsockname()
+	t:close()
+	log(clog, 'connect refused', loop.connect('127.0.0.1', dead))
 end)
 loop.start(1)
 for i, hlog in ipairs(slog) do
