@@ -165,18 +165,12 @@ struct LuaServer(Server);
 
 impl UserData for LuaServer {
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
-        // LuaSocket's: the port as a string.
+        // The port as a number, as the TCP objects' (see PORTING.md).
         m.add_method("getsockname", |lua, s, ()| {
             let r = s.0.local_addr();
             answer(
                 lua,
-                r.map(|sa| {
-                    (
-                        sa.ip().to_string(),
-                        sa.port().to_string(),
-                        sa.family().as_str(),
-                    )
-                }),
+                r.map(|sa| (sa.ip().to_string(), sa.port(), sa.family().as_str())),
             )
         });
         m.add_method("close", |_, s, ()| {

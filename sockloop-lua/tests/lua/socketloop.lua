@@ -33,7 +33,7 @@ local server = assert(loop.newserver('127.0.0.1', 0, function(c)
 	c:close()
 end))
 local ip, port, family = server:getsockname()
-port = tonumber(port) -- LuaSocket gives it as a string
+port = tonumber(port) -- (a string in LuaSocket 3.1.0)
 print('newserver', ip, port > 0, family)
 
 local function refused_port()
