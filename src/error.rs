@@ -331,6 +331,54 @@ fn kind_from_errno(errno: i32) -> Option<ErrorKind> {
     }
 }
 
+/// The errno a kind made without one stands for, for its OS text
+/// ([`Error::luasocket_str`]); the reverse of [`kind_from_errno`] for the
+/// kinds LuaSocket reports with `strerror`.
+#[cfg(target_os = "linux")]
+fn errno_of(kind: ErrorKind) -> Option<i32> {
+    use ErrorKind::*;
+    Some(match kind {
+        MessageTooLong => 90,
+        AddressFamilyNotSupported => 97,
+        AddressNotAvailable => 99,
+        NetworkUnreachable => 101,
+        NoBufferSpace => 105,
+        NotConnected => 107,
+        HostUnreachable => 113,
+        _ => return None,
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn errno_of(_kind: ErrorKind) -> Option<i32> {
+    None
+}
+
+/// `strerror(errno)`: the OS text without std's ` (os error N)`.
+fn os_text(errno: i32) -> String {
+    let text = io::Error::from_raw_os_error(errno).to_string();
+    match text.rfind(" (os error ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}
+
+/// A resolver message (glibc's `gai_strerror` text, as sock.lua reports
+/// it) in LuaSocket's words (its `socket_gaistrerror`); other text as is.
+fn gai_words(text: &str) -> &str {
+    match text {
+        "Name or service not known" => "host or service not provided, or not known",
+        "Temporary failure in name resolution" => "temporary failure in name resolution",
+        "Non-recoverable failure in name resolution" => {
+            "non-recoverable failure in name resolution"
+        }
+        "Bad value for ai_flags" => "invalid value for ai_flags",
+        "Memory allocation failure" => "memory allocation failure",
+        "Servname not supported for ai_socktype" => "service not supported for socket type",
+        other => other,
+    }
+}
+
 /// A sockloop error: a kind with its normalized Lua name, an optional
 /// message, the bytes moved before the failure and the OS error number.
 ///
@@ -573,9 +621,13 @@ impl Error {
     /// The upstream string for this error, for code that compares the
     /// strings of LuaSocket or Copas.
     ///
-    /// LuaSocket's word: `"closed"` for a peer close, reset or abort,
-    /// `"connection refused"`, `"address already in use"`,
-    /// `"permission denied"`, `"timeout"`, ...
+    /// LuaSocket's word, as LuaSocket 3.1 builds it: `"closed"` for a peer
+    /// close, reset, abort or broken pipe; `"timeout"`; `"connection
+    /// refused"`; `"address already in use"`; `"already connected"`;
+    /// `"permission denied"` (`EACCES`); the resolver's failures in
+    /// LuaSocket's words (`"host or service not provided, or not known"`,
+    /// ...); for any other OS error the OS text (`strerror`, e.g.
+    /// `"Network is unreachable"`), as LuaSocket gives it.
     ///
     /// Copas' exact string for every error of its primitives
     /// ([`copas`](crate::copas)): `"timeout"`, `"destroyed"`,
@@ -590,7 +642,11 @@ impl Error {
     /// ```
     /// use sockloop::{Error, ErrorKind};
     /// assert_eq!(Error::new(ErrorKind::ConnectionReset).luasocket_str(), "closed");
+    /// assert_eq!(Error::new(ErrorKind::BrokenPipe).luasocket_str(), "closed");
     /// assert_eq!(Error::new(ErrorKind::ConnectionRefused).luasocket_str(), "connection refused");
+    /// # #[cfg(target_os = "linux")]
+    /// assert_eq!(Error::from_os(101).luasocket_str(), "Network is unreachable"); // ENETUNREACH
+    /// assert_eq!(Error::new(ErrorKind::LineTooLong).luasocket_str(), "line too long");
     ///
     /// use sockloop::copas::{Timer, TimerOptions};
     /// let timer = Timer::new(TimerOptions::default(), |_: &Timer| ())?;
@@ -611,13 +667,16 @@ impl Error {
             Timeout => "timeout",
             ConnectionRefused => "connection refused",
             AddressInUse => "address already in use",
-            AccessDenied => "permission denied",
-            NotConnected => "socket is not connected",
             AlreadyConnected => "already connected",
-            HostUnreachable => "host is unreachable",
-            NetworkUnreachable => "network is unreachable",
-            AddressNotAvailable => "address not available",
-            _ => return Cow::Owned(self.name().replace('_', " ")),
+            // EPERM shares the kind; LuaSocket gives its OS text.
+            AccessDenied if matches!(self.inner.os, None | Some(13)) => "permission denied",
+            Lookup => return Cow::Borrowed(gai_words(self.name())),
+            kind => {
+                return match self.inner.os.or_else(|| errno_of(kind)) {
+                    Some(errno) => Cow::Owned(os_text(errno)),
+                    None => Cow::Owned(self.name().replace('_', " ")),
+                }
+            }
         })
     }
 

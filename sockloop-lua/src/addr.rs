@@ -3,15 +3,16 @@
 
 #![forbid(unsafe_code)]
 
-use std::net::IpAddr;
-
 use mlua::{Lua, MultiValue, UserData, UserDataFields, UserDataMethods};
 use sockloop::{AddrInfo, Hints, SockAddr};
 
 use crate::socket::{bad, ret};
 
-/// The registry key of sock.lua's bytes-to-cdata helper.
-pub(crate) const TOBINARY_KEY: &str = "sockloop_lua.tobinary";
+/// The registry key of the `sockaddr` cdata constructor (`sock_ffi.lua`).
+pub(crate) const SOCKADDR_KEY: &str = "sockloop_lua.sockaddr";
+
+/// The registry key of `sockaddr:tostring()` (`sock_ffi.lua`).
+pub(crate) const SA_TOSTRING_KEY: &str = "sockloop_lua.sa_tostring";
 
 /// An address list and a position in it: `ai` of sock.lua (`ai:next()`
 /// moves along the same list).
@@ -21,13 +22,22 @@ pub(crate) struct LuaAddrInfo {
     pub(crate) i: usize,
 }
 
-/// A socket address (`sa`).
-#[derive(Clone)]
-pub(crate) struct LuaSockAddr(pub(crate) SockAddr);
-
-/// An IP address (`ip`).
-#[derive(Clone)]
-pub(crate) struct LuaIp(pub(crate) IpAddr);
+/// A socket address as sock.lua gives it: a `sockaddr` cdata (with its
+/// `port()`, `addr()`, `tostring()` methods).
+pub(crate) fn sa_to_lua(lua: &Lua, sa: &SockAddr) -> mlua::Result<mlua::Value> {
+    let make: mlua::Function = lua.named_registry_value(SOCKADDR_KEY)?;
+    let (ip, scope) = match sa.socket_addr() {
+        Some(std::net::SocketAddr::V4(a)) => (a.ip().octets().to_vec(), 0),
+        Some(std::net::SocketAddr::V6(a)) => (a.ip().octets().to_vec(), a.scope_id()),
+        None => (Vec::new(), 0),
+    };
+    make.call((
+        sa.family().as_str(),
+        sa.port(),
+        lua.create_string(&ip)?,
+        scope,
+    ))
+}
 
 fn flag_list(flags: &mut sockloop::Flags, af: &str) -> mlua::Result<()> {
     for f in af.split([' ', ',', '|']).filter(|f| !f.is_empty()) {
@@ -154,7 +164,7 @@ impl LuaAddrInfo {
 
 impl UserData for LuaAddrInfo {
     fn add_fields<F: UserDataFields<Self>>(f: &mut F) {
-        f.add_field_method_get("addr", |_, a| Ok(LuaSockAddr(a.entry()?.addr())));
+        f.add_field_method_get("addr", |lua, a| sa_to_lua(lua, &a.entry()?.addr()));
     }
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
         m.add_method("free", |_, _, ()| Ok(()));
@@ -181,32 +191,11 @@ impl UserData for LuaAddrInfo {
         m.add_method("family", |_, a, ()| Ok(a.entry()?.family().as_str()));
         m.add_method("protocol", |_, a, ()| Ok(a.entry()?.protocol().as_str()));
         m.add_method("name", |_, a, ()| Ok(a.entry()?.name().map(str::to_string)));
-        m.add_method("tostring", |_, a, ()| Ok(a.entry()?.addr().to_string()));
-    }
-}
-
-impl UserData for LuaSockAddr {
-    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
-        m.add_method("family", |_, a, ()| Ok(a.0.family().as_str()));
-        m.add_method("port", |_, a, ()| Ok(a.0.port()));
-        m.add_method("tostring", |_, a, ()| Ok(a.0.to_string()));
-        m.add_method("addr", |_, a, ()| Ok(LuaIp(a.0.ip())));
-        m.add_meta_method("__tostring", |_, a, ()| Ok(a.0.to_string()));
-    }
-}
-
-impl UserData for LuaIp {
-    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
-        m.add_method("tostring", |_, a, ()| Ok(a.0.to_string()));
-        // `uint8_t[4|16], 4|16`: sock.lua's half makes the cdata.
-        m.add_method("tobinary", |lua, a, ()| {
-            let b = match a.0 {
-                IpAddr::V4(v) => v.octets().to_vec(),
-                IpAddr::V6(v) => v.octets().to_vec(),
-            };
-            let f: mlua::Function = lua.named_registry_value(TOBINARY_KEY)?;
-            f.call::<MultiValue>(lua.create_string(&b)?)
+        // As sock.lua: its sockaddr's `tostring()`.
+        m.add_method("tostring", |lua, a, ()| {
+            let sa = sa_to_lua(lua, &a.entry()?.addr())?;
+            let f: mlua::Function = lua.named_registry_value(SA_TOSTRING_KEY)?;
+            f.call::<mlua::Value>(sa)
         });
-        m.add_meta_method("__tostring", |_, a, ()| Ok(a.0.to_string()));
     }
 }

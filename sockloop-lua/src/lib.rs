@@ -10,7 +10,8 @@
 //!
 //! * [`new_lua`] makes the Lua state with `sock` installed;
 //!   `cargo run -p sockloop-lua -- script.lua [args]` runs a whole
-//!   program on it.
+//!   program on it, its main chunk as the loop's main thread
+//!   ([`run_main`]), so what the program sees is what upstream gives it.
 //! * [`newthread`] makes a Lua function a sockloop thread from Rust;
 //!   [`to_value`]/[`from_value`] move values across; [`tcp_of`] gives Rust
 //!   the [`sockloop::Tcp`] of a Lua socket, and a `Tcp` (or `Rc<Tcp>`)
@@ -33,29 +34,43 @@
 
 mod addr;
 mod convert;
+mod luasocket;
+mod mainthread;
 mod socket;
 mod socketloop;
 mod threads;
 
-use mlua::{Function, Lua, LuaOptions, StdLib, Table};
+use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value as LuaValue};
 use sockloop::Thread;
 
 pub use convert::{from_value, to_value};
+pub use mainthread::run_main;
 pub use socket::{tcp_of, udp_of};
 pub use socketloop::asocket_of;
 pub use threads::LuaOutput;
 
 /// socketloop's Lua half, over [`socketloop::loop_core`].
 const SOCKETLOOP_LUA: &str = include_str!("socketloop.lua");
-/// LuaSocket's `socket` namespace, Lua half (`try`, `newtry`, `protect`).
+/// LuaSocket's TCP and UDP object methods, Lua half (luasocket.rs is the
+/// Rust half).
+const OBJECTS_LUA: &str = include_str!("objects.lua");
+/// LuaSocket's `socket` namespace, Lua half (`try`, `newtry`, `protect`,
+/// sinks and sources).
 const SOCKET_LUA: &str = include_str!("socket.lua");
-/// A small `ltn12` (sinks, sources, pumps) for `socket.http`.
+/// LuaSocket's `socket.url`.
+const URL_LUA: &str = include_str!("url.lua");
+/// LuaSocket's `socket.headers`.
+const HEADERS_LUA: &str = include_str!("headers.lua");
+/// LTN12: filters, sources, sinks, pumps.
 const LTN12_LUA: &str = include_str!("ltn12.lua");
 /// A small `socket.http` client, enough for socketloop's example.
 const HTTP_LUA: &str = include_str!("http.lua");
 
 /// The registry key of sock.lua's `_register(co, handle)`.
 const REGISTER_KEY: &str = "sockloop_lua.register";
+
+/// sock.lua's FFI declarations (`sockaddr` and its methods, the C calls).
+const SOCK_FFI_LUA: &str = include_str!("sock_ffi.lua");
 
 /// sock.lua's Lua half (buffers, socket objects, thread bookkeeping).
 const SOCK_LUA: &str = include_str!("sock.lua");
@@ -81,7 +96,8 @@ pub fn new_lua() -> mlua::Result<Lua> {
     Ok(lua)
 }
 
-/// One of the bridge's two `unsafe` spots (the other: `take_stream_fd`).
+/// One of the bridge's three `unsafe` spots (the others: `dup_socket_fd`,
+/// `take_stream_fd`).
 #[allow(unsafe_code)]
 fn new_state_with_ffi() -> Lua {
     // SAFETY: mlua calls a state with the `ffi` (and `debug`) library
@@ -119,6 +135,10 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
     core.set("udp", lua.create_function(socket::new_udp)?)?;
     core.set("raw", lua.create_function(socket::new_raw)?)?;
     core.set("addr", lua.create_function(addr::addr)?)?;
+    core.set(
+        "errmsg",
+        lua.create_function(|_, e: mlua::Value| Ok(threads::error_text(&e)))?,
+    )?;
     // Tokio does not expose its poller: `nil, 'not_supported'` (share the
     // driver from Rust with sockloop::reactor()/set_reactor()).
     core.set(
@@ -136,35 +156,115 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
         })?,
     )?;
     threads::register(lua, &core)?;
+    let (sockaddr, sa_tostring): (Function, Function) =
+        lua.load(SOCK_FFI_LUA).set_name("=sock_ffi.lua").call(())?;
+    lua.set_named_registry_value(addr::SOCKADDR_KEY, sockaddr)?;
+    lua.set_named_registry_value(addr::SA_TOSTRING_KEY, sa_tostring)?;
     let sock: Table = lua.load(SOCK_LUA).set_name("=sock.lua").call(core)?;
     lua.set_named_registry_value(socket::WRAP_KEY, sock.get::<Function>("_wrap")?)?;
-    lua.set_named_registry_value(addr::TOBINARY_KEY, sock.get::<Function>("_tobinary")?)?;
     lua.set_named_registry_value(REGISTER_KEY, sock.get::<Function>("_register")?)?;
     let package: Table = lua.globals().get("package")?;
     let loaded: Table = package.get("loaded")?;
     loaded.set("sock", sock)?;
+    // LuaSocket's objects (also socketloop's async sockets) exist before
+    // any module is required.
+    let objects: Table = lua
+        .load(OBJECTS_LUA)
+        .set_name("=objects.lua")
+        .call(luasocket::objects_core(lua)?)?;
+    let headers_lookup =
+        lua.create_function(|_, name: String| Ok(sockloop::luasocket::headers::lookup(&name)))?;
     let preload: Table = package.get("preload")?;
     let modules = [
         (
             "socketloop",
             SOCKETLOOP_LUA,
-            Some(socketloop::loop_core(lua)?),
+            MultiValue::from_iter([LuaValue::Table(socketloop::loop_core(lua)?)]),
         ),
-        ("socket", SOCKET_LUA, Some(socketloop::socket_core(lua)?)),
-        ("ltn12", LTN12_LUA, None),
-        ("socket.http", HTTP_LUA, None),
+        (
+            "socket",
+            SOCKET_LUA,
+            MultiValue::from_iter([
+                LuaValue::Table(luasocket::socket_core(lua)?),
+                LuaValue::Table(objects),
+            ]),
+        ),
+        // LuaSocket's C core, for code that requires it directly: the same
+        // namespace (not the system's socket/core.so).
+        ("socket.core", "return require'socket'", MultiValue::new()),
+        ("socket.url", URL_LUA, MultiValue::new()),
+        (
+            "socket.headers",
+            HEADERS_LUA,
+            MultiValue::from_iter([LuaValue::Function(headers_lookup)]),
+        ),
+        ("ltn12", LTN12_LUA, MultiValue::new()),
+        ("socket.http", HTTP_LUA, MultiValue::new()),
     ];
-    for (name, src, core) in modules {
+    for (name, src, args) in modules {
         let chunkname = format!("={name}.lua");
         let loader = lua.create_function(move |lua, ()| {
             lua.load(src)
                 .set_name(chunkname.as_str())
-                .call::<mlua::Value>(core.clone())
+                .call::<LuaValue>(args.clone())
         })?;
         preload.set(name, loader)?;
-        loaded.set(name, mlua::Value::Nil)?;
+        loaded.set(name, LuaValue::Nil)?;
+    }
+    add_system_paths(&package)?;
+    Ok(())
+}
+
+/// Where `luajit` looks for Lua 5.1 modules besides the current
+/// directory: the system's Lua 5.1 directories, so modules a program
+/// brings from its distribution (`lua-*` packages, luarocks' trees) load
+/// as they do under `luajit`.
+const SYSTEM_LUA_PATH: &[&str] = &[
+    "/usr/local/share/lua/5.1/?.lua",
+    "/usr/local/share/lua/5.1/?/init.lua",
+    "/usr/local/lib/lua/5.1/?.lua",
+    "/usr/local/lib/lua/5.1/?/init.lua",
+    "/usr/share/lua/5.1/?.lua",
+    "/usr/share/lua/5.1/?/init.lua",
+];
+const SYSTEM_LUA_CPATH: &[&str] = &[
+    "/usr/local/lib/lua/5.1/?.so",
+    "/usr/lib/x86_64-linux-gnu/lua/5.1/?.so",
+    "/usr/lib/lua/5.1/?.so",
+    "/usr/local/lib/lua/5.1/loadall.so",
+];
+
+/// Appends the [`SYSTEM_LUA_PATH`] and [`SYSTEM_LUA_CPATH`] entries that
+/// `package.path`/`package.cpath` lack (`LUA_PATH`/`LUA_CPATH` still come
+/// first when set, as under `luajit`).
+fn add_system_paths(package: &Table) -> mlua::Result<()> {
+    for (key, dirs) in [("path", SYSTEM_LUA_PATH), ("cpath", SYSTEM_LUA_CPATH)] {
+        let mut path: String = package.get(key)?;
+        for dir in dirs {
+            if !path.split(';').any(|p| p == *dir) {
+                if !path.is_empty() && !path.ends_with(';') {
+                    path.push(';');
+                }
+                path.push_str(dir);
+            }
+        }
+        package.set(key, path)?;
     }
     Ok(())
+}
+
+/// A duplicate of the open descriptor `fd` (LuaSocket's `setfd` adopts
+/// one this way; the original stays with its owner).
+#[allow(unsafe_code)]
+fn dup_socket_fd(fd: i32) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::BorrowedFd;
+    if fd < 0 {
+        return Err(std::io::Error::from_raw_os_error(9)); // EBADF
+    }
+    // SAFETY: the borrow lasts for this statement only (no Lua code runs
+    // meanwhile) and only duplicates the descriptor; one that is not open
+    // makes the duplication fail with EBADF.
+    unsafe { BorrowedFd::borrow_raw(fd) }.try_clone_to_owned()
 }
 
 /// Takes over the descriptor `fd` of a stream socket, as socketloop's
@@ -172,14 +272,8 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
 /// caller must not close it again (as upstream).
 #[allow(unsafe_code)]
 fn take_stream_fd(fd: i32) -> std::io::Result<std::os::fd::OwnedFd> {
-    use std::os::fd::{BorrowedFd, FromRawFd, OwnedFd};
-    if fd < 0 {
-        return Err(std::io::Error::from_raw_os_error(9)); // EBADF
-    }
-    // SAFETY: the borrow lasts for this statement only (no Lua code runs
-    // meanwhile) and only duplicates the descriptor; one that is not open
-    // makes the duplication fail with EBADF.
-    let dup = unsafe { BorrowedFd::borrow_raw(fd) }.try_clone_to_owned()?;
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let dup = dup_socket_fd(fd)?;
     if socket2::SockRef::from(&dup).r#type()? != socket2::Type::STREAM {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
@@ -221,7 +315,7 @@ fn take_stream_fd(fd: i32) -> std::io::Result<std::os::fd::OwnedFd> {
 /// ```
 pub fn newthread(lua: &Lua, f: Function, name: Option<String>) -> mlua::Result<Thread<LuaOutput>> {
     // Lua's sock.resume finds the thread by its coroutine.
-    let (co, h, t) = threads::spawn(lua, f, name)?;
+    let (co, h, t) = threads::spawn(lua, f, name, threads::Owner::Rust)?;
     let sock: Table = lua
         .globals()
         .get::<Table>("package")?

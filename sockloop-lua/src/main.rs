@@ -15,7 +15,12 @@ fn main() -> ExitCode {
     match run(&script, args.collect()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("sockloop-lua: {e}");
+            // As luajit: the message and its Lua traceback.
+            let text = match &e {
+                mlua::Error::RuntimeError(m) => m.clone(),
+                other => other.to_string(),
+            };
+            eprintln!("sockloop-lua: {text}");
             ExitCode::FAILURE
         }
     }
@@ -30,11 +35,15 @@ fn run(script: &str, args: Vec<String>) -> mlua::Result<()> {
     }
     lua.globals().set("arg", arg)?;
     let chunk = std::fs::read(script).map_err(mlua::Error::external)?;
-    lua.load(chunk)
+    let f = lua
+        .load(chunk)
         .set_name(format!("@{script}"))
-        .call::<()>(mlua::MultiValue::from_iter(
-            args.into_iter()
-                .map(|a| lua.create_string(a).map(mlua::Value::String))
-                .collect::<mlua::Result<Vec<_>>>()?,
-        ))
+        .into_function()?;
+    let args = args
+        .into_iter()
+        .map(|a| lua.create_string(a).map(mlua::Value::String))
+        .collect::<mlua::Result<mlua::MultiValue>>()?;
+    // The main chunk runs as the loop's main thread (LuaSocket code blocks
+    // in it as written).
+    sockloop_lua::run_main(&lua, f, args)
 }

@@ -10,7 +10,6 @@ local unpack = unpack or table.unpack
 local function pack(...) return {n = select('#', ...), ...} end
 
 sock.clock = core.clock
-sock.addr = core.addr
 
 -- ===== sockets =====
 
@@ -27,16 +26,31 @@ local function wrap(h)
 end
 sock._wrap = wrap
 
--- ip:tobinary()'s cdata from the address bytes.
-function sock._tobinary(s)
-	local b = ffi.new('uint8_t[?]', #s)
-	ffi.copy(b, s, #s)
-	return b, #s
+-- An error of the Rust half raised as sock.lua raises: a string (mlua's
+-- errors are userdata), at a line of sock.lua.
+local errmsg = core.errmsg
+local function rethrow(ok, ...)
+	if ok then return ... end
+	local e = ...
+	if type(e) ~= 'userdata' then error(e, 0) end
+	error(errmsg(e), 1)
 end
 
-function sock.tcp(family, protocol) return core.tcp(family, protocol) end
-function sock.udp(family, protocol) return core.udp(family, protocol) end
-function sock.raw(family, protocol) return core.raw(family, protocol) end
+-- Calls the Rust half's method `m` of socket object `self`.
+local function call(self, m, ...)
+	local h = self._h
+	return rethrow(pcall(h[m], h, ...))
+end
+
+-- A Rust half's function whose errors are raised as strings.
+local function raising(f)
+	return function(...) return rethrow(pcall(f, ...)) end
+end
+
+sock.tcp = raising(core.tcp)
+sock.udp = raising(core.udp)
+sock.raw = raising(core.raw)
+sock.addr = raising(core.addr)
 
 -- A string from `s|buf, [len]`.
 local function bytes(buf, len)
@@ -58,16 +72,21 @@ local function cbuf(buf, maxlen)
 end
 
 for _, class in ipairs{tcp, udp, raw} do
-	function class:type() return self._h:type() end
-	function class:family() return self._h:family() end
-	function class:protocol() return self._h:protocol() end
-	function class:close() return self._h:close() end
-	function class:closed() return self._h:closed() end
-	function class:bind(host, port, af) return self._h:bind(host, port, af) end
-	function class:setopt(opt, val) return self._h:setopt(opt, val) end
-	function class:getopt(opt) return self._h:getopt(opt) end
-	function class:local_addr() return self._h:local_addr() end
-	function class:remote_addr() return self._h:remote_addr() end
+	function class:type() return call(self, 'type') end
+	function class:family() return call(self, 'family') end
+	function class:protocol() return call(self, 'protocol') end
+	-- As sock.lua: `s.s` is gone once closed; closing again is `true`.
+	local function closed(self, ...)
+		self.s = nil
+		return ...
+	end
+	function class:close() return closed(self, call(self, 'close')) end
+	function class:closed() return call(self, 'closed') end
+	function class:bind(host, port, af) return call(self, 'bind', host, port, af) end
+	function class:setopt(opt, val) return call(self, 'setopt', opt, val) end
+	function class:getopt(opt) return call(self, 'getopt', opt) end
+	function class:local_addr() return call(self, 'local_addr') end
+	function class:remote_addr() return call(self, 'remote_addr') end
 	-- `...` are bind's arguments (`host, port, af`): the local address to
 	-- bind to first, as upstream binds before ConnectEx.
 	function class:connect(host, port, expires, af, ...)
@@ -75,17 +94,17 @@ for _, class in ipairs{tcp, udp, raw} do
 			local ok, err = self:bind(...)
 			if not ok then return nil, err end
 		end
-		return self._h:connect(host, port, expires, af)
+		return call(self, 'connect', host, port, expires, af)
 	end
 	function class:recv(buf, maxlen, expires)
 		cbuf(buf, maxlen)
-		local s, err = self._h:recv(maxlen, expires)
+		local s, err = call(self, 'recv', maxlen, expires)
 		if not s then return nil, err end
 		ffi.copy(buf, s, #s)
 		return #s
 	end
 	function class:send(buf, len, expires)
-		return self._h:send(bytes(buf, len), expires)
+		return call(self, 'send', bytes(buf, len), expires)
 	end
 end
 
@@ -94,23 +113,25 @@ function tcp:listen(backlog, host, port, af)
 		backlog, host, port, af = nil, backlog, host, port
 	end
 	if backlog == 1/0 then backlog = nil end
-	return self._h:listen(backlog, host, port, af)
+	return call(self, 'listen', backlog, host, port, af)
 end
 
+-- The client socket and the peer's `sa`, as sock.lua; the client also
+-- has sock.lua's Windows fields (addresses as strings, ports).
 function tcp:accept(expires)
-	local c, err = self._h:accept(expires)
-	if not c then return nil, err end
-	local ra, la = c._h:remote_addr(), c._h:local_addr()
-	if ra then c.remote_addr, c.remote_port = ra:addr():tostring(), ra:port() end
+	local c, sa = call(self, 'accept', expires)
+	if not c then return nil, sa end
+	local la = c._h:local_addr()
+	if sa then c.remote_addr, c.remote_port = sa:addr():tostring(), sa:port() end
 	if la then c.local_addr, c.local_port = la:addr():tostring(), la:port() end
-	return c
+	return c, sa
 end
 
-function tcp:shutdown(how, expires) return self._h:shutdown(how, expires) end
+function tcp:shutdown(how, expires) return call(self, 'shutdown', how, expires) end
 
 function tcp:recvn(buf, len, expires)
 	cbuf(buf, len)
-	local s, err, p = self._h:recvn(len, expires)
+	local s, err, p = call(self, 'recvn', len, expires)
 	if not s then
 		ffi.copy(buf, p, #p)
 		return nil, err, #p
@@ -126,7 +147,7 @@ local function tobuf(s)
 end
 
 function tcp:recvall(expires)
-	local s, err, p = self._h:recvall(expires)
+	local s, err, p = call(self, 'recvall', expires)
 	if not s then
 		local buf, len = tobuf(p)
 		return nil, err, buf, len
@@ -134,29 +155,31 @@ function tcp:recvall(expires)
 	return tobuf(s)
 end
 
+-- glue.buffer_reader over recvall's buffer: `read(buf, sz) -> n`, then
+-- `nil, 'eof'`; `nil, err` from every call when recvall failed.
 function tcp:recvall_read(expires)
-	local buf, len = self:recvall(expires)
-	if not buf then return nil, len end
-	local s, i = ffi.string(buf, len), 1
-	return function(rbuf, sz)
-		if not rbuf then return nil end
-		local n = math.min(sz, #s - i + 1)
-		ffi.copy(rbuf, s:sub(i, i + n - 1), n)
-		i = i + n
-		return n
+	local p, n = self:recvall(expires)
+	return function(buf, sz)
+		if p == nil then return p, n end
+		sz = math.min(n, sz)
+		if sz == 0 then return nil, 'eof' end
+		ffi.copy(buf, p, sz)
+		p = p + sz
+		n = n - sz
+		return sz
 	end
 end
 
 for _, class in ipairs{udp, raw} do
 	function class:sendto(host, port, buf, len, expires, af)
-		return self._h:sendto(host, port, bytes(buf, len), expires, af)
+		return call(self, 'sendto', host, port, bytes(buf, len), expires, af)
 	end
 
 	-- `len` is the datagram's length: with the 'trunc' flag it can exceed
 	-- `maxlen` (only `maxlen` bytes are stored).
 	function class:recvnext(buf, maxlen, expires, flags)
 		cbuf(buf, maxlen)
-		local s, sa, len = self._h:recvnext(maxlen, expires, flags)
+		local s, sa, len = call(self, 'recvnext', maxlen, expires, flags)
 		if not s then return nil, sa end
 		ffi.copy(buf, s, #s)
 		return len, sa
@@ -176,17 +199,25 @@ local function handle(co)
 	return h
 end
 sock._handle = handle
+sock._loop_call = raising(core.loop_call)
 function sock._register(co, h) handles[co] = h end
 
 function sock.newthread(f, name)
-	local co, h = core.newthread(f, name)
+	local co, h = rethrow(pcall(core.newthread, f, name))
 	handles[co] = h
 	return co
 end
 
-function sock.resume(co, ...) return core.resume(handle(co), ...) end
-function sock.suspend(...) return core.suspend(...) end
-function sock.transfer(co, ...) return core.transfer(handle(co), ...) end
+-- `true, values...` or `false, err`: a thread's error is raised as a
+-- string, with its traceback, as upstream raises it.
+local function checked(ok, ...)
+	if ok then return ... end
+	error((...), 0)
+end
+
+function sock.resume(co, ...) return checked(rethrow(pcall(core.resume, handle(co), ...))) end
+sock.suspend = raising(core.suspend)
+function sock.transfer(co, ...) return checked(rethrow(pcall(core.transfer, handle(co), ...))) end
 
 function sock.thread(f, ...)
 	local co = sock.newthread(f)
@@ -199,7 +230,7 @@ function sock.currentthread()
 end
 
 function sock.onthreadfinish(co, f)
-	core.onthreadfinish(handle(co), co, f)
+	rethrow(pcall(core.onthreadfinish, handle(co), co, f))
 end
 
 sock.threadenv = setmetatable({}, {__mode = 'k'})
@@ -233,28 +264,52 @@ end
 
 -- ===== the loop =====
 
-sock.start = core.start
-sock.epoll_fd = core.epoll_fd
-sock.iocp = core.iocp
+sock.epoll_fd = raising(core.epoll_fd)
+sock.iocp = raising(core.iocp)
 sock.stop = core.stop
-sock.poll = core.poll
 
+-- The loop runs from the main thread, as upstream: from the main chunk
+-- (run by the runner as a thread of the loop) these ask the runner to run
+-- it; from a thread inside the running loop `start` returns at once.
+function sock.start()
+	local ok, v = rethrow(pcall(core.loop_call, 'start'))
+	if ok == nil then return end
+	if not ok then error(v, 0) end
+	return v
+end
+
+function sock.poll(timeout)
+	local ok, v, err = rethrow(pcall(core.loop_call, 'poll', timeout))
+	if not ok then error(v, 0) end
+	if v == nil then return nil, err end
+	return v
+end
+
+-- Runs the loop to its end, as upstream's; inside a thread the loop is
+-- already running, so `f` is just called.
 function sock.run(f, ...)
-	local co, main = coroutine.running()
-	if not main and handles[co] then return f(...) end
+	if core.running() or core.who() == 'thread' then return f(...) end
 	local ret
-	local t = sock.newthread(function(...) ret = pack(f(...)) end, 'run')
-	sock.resume(t, ...)
-	if not ret then core.start() end
-	if not ret then error('sock.run: the function did not finish', 2) end
-	return unpack(ret, 1, ret.n)
+	sock.thread(function(...) ret = pack(f(...)) end, ...)
+	assert(sock.start())
+	if ret then return unpack(ret, 1, ret.n) end
 end
 
 -- ===== sleeping and timers =====
 
-sock.sleep = core.sleep
-sock.sleep_until = core.sleep_until
-sock.sleep_job = core.sleep_job
+sock.sleep = raising(core.sleep)
+sock.sleep_until = raising(core.sleep_until)
+
+-- A sleep job is a table, as upstream's (programs add fields to it).
+local job = {}; job.__index = job
+function job:sleep(s) return call(self, 'sleep', s) end
+function job:sleep_until(t) return call(self, 'sleep_until', t) end
+function job:wakeup(...) return call(self, 'wakeup', ...) end
+function job:is_sleeping() return call(self, 'is_sleeping') end
+
+function sock.sleep_job()
+	return setmetatable({_h = core.sleep_job()}, job)
+end
 
 local CANCEL = {}
 local timer = {}; timer.__index = timer

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use mlua::{IntoLua, IntoLuaMulti, Lua, MultiValue, UserData, UserDataMethods};
 use sockloop::{
-    AddrInfo, Error, ErrorKind, Family, Flags, Hints, OptValue, Protocol, Raw, RecvFlags, SockAddr,
-    SockType, Tcp, Udp,
+    AddrInfo, Error, ErrorKind, Family, Flags, Hints, OptValue, Protocol, Raw, RecvFlags, SockType,
+    Tcp, Udp,
 };
 
 /// One socket of a Lua program: shared, so a Lua thread and a Rust thread
@@ -60,9 +60,19 @@ pub(crate) fn soft(lua: &Lua, e: Error, partial: Option<mlua::Value>) -> mlua::R
     if is_user_error(&e) {
         return Err(mlua::Error::runtime(e.to_string()));
     }
+    failed(lua, e.name(), &e, partial)
+}
+
+/// `nil, text[, partial]`: `partial` or else `e`'s partial count.
+fn failed(
+    lua: &Lua,
+    text: &str,
+    e: &Error,
+    partial: Option<mlua::Value>,
+) -> mlua::Result<MultiValue> {
     let mut m = MultiValue::new();
     m.push_back(mlua::Value::Nil);
-    m.push_back(lua.create_string(e.name())?.into_lua(lua)?);
+    m.push_back(lua.create_string(text)?.into_lua(lua)?);
     match partial {
         Some(p) => m.push_back(p),
         None => {
@@ -79,6 +89,76 @@ pub(crate) fn ret<T: IntoLuaMulti>(lua: &Lua, r: sockloop::Result<T>) -> mlua::R
     match r {
         Ok(v) => v.into_lua_multi(lua),
         Err(e) => soft(lua, e, None),
+    }
+}
+
+/// The error string sock.lua gives for `e`: for an errno, its own names
+/// for the five it names (`access_denied`, `address_already_in_use`,
+/// `connection_aborted`, `connection_reset`, `connection_refused`) and the
+/// OS text (`strerror`) for the others, or the OS text always with
+/// `os_text` (a TCP connect's error, which sock.lua reads back as the
+/// socket's `SO_ERROR` text); for the rest sockloop's name, which is
+/// sock.lua's own word where it has one (`timeout`, `eof`, `empty`, the
+/// resolver's text) and `closed` for a socket closed before the call.
+pub(crate) fn sock_str(e: &Error, os_text: bool) -> String {
+    let Some(errno) = e.os_error() else {
+        return e.name().to_string();
+    };
+    let named = match errno {
+        13 => Some("access_denied"),
+        98 => Some("address_already_in_use"),
+        103 => Some("connection_aborted"),
+        104 => Some("connection_reset"),
+        111 => Some("connection_refused"),
+        _ => None,
+    };
+    match named {
+        Some(n) if !os_text => n.to_string(),
+        _ => strerror(errno),
+    }
+}
+
+/// The OS text for `errno`, as `strerror` gives it.
+fn strerror(errno: i32) -> String {
+    let text = std::io::Error::from_raw_os_error(errno).to_string();
+    match text.rfind(" (os error ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}
+
+/// sock.lua's raise for a caller's mistake: its own words where it has
+/// them (`invalid socket option`, `read-only socket option`).
+fn sock_raise(e: &Error) -> mlua::Error {
+    match e.kind() {
+        ErrorKind::UnknownOption => bad("invalid socket option"),
+        ErrorKind::ReadOnlyOption => bad("read-only socket option"),
+        _ => bad(e),
+    }
+}
+
+/// [`soft`] with sock.lua's error strings ([`sock_str`]).
+pub(crate) fn ssoft(lua: &Lua, e: Error, partial: Option<mlua::Value>) -> mlua::Result<MultiValue> {
+    ssoft_with(lua, e, partial, false)
+}
+
+fn ssoft_with(
+    lua: &Lua,
+    e: Error,
+    partial: Option<mlua::Value>,
+    os_text: bool,
+) -> mlua::Result<MultiValue> {
+    if is_user_error(&e) {
+        return Err(sock_raise(&e));
+    }
+    failed(lua, &sock_str(&e, os_text), &e, partial)
+}
+
+/// [`ret`] with sock.lua's error strings.
+pub(crate) fn sret<T: IntoLuaMulti>(lua: &Lua, r: sockloop::Result<T>) -> mlua::Result<MultiValue> {
+    match r {
+        Ok(v) => v.into_lua_multi(lua),
+        Err(e) => ssoft(lua, e, None),
     }
 }
 
@@ -110,7 +190,6 @@ pub(crate) fn expires(v: Option<f64>) -> mlua::Result<Option<f64>> {
 /// already resolved `ai, nil`.
 pub(crate) enum Target {
     Info(AddrInfo),
-    Addr(SockAddr),
     HostPort(String, String),
 }
 
@@ -156,9 +235,6 @@ pub(crate) fn target(host: mlua::Value, port: mlua::Value) -> mlua::Result<Targe
             if let Ok(ai) = ud.borrow::<crate::addr::LuaAddrInfo>() {
                 return Ok(Target::Info(ai.info.clone()));
             }
-            if let Ok(sa) = ud.borrow::<crate::addr::LuaSockAddr>() {
-                return Ok(Target::Addr(sa.0.clone()));
-            }
             Err(bad("invalid address object"))
         }
         other => Err(bad(format!("invalid host: {other:?}"))),
@@ -170,7 +246,6 @@ macro_rules! with_target {
     ($t:expr, $a:ident => $e:expr) => {
         match $t {
             Target::Info($a) => $e,
-            Target::Addr($a) => $e,
             Target::HostPort(h, p) => {
                 let $a = (h, p);
                 $e
@@ -212,12 +287,10 @@ macro_rules! or_soft {
     ($lua:expr, $r:expr) => {
         match $r {
             Ok(v) => v,
-            Err(e) => return soft($lua, e, None),
+            Err(e) => return ssoft($lua, e, None),
         }
     };
 }
-
-pub(crate) use with_target;
 
 pub(crate) fn opt_value(v: mlua::Value) -> mlua::Result<OptValue> {
     Ok(match v {
@@ -271,7 +344,7 @@ pub(crate) fn new_tcp(
     check_protocol(proto, Protocol::Tcp)?;
     match Tcp::new(family(fam)?) {
         Ok(t) => wrap(lua, Sock::Tcp(Rc::new(t))),
-        Err(e) => soft(lua, e, None),
+        Err(e) => ssoft(lua, e, None),
     }
 }
 
@@ -283,7 +356,7 @@ pub(crate) fn new_udp(
     check_protocol(proto, Protocol::Udp)?;
     match Udp::new(family(fam)?) {
         Ok(t) => wrap(lua, Sock::Udp(Rc::new(t))),
-        Err(e) => soft(lua, e, None),
+        Err(e) => ssoft(lua, e, None),
     }
 }
 
@@ -297,7 +370,7 @@ pub(crate) fn new_raw(
     let proto = crate::addr::kind::<Protocol>(proto)?.unwrap_or(Protocol::Raw);
     match Raw::new(family(fam)?, proto) {
         Ok(t) => wrap(lua, Sock::Raw(Rc::new(t))),
-        Err(e) => soft(lua, e, None),
+        Err(e) => ssoft(lua, e, None),
     }
 }
 
@@ -410,18 +483,25 @@ impl UserData for Sock {
             Ok(fd.ok())
         });
         m.add_method("closed", |_, s, ()| Ok(each!(s, x => x.closed())));
+        // Closing a closed socket is `true`, as in sock.lua.
         m.add_method("close", |lua, s, ()| {
-            ret(lua, each!(s, x => x.close()).map(|()| true))
+            if each!(s, x => x.closed()) {
+                return Ok(MultiValue::from_iter([mlua::Value::Boolean(true)]));
+            }
+            sret(lua, each!(s, x => x.close()).map(|()| true))
         });
         m.add_method(
             "bind",
             |lua, s, (h, p, af): (mlua::Value, mlua::Value, mlua::Value)| {
                 let af = crate::addr::af_flags(af)?;
                 let t = or_soft!(lua, s.target_af(target(h, p)?, af));
-                ret(
-                    lua,
-                    with_target!(t, a => each!(s, x => x.bind(a))).map(|()| true),
-                )
+                // sock.lua: `false, err` when bind() itself fails.
+                let r = with_target!(t, a => each!(s, x => x.bind(a)));
+                let mut out = sret(lua, r.map(|()| true))?;
+                if let Some(first @ mlua::Value::Nil) = out.front_mut() {
+                    *first = mlua::Value::Boolean(false);
+                }
+                Ok(out)
             },
         );
         m.add_method(
@@ -436,7 +516,7 @@ impl UserData for Sock {
                     }
                     _ => with_target!(t, a => tcp.listen(a)),
                 };
-                ret(lua, r.map(|()| true))
+                sret(lua, r.map(|()| true))
             },
         );
         // `expires` is accepted and unused: shutdown does not block.
@@ -449,88 +529,116 @@ impl UserData for Sock {
                     Some("rw") | None => std::net::Shutdown::Both,
                     Some(o) => return Err(bad(format!("invalid shutdown mode {o:?}"))),
                 };
-                ret(lua, s.tcp()?.shutdown(how).map(|()| true))
+                // sock.lua returns shutdown()'s 0.
+                sret(lua, s.tcp()?.shutdown(how).map(|()| 0))
             },
         );
         m.add_method("setopt", |lua, s, (name, v): (String, mlua::Value)| {
             let v = opt_value(v)?;
-            ret(lua, each!(s, x => x.setopt(&name, v)).map(|()| true))
+            // sock.lua returns setsockopt()'s 0.
+            sret(lua, each!(s, x => x.setopt(&name, v)).map(|()| 0))
         });
         m.add_method("getopt", |lua, s, name: String| {
             match each!(s, x => x.getopt(&name)) {
+                // sock.lua reads SO_ERROR as its OS text ("Success" for 0).
+                Ok(OptValue::Int(n)) if name == "error" => {
+                    let errno = i32::try_from(n).unwrap_or(i32::MAX);
+                    strerror(errno).into_lua_multi(lua)
+                }
                 Ok(v) => opt_to_lua(lua, v).map(|v| {
                     let mut m = MultiValue::new();
                     m.push_back(v);
                     m
                 }),
-                Err(e) => soft(lua, e, None),
+                Err(e) => ssoft(lua, e, None),
             }
         });
-        m.add_method("local_addr", |lua, s, ()| {
-            ret(
-                lua,
-                each!(s, x => x.local_addr()).map(crate::addr::LuaSockAddr),
-            )
-        });
-        m.add_method("remote_addr", |lua, s, ()| {
-            ret(
-                lua,
-                each!(s, x => x.remote_addr()).map(crate::addr::LuaSockAddr),
-            )
-        });
-        m.add_async_method(
-            "connect",
-            |lua, s, (h, p, exp, af): (mlua::Value, mlua::Value, Option<f64>, mlua::Value)| async move {
-                in_thread()?;
-                let af = crate::addr::af_flags(af)?;
-                let exp = expires(exp)?;
-                let s = s.clone();
-                let t = or_soft!(&lua, s.target_af_async(target(h, p)?, af).await);
-                let r = each!(s, x => with_target!(t, a => x.connect(a, exp).await));
-                ret(&lua, r.map(|()| true))
+        m.add_method(
+            "local_addr",
+            |lua, s, ()| match each!(s, x => x.local_addr()) {
+                Ok(sa) => crate::addr::sa_to_lua(lua, &sa).map(|v| MultiValue::from_iter([v])),
+                Err(e) => ssoft(lua, e, None),
             },
         );
-        m.add_async_method("accept", |lua, s, exp: Option<f64>| async move {
-            in_thread()?;
-            let tcp = s.tcp()?;
-            drop(s);
-            match tcp.accept(expires(exp)?).await {
-                Ok(c) => wrap(&lua, Sock::Tcp(Rc::new(c))),
-                Err(e) => soft(&lua, e, None),
-            }
+        m.add_method(
+            "remote_addr",
+            |lua, s, ()| match each!(s, x => x.remote_addr()) {
+                Ok(sa) => crate::addr::sa_to_lua(lua, &sa).map(|v| MultiValue::from_iter([v])),
+                Err(e) => ssoft(lua, e, None),
+            },
+        );
+        m.add_async_method(
+            "connect",
+            |lua, s, (h, p, exp, af): (mlua::Value, mlua::Value, Option<f64>, mlua::Value)| {
+                crate::mainthread::io(async move {
+                    let af = crate::addr::af_flags(af)?;
+                    let exp = expires(exp)?;
+                    let s = s.clone();
+                    let t = or_soft!(&lua, s.target_af_async(target(h, p)?, af).await);
+                    // A TCP connect's error is the OS text in sock.lua.
+                    let tcp = matches!(s, Sock::Tcp(_));
+                    let r = each!(s, x => with_target!(t, a => x.connect(a, exp).await));
+                    match r {
+                        Ok(()) => Ok(MultiValue::from_iter([mlua::Value::Boolean(true)])),
+                        Err(e) => ssoft_with(&lua, e, None, tcp),
+                    }
+                })
+            },
+        );
+        m.add_async_method("accept", |lua, s, exp: Option<f64>| {
+            crate::mainthread::io(async move {
+                let tcp = s.tcp()?;
+                drop(s);
+                // The socket and the peer's address, as sock.lua.
+                match tcp.accept(expires(exp)?).await {
+                    Ok(c) => {
+                        let sa = c.remote_addr().ok();
+                        let mut out = wrap(&lua, Sock::Tcp(Rc::new(c)))?;
+                        if let Some(sa) = sa {
+                            out.push_back(crate::addr::sa_to_lua(&lua, &sa)?);
+                        }
+                        Ok(out)
+                    }
+                    Err(e) => ssoft(&lua, e, None),
+                }
+            })
         });
         m.add_async_method(
             "send",
-            |lua, s, (data, exp): (mlua::LuaString, Option<f64>)| async move {
-                in_thread()?;
-                let s = s.clone();
-                let exp = expires(exp)?;
-                let data = data.as_bytes().to_vec();
-                match s {
-                    Sock::Tcp(t) => ret(&lua, t.send(&data, exp).await.map(|()| true)),
-                    Sock::Udp(u) => ret(&lua, u.send(&data, exp).await),
-                    Sock::Raw(r) => ret(&lua, r.send(&data, exp).await),
-                }
+            |lua, s, (data, exp): (mlua::LuaString, Option<f64>)| {
+                crate::mainthread::io(async move {
+                    let s = s.clone();
+                    let exp = expires(exp)?;
+                    let data = data.as_bytes().to_vec();
+                    match s {
+                        // sock.lua's TCP send always says how much went.
+                        Sock::Tcp(t) => match t.send(&data, exp).await {
+                            Ok(()) => Ok(MultiValue::from_iter([mlua::Value::Boolean(true)])),
+                            Err(e) => {
+                                let n = e.partial().unwrap_or(0) as f64;
+                                ssoft(&lua, e, Some(mlua::Value::Number(n)))
+                            }
+                        },
+                        Sock::Udp(u) => sret(&lua, u.send(&data, exp).await),
+                        Sock::Raw(r) => sret(&lua, r.send(&data, exp).await),
+                    }
+                })
             },
         );
-        m.add_async_method(
-            "recv",
-            |lua, s, (maxlen, exp): (usize, Option<f64>)| async move {
-                in_thread()?;
+        m.add_async_method("recv", |lua, s, (maxlen, exp): (usize, Option<f64>)| {
+            crate::mainthread::io(async move {
                 let s = s.clone();
                 let exp = expires(exp)?;
                 let mut buf = vec![0u8; maxlen.min(RECV_MAX)];
                 let r = each!(s, x => x.recv(&mut buf, exp).await);
                 match r {
-                    Ok(n) => ret(&lua, Ok(lua.create_string(&buf[..n])?)),
-                    Err(e) => soft(&lua, e, None),
+                    Ok(n) => sret(&lua, Ok(lua.create_string(&buf[..n])?)),
+                    Err(e) => ssoft(&lua, e, None),
                 }
-            },
-        );
-        m.add_async_method(
-            "recvn",
-            |lua, s, (len, exp): (usize, Option<f64>)| async move {
-                in_thread()?;
+            })
+        });
+        m.add_async_method("recvn", |lua, s, (len, exp): (usize, Option<f64>)| {
+            crate::mainthread::io(async move {
                 let t = s.tcp()?;
                 drop(s);
                 let exp = expires(exp)?;
@@ -539,27 +647,28 @@ impl UserData for Sock {
                     .map_err(|_| bad(format!("recvn: cannot allocate {len} bytes")))?;
                 buf.resize(len, 0);
                 match t.recvn(&mut buf, exp).await {
-                    Ok(n) => ret(&lua, Ok(lua.create_string(&buf[..n])?)),
+                    Ok(n) => sret(&lua, Ok(lua.create_string(&buf[..n])?)),
                     Err(e) => {
                         let n = e.partial().unwrap_or(0).min(len);
                         let p = lua.create_string(&buf[..n])?;
-                        soft(&lua, e, Some(mlua::Value::String(p)))
+                        ssoft(&lua, e, Some(mlua::Value::String(p)))
                     }
                 }
-            },
-        );
-        m.add_async_method("recvall", |lua, s, exp: Option<f64>| async move {
-            in_thread()?;
-            let t = s.tcp()?;
-            drop(s);
-            match t.recvall(expires(exp)?).await {
-                Ok(v) => ret(&lua, Ok(lua.create_string(&v)?)),
-                Err(mut e) => {
-                    let p = e.take_data().unwrap_or_default();
-                    let p = lua.create_string(&p)?;
-                    soft(&lua, e, Some(mlua::Value::String(p)))
+            })
+        });
+        m.add_async_method("recvall", |lua, s, exp: Option<f64>| {
+            crate::mainthread::io(async move {
+                let t = s.tcp()?;
+                drop(s);
+                match t.recvall(expires(exp)?).await {
+                    Ok(v) => sret(&lua, Ok(lua.create_string(&v)?)),
+                    Err(mut e) => {
+                        let p = e.take_data().unwrap_or_default();
+                        let p = lua.create_string(&p)?;
+                        ssoft(&lua, e, Some(mlua::Value::String(p)))
+                    }
                 }
-            }
+            })
         });
         m.add_async_method(
             "sendto",
@@ -571,38 +680,39 @@ impl UserData for Sock {
                 mlua::LuaString,
                 Option<f64>,
                 mlua::Value,
-            )| async move {
-                in_thread()?;
-                let s = s.clone();
+            )| crate::mainthread::io(async move {
+                                let s = s.clone();
                 let af = crate::addr::af_flags(af)?;
                 let exp = expires(exp)?;
                 let t = or_soft!(&lua, s.target_af_async(target(h, p)?, af).await);
                 let data = data.as_bytes().to_vec();
                 let r =
                     dgram!(s, "sendto", x => with_target!(t, a => x.sendto(a, &data, exp).await));
-                ret(&lua, r)
-            },
+                sret(&lua, r)
+            }),
         );
         // `data, sa, n`: `n` is the datagram's length, which exceeds
         // `#data` (= `maxlen`) for a truncated datagram read with `trunc`.
         m.add_async_method(
             "recvnext",
-            |lua, s, (maxlen, exp, flags): (usize, Option<f64>, mlua::Value)| async move {
-                in_thread()?;
-                let s = s.clone();
-                let flags = recv_flags(flags)?;
-                let exp = expires(exp)?;
-                let mut buf = vec![0u8; maxlen.min(RECV_MAX)];
-                let r = dgram!(s, "recvnext", x => x.recvnext_flags(&mut buf, exp, flags).await);
-                match r {
-                    Ok((n, sa)) => (
-                        lua.create_string(&buf[..n.min(buf.len())])?,
-                        crate::addr::LuaSockAddr(sa),
-                        n,
-                    )
-                        .into_lua_multi(&lua),
-                    Err(e) => soft(&lua, e, None),
-                }
+            |lua, s, (maxlen, exp, flags): (usize, Option<f64>, mlua::Value)| {
+                crate::mainthread::io(async move {
+                    let s = s.clone();
+                    let flags = recv_flags(flags)?;
+                    let exp = expires(exp)?;
+                    let mut buf = vec![0u8; maxlen.min(RECV_MAX)];
+                    let r =
+                        dgram!(s, "recvnext", x => x.recvnext_flags(&mut buf, exp, flags).await);
+                    match r {
+                        Ok((n, sa)) => (
+                            lua.create_string(&buf[..n.min(buf.len())])?,
+                            crate::addr::sa_to_lua(&lua, &sa)?,
+                            n,
+                        )
+                            .into_lua_multi(&lua),
+                        Err(e) => ssoft(&lua, e, None),
+                    }
+                })
             },
         );
     }

@@ -8,11 +8,12 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use mlua::{AnyUserData, Function, Lua, MultiValue, UserData, UserDataMethods};
+use mlua::{AnyUserData, Function, IntoLuaMulti, Lua, MultiValue, UserData, UserDataMethods};
 use sockloop::{Thread, ThreadBuilder, Value};
 
 use crate::convert::{from_value, to_value};
-use crate::socket::{bad, in_thread, soft};
+use crate::mainthread::{no_wait_in_main, LoopCall, LoopErr, LoopOut, Who};
+use crate::socket::bad;
 
 /// What a Lua thread returns: its function's return values, or the Lua
 /// error's message (a Rust thread returning `Err`: reported the same way,
@@ -64,6 +65,17 @@ fn handle(ud: &AnyUserData) -> mlua::Result<Thread<Value>> {
     h.get()
 }
 
+/// Whose a Lua thread's error is when nobody resumed it synchronously.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Owner {
+    /// A thread the program made (`sock.newthread`, socketloop's
+    /// `newthread`): its error goes to the main thread, as upstream's.
+    Lua,
+    /// A thread Rust made ([`crate::newthread`]): its handle's `join` (or
+    /// the core's `thread_failed` report) gives the error.
+    Rust,
+}
+
 /// Makes a Lua function `f` a suspended sockloop thread (`sock.newthread`):
 /// returns the coroutine Lua sees, Lua's handle, and a Rust handle whose
 /// [`join`](Thread::join) gives the function's results (or its error).
@@ -71,13 +83,14 @@ pub(crate) fn spawn(
     lua: &Lua,
     f: Function,
     name: Option<String>,
+    owner: Owner,
 ) -> mlua::Result<(mlua::Thread, ThreadHandle, Thread<LuaOutput>)> {
     let co = lua.create_thread(f)?;
     let slot = ThreadHandle(Rc::new(RefCell::new(None)));
     let weak = lua.weak();
     let (co2, slot2) = (co.clone(), slot.clone());
     let body = move |v: Value| async move {
-        let r = drive(weak, co2, v).await;
+        let r = drive(weak, co2, v, owner).await;
         slot2.0.borrow_mut().take();
         r
     };
@@ -93,50 +106,85 @@ pub(crate) fn spawn(
 /// Makes `f` a sockloop thread and runs it **at once** with `args` until
 /// it first parks, as socketloop's `newthread` (and `sockloop::thread`)
 /// do. It is in sock.lua's thread table before it runs, so `sock.resume`
-/// finds it once it parks. A Lua error, at once or later, is the thread's
-/// `Err` output: with no handle left, `start()` reports it as
-/// `thread_failed`, as for a Rust thread.
+/// finds it once it parks. With `caller_receives`, a Lua error before it
+/// first parks is the inner `Err` (the error's text with its traceback),
+/// for the caller to raise, as upstream's `newthread` raises it; any other
+/// error goes to the main thread (see [`crate::mainthread`]).
 pub(crate) fn start(
     lua: &Lua,
     f: Function,
     name: Option<String>,
     args: MultiValue,
-) -> mlua::Result<mlua::Thread> {
-    let co = lua.create_thread(f)?;
-    let slot = ThreadHandle(Rc::new(RefCell::new(None)));
+    caller_receives: bool,
+) -> mlua::Result<Result<mlua::Thread, String>> {
     let register: Function = lua.named_registry_value(crate::REGISTER_KEY)?;
-    register.call::<()>((co.clone(), slot.clone()))?;
-    let (co2, slot2) = (co.clone(), slot.clone());
-    let body = async move {
-        let r = drive_args(co2, args).await;
-        slot2.0.borrow_mut().take();
-        r
-    };
-    let mut b = ThreadBuilder::new();
-    if let Some(n) = name {
-        b = b.name(n);
+    if !caller_receives {
+        // Run at once with its result left to its handle: a failure stays
+        // the thread's, for the core to report when Rust drives the loop.
+        let co = lua.create_thread(f)?;
+        let slot = ThreadHandle(Rc::new(RefCell::new(None)));
+        register.call::<()>((co.clone(), slot.clone()))?;
+        let (co2, slot2) = (co.clone(), slot.clone());
+        let body = async move {
+            let r = drive_args(co2, args, Owner::Lua).await;
+            slot2.0.borrow_mut().take();
+            r
+        };
+        let mut b = ThreadBuilder::new();
+        if let Some(n) = name {
+            b = b.name(n);
+        }
+        let t = b.try_thread(body).map_err(raise)?;
+        if !t.is_finished() {
+            *slot.0.borrow_mut() = Some(t.untyped());
+        }
+        return Ok(Ok(co));
     }
-    let t = b.try_thread(body).map_err(raise)?;
-    if !t.is_finished() {
-        *slot.0.borrow_mut() = Some(t.untyped());
+    let (co, slot, t) = spawn(lua, f, name, Owner::Lua)?;
+    register.call::<()>((co.clone(), slot))?;
+    match resume_for(lua, &t.untyped(), to_value(args)).map_err(raise)? {
+        Ok(_) => Ok(Ok(co)),
+        Err(text) => Ok(Err(text)),
     }
-    Ok(co)
 }
 
-async fn drive(weak: mlua::WeakLua, co: mlua::Thread, v: Value) -> LuaOutput {
+/// Resumes `t` for a Lua caller: what it suspended with or returned, or
+/// its Lua error's text (with its traceback) when it failed in this
+/// resume; the caller receives that error, not the main thread.
+fn resume_for(
+    lua: &Lua,
+    t: &Thread<Value>,
+    v: Value,
+) -> sockloop::Result<Result<MultiValue, String>> {
+    let id = t.id();
+    let r = crate::mainthread::receiving(id, || sockloop::resume(t, v))?;
+    Ok(match r {
+        Some(v) => out_to_lua(lua, id, v),
+        None => Ok(MultiValue::new()),
+    })
+}
+
+async fn drive(weak: mlua::WeakLua, co: mlua::Thread, v: Value, owner: Owner) -> LuaOutput {
     let lua = weak.try_upgrade().ok_or("the Lua state is closed")?;
     let args = from_value(&lua, v).map_err(|e| e.to_string())?;
     drop(lua);
-    drive_args(co, args).await
+    drive_args(co, args, owner).await
 }
 
-async fn drive_args(co: mlua::Thread, args: MultiValue) -> LuaOutput {
+async fn drive_args(co: mlua::Thread, args: MultiValue, owner: Owner) -> LuaOutput {
     let fut = co
         .into_async::<MultiValue>(args)
         .map_err(|e| e.to_string())?;
     match fut.await {
         Ok(out) => Ok(to_value(out)),
-        Err(e) => Err(lua_message(&e)),
+        Err(e) => {
+            if owner == Owner::Lua {
+                if let Some(t) = sockloop::currentthread() {
+                    crate::mainthread::thread_failed(t.id(), lua_text(&e));
+                }
+            }
+            Err(lua_message(&e))
+        }
     }
 }
 
@@ -154,15 +202,67 @@ fn lua_message(e: &mlua::Error) -> String {
     }
 }
 
-/// A finished or suspended thread's value for Lua: a Lua thread's error
-/// is raised in the resumer, as `coroutine` errors travel.
-fn out_to_lua(lua: &Lua, v: Value) -> mlua::Result<MultiValue> {
-    match v.downcast::<LuaOutput>() {
+/// The text of an error the Rust half raised, for the Lua halves to raise
+/// as a string (as upstream raises): the innermost message, without
+/// mlua's wrapping and traceback.
+pub(crate) fn error_text(v: &mlua::Value) -> String {
+    match v {
+        mlua::Value::Error(e) => lua_message(e),
+        mlua::Value::String(s) => s.to_string_lossy(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// A Lua error's message followed by its Lua traceback, as luajit prints
+/// an error nobody caught.
+pub(crate) fn lua_text(e: &mlua::Error) -> String {
+    match e {
+        mlua::Error::RuntimeError(m) => m.clone(),
+        mlua::Error::CallbackError { traceback, cause } if !traceback.is_empty() => {
+            format!("{}\n{traceback}", lua_message(cause))
+        }
+        mlua::Error::CallbackError { cause, .. } => lua_text(cause),
+        other => other.to_string(),
+    }
+}
+
+/// A finished or suspended thread's value for Lua, or the Lua error
+/// (text with traceback) of thread `id`, for the resumer to raise.
+fn out_to_lua(lua: &Lua, id: u64, v: Value) -> Result<MultiValue, String> {
+    let r = match v.downcast::<LuaOutput>() {
         Ok(r) => match *r {
             Ok(v) => from_value(lua, v),
-            Err(msg) => Err(mlua::Error::runtime(msg)),
+            Err(msg) => return Err(crate::mainthread::take_text(id).unwrap_or(msg)),
         },
         Err(v) => from_value(lua, v),
+    };
+    r.map_err(|e| e.to_string())
+}
+
+/// `true, values...` or `false, error text`, for the Lua half to return
+/// or raise (a string, as upstream raises).
+fn checked(lua: &Lua, r: Result<MultiValue, String>) -> mlua::Result<MultiValue> {
+    match r {
+        Ok(mut v) => {
+            v.push_front(mlua::Value::Boolean(true));
+            Ok(v)
+        }
+        Err(text) => (false, text).into_lua_multi(lua),
+    }
+}
+
+/// A loop call's outcome for sock.lua's half: nothing (inside the
+/// running loop), `true, ok`, `true, nil, 'empty'`, or `false, err` for
+/// the Lua half to raise.
+fn loop_out(lua: &Lua, out: Option<LoopOut>) -> mlua::Result<MultiValue> {
+    match out {
+        None => Ok(MultiValue::new()),
+        Some(Ok(b)) => (true, b).into_lua_multi(lua),
+        Some(Err(LoopErr::Core(e))) if e.kind() == sockloop::ErrorKind::Empty => {
+            (true, mlua::Value::Nil, "empty").into_lua_multi(lua)
+        }
+        Some(Err(LoopErr::Core(e))) => (false, e.to_string()).into_lua_multi(lua),
+        Some(Err(LoopErr::Lua(text))) => (false, text).into_lua_multi(lua),
     }
 }
 
@@ -175,7 +275,7 @@ pub(crate) fn register(lua: &Lua, core: &mlua::Table) -> mlua::Result<()> {
     core.set(
         "newthread",
         lua.create_function(|lua, (f, name): (Function, Option<String>)| {
-            let (co, h, _) = spawn(lua, f, name)?;
+            let (co, h, _) = spawn(lua, f, name, Owner::Lua)?;
             Ok((co, h))
         })?,
     )?;
@@ -184,11 +284,8 @@ pub(crate) fn register(lua: &Lua, core: &mlua::Table) -> mlua::Result<()> {
         lua.create_function(|lua, (h, args): (AnyUserData, MultiValue)| {
             let t = handle(&h)?;
             drop(h);
-            match sockloop::resume(&t, to_value(args)) {
-                Ok(Some(v)) => out_to_lua(lua, v),
-                Ok(None) => Ok(MultiValue::new()),
-                Err(e) => Err(raise(e)),
-            }
+            let r = resume_for(lua, &t, to_value(args)).map_err(raise)?;
+            checked(lua, r)
         })?,
     )?;
     core.set(
@@ -203,10 +300,11 @@ pub(crate) fn register(lua: &Lua, core: &mlua::Table) -> mlua::Result<()> {
         lua.create_async_function(|lua, (h, args): (AnyUserData, MultiValue)| async move {
             let t = handle(&h)?;
             drop(h);
+            let id = t.id();
             let v = sockloop::try_transfer(&t, to_value(args))
                 .await
                 .map_err(raise)?;
-            out_to_lua(&lua, v)
+            checked(&lua, out_to_lua(&lua, id, v))
         })?,
     )?;
     core.set(
@@ -217,8 +315,12 @@ pub(crate) fn register(lua: &Lua, core: &mlua::Table) -> mlua::Result<()> {
             sockloop::onthreadfinish(&t, move |_| {
                 if weak.try_upgrade().is_some() {
                     if let Err(e) = f.call::<()>(co) {
-                        // A hook has no caller to return to: say it.
-                        eprintln!("sock.onthreadfinish: the hook failed: {e}");
+                        // As upstream, where the hook runs in the thread:
+                        // its error goes to the main thread.
+                        crate::mainthread::hook_failed(format!(
+                            "sock.onthreadfinish: the hook failed: {}",
+                            lua_text(&e)
+                        ));
                     }
                 }
             });
@@ -226,8 +328,17 @@ pub(crate) fn register(lua: &Lua, core: &mlua::Table) -> mlua::Result<()> {
         })?,
     )?;
     core.set(
-        "start",
-        lua.create_function(|_, ()| sockloop::start().map_err(raise))?,
+        "loop_call",
+        lua.create_async_function(|lua, (name, timeout): (String, Option<f64>)| async move {
+            let call = match name.as_str() {
+                "start" => LoopCall::Start,
+                "poll" => LoopCall::Poll(timeout),
+                "slstart" => LoopCall::SlStart(timeout),
+                "slstep" => LoopCall::SlStep(timeout),
+                other => return Err(bad(format!("unknown loop call {other:?}"))),
+            };
+            loop_out(&lua, crate::mainthread::loop_call(call).await)
+        })?,
     )?;
     core.set(
         "stop",
@@ -237,18 +348,24 @@ pub(crate) fn register(lua: &Lua, core: &mlua::Table) -> mlua::Result<()> {
         })?,
     )?;
     core.set(
-        "poll",
-        lua.create_function(|lua, timeout: Option<f64>| match sockloop::poll(timeout) {
-            Ok(b) => Ok(MultiValue::from_iter([mlua::Value::Boolean(b)])),
-            Err(e) if e.kind() == sockloop::ErrorKind::Empty => soft(lua, e, None),
-            Err(e) => Err(raise(e)),
+        "running",
+        lua.create_function(|_, ()| Ok(crate::mainthread::running()))?,
+    )?;
+    core.set(
+        "who",
+        lua.create_function(|_, ()| {
+            Ok(match crate::mainthread::who() {
+                Who::Outside => "outside",
+                Who::Main => "main",
+                Who::Thread => "thread",
+            })
         })?,
     )?;
     core.set("clock", lua.create_function(|_, ()| Ok(sockloop::clock()))?)?;
     core.set(
         "sleep",
         lua.create_async_function(|_, s: f64| async move {
-            in_thread()?;
+            no_wait_in_main()?;
             sockloop::sleep(s).await;
             Ok(())
         })?,
@@ -256,7 +373,7 @@ pub(crate) fn register(lua: &Lua, core: &mlua::Table) -> mlua::Result<()> {
     core.set(
         "sleep_until",
         lua.create_async_function(|_, t: f64| async move {
-            in_thread()?;
+            no_wait_in_main()?;
             sockloop::sleep_until(t).await;
             Ok(())
         })?,
@@ -274,7 +391,7 @@ pub(crate) struct LuaSleepJob(Rc<sockloop::SleepJob>);
 impl UserData for LuaSleepJob {
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
         m.add_async_method("sleep", |lua, j, s: f64| async move {
-            in_thread()?;
+            no_wait_in_main()?;
             let j = j.0.clone();
             match j.sleep(s).await {
                 Some(v) => from_value(&lua, v),
@@ -282,7 +399,7 @@ impl UserData for LuaSleepJob {
             }
         });
         m.add_async_method("sleep_until", |lua, j, t: f64| async move {
-            in_thread()?;
+            no_wait_in_main()?;
             let j = j.0.clone();
             match j.sleep_until(t).await {
                 Some(v) => from_value(&lua, v),

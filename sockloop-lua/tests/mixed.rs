@@ -321,10 +321,11 @@ fn without_ids(e: &sockloop::Error) -> String {
     out
 }
 
-/// A Lua error in a thread is reported the way a Rust thread's `Err` is:
-/// `start()` fails with `thread_failed` and the same text, for a Rust
-/// thread, a socketloop `newthread` and a `newserver` handler alike, and
-/// the loop stays usable.
+/// When Rust drives the loop, a Lua error in a thread is reported the way
+/// a Rust thread's `Err` is: `start()` fails with `thread_failed` and the
+/// same text, for a Rust thread, a socketloop `newthread` and a
+/// `newserver` handler alike, and the loop stays usable. (When Lua runs
+/// it, the Lua call raises the Lua error, as upstream.)
 #[test]
 fn a_lua_error_is_reported_like_a_rust_threads_error() {
     // A Rust thread whose body returns Err, with no handle left.
@@ -353,7 +354,8 @@ fn a_lua_error_is_reported_like_a_rust_threads_error() {
         without_ids(&e),
         "thread_failed: sockloop thread N returned Err: boom"
     );
-    // Raised in Lua by loop.start(), with the same text.
+    // When Lua runs the loop, loop.start() raises the Lua error as
+    // socketloop does: its message (and traceback), at once.
     let err = lua
         .load(
             "local loop, sock = require'socketloop', require'sock'
@@ -364,7 +366,7 @@ fn a_lua_error_is_reported_like_a_rust_threads_error() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("thread_failed: sockloop thread ") && err.contains(" returned Err: boom"),
+        err.contains("boom\nstack traceback:") && !err.contains("thread_failed"),
         "{err}"
     );
 
@@ -433,7 +435,7 @@ fn socketloop_sockets_cross_both_ways() {
             end
             local function talk(c, msg)
                 assert(c:send(msg .. '\n'))
-                return c:receive'*l'
+                return (c:receive'*l') -- one value: receive answers three
             end
             return connect, talk"#,
         )

@@ -98,6 +98,11 @@ pub struct ASocket {
     rbuf: Cell<Option<Vec<u8>>>,
     timeout: Cell<Option<f64>>,
     line_limit: Cell<usize>,
+    /// LuaSocket's `getstats`: bytes read from and written to the socket,
+    /// and when the object was made (`gettime()`).
+    received: Cell<u64>,
+    sent: Cell<u64>,
+    birthday: Cell<f64>,
 }
 
 crate::thread::plain_outputs!(ASocket);
@@ -178,6 +183,60 @@ impl ASocket {
             rbuf: Cell::new(Some(Vec::new())),
             timeout: Cell::new(None),
             line_limit: Cell::new(DEFAULT_LINE_LIMIT),
+            received: Cell::new(0),
+            sent: Cell::new(0),
+            birthday: Cell::new(crate::luasocket::gettime()),
+        }
+    }
+
+    /// `tcp:getstats()`: the bytes `receive` has read from the socket
+    /// (read-ahead included, as LuaSocket counts its buffer's reads), the
+    /// bytes `send` has written, and the object's age in seconds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # use sockloop::socketloop;
+    /// # let l = socketloop::tcp(Some("127.0.0.1"), None)?;
+    /// # l.listen(8)?;
+    /// # let c = socketloop::connect("127.0.0.1", l.getsockname()?.port(), None, None).await?;
+    /// # let s = l.accept().await?;
+    /// c.send(b"hello\n").await?;
+    /// s.receive("*l").await?;
+    /// assert_eq!(c.getstats().1, 6);
+    /// assert_eq!(s.getstats().0, 6);
+    /// assert!(s.getstats().2 >= 0.0);
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn getstats(&self) -> (u64, u64, f64) {
+        let age = crate::luasocket::gettime() - self.birthday.get();
+        (self.received.get(), self.sent.get(), age)
+    }
+
+    /// `tcp:setstats(received, sent, age)`: sets the counters
+    /// [`getstats`](ASocket::getstats) reports; `None` keeps a value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let a = sockloop::socketloop::tcp(None, None)?;
+    /// a.setstats(Some(10), None, Some(60.0));
+    /// let (r, s, age) = a.getstats();
+    /// assert_eq!((r, s), (10, 0));
+    /// assert!(age >= 60.0);
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
+    pub fn setstats(&self, received: Option<u64>, sent: Option<u64>, age: Option<f64>) {
+        if let Some(r) = received {
+            self.received.set(r);
+        }
+        if let Some(s) = sent {
+            self.sent.set(s);
+        }
+        if let Some(a) = age {
+            self.birthday.set(crate::luasocket::gettime() - a);
         }
     }
 
@@ -502,12 +561,21 @@ impl ASocket {
         let tcp = self.getsocket();
         let n = range.len();
         match tcp.send(&data[range], self.expires()).await {
-            Ok(()) => Ok(base + n),
+            Ok(()) => {
+                self.count_sent(n);
+                Ok(base + n)
+            }
             Err(e) => {
                 let sent = e.partial().unwrap_or(0);
+                self.count_sent(sent);
                 Err(e.with_partial(base + sent))
             }
         }
+    }
+
+    fn count_sent(&self, n: usize) {
+        let n = u64::try_from(n).unwrap_or(u64::MAX);
+        self.sent.set(self.sent.get().saturating_add(n));
     }
 
     /// `tcp:connect(host, port)` on an async socket, waiting at most the
@@ -856,6 +924,9 @@ impl BufTcp<'_> {
             _ => 0,
         };
         self.buf.truncate(n);
+        let got = u64::try_from(n).unwrap_or(u64::MAX);
+        let total = &self.owner.received;
+        total.set(total.get().saturating_add(got));
         r.map(|r| r.map(drop).map_err(Into::into))
     }
 }
