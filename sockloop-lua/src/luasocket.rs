@@ -104,9 +104,18 @@ fn one(lua: &Lua, r: sockloop::Result<()>) -> mlua::Result<MultiValue> {
     answer(lua, r.map(|()| 1))
 }
 
-/// `ip, port, family` (LuaSocket's `getsockname`/`getpeername`).
+/// `ip, port, family` (LuaSocket's `getsockname`/`getpeername`); on an
+/// object without a socket, the OS text of `EBADF`, as LuaSocket's call
+/// on its invalid descriptor gives.
 fn name3(lua: &Lua, r: sockloop::Result<(String, u16, Family)>) -> mlua::Result<MultiValue> {
-    answer(lua, r.map(|(ip, port, f)| (ip, port, f.as_str())))
+    match r {
+        Err(e) if e.kind() == ErrorKind::Closed => {
+            let ebadf = std::io::Error::from_raw_os_error(9).to_string();
+            let text = ebadf.split(" (os error").next().unwrap_or_default();
+            (LV::Nil, text).into_lua_multi(lua)
+        }
+        r => answer(lua, r.map(|(ip, port, f)| (ip, port, f.as_str()))),
+    }
 }
 
 /// A string argument as LuaSocket's `luaL_checkstring` takes it (a number
@@ -560,7 +569,6 @@ impl TcpObj {
     /// `bind(address, port)`: tries the addresses `address` resolves to
     /// until one binds (LuaSocket's `inet_trybind`).
     fn bind(&self, host: &str, port: u16) -> sockloop::Result<()> {
-        let host = if host == "*" { "*" } else { host };
         let ai = sockloop::addr_with(host, port, &self.hints(true))?;
         let mut last = Error::with_message(ErrorKind::InvalidAddress, "no info on address");
         for entry in ai.iter() {
@@ -1044,6 +1052,10 @@ fn udp_core(lua: &Lua) -> mlua::Result<Table> {
                 let Some(port) = port_of(&port) else {
                     return raise(&lua, bad_arg(3, "sendto", "port expected"));
                 };
+                if ip.parse::<std::net::IpAddr>().is_err() {
+                    // LuaSocket asks getaddrinfo for a numeric host.
+                    return (LV::Nil, "Name or service not known").into_lua_multi(&lua);
+                }
                 in_thread()?;
                 let data = data.as_bytes().to_vec();
                 let o = u.get();
