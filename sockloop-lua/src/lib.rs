@@ -10,7 +10,8 @@
 //!
 //! * [`new_lua`] makes the Lua state with `sock` installed;
 //!   `cargo run -p sockloop-lua -- script.lua [args]` runs a whole
-//!   program on it.
+//!   program on it, its main chunk as the loop's main thread
+//!   ([`run_main`]), so what the program sees is what upstream gives it.
 //! * [`newthread`] makes a Lua function a sockloop thread from Rust;
 //!   [`to_value`]/[`from_value`] move values across; [`tcp_of`] gives Rust
 //!   the [`sockloop::Tcp`] of a Lua socket, and a `Tcp` (or `Rc<Tcp>`)

@@ -459,12 +459,15 @@ impl TcpClass {
 /// `bind`/`connect` of an object with no socket yet, `setfd` and
 /// socketloop's `setsocket`, so a call in progress keeps the one it
 /// started on), the family (`None`: `socket.tcp()` before its first
-/// `bind`/`connect`), the class, LuaSocket's block and total times.
+/// `bind`/`connect`), the class, LuaSocket's block and total times, and
+/// whether socketloop made it (its `connect` answers `true`, as
+/// socketloop's does).
 pub(crate) struct TcpObj {
     a: RefCell<Rc<ASocket>>,
     family: Cell<Option<Family>>,
     class: Cell<TcpClass>,
     times: Timeouts,
+    socketloop: Cell<bool>,
 }
 
 /// A LuaSocket TCP object (also socketloop's async socket).
@@ -489,7 +492,15 @@ impl LuaASocket {
             family: Cell::new(Some(family)),
             class: Cell::new(class),
             times: Timeouts::new(),
+            socketloop: Cell::new(false),
         }))
+    }
+
+    /// [`new`](LuaASocket::new) for socketloop's async sockets.
+    pub(crate) fn looped(a: ASocket) -> LuaASocket {
+        let o = LuaASocket::new(a);
+        o.0.socketloop.set(true);
+        o
     }
 
     /// `socket.tcp()`: no socket (nor family) until the first `bind` or
@@ -767,7 +778,11 @@ async fn tcp_accept(lua: Lua, ud: AnyUserData) -> mlua::Result<MultiValue> {
     }
     in_thread()?;
     match o.get().accept().await {
-        Ok(c) => LuaASocket::with_class(c, TcpClass::Client).into_lua_multi(&lua),
+        Ok(c) => {
+            let c = LuaASocket::with_class(c, TcpClass::Client);
+            c.0.socketloop.set(o.socketloop.get());
+            c.into_lua_multi(&lua)
+        }
         Err(e) => fail(&lua, &e, None),
     }
 }
@@ -789,6 +804,10 @@ async fn tcp_connect(
     // LuaSocket sets the class even when the connect failed (a
     // non-blocking connect goes on).
     o.class.set(TcpClass::Client);
+    // socketloop's connect answers `true`, LuaSocket's `1`.
+    if o.socketloop.get() {
+        return answer(&lua, r.map(|()| true));
+    }
     one(&lua, r)
 }
 
@@ -1810,8 +1829,16 @@ pub(crate) fn socket_core(lua: &Lua) -> mlua::Result<Table> {
 
 /// A Lua TCP object for a socket made in Rust (socketloop's objects).
 pub(crate) fn tcp_to_lua(lua: &Lua, a: Rc<ASocket>) -> mlua::Result<MultiValue> {
+    object_of(lua, a, true)
+}
+
+/// A Lua TCP object over `a`: socketloop's (`socketloop`) or LuaSocket's
+/// own (socketloop's `getsocket()`: the wrapped LuaSocket object).
+pub(crate) fn object_of(lua: &Lua, a: Rc<ASocket>, socketloop: bool) -> mlua::Result<MultiValue> {
     let class = TcpClass::of(&a);
-    LuaASocket::shared(a, class).into_lua_multi(lua)
+    let o = LuaASocket::shared(a, class);
+    o.0.socketloop.set(socketloop);
+    o.into_lua_multi(lua)
 }
 
 /// The sock.lua TCP object over a LuaSocket object's socket (socketloop's

@@ -19,21 +19,23 @@ function loop.start(timeout)
 	if ok == false then error(v, 0) end
 end
 
+-- `true`, or nothing when nothing waits (as upstream's).
 function loop.step(timeout)
 	local ok, v = sock._loop_call('slstep', timeout)
 	if ok == false then error(v, 0) end
-	return v
+	if v then return v end
 end
 
 -- Made and run at once until it first waits, as upstream: an error
 -- before that is raised here, one after by the start()/step() running.
-function loop.newthread(handler, arg)
-	local ok, v = core.thread(handler, nil, arg)
+function loop.newthread(handler, ...)
+	local ok, v = core.thread(handler, nil, ...)
 	if not ok then error(v, 0) end
 	return v
 end
 
-function loop.current() return (coroutine.running()) end
+-- The running coroutine and whether it is the main thread.
+function loop.current() return coroutine.running() end
 function loop.suspend() return sock.suspend() end
 function loop.resume(thread, arg) return sock.resume(thread, arg) end
 

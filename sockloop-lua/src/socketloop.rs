@@ -97,9 +97,12 @@ pub(crate) fn asocket_extras(lua: &Lua, t: &Table) -> mlua::Result<()> {
         "socket",
         lua.create_function(move |lua, ud: AnyUserData| sock_object(lua, &*obj(&ud)?))?,
     )?;
+    // The wrapped LuaSocket object, as upstream's: one over the same socket.
     t.set(
         "getsocket",
-        lua.create_function(move |lua, ud: AnyUserData| sock_object(lua, &*obj(&ud)?))?,
+        lua.create_function(move |lua, ud: AnyUserData| {
+            crate::luasocket::object_of(lua, obj(&ud)?.get(), false)
+        })?,
     )?;
     t.set(
         "closed",
@@ -162,6 +165,7 @@ struct LuaServer(Server);
 
 impl UserData for LuaServer {
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+        // The port as a number, as the TCP objects' (see PORTING.md).
         m.add_method("getsockname", |lua, s, ()| {
             let r = s.0.local_addr();
             answer(
@@ -183,7 +187,7 @@ pub(crate) fn loop_core(lua: &Lua) -> mlua::Result<Table> {
     t.set(
         "wrap",
         lua.create_function(|_, s: mlua::Value| {
-            Ok(LuaASocket::new(ASocket::from_rc(tcp_from(&s)?)))
+            Ok(LuaASocket::looped(ASocket::from_rc(tcp_from(&s)?)))
         })?,
     )?;
     t.set(
@@ -191,7 +195,7 @@ pub(crate) fn loop_core(lua: &Lua) -> mlua::Result<Table> {
         lua.create_function(|lua, (ip, port): (Option<String>, Option<PortArg>)| {
             answer(
                 lua,
-                sl::tcp(ip.as_deref(), port.map(|p| p.0)).map(LuaASocket::new),
+                sl::tcp(ip.as_deref(), port.map(|p| p.0)).map(LuaASocket::looped),
             )
         })?,
     )?;
@@ -201,7 +205,7 @@ pub(crate) fn loop_core(lua: &Lua) -> mlua::Result<Table> {
             |lua, (host, port, ip, lport): (String, PortArg, Option<String>, Option<PortArg>)| async move {
                 in_thread()?;
                 let r = sl::connect(&host, port.0, ip.as_deref(), lport.map(|p| p.0)).await;
-                answer(&lua, r.map(LuaASocket::new))
+                answer(&lua, r.map(LuaASocket::looped))
             },
         )?,
     )?;
@@ -223,7 +227,7 @@ pub(crate) fn loop_core(lua: &Lua) -> mlua::Result<Table> {
             let weak = lua.weak();
             let r = sl::newserver(&ip, port, move |c: ASocket| {
                 if let Some(lua) = weak.try_upgrade() {
-                    let started = LuaASocket::new(c).into_lua(&lua).and_then(|c| {
+                    let started = LuaASocket::looped(c).into_lua(&lua).and_then(|c| {
                         let name = Some("socketloop.newserver handler".to_string());
                         crate::threads::start(
                             &lua,

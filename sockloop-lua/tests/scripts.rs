@@ -149,6 +149,16 @@ fn run_errors() {
     check("run_errors");
 }
 
+/// socketloop's face: the loop calls' values (`newthread`'s thread and
+/// arguments, `step`/`start` with nothing to do, `current`), its async
+/// sockets (`connect`'s `true`, `getsocket`'s LuaSocket object,
+/// LuaSocket's values and words) (expected output from the real
+/// socketloop on LuaSocket 3.1).
+#[test]
+fn socketloop_face() {
+    check("socketloop_face");
+}
+
 /// Lua errors in socketloop threads and newserver handlers (expected
 /// output from the real socketloop on LuaSocket 3.1).
 #[test]

@@ -16,7 +16,7 @@ long recv(int fd, void *buf, size_t len, int flags);
 ]]
 
 print('coro', loop.coro == loop)
-print('step, nothing waits', loop.step(0))
+print('step, nothing waits', select('#', loop.step(0)))
 
 -- A line server: each line comes back reversed; 'part' gets 'part' and
 -- a close without a line end; 'bye' closes.
@@ -33,6 +33,7 @@ local server = assert(loop.newserver('127.0.0.1', 0, function(c)
 	c:close()
 end))
 local ip, port, family = server:getsockname()
+port = tonumber(port) -- (a string in LuaSocket 3.1.0)
 print('newserver', ip, port > 0, family)
 
 local function refused_port()
@@ -113,8 +114,9 @@ loop.newthread(function()
 
 	-- getsocket / setsocket / .socket
 	local x = assert(loop.tcp('127.0.0.1'))
-	local s = x:getsocket()
-	print('getsocket', s:type(), s.s == x:getfd(), x.socket.s == s.s)
+	local s = x:getsocket() -- the LuaSocket object; .socket is sock's
+	print('getsocket', tostring(s):match'^tcp{' ~= nil, s:getfd() == x:getfd(),
+		x.socket.s == s:getfd(), x.socket:type())
 	local other = assert(sock.tcp())
 	assert(other:bind('127.0.0.1', 0))
 	x:setsocket(other)
