@@ -104,9 +104,18 @@ fn one(lua: &Lua, r: sockloop::Result<()>) -> mlua::Result<MultiValue> {
     answer(lua, r.map(|()| 1))
 }
 
-/// `ip, port, family` (LuaSocket's `getsockname`/`getpeername`).
+/// `ip, port, family` (LuaSocket's `getsockname`/`getpeername`); on an
+/// object without a socket, the OS text of `EBADF`, as LuaSocket's call
+/// on its invalid descriptor gives.
 fn name3(lua: &Lua, r: sockloop::Result<(String, u16, Family)>) -> mlua::Result<MultiValue> {
-    answer(lua, r.map(|(ip, port, f)| (ip, port, f.as_str())))
+    match r {
+        Err(e) if e.kind() == ErrorKind::Closed => {
+            let ebadf = std::io::Error::from_raw_os_error(9).to_string();
+            let text = ebadf.split(" (os error").next().unwrap_or_default();
+            (LV::Nil, text).into_lua_multi(lua)
+        }
+        r => answer(lua, r.map(|(ip, port, f)| (ip, port, f.as_str()))),
+    }
 }
 
 /// A string argument as LuaSocket's `luaL_checkstring` takes it (a number
@@ -137,42 +146,51 @@ fn port_of(v: &LV) -> Option<u16> {
     (n.fract() == 0.0 && (0.0..=65535.0).contains(&n)).then_some(n as u16)
 }
 
-/// The wait limit of a call from LuaSocket's block and total times (`-1`
-/// or any negative: none): the smaller of the two, from the call's start.
-fn limit(block: f64, total: f64) -> Option<f64> {
-    match (block >= 0.0, total >= 0.0) {
-        (false, false) => None,
-        (true, false) => Some(block),
-        (false, true) => Some(total),
-        (true, true) => Some(block.min(total)),
-    }
+/// LuaSocket's block and total times of an object (`-1`, or any
+/// negative: none).
+pub(crate) struct Timeouts {
+    block: Cell<f64>,
+    total: Cell<f64>,
 }
 
-/// `settimeout(t, mode)`'s arguments, as LuaSocket reads them: `t` (nil:
-/// -1) and the first letter of `mode`, `b` (block) or `t`/`r` (total).
-fn timeout_args(lua: &Lua, t: &LV, mode: &LV) -> Result<(f64, bool), MultiValue> {
-    let secs = match t {
-        LV::Nil => -1.0,
-        v => match lua_number(v) {
-            Some(n) => n,
-            None => {
-                let msg = bad_arg(1, "settimeout", "number expected");
-                return Err(raise(lua, msg).unwrap_or_default());
-            }
-        },
-    };
-    let total = match mode {
-        LV::Nil => false,
-        v => match lua_text(v).and_then(|m| m.bytes().next()) {
-            Some(b'b') => false,
-            Some(b't' | b'r') => true,
-            _ => {
-                let msg = bad_arg(2, "settimeout", "invalid timeout mode");
-                return Err(raise(lua, msg).unwrap_or_default());
-            }
-        },
-    };
-    Ok((secs, total))
+impl Timeouts {
+    fn new() -> Timeouts {
+        Timeouts {
+            block: Cell::new(-1.0),
+            total: Cell::new(-1.0),
+        }
+    }
+
+    /// The wait limit of a call: the smaller time, from the call's start.
+    fn limit(&self) -> Option<f64> {
+        let (block, total) = (self.block.get(), self.total.get());
+        match (block >= 0.0, total >= 0.0) {
+            (false, false) => None,
+            (true, false) => Some(block),
+            (false, true) => Some(total),
+            (true, true) => Some(block.min(total)),
+        }
+    }
+
+    /// `settimeout(t, mode)`, as LuaSocket reads it: `t` (nil: -1) and the
+    /// first letter of `mode`, `b` (block, the default) or `t`/`r`
+    /// (total). The new limit, or the error to raise.
+    fn set(&self, t: &LV, mode: &LV) -> Result<Option<f64>, String> {
+        let secs = match t {
+            LV::Nil => -1.0,
+            v => lua_number(v).ok_or_else(|| bad_arg(1, "settimeout", "number expected"))?,
+        };
+        let slot = match mode {
+            LV::Nil => &self.block,
+            v => match lua_text(v).and_then(|m| m.bytes().next()) {
+                Some(b'b') => &self.block,
+                Some(b't' | b'r') => &self.total,
+                _ => return Err(bad_arg(2, "settimeout", "invalid timeout mode")),
+            },
+        };
+        slot.set(secs);
+        Ok(self.limit())
+    }
 }
 
 /// A `socket.tcp()`/`socket.udp()` family not chosen yet is `None`.
@@ -448,8 +466,7 @@ pub(crate) struct TcpObj {
     a: RefCell<Rc<ASocket>>,
     family: Cell<Option<Family>>,
     class: Cell<TcpClass>,
-    block: Cell<f64>,
-    total: Cell<f64>,
+    times: Timeouts,
     socketloop: Cell<bool>,
 }
 
@@ -464,14 +481,17 @@ impl LuaASocket {
     }
 
     fn with_class(a: ASocket, class: TcpClass) -> LuaASocket {
+        LuaASocket::shared(Rc::new(a), class)
+    }
+
+    fn shared(a: Rc<ASocket>, class: TcpClass) -> LuaASocket {
         let family = a.getsocket().family();
         no_line_limit(&a);
         LuaASocket(Rc::new(TcpObj {
-            a: RefCell::new(Rc::new(a)),
+            a: RefCell::new(a),
             family: Cell::new(Some(family)),
             class: Cell::new(class),
-            block: Cell::new(-1.0),
-            total: Cell::new(-1.0),
+            times: Timeouts::new(),
             socketloop: Cell::new(false),
         }))
     }
@@ -511,7 +531,7 @@ impl TcpObj {
     }
 
     fn apply_timeout(&self, a: &ASocket) {
-        a.settimeout(limit(self.block.get(), self.total.get()));
+        a.settimeout(self.times.limit());
     }
 
     /// Puts `tcp` in place of the current socket; the counters of
@@ -560,7 +580,6 @@ impl TcpObj {
     /// `bind(address, port)`: tries the addresses `address` resolves to
     /// until one binds (LuaSocket's `inet_trybind`).
     fn bind(&self, host: &str, port: u16) -> sockloop::Result<()> {
-        let host = if host == "*" { "*" } else { host };
         let ai = sockloop::addr_with(host, port, &self.hints(true))?;
         let mut last = Error::with_message(ErrorKind::InvalidAddress, "no info on address");
         for entry in ai.iter() {
@@ -590,7 +609,7 @@ impl TcpObj {
     /// `inet_tryconnect`.
     async fn connect(&self, host: &str, port: u16) -> sockloop::Result<()> {
         let ai = sockloop::addr_async(host, port, &self.hints(false)).await?;
-        let zero = limit(self.block.get(), self.total.get()) == Some(0.0);
+        let zero = self.times.limit() == Some(0.0);
         let mut last = Error::with_message(ErrorKind::InvalidAddress, "no info on address");
         for entry in ai.iter() {
             let t = match self.socket_for(entry.family()) {
@@ -850,21 +869,6 @@ fn tcp_shutdown(lua: &Lua, (ud, how): (AnyUserData, LV)) -> mlua::Result<MultiVa
     1.into_lua_multi(lua)
 }
 
-fn tcp_settimeout(lua: &Lua, (ud, t, mode): (AnyUserData, LV, LV)) -> mlua::Result<MultiValue> {
-    let o = tcp_obj(&ud)?;
-    let (secs, total) = match timeout_args(lua, &t, &mode) {
-        Ok(v) => v,
-        Err(raised) => return Ok(raised),
-    };
-    if total {
-        o.total.set(secs);
-    } else {
-        o.block.set(secs);
-    }
-    o.apply_timeout(&o.get());
-    1.into_lua_multi(lua)
-}
-
 fn tcp_getstats(lua: &Lua, ud: AnyUserData) -> mlua::Result<MultiValue> {
     let o = tcp_obj(&ud)?;
     if let Err(msg) = tcp_class_is(&o, "getstats", TcpClass::Client) {
@@ -882,22 +886,6 @@ fn tcp_setstats(lua: &Lua, (ud, r, s, age): (AnyUserData, LV, LV, LV)) -> mlua::
     let count = |v: &LV| lua_number(v).map(|n| n.max(0.0) as u64);
     o.get().setstats(count(&r), count(&s), lua_number(&age));
     1.into_lua_multi(lua)
-}
-
-fn tcp_setfd(_: &Lua, (ud, fd): (AnyUserData, LV)) -> mlua::Result<()> {
-    let o = tcp_obj(&ud)?;
-    let fd = lua_number(&fd).unwrap_or(-1.0);
-    let adopted = (fd >= 0.0 && fd <= f64::from(i32::MAX))
-        .then(|| adopt_fd(fd as RawFd, socket2::Type::STREAM))
-        .flatten();
-    match adopted {
-        Some(s) => o.replace(Rc::new(Tcp::from(s))),
-        // An invalid descriptor: the object has no socket, as after close.
-        None => {
-            let _ = o.get().close();
-        }
-    }
-    Ok(())
 }
 
 /// `tostring(tcp)`: `tcp{client}: 0x...`.
@@ -928,34 +916,9 @@ fn tcp_core(lua: &Lua) -> mlua::Result<Table> {
     t.set("bind", lua.create_function(tcp_bind)?)?;
     t.set("listen", lua.create_function(tcp_listen)?)?;
     t.set("shutdown", lua.create_function(tcp_shutdown)?)?;
-    t.set("settimeout", lua.create_function(tcp_settimeout)?)?;
     t.set("getstats", lua.create_function(tcp_getstats)?)?;
     t.set("setstats", lua.create_function(tcp_setstats)?)?;
-    t.set("setfd", lua.create_function(tcp_setfd)?)?;
-    t.set(
-        "gettimeout",
-        lua.create_function(|_, ud: AnyUserData| {
-            let o = tcp_obj(&ud)?;
-            Ok((o.block.get(), o.total.get()))
-        })?,
-    )?;
-    t.set(
-        "close",
-        lua.create_function(|_, ud: AnyUserData| {
-            // LuaSocket's close always answers 1.
-            let _ = tcp_obj(&ud)?.get().close();
-            Ok(1)
-        })?,
-    )?;
-    t.set(
-        "getfd",
-        lua.create_function(|_, ud: AnyUserData| {
-            let o = tcp_obj(&ud)?;
-            let fd = o.fd();
-            register_fd(fd, Watched::Tcp(Rc::downgrade(&o)));
-            Ok(fd)
-        })?,
-    )?;
+    shared_methods::<TcpObj>(lua, &t)?;
     t.set(
         "dirty",
         lua.create_function(|_, ud: AnyUserData| Ok(tcp_obj(&ud)?.get().buffered() > 0))?,
@@ -1010,8 +973,7 @@ fn split(a: sockloop::SockAddr) -> (String, u16, Family) {
 /// `setfd`), LuaSocket's block and total times.
 pub(crate) struct UdpState {
     obj: RefCell<Rc<UdpObject>>,
-    block: Cell<f64>,
-    total: Cell<f64>,
+    times: Timeouts,
 }
 
 /// A LuaSocket UDP object.
@@ -1021,8 +983,7 @@ impl LuaUdp {
     fn new(u: UdpObject) -> LuaUdp {
         LuaUdp(Rc::new(UdpState {
             obj: RefCell::new(Rc::new(u)),
-            block: Cell::new(-1.0),
-            total: Cell::new(-1.0),
+            times: Timeouts::new(),
         }))
     }
 }
@@ -1110,6 +1071,10 @@ fn udp_core(lua: &Lua) -> mlua::Result<Table> {
                 let Some(port) = port_of(&port) else {
                     return raise(&lua, bad_arg(3, "sendto", "port expected"));
                 };
+                if ip.parse::<std::net::IpAddr>().is_err() {
+                    // LuaSocket asks getaddrinfo for a numeric host.
+                    return (LV::Nil, "Name or service not known").into_lua_multi(&lua);
+                }
                 in_thread()?;
                 let data = data.as_bytes().to_vec();
                 let o = u.get();
@@ -1199,63 +1164,7 @@ fn udp_core(lua: &Lua) -> mlua::Result<Table> {
             name3(lua, u.get().getpeername())
         })?,
     )?;
-    t.set(
-        "settimeout",
-        lua.create_function(|lua, (ud, t, mode): (AnyUserData, LV, LV)| {
-            let u = udp_obj(&ud)?;
-            let (secs, total) = match timeout_args(lua, &t, &mode) {
-                Ok(v) => v,
-                Err(raised) => return Ok(raised),
-            };
-            if total {
-                u.total.set(secs);
-            } else {
-                u.block.set(secs);
-            }
-            u.get().settimeout(limit(u.block.get(), u.total.get()));
-            1.into_lua_multi(lua)
-        })?,
-    )?;
-    t.set(
-        "gettimeout",
-        lua.create_function(|_, ud: AnyUserData| {
-            let u = udp_obj(&ud)?;
-            Ok((u.block.get(), u.total.get()))
-        })?,
-    )?;
-    t.set(
-        "close",
-        lua.create_function(|_, ud: AnyUserData| {
-            let _ = udp_obj(&ud)?.get().close();
-            Ok(1)
-        })?,
-    )?;
-    t.set(
-        "getfd",
-        lua.create_function(|_, ud: AnyUserData| {
-            let u = udp_obj(&ud)?;
-            let fd = u.get().getfd();
-            register_fd(fd, Watched::Udp(Rc::downgrade(&u)));
-            Ok(fd)
-        })?,
-    )?;
-    t.set(
-        "setfd",
-        lua.create_function(|_, (ud, fd): (AnyUserData, LV)| {
-            let u = udp_obj(&ud)?;
-            let fd = lua_number(&fd).unwrap_or(-1.0);
-            let adopted = (fd >= 0.0 && fd <= f64::from(i32::MAX))
-                .then(|| adopt_fd(fd as RawFd, socket2::Type::DGRAM))
-                .flatten();
-            let _ = u.get().close();
-            if let Some(s) = adopted {
-                let o = UdpObject::from(Udp::from(s));
-                o.settimeout(limit(u.block.get(), u.total.get()));
-                *u.obj.borrow_mut() = Rc::new(o);
-            }
-            Ok(())
-        })?,
-    )?;
+    shared_methods::<UdpState>(lua, &t)?;
     t.set(
         "dirty",
         lua.create_function(|_, _ud: AnyUserData| Ok(false))?,
@@ -1298,6 +1207,136 @@ fn udp_core(lua: &Lua) -> mlua::Result<Table> {
         lua.create_function(|_, ud: AnyUserData| Ok(udp_obj(&ud)?.class()))?,
     )?;
     Ok(t)
+}
+
+// ===== what TCP and UDP objects share =====
+
+/// A LuaSocket object's state, for the methods TCP and UDP objects share:
+/// `settimeout`, `gettimeout`, `close`, `getfd`, `setfd`.
+trait Object: Sized + 'static {
+    /// The kind of socket `setfd` adopts.
+    const SOCKTYPE: socket2::Type;
+    fn of(ud: &AnyUserData) -> mlua::Result<Rc<Self>>;
+    fn times(&self) -> &Timeouts;
+    /// Gives the current socket the wait limit.
+    fn apply(&self, limit: Option<f64>);
+    fn close(&self);
+    fn fd(&self) -> RawFd;
+    fn watched(o: &Rc<Self>) -> Watched;
+    /// `setfd`: the adopted socket, or none (the object is then closed).
+    fn adopt(&self, s: Option<socket2::Socket>);
+}
+
+impl Object for TcpObj {
+    const SOCKTYPE: socket2::Type = socket2::Type::STREAM;
+    fn of(ud: &AnyUserData) -> mlua::Result<Rc<Self>> {
+        tcp_obj(ud)
+    }
+    fn times(&self) -> &Timeouts {
+        &self.times
+    }
+    fn apply(&self, limit: Option<f64>) {
+        self.get().settimeout(limit);
+    }
+    fn close(&self) {
+        let _ = self.get().close();
+    }
+    fn fd(&self) -> RawFd {
+        TcpObj::fd(self)
+    }
+    fn watched(o: &Rc<Self>) -> Watched {
+        Watched::Tcp(Rc::downgrade(o))
+    }
+    fn adopt(&self, s: Option<socket2::Socket>) {
+        match s {
+            Some(s) => self.replace(Rc::new(Tcp::from(s))),
+            None => Object::close(self),
+        }
+    }
+}
+
+impl Object for UdpState {
+    const SOCKTYPE: socket2::Type = socket2::Type::DGRAM;
+    fn of(ud: &AnyUserData) -> mlua::Result<Rc<Self>> {
+        udp_obj(ud)
+    }
+    fn times(&self) -> &Timeouts {
+        &self.times
+    }
+    fn apply(&self, limit: Option<f64>) {
+        self.get().settimeout(limit);
+    }
+    fn close(&self) {
+        let _ = self.get().close();
+    }
+    fn fd(&self) -> RawFd {
+        self.get().getfd()
+    }
+    fn watched(o: &Rc<Self>) -> Watched {
+        Watched::Udp(Rc::downgrade(o))
+    }
+    fn adopt(&self, s: Option<socket2::Socket>) {
+        Object::close(self);
+        if let Some(s) = s {
+            let o = UdpObject::from(Udp::from(s));
+            o.settimeout(self.times.limit());
+            *self.obj.borrow_mut() = Rc::new(o);
+        }
+    }
+}
+
+/// Registers the methods TCP and UDP objects share in `t`.
+fn shared_methods<O: Object>(lua: &Lua, t: &Table) -> mlua::Result<()> {
+    t.set(
+        "settimeout",
+        lua.create_function(|lua, (ud, time, mode): (AnyUserData, LV, LV)| {
+            let o = O::of(&ud)?;
+            match o.times().set(&time, &mode) {
+                Ok(limit) => {
+                    o.apply(limit);
+                    1.into_lua_multi(lua)
+                }
+                Err(msg) => raise(lua, msg),
+            }
+        })?,
+    )?;
+    t.set(
+        "gettimeout",
+        lua.create_function(|_, ud: AnyUserData| {
+            let o = O::of(&ud)?;
+            Ok((o.times().block.get(), o.times().total.get()))
+        })?,
+    )?;
+    t.set(
+        "close",
+        lua.create_function(|_, ud: AnyUserData| {
+            // LuaSocket's close always answers 1.
+            O::of(&ud)?.close();
+            Ok(1)
+        })?,
+    )?;
+    t.set(
+        "getfd",
+        lua.create_function(|_, ud: AnyUserData| {
+            let o = O::of(&ud)?;
+            let fd = o.fd();
+            register_fd(fd, O::watched(&o));
+            Ok(fd)
+        })?,
+    )?;
+    t.set(
+        "setfd",
+        lua.create_function(|_, (ud, fd): (AnyUserData, LV)| {
+            let o = O::of(&ud)?;
+            let fd = lua_number(&fd).unwrap_or(-1.0);
+            let adopted = (fd >= 0.0 && fd <= f64::from(i32::MAX))
+                .then(|| adopt_fd(fd as RawFd, O::SOCKTYPE))
+                .flatten();
+            o.adopt(adopted);
+            Ok(())
+        })?,
+    )?;
+    Ok(())
 }
 
 // ===== select =====
@@ -1797,17 +1836,9 @@ pub(crate) fn tcp_to_lua(lua: &Lua, a: Rc<ASocket>) -> mlua::Result<MultiValue> 
 /// own (socketloop's `getsocket()`: the wrapped LuaSocket object).
 pub(crate) fn object_of(lua: &Lua, a: Rc<ASocket>, socketloop: bool) -> mlua::Result<MultiValue> {
     let class = TcpClass::of(&a);
-    no_line_limit(&a);
-    let family = a.getsocket().family();
-    LuaASocket(Rc::new(TcpObj {
-        a: RefCell::new(a),
-        family: Cell::new(Some(family)),
-        class: Cell::new(class),
-        block: Cell::new(-1.0),
-        total: Cell::new(-1.0),
-        socketloop: Cell::new(socketloop),
-    }))
-    .into_lua_multi(lua)
+    let o = LuaASocket::shared(a, class);
+    o.0.socketloop.set(socketloop);
+    o.into_lua_multi(lua)
 }
 
 /// The sock.lua TCP object over a LuaSocket object's socket (socketloop's

@@ -260,4 +260,11 @@ print('by-length', ltn12.pump.all(socket.source('by-length', s, 7),
 	(ltn12.sink.table(got))), table.concat(got))
 c:close(); s:close()
 server:close()
+
+-- ===== more error words (the OS text where LuaSocket gives it) =====
+print('bind not local', socket.tcp4():bind('10.255.255.1', 0))
+print('socket.bind not local', socket.bind('10.255.255.1', 0))
+print('sendto a name', socket.udp4():sendto('x', 'not-an-ip', 80))
+print('getsockname no socket', socket.tcp():getsockname())
+print('getpeername unconnected', socket.tcp4():getpeername())
 print('done')
