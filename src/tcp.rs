@@ -20,7 +20,8 @@ use crate::Socket;
 /// A TCP socket, or a Unix-domain stream socket (`Tcp::new(Family::Unix)`):
 /// sock's `tcp`. It is the [`Socket`] of the plain stream kind
 /// ([`kind::Stream`]): the calls every socket has and the stream calls are
-/// [`Socket`]'s, the ones below are TCP's own.
+/// [`Socket`]'s; TCP's own are `new`, `connect`, `listen`, `accept`,
+/// `shutdown`, `readable` and `writable`.
 ///
 /// All I/O methods take `&self`, so one socket can be shared (`Rc<Tcp>`)
 /// by a reading and a writing thread at once. A socket can be made,
