@@ -3,12 +3,12 @@
 
 use crate::addr::{Family, Protocol};
 use crate::error::{Error, ErrorKind, Result};
-use crate::kind::{self, Dgram};
-use crate::Socket;
+use crate::socket::{self, Socket};
+use crate::udp::Dgram;
 
 /// A raw IP socket (`SOCK_RAW`), e.g. for ICMP: sock's `raw`. Creating one
 /// needs privileges (root or `CAP_NET_RAW`). It is the [`Socket`] of the
-/// datagram kind [`Dgram`]`<`[`kind::Raw`]`>`: its calls are [`Socket`]'s,
+/// datagram kind [`Dgram`]`<`[`kind::Raw`](crate::kind::Raw)`>`: its calls are [`Socket`]'s,
 /// as a [`Udp`](crate::Udp)'s.
 ///
 /// For IPv4, received datagrams start with the IP header.
@@ -21,7 +21,7 @@ use crate::Socket;
 ///     Err(e) => assert_eq!(e.name(), "access_denied"),
 /// }
 /// ```
-pub type Raw = Socket<Dgram<kind::Raw>>;
+pub type Raw = Socket<Dgram<socket::Raw>>;
 
 /// A new IPv4 raw socket for `protocol` (`sock.raw(protocol)`).
 ///
@@ -41,7 +41,7 @@ pub fn raw(protocol: Protocol) -> Result<Raw> {
     Raw::new(Family::Inet, protocol)
 }
 
-impl Socket<Dgram<kind::Raw>> {
+impl Socket<Dgram<socket::Raw>> {
     /// A new raw socket of `family` (`Inet` or `Inet6`) for `protocol`.
     ///
     /// # Errors

@@ -15,9 +15,9 @@ use std::task::{ready, Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::kind::{Stream, Transport};
 use crate::sock::Call;
-use crate::Socket;
+use crate::socket::{Socket, Transport};
+use crate::tcp::Stream;
 
 impl<K: Transport> Socket<K> {
     /// Sends all of `buf` (`tcp:send(s, len, expires)`). A zero-length

@@ -13,13 +13,12 @@ use rustix::net::{RecvFlags, SendFlags};
 use crate::addr::{Family, SockAddr, SockType, ToAddr};
 use crate::deadline::Deadline;
 use crate::error::{Error, ErrorKind, Result};
-use crate::kind::{self, sealed};
 use crate::sock::{default_protocol, rx, would_block, Call, Dir, Op, Sock};
-use crate::Socket;
+use crate::socket::{sealed, Kind, Native, Plain, Socket, Transport};
 
 /// A TCP socket, or a Unix-domain stream socket (`Tcp::new(Family::Unix)`):
 /// sock's `tcp`. It is the [`Socket`] of the plain stream kind
-/// ([`kind::Stream`]): the calls every socket has and the stream calls are
+/// ([`kind::Stream`](crate::kind::Stream)): the calls every socket has and the stream calls are
 /// [`Socket`]'s; TCP's own are `new`, `connect`, `listen`, `accept`,
 /// `shutdown`, `readable` and `writable`.
 ///
@@ -99,7 +98,7 @@ impl sealed::Kind for Stream {
     }
 }
 
-impl kind::Kind for Stream {}
+impl Kind for Stream {}
 
 impl sealed::Plain for Stream {
     const TYPE: SockType = SockType::Tcp;
@@ -109,9 +108,9 @@ impl sealed::Plain for Stream {
     }
 }
 
-impl kind::Plain for Stream {}
+impl Plain for Stream {}
 
-impl kind::Native for Stream {
+impl Native for Stream {
     type Std = std::net::TcpStream;
     type Tokio = tokio::net::TcpStream;
 }
@@ -143,7 +142,7 @@ impl sealed::Transport for Stream {
     }
 }
 
-impl kind::Transport for Stream {}
+impl Transport for Stream {}
 
 /// A new IPv4 TCP socket (`sock.tcp()`). Needs no runtime.
 ///

@@ -11,13 +11,12 @@ use rustix::net::SendFlags;
 use crate::addr::{is_any, Family, Hints, SockAddr, SockType, ToAddr};
 use crate::deadline::Deadline;
 use crate::error::{Error, ErrorKind, Result};
-use crate::kind::{self, sealed};
 use crate::sock::{default_protocol, rx, Call, Op, Sock};
-use crate::Socket;
+use crate::socket::{self, sealed, Kind, Native, Plain, Proto, Socket};
 
 /// A UDP socket, or a Unix-domain datagram socket (`Udp::new(Family::Unix)`):
 /// sock's `udp`. It is the [`Socket`] of the datagram kind
-/// [`Dgram`]`<`[`kind::Udp`]`>`: the calls every socket has and the
+/// [`Dgram`]`<`[`kind::Udp`](crate::kind::Udp)`>`: the calls every socket has and the
 /// datagram calls are [`Socket`]'s.
 ///
 /// All I/O methods take `&self`. A socket can be made, bound, configured
@@ -47,12 +46,12 @@ use crate::Socket;
 /// # Ok::<(), sockloop::Error>(())
 /// # }).unwrap();
 /// ```
-pub type Udp = Socket<Dgram<kind::Udp>>;
+pub type Udp = Socket<Dgram<socket::Udp>>;
 
 /// The datagram kind: a [`Socket`] of kind `Dgram<P>` has the datagram
 /// calls (`connect`, `send`, `recv`, `sendto`, `recvnext`), written once
-/// for [`Udp`] (`P` = [`kind::Udp`]) and [`Raw`](crate::Raw) (`P` =
-/// [`kind::Raw`]).
+/// for [`Udp`] (`P` = [`kind::Udp`](crate::kind::Udp)) and [`Raw`](crate::Raw) (`P` =
+/// [`kind::Raw`](crate::kind::Raw)).
 ///
 /// # Examples
 ///
@@ -68,22 +67,22 @@ pub struct Dgram<P> {
     proto: PhantomData<fn() -> P>,
 }
 
-impl<P: kind::Proto> fmt::Debug for Dgram<P> {
+impl<P: Proto> fmt::Debug for Dgram<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct(P::NAME).field("sock", &self.sock).finish()
     }
 }
 
-impl<P: kind::Proto> sealed::Kind for Dgram<P> {
+impl<P: Proto> sealed::Kind for Dgram<P> {
     #[inline]
     fn sock(&self) -> &Sock {
         &self.sock
     }
 }
 
-impl<P: kind::Proto> kind::Kind for Dgram<P> {}
+impl<P: Proto> Kind for Dgram<P> {}
 
-impl<P: kind::Proto> sealed::Plain for Dgram<P> {
+impl<P: Proto> sealed::Plain for Dgram<P> {
     const TYPE: SockType = P::TYPE;
 
     fn wrap(sock: Sock) -> Dgram<P> {
@@ -94,9 +93,9 @@ impl<P: kind::Proto> sealed::Plain for Dgram<P> {
     }
 }
 
-impl<P: kind::Proto> kind::Plain for Dgram<P> {}
+impl<P: Proto> Plain for Dgram<P> {}
 
-impl kind::Native for Dgram<kind::Udp> {
+impl Native for Dgram<socket::Udp> {
     type Std = std::net::UdpSocket;
     type Tokio = tokio::net::UdpSocket;
 }
@@ -118,7 +117,7 @@ pub fn udp() -> Result<Udp> {
     Udp::new(Family::Inet)
 }
 
-impl<P: kind::Proto> Socket<Dgram<P>> {
+impl<P: Proto> Socket<Dgram<P>> {
     /// Sets the default peer and filters incoming datagrams to it
     /// (`udp:connect(host, port)`). Connecting to `("*", 0)` dissolves the
     /// association (`connect` with `AF_UNSPEC`) and returns to unfiltered
@@ -459,7 +458,7 @@ impl<P: kind::Proto> Socket<Dgram<P>> {
     }
 }
 
-impl Socket<Dgram<kind::Udp>> {
+impl Socket<Dgram<socket::Udp>> {
     /// A new datagram socket of `family` (`Family::Unix` for a Unix-domain
     /// datagram socket, whose addresses are paths).
     ///

@@ -25,9 +25,9 @@ use rustls::{ClientConnection, Connection, ServerConnection};
 use rustls_pki_types::{CertificateDer, ServerName};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::kind::{self, sealed};
 use crate::sock::{rx, Call, Op, Sock};
-use crate::{SockAddr, Socket, Tcp, Until};
+use crate::socket::{sealed, Kind, Socket, Transport};
+use crate::{SockAddr, Tcp, Until};
 
 pub use config::{ClientAuth, TlsConfig, TlsConfigBuilder};
 
@@ -423,7 +423,7 @@ impl sealed::Kind for Tls {
     }
 }
 
-impl kind::Kind for Tls {}
+impl Kind for Tls {}
 
 impl sealed::Transport for Tls {
     /// A plaintext read: `Ok(0)` after the peer's `close_notify`.
@@ -493,7 +493,7 @@ impl sealed::Transport for Tls {
     }
 }
 
-impl kind::Transport for Tls {}
+impl Transport for Tls {}
 
 impl Drop for Tls {
     fn drop(&mut self) {
