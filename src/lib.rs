@@ -46,6 +46,16 @@
 //! and [`thread`] panics with that error, before any of the thread's code
 //! runs.
 //!
+//! # Sockets
+//!
+//! Every socket is one [`Socket<K>`](Socket) of a [`kind`]: [`Tcp`] (TCP
+//! and Unix stream sockets), `Stcp` (TLS), [`Udp`] (UDP and Unix
+//! datagrams) and [`Raw`] are its aliases. The calls every socket has, the
+//! stream calls and the datagram calls are each written once, and every
+//! I/O path (the calls, Tokio's `AsyncRead`/`AsyncWrite`, TLS records, the
+//! compatibility layers) goes through one wait entry: the same deadlines,
+//! cancels, `"closed"` wake-ups and [`inventory`] counters for all.
+//!
 //! # TLS (feature `tls`)
 //!
 //! With the `tls` feature, `client_stcp`, `server_stcp` and
@@ -137,12 +147,17 @@ mod reactor;
 mod sleep_job;
 mod time;
 
+// The sockets: the state machine and its one wait entry (`sock`), the one
+// `Socket<K>` type with the calls every kind has (`socket`, the kinds in
+// `kind`), the stream core (`stream`) and the datagram calls (`udp`), then
+// what each kind adds.
 mod addr;
+pub mod kind;
 mod opt;
-mod sock_list;
-#[macro_use]
-mod sock;
 mod raw;
+mod sock;
+mod sock_list;
+mod socket;
 mod stream;
 mod tcp;
 #[cfg(feature = "tls")]
@@ -177,8 +192,10 @@ pub use runtime::{poll, run, start, stop};
 #[cfg(feature = "tls")]
 pub use rustls;
 pub use sleep_job::{sleep_job, RemoteSleepJob, SleepJob};
+pub use socket::Socket;
 pub use std::net::IpAddr;
-pub use tcp::{tcp, Tcp, Until};
+pub use stream::Until;
+pub use tcp::{tcp, Tcp};
 pub use thread::{
     cancelled, cowrap, currentthread, newthread, newthread_named, newthread_with, onthreadfinish,
     resume, suspend, thread, thread_named, transfer, try_suspend, try_thread, try_transfer,

@@ -1,5 +1,7 @@
-//! (private) The socket state machine shared by [`Tcp`](crate::Tcp),
-//! [`Udp`](crate::Udp) and [`Raw`](crate::Raw).
+//! (private) The socket state machine under every [`Socket`](crate::Socket)
+//! kind, and the one wait entry: [`Sock::poll_call`], through which every
+//! I/O path (sockloop's calls, the Tokio I/O traits, the TLS records, the
+//! compatibility objects) makes its syscalls.
 //!
 //! A socket starts as a plain non-blocking `socket2::Socket` (so it can be
 //! made, bound and configured with no Tokio runtime) and is registered with
@@ -195,8 +197,9 @@ impl Wake for Shared {
     }
 }
 
-/// One socket: its kind and the shared state.
-pub(crate) struct Sock {
+/// One socket: its kind and the shared state. (`pub` in this private
+/// module, not outside the crate: the sealed kind traits name it.)
+pub struct Sock {
     shared: Arc<Shared>,
     /// `Waker::from(shared)`, made once.
     fan: Waker,
@@ -217,6 +220,16 @@ impl std::fmt::Debug for Sock {
             .field("state", &state)
             .field("fd", &fd)
             .finish()
+    }
+}
+
+/// The protocol a socket of `socktype` and `family` has when none is
+/// asked for: TCP or UDP, none (`Ip`) for Unix and raw sockets.
+pub(crate) fn default_protocol(socktype: SockType, family: Family) -> Protocol {
+    match socktype {
+        SockType::Tcp if family != Family::Unix => Protocol::Tcp,
+        SockType::Udp if family != Family::Unix => Protocol::Udp,
+        _ => Protocol::Ip,
     }
 }
 
@@ -264,8 +277,11 @@ fn attempt<T>(
 ///   the clock cannot).
 /// * A cancel of the current sockloop thread is taken once the call has
 ///   parked.
+///
+/// (`pub` in this private module, not outside the crate: the sealed
+/// transport trait names it.)
 #[derive(Debug)]
-pub(crate) struct Call {
+pub struct Call {
     deadline: Deadline,
     /// A syscall has been tried (or readiness consulted) for this call.
     started: bool,
@@ -350,9 +366,10 @@ impl Sock {
         Sock::with_state(State::Plain(s), socktype, family, protocol)
     }
 
-    /// A socket that is already closed.
-    pub(crate) fn closed(socktype: SockType, family: Family, protocol: Protocol) -> Sock {
-        Sock::with_state(State::Closed, socktype, family, protocol)
+    /// A socket that is already closed (an IPv4 one of `socktype`).
+    pub(crate) fn closed(socktype: SockType) -> Sock {
+        let protocol = default_protocol(socktype, Family::Inet);
+        Sock::with_state(State::Closed, socktype, Family::Inet, protocol)
     }
 
     fn with_state(state: State, socktype: SockType, family: Family, protocol: Protocol) -> Sock {
@@ -392,11 +409,7 @@ impl Sock {
         };
         let protocol = match s.protocol() {
             Ok(Some(p)) => Protocol::from_socket2(p).unwrap_or(Protocol::Ip),
-            _ => match socktype {
-                SockType::Tcp if family != Family::Unix => Protocol::Tcp,
-                SockType::Udp if family != Family::Unix => Protocol::Udp,
-                _ => Protocol::Ip,
-            },
+            _ => default_protocol(socktype, family),
         };
         Sock::from_parts(s, socktype, family, protocol)
     }
@@ -512,11 +525,11 @@ impl Sock {
     /// One poll of `f`, a syscall of kind `op`: registers with Tokio on
     /// first use, waits for readiness, runs `f`; `f` returns the value
     /// and whether the socket is likely drained (then readiness is
-    /// cleared, as Tokio's own `poll_read` does after a short read).
-    /// Used as is by the `AsyncRead`/`AsyncWrite` impls; sockloop's own
-    /// calls go through [`poll_call`](Sock::poll_call).
+    /// cleared, as Tokio's own `poll_read` does after a short read). Only
+    /// [`poll_call`](Sock::poll_call) uses it: every I/O path, the
+    /// `AsyncRead`/`AsyncWrite` impls included, is a sockloop call.
     #[inline]
-    pub(crate) fn poll_op<T>(
+    fn poll_op<T>(
         &self,
         cx: &mut Context<'_>,
         op: Op,
@@ -649,6 +662,24 @@ impl Sock {
             State::Reg(fd) => attempt(fd.get_ref(), f),
             State::Closed => Some(Err(Error::closed())),
         }
+    }
+
+    /// One syscall of kind `op` now, outside any call: no wait and no
+    /// deadline, but counted for the inventory as a call's syscalls are.
+    /// `None` if it would block. For what the TLS layer moves on its own
+    /// (an alert or a key update reply sent at once, records taken in at
+    /// close).
+    #[cfg(feature = "tls")]
+    pub(crate) fn try_io<T: Moved>(
+        &self,
+        op: Op,
+        mut f: impl FnMut(&Socket) -> io::Result<(T, bool)>,
+    ) -> Option<Result<T>> {
+        let r = self.try_now(&mut f);
+        if let Some(Ok(v)) = &r {
+            self.count_n(op, v.moved());
+        }
+        r
     }
 
     /// One poll of a sockloop call: see [`Call`] for the rules. `f` is one
@@ -957,242 +988,4 @@ fn register(st: &mut State) -> Result<()> {
 /// Converts a rustix error into an `io::Error`.
 pub(crate) fn rx(e: rustix::io::Errno) -> io::Error {
     io::Error::from(e)
-}
-
-/// The methods every socket kind has (`s:` in sock.lua). `$t` is the type,
-/// `$ex` a doc-test socket constructor for the examples.
-/// The methods every socket kind has. `$new` is a doc line that makes a
-/// socket `s` of that kind (for the examples), `$kind` its type's Lua
-/// name and `$proto` its protocol.
-macro_rules! common_methods {
-    ($t:ident, $new:literal, $kind:literal, $proto:literal) => {
-        /// The socket type (`s:type()`; `type` is a Rust keyword).
-        ///
-        /// # Examples
-        ///
-        /// ```
-        /// # fn main() -> sockloop::Result<()> {
-        #[doc = $new]
-        #[doc = concat!("assert_eq!(s.socktype().as_str(), \"", $kind, "\");")]
-        /// # Ok(())
-        /// # }
-        /// ```
-        #[doc(alias = "type")]
-        pub fn socktype(&self) -> $crate::SockType {
-            self.sock.socktype()
-        }
-
-        /// The address family (`s:family()`).
-        ///
-        /// # Examples
-        ///
-        /// ```
-        /// # fn main() -> sockloop::Result<()> {
-        #[doc = $new]
-        /// assert_eq!(s.family(), sockloop::Family::Inet);
-        /// # Ok(())
-        /// # }
-        /// ```
-        pub fn family(&self) -> $crate::Family {
-            self.sock.family()
-        }
-
-        /// The protocol (`s:protocol()`).
-        ///
-        /// # Examples
-        ///
-        /// ```
-        /// # fn main() -> sockloop::Result<()> {
-        #[doc = $new]
-        #[doc = concat!("assert_eq!(s.protocol().as_str(), \"", $proto, "\");")]
-        /// # Ok(())
-        /// # }
-        /// ```
-        pub fn protocol(&self) -> $crate::Protocol {
-            self.sock.protocol()
-        }
-
-        /// Closes the socket now: the descriptor is closed before this
-        /// returns, and every call parked on this socket (in any thread or
-        /// task) wakes with `"closed"`. For TCP the kernel sends a RST if
-        /// unread data remains or linger is 0, else a FIN. Dropping the
-        /// socket closes it the same way.
-        ///
-        /// # Errors
-        ///
-        /// `"closed"` if it was already closed.
-        ///
-        /// # Examples
-        ///
-        /// ```
-        /// # fn main() -> sockloop::Result<()> {
-        #[doc = $new]
-        /// s.close()?;
-        /// assert_eq!(s.close().unwrap_err().name(), "closed");
-        /// assert_eq!(s.local_addr().unwrap_err().name(), "closed");
-        /// # Ok(())
-        /// # }
-        /// ```
-        pub fn close(&self) -> $crate::Result<()> {
-            self.sock.close()
-        }
-
-        /// Binds to a local address (`s:bind(host, port)`). Host `"*"` is
-        /// all interfaces, port 0 any port; for Unix sockets the address is
-        /// a path. Names are looked up (blocking) with this socket's type
-        /// and family as hints. Needs no runtime.
-        ///
-        /// # Errors
-        ///
-        /// `"address_already_in_use"`, `"access_denied"`,
-        /// `"address_not_available"`, `"invalid_address"` (malformed, a
-        /// port string out of 0–65535 or empty, an empty host, a Unix path
-        /// with a NUL byte or longer than `sun_path`, or another family:
-        /// the message names the part; nothing is bound), a lookup error
-        /// (named by the resolver's text), `"closed"`.
-        ///
-        /// # Examples
-        ///
-        /// ```
-        /// # fn main() -> sockloop::Result<()> {
-        #[doc = $new]
-        /// s.bind(("127.0.0.1", 0))?;
-        /// assert_eq!(s.local_addr()?.ip().to_string(), "127.0.0.1");
-        /// # Ok(())
-        /// # }
-        /// ```
-        #[doc(alias = "setsockname")]
-        pub fn bind(&self, addr: impl $crate::ToAddr) -> $crate::Result<()> {
-            let addrs = addr.to_addr()?.resolve(&self.hints(true))?;
-            self.sock.bind_any(&addrs)
-        }
-
-        /// Sets a socket option by its sock.lua name (see [`OptValue`](crate::OptValue)
-        /// for the names and value types). Needs no runtime.
-        ///
-        /// # Errors
-        ///
-        /// `"unknown_option"`, `"read_only_option"` (`error`, `type`,
-        /// `acceptconn`), `"not_supported"` (`rcvlowat`, `sndlowat`,
-        /// `dontroute`), `"invalid_option_value"` (a value of the wrong
-        /// type, outside what the option's kernel field holds, or refused
-        /// by the kernel; the option keeps its value), `"access_denied"`
-        /// (`priority` over 6 without `CAP_NET_ADMIN`), another OS error,
-        /// `"closed"`.
-        ///
-        /// # Examples
-        ///
-        /// ```
-        /// # fn main() -> sockloop::Result<()> {
-        #[doc = $new]
-        /// s.setopt("rcvbuf", 65536)?;
-        /// assert!(s.getopt("rcvbuf")?.as_int().unwrap() >= 65536);
-        /// assert_eq!(s.setopt("no_such", 1).unwrap_err().name(), "unknown_option");
-        /// # Ok(())
-        /// # }
-        /// ```
-        #[doc(alias = "setoption")]
-        pub fn setopt(&self, name: &str, value: impl Into<$crate::OptValue>) -> $crate::Result<()> {
-            let v = value.into();
-            self.sock.with(|s| $crate::opt::setopt(s, name, &v))
-        }
-
-        /// Reads a socket option by its sock.lua name. Needs no runtime.
-        ///
-        /// # Errors
-        ///
-        /// `"unknown_option"`, `"not_supported"`, an OS error, `"closed"`.
-        ///
-        /// # Examples
-        ///
-        /// ```
-        /// # fn main() -> sockloop::Result<()> {
-        #[doc = $new]
-        /// assert_eq!(s.getopt("error")?.as_int(), Some(0)); // no pending error
-        /// # Ok(())
-        /// # }
-        /// ```
-        #[doc(alias = "getoption")]
-        pub fn getopt(&self, name: &str) -> $crate::Result<$crate::OptValue> {
-            self.sock.with(|s| $crate::opt::getopt(s, name))
-        }
-
-        /// The local address (`s:local_addr()`). Needs no runtime.
-        ///
-        /// # Errors
-        ///
-        /// An OS error, `"closed"`.
-        ///
-        /// # Examples
-        ///
-        /// ```
-        /// # fn main() -> sockloop::Result<()> {
-        #[doc = $new]
-        /// s.bind(("127.0.0.1", 0))?;
-        /// let a = s.local_addr()?;
-        /// assert_eq!(a.ip().to_string(), "127.0.0.1");
-        /// # Ok(())
-        /// # }
-        /// ```
-        #[doc(alias = "getsockname")]
-        pub fn local_addr(&self) -> $crate::Result<$crate::SockAddr> {
-            self.sock.local_addr()
-        }
-
-        /// The peer's address (`s:remote_addr()`): for accepted and
-        /// connected sockets.
-        ///
-        /// # Errors
-        ///
-        /// `"not_connected"`, `"closed"`.
-        ///
-        /// # Examples
-        ///
-        /// ```
-        /// # fn main() -> sockloop::Result<()> {
-        #[doc = $new]
-        /// assert_eq!(s.remote_addr().unwrap_err().name(), "not_connected");
-        /// # Ok(())
-        /// # }
-        /// ```
-        #[doc(alias = "getpeername")]
-        pub fn remote_addr(&self) -> $crate::Result<$crate::SockAddr> {
-            self.sock.remote_addr()
-        }
-
-        fn hints(&self, passive: bool) -> $crate::Hints {
-            let socktype = match self.sock.socktype() {
-                $crate::SockType::Raw => None,
-                t => Some(t),
-            };
-            $crate::Hints {
-                socktype,
-                family: Some(self.sock.family()),
-                protocol: None,
-                flags: $crate::Flags {
-                    passive,
-                    ..$crate::Flags::default()
-                },
-            }
-        }
-
-        /// `true` once the socket is closed (`s:closed()`): by
-        /// [`close`](Self::close), by being taken out (`into_inner`), or,
-        /// for a socket made from a Tokio socket that could not be taken
-        /// out of its reactor, from the start. A peer's close does not
-        /// count (that is `recv` returning 0).
-        ///
-        /// # Examples
-        ///
-        /// ```
-        /// let s = sockloop::udp()?;
-        /// assert!(!s.closed());
-        /// s.close()?;
-        /// assert!(s.closed());
-        /// # Ok::<(), sockloop::Error>(())
-        /// ```
-        pub fn closed(&self) -> bool {
-            self.sock.is_closed()
-        }
-    };
 }

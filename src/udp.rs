@@ -1,17 +1,23 @@
-//! UDP (and Unix-domain datagram) sockets: sock's `udp:` methods. The
-//! datagram calls here are shared with [`Raw`](crate::Raw).
+//! UDP (and Unix-domain datagram) sockets: sock's `udp:` methods, and
+//! the datagram calls every datagram kind ([`Udp`], [`Raw`](crate::Raw))
+//! shares.
 
+use std::fmt;
 use std::io;
+use std::marker::PhantomData;
 
 use rustix::net::SendFlags;
 
-use crate::addr::{is_any, Family, Hints, Protocol, SockAddr, SockType, ToAddr};
+use crate::addr::{is_any, Family, Hints, SockAddr, SockType, ToAddr};
 use crate::deadline::Deadline;
 use crate::error::{Error, ErrorKind, Result};
-use crate::sock::{rx, Call, Op, Sock};
+use crate::sock::{default_protocol, rx, Call, Op, Sock};
+use crate::socket::{self, sealed, Kind, Native, Plain, Proto, Socket};
 
 /// A UDP socket, or a Unix-domain datagram socket (`Udp::new(Family::Unix)`):
-/// sock's `udp`.
+/// sock's `udp`. It is the [`Socket`] of the datagram kind
+/// [`Dgram`]`<`[`kind::Udp`](crate::kind::Udp)`>`: the calls every socket has and the
+/// datagram calls are [`Socket`]'s.
 ///
 /// All I/O methods take `&self`. A socket can be made, bound, configured
 /// and closed with no runtime; it joins the Tokio reactor on its first
@@ -40,9 +46,58 @@ use crate::sock::{rx, Call, Op, Sock};
 /// # Ok::<(), sockloop::Error>(())
 /// # }).unwrap();
 /// ```
-#[derive(Debug)]
-pub struct Udp {
+pub type Udp = Socket<Dgram<socket::Udp>>;
+
+/// The datagram kind: a [`Socket`] of kind `Dgram<P>` has the datagram
+/// calls (`connect`, `send`, `recv`, `sendto`, `recvnext`), written once
+/// for [`Udp`] (`P` = [`kind::Udp`](crate::kind::Udp)) and [`Raw`](crate::Raw) (`P` =
+/// [`kind::Raw`](crate::kind::Raw)).
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::kind::{self, Dgram};
+/// let s: sockloop::Socket<Dgram<kind::Udp>> = sockloop::udp()?;
+/// s.bind(("127.0.0.1", 0))?;
+/// assert_ne!(s.local_addr()?.port(), 0);
+/// # Ok::<(), sockloop::Error>(())
+/// ```
+pub struct Dgram<P> {
     sock: Sock,
+    proto: PhantomData<fn() -> P>,
+}
+
+impl<P: Proto> fmt::Debug for Dgram<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct(P::NAME).field("sock", &self.sock).finish()
+    }
+}
+
+impl<P: Proto> sealed::Kind for Dgram<P> {
+    #[inline]
+    fn sock(&self) -> &Sock {
+        &self.sock
+    }
+}
+
+impl<P: Proto> Kind for Dgram<P> {}
+
+impl<P: Proto> sealed::Plain for Dgram<P> {
+    const TYPE: SockType = P::TYPE;
+
+    fn wrap(sock: Sock) -> Dgram<P> {
+        Dgram {
+            sock,
+            proto: PhantomData,
+        }
+    }
+}
+
+impl<P: Proto> Plain for Dgram<P> {}
+
+impl Native for Dgram<socket::Udp> {
+    type Std = std::net::UdpSocket;
+    type Tokio = tokio::net::UdpSocket;
 }
 
 crate::thread::plain_outputs!(Udp);
@@ -64,153 +119,7 @@ pub fn udp() -> Result<Udp> {
     Udp::new(Family::Inet)
 }
 
-// ===== shared datagram calls =====
-
-pub(crate) async fn connect(sock: &Sock, addr: impl ToAddr, hints: &Hints) -> Result<()> {
-    let addrs = addr.to_addr()?.resolve_async(hints).await?;
-    if is_any(&addrs) {
-        // Linux releases a port the socket got from the kernel (bind to
-        // port 0 or autobind) on disconnect: bind it again to the same
-        // address so the socket keeps its local address, as in sock.lua.
-        let before = sock.local_addr()?;
-        sock.with(|s| Ok(rustix::net::connect_unspec(s).map_err(rx)?))?;
-        sock.set_remote(None);
-        sock.forget_blocked();
-        if before.port() != 0 && sock.local_addr()? != before {
-            sock.bind_any(std::slice::from_ref(&before))?;
-        }
-        return Ok(());
-    }
-    let Some(target) = addrs.first() else {
-        return Err(Error::with_message(
-            ErrorKind::InvalidAddress,
-            "no address to connect to",
-        ));
-    };
-    let sa = target.to_socket2()?;
-    sock.with(|s| {
-        s.connect(&sa)
-            .map_err(|e| Error::from(e).context(format!("connect {target}")))
-    })?;
-    sock.set_remote(Some(target.clone()));
-    sock.forget_blocked();
-    Ok(())
-}
-
-pub(crate) async fn send(sock: &Sock, buf: &[u8], expires: Option<f64>) -> Result<usize> {
-    let mut call = Call::new(expires);
-    sock.wait(Op::Send, &mut call, |s| {
-        Ok((
-            rustix::net::send(s, buf, SendFlags::NOSIGNAL).map_err(rx)?,
-            false,
-        ))
-    })
-    .await
-}
-
-pub(crate) async fn recv(sock: &Sock, buf: &mut [u8], expires: Option<f64>) -> Result<usize> {
-    if buf.is_empty() {
-        return Err(Error::empty_buffer("recv"));
-    }
-    let mut call = Call::new(expires);
-    sock.wait(Op::Recv, &mut call, |s| {
-        let (n, _) =
-            rustix::net::recv(s, &mut *buf, rustix::net::RecvFlags::empty()).map_err(rx)?;
-        Ok((n, false))
-    })
-    .await
-}
-
-pub(crate) async fn sendto(
-    sock: &Sock,
-    addr: impl ToAddr,
-    hints: &Hints,
-    buf: &[u8],
-    expires: Option<f64>,
-) -> Result<usize> {
-    let addrs = addr.to_addr()?.resolve_async(hints).await?;
-    let Some(target) = addrs.first() else {
-        return Err(Error::with_message(
-            ErrorKind::InvalidAddress,
-            "no address to send to",
-        ));
-    };
-    let sa = target.to_socket2()?;
-    let mut call = Call::new(expires);
-    sock.wait(Op::Send, &mut call, |s| Ok((s.send_to(buf, &sa)?, false)))
-        .await
-}
-
-pub(crate) async fn recvnext(
-    sock: &Sock,
-    buf: &mut [u8],
-    expires: Option<f64>,
-) -> Result<(usize, SockAddr)> {
-    recvnext_flags(sock, buf, expires, RecvFlags::default()).await
-}
-
-/// `recvfrom` with `flags`; the shared body of `recvnext` and
-/// `recvnext_flags` (for `Udp` and `Raw`).
-pub(crate) async fn recvnext_flags(
-    sock: &Sock,
-    buf: &mut [u8],
-    expires: Option<f64>,
-    flags: RecvFlags,
-) -> Result<(usize, SockAddr)> {
-    if buf.is_empty() {
-        return Err(Error::empty_buffer("recvnext"));
-    }
-    let mut call = Call::new(expires);
-    let unnamed = sock.family() == Family::Unix;
-    let flags = flags.to_rustix();
-    sock.wait(Op::Recv, &mut call, |s| {
-        // The second count is the datagram's length (with `trunc`, also
-        // the part that did not fit).
-        let (_, len, from) = rustix::net::recvfrom(s, &mut *buf, flags).map_err(rx)?;
-        let from = match from.and_then(SockAddr::from_rustix) {
-            Some(a) => a,
-            None if unnamed => SockAddr::unix(""),
-            None => {
-                return Err(io::Error::other(
-                    "datagram from an address of unknown family",
-                ))
-            }
-        };
-        Ok(((len, from), false))
-    })
-    .await
-}
-
-impl Udp {
-    /// A new datagram socket of `family` (`Family::Unix` for a Unix-domain
-    /// datagram socket, whose addresses are paths).
-    ///
-    /// # Errors
-    ///
-    /// An OS error.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use sockloop::{Family, Udp};
-    /// let v6 = Udp::new(Family::Inet6)?;
-    /// v6.bind(("::1", 0))?;
-    /// assert_eq!(v6.local_addr()?.family(), Family::Inet6);
-    /// # Ok::<(), sockloop::Error>(())
-    /// ```
-    pub fn new(family: Family) -> Result<Udp> {
-        let proto = if family == Family::Unix {
-            Protocol::Ip
-        } else {
-            Protocol::Udp
-        };
-        Ok(Udp {
-            sock: Sock::new(SockType::Udp, family, proto)?,
-        })
-    }
-
-    common_methods!(Udp, "let s = sockloop::udp()?;", "udp", "udp");
-
+impl<P: Proto> Socket<Dgram<P>> {
     /// Sets the default peer and filters incoming datagrams to it
     /// (`udp:connect(host, port)`). Connecting to `("*", 0)` dissolves the
     /// association (`connect` with `AF_UNSPEC`) and returns to unfiltered
@@ -252,7 +161,40 @@ impl Udp {
     #[doc(alias = "setpeername")]
     pub async fn connect(&self, addr: impl ToAddr, expires: impl Into<Option<f64>>) -> Result<()> {
         let hints = self.hints(false);
-        Deadline::run(expires.into(), connect(&self.sock, addr, &hints)).await
+        Deadline::run(expires.into(), self.connect_now(addr, &hints)).await
+    }
+
+    /// The body of `connect`, bounded by its deadline.
+    async fn connect_now(&self, addr: impl ToAddr, hints: &Hints) -> Result<()> {
+        let sock = self.sock();
+        let addrs = addr.to_addr()?.resolve_async(hints).await?;
+        if is_any(&addrs) {
+            // Linux releases a port the socket got from the kernel (bind to
+            // port 0 or autobind) on disconnect: bind it again to the same
+            // address so the socket keeps its local address, as in sock.lua.
+            let before = sock.local_addr()?;
+            sock.with(|s| Ok(rustix::net::connect_unspec(s).map_err(rx)?))?;
+            sock.set_remote(None);
+            sock.forget_blocked();
+            if before.port() != 0 && sock.local_addr()? != before {
+                sock.bind_any(std::slice::from_ref(&before))?;
+            }
+            return Ok(());
+        }
+        let Some(target) = addrs.first() else {
+            return Err(Error::with_message(
+                ErrorKind::InvalidAddress,
+                "no address to connect to",
+            ));
+        };
+        let sa = target.to_socket2()?;
+        sock.with(|s| {
+            s.connect(&sa)
+                .map_err(|e| Error::from(e).context(format!("connect {target}")))
+        })?;
+        sock.set_remote(Some(target.clone()));
+        sock.forget_blocked();
+        Ok(())
     }
 
     /// Sends one datagram to the connected peer (`udp:send(s, len)`);
@@ -292,7 +234,15 @@ impl Udp {
     /// # }).unwrap();
     /// ```
     pub async fn send(&self, buf: &[u8], expires: impl Into<Option<f64>>) -> Result<usize> {
-        send(&self.sock, buf, expires.into()).await
+        let mut call = Call::new(expires.into());
+        self.sock()
+            .wait(Op::Send, &mut call, |s| {
+                Ok((
+                    rustix::net::send(s, buf, SendFlags::NOSIGNAL).map_err(rx)?,
+                    false,
+                ))
+            })
+            .await
     }
 
     /// Receives one datagram (`udp:recv(buf, maxlen)`); the rest of a
@@ -333,10 +283,21 @@ impl Udp {
     /// ```
     #[doc(alias = "receive")]
     pub async fn recv(&self, buf: &mut [u8], expires: impl Into<Option<f64>>) -> Result<usize> {
-        recv(&self.sock, buf, expires.into()).await
+        if buf.is_empty() {
+            return Err(Error::empty_buffer("recv"));
+        }
+        let mut call = Call::new(expires.into());
+        self.sock()
+            .wait(Op::Recv, &mut call, |s| {
+                let (n, _) =
+                    rustix::net::recv(s, &mut *buf, rustix::net::RecvFlags::empty()).map_err(rx)?;
+                Ok((n, false))
+            })
+            .await
     }
 
-    /// Sends one datagram to `addr` (`udp:sendto(host, port, s)`).
+    /// Sends one datagram to `addr` (`udp:sendto(host, port, s)`; a raw
+    /// socket ignores the port).
     ///
     /// `expires` is an absolute [`clock()`](crate::clock) time (seconds since
     /// boot: `clock() + 5.0`), not a duration; `None` waits without a
@@ -344,7 +305,7 @@ impl Udp {
     ///
     /// # Errors
     ///
-    /// As [`send`](Udp::send), plus `"invalid_address"` and lookup errors.
+    /// As [`send`](Self::send), plus `"invalid_address"` and lookup errors.
     ///
     /// # Cancel safety
     ///
@@ -373,12 +334,22 @@ impl Udp {
         buf: &[u8],
         expires: impl Into<Option<f64>>,
     ) -> Result<usize> {
-        let hints = self.hints(false);
-        sendto(&self.sock, addr, &hints, buf, expires.into()).await
+        let addrs = addr.to_addr()?.resolve_async(&self.hints(false)).await?;
+        let Some(target) = addrs.first() else {
+            return Err(Error::with_message(
+                ErrorKind::InvalidAddress,
+                "no address to send to",
+            ));
+        };
+        let sa = target.to_socket2()?;
+        let mut call = Call::new(expires.into());
+        self.sock()
+            .wait(Op::Send, &mut call, |s| Ok((s.send_to(buf, &sa)?, false)))
+            .await
     }
 
     /// Receives one datagram and its sender (`udp:recvnext(buf, maxlen)`);
-    /// [`recvnext_flags`](Udp::recvnext_flags) takes sock.lua's `flags`.
+    /// [`recvnext_flags`](Self::recvnext_flags) takes sock.lua's `flags`.
     ///
     /// `expires` is an absolute [`clock()`](crate::clock) time (seconds since
     /// boot: `clock() + 5.0`), not a duration; `None` waits without a
@@ -386,7 +357,7 @@ impl Udp {
     ///
     /// # Errors
     ///
-    /// As [`recv`](Udp::recv).
+    /// As [`recv`](Self::recv).
     ///
     /// # Cancel safety
     ///
@@ -417,10 +388,11 @@ impl Udp {
         buf: &mut [u8],
         expires: impl Into<Option<f64>>,
     ) -> Result<(usize, SockAddr)> {
-        recvnext(&self.sock, buf, expires.into()).await
+        self.recvnext_flags(buf, expires, RecvFlags::default())
+            .await
     }
 
-    /// [`recvnext`](Udp::recvnext) with `recvfrom(2)` flags
+    /// [`recvnext`](Self::recvnext) with `recvfrom(2)` flags
     /// (`udp:recvnext(buf, maxlen, expires, flags)`), e.g.
     /// [`RecvFlags::PEEK`] to look at the next datagram without taking it.
     /// With [`RecvFlags::TRUNC`] the count is the datagram's full length,
@@ -432,7 +404,7 @@ impl Udp {
     ///
     /// # Errors
     ///
-    /// As [`recv`](Udp::recv).
+    /// As [`recv`](Self::recv).
     ///
     /// # Cancel safety
     ///
@@ -462,108 +434,51 @@ impl Udp {
         expires: impl Into<Option<f64>>,
         flags: RecvFlags,
     ) -> Result<(usize, SockAddr)> {
-        recvnext_flags(&self.sock, buf, expires.into(), flags).await
-    }
-
-    /// Runs `f` on the underlying `socket2::Socket`, for calls sockloop
-    /// does not wrap (multicast membership, `as_raw_fd`). The socket is
-    /// non-blocking; `f` must not close or replace the descriptor.
-    ///
-    /// # Errors
-    ///
-    /// `"closed"`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::os::fd::AsRawFd;
-    /// let s = sockloop::udp()?;
-    /// assert!(s.with_socket(|s| s.as_raw_fd())? >= 0);
-    /// # Ok::<(), sockloop::Error>(())
-    /// ```
-    pub fn with_socket<T>(&self, f: impl FnOnce(&socket2::Socket) -> T) -> Result<T> {
-        self.sock.with(|s| Ok(f(s)))
-    }
-
-    /// Takes the socket out as a `socket2::Socket`; this `Udp` is closed
-    /// afterwards.
-    ///
-    /// # Errors
-    ///
-    /// `"closed"`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let s = sockloop::udp()?;
-    /// s.bind(("127.0.0.1", 0))?;
-    /// let raw: socket2::Socket = s.into_inner()?;
-    /// assert!(raw.local_addr()?.as_socket().is_some());
-    /// # Ok::<(), sockloop::Error>(())
-    /// ```
-    pub fn into_inner(self) -> Result<socket2::Socket> {
-        self.sock.take()
-    }
-
-    /// As [`into_inner`](Udp::into_inner), as a std `UdpSocket`.
-    ///
-    /// # Errors
-    ///
-    /// `"closed"`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let s = sockloop::udp()?;
-    /// s.bind(("127.0.0.1", 0))?;
-    /// let std_sock = s.into_std()?;
-    /// assert!(std_sock.local_addr().is_ok());
-    /// # Ok::<(), sockloop::Error>(())
-    /// ```
-    pub fn into_std(self) -> Result<std::net::UdpSocket> {
-        self.into_inner().map(Into::into)
-    }
-
-    /// As [`into_std`](Udp::into_std), registered with the current Tokio
-    /// runtime.
-    ///
-    /// # Errors
-    ///
-    /// `"closed"`, `"not_in_thread"` outside a Tokio runtime.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # sockloop::run(async {
-    /// # let a = sockloop::udp()?;
-    /// # a.bind(("127.0.0.1", 0))?;
-    /// # let b = sockloop::udp()?;
-    /// # b.bind(("127.0.0.1", 0))?;
-    /// let t: tokio::net::UdpSocket = a.into_tokio()?;
-    /// t.send_to(b"from tokio", b.local_addr()?.socket_addr().unwrap()).await?;
-    /// let mut buf = [0u8; 16];
-    /// let (n, _) = b.recvnext(&mut buf, sockloop::clock() + 5.0).await?;
-    /// assert_eq!(&buf[..n], b"from tokio");
-    /// # Ok::<(), sockloop::Error>(())
-    /// # }).unwrap();
-    /// ```
-    pub fn into_tokio(self) -> Result<tokio::net::UdpSocket> {
-        if tokio::runtime::Handle::try_current().is_err() {
-            return Err(Error::with_message(
-                ErrorKind::NotInThread,
-                "no Tokio runtime",
-            ));
+        if buf.is_empty() {
+            return Err(Error::empty_buffer("recvnext"));
         }
-        Ok(tokio::net::UdpSocket::from_std(self.into_std()?)?)
+        let mut call = Call::new(expires.into());
+        let unnamed = self.family() == Family::Unix;
+        let flags = flags.to_rustix();
+        self.sock()
+            .wait(Op::Recv, &mut call, |s| {
+                // The second count is the datagram's length (with `trunc`,
+                // also the part that did not fit).
+                let (_, len, from) = rustix::net::recvfrom(s, &mut *buf, flags).map_err(rx)?;
+                let from = match from.and_then(SockAddr::from_rustix) {
+                    Some(a) => a,
+                    None if unnamed => SockAddr::unix(""),
+                    None => {
+                        return Err(io::Error::other(
+                            "datagram from an address of unknown family",
+                        ))
+                    }
+                };
+                Ok(((len, from), false))
+            })
+            .await
     }
 }
 
-impl From<socket2::Socket> for Udp {
-    /// Wraps a datagram socket (made non-blocking).
-    fn from(s: socket2::Socket) -> Udp {
-        Udp {
-            sock: Sock::from_socket(s, SockType::Udp),
-        }
+impl Socket<Dgram<socket::Udp>> {
+    /// A new datagram socket of `family` (`Family::Unix` for a Unix-domain
+    /// datagram socket, whose addresses are paths).
+    ///
+    /// # Errors
+    ///
+    /// An OS error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::{Family, Udp};
+    /// let v6 = Udp::new(Family::Inet6)?;
+    /// v6.bind(("::1", 0))?;
+    /// assert_eq!(v6.local_addr()?.family(), Family::Inet6);
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
+    pub fn new(family: Family) -> Result<Udp> {
+        Udp::open(family, default_protocol(SockType::Udp, family))
     }
 }
 
@@ -583,12 +498,8 @@ impl From<tokio::net::UdpSocket> for Udp {
     /// Takes the socket out of Tokio's reactor. If Tokio fails to
     /// deregister it (the socket is then lost), the `Udp` is closed.
     fn from(s: tokio::net::UdpSocket) -> Udp {
-        match s.into_std() {
-            Ok(s) => Udp::from(s),
-            Err(_) => Udp {
-                sock: Sock::closed(SockType::Udp, Family::Inet, Protocol::Udp),
-            },
-        }
+        s.into_std()
+            .map_or_else(|_| Udp::closed_from_start(), Udp::from)
     }
 }
 

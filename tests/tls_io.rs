@@ -591,3 +591,106 @@ fn tls_async_traits_codecs_and_ltn12() {
         assert!(writer.is_finished());
     });
 }
+
+// ===== the inventory counts every TLS record, whichever way it moved =====
+
+/// The inventory's `(bytes_in, bytes_out)` of a connection's TCP socket:
+/// TLS records, as they went over the wire.
+fn wire_counts(c: &Stcp) -> (u64, u64) {
+    use std::os::fd::AsRawFd;
+    let fd = c.get_ref().with_socket(|s| s.as_raw_fd()).unwrap();
+    let inv = sockloop::inventory();
+    let row = inv.sockets.iter().find(|x| x.fd == fd).unwrap();
+    (row.bytes_in, row.bytes_out)
+}
+
+/// A TLS 1.3 record: 5 bytes of header, the content type and a 16-byte
+/// AEAD tag around the plaintext.
+const RECORD: u64 = 5 + 1 + 16;
+
+/// Every byte one side wrote, the other read: both sides' counters agree.
+#[track_caller]
+fn assert_wire_agrees(c: &Stcp, s: &Stcp) {
+    let (ci, co) = wire_counts(c);
+    let (si, so) = wire_counts(s);
+    assert_eq!(
+        (ci, co),
+        (so, si),
+        "client (in, out) against server (out, in)"
+    );
+}
+
+#[test]
+fn tls_io_traits_and_calls_are_counted_on_the_wire() {
+    use futures_util::SinkExt;
+    use tokio_util::codec::Framed;
+
+    run(|| async {
+        let (mut c, mut s) = pair().await;
+        assert_eq!(c.tls_version(), Some("TLSv1.3"));
+        // The handshake (and the alerts and tickets the TLS layer sends on
+        // its own) is counted on both sides.
+        let (_, c_out) = wire_counts(&c);
+        assert!(c_out > 0);
+        assert_eq!(wire_counts(&s).0, c_out);
+
+        // write_all + flush on &Stcp: one record; read_exact on &Stcp.
+        (&c).write_all(b"abcd").await.unwrap();
+        (&c).flush().await.unwrap();
+        assert_eq!(wire_counts(&c).1, c_out + 4 + RECORD);
+        let mut four = [0u8; 4];
+        (&s).read_exact(&mut four).await.unwrap();
+        assert_eq!(&four, b"abcd");
+        assert_eq!(wire_counts(&s).0, c_out + 4 + RECORD);
+
+        // On an owned Stcp, the other way (the client also takes in the
+        // server's session tickets with it).
+        let (_, s_out) = wire_counts(&s);
+        s.write_all(b"12345").await.unwrap();
+        s.flush().await.unwrap();
+        assert_eq!(wire_counts(&s).1, s_out + 5 + RECORD);
+        let mut five = [0u8; 5];
+        c.read_exact(&mut five).await.unwrap();
+        assert_eq!(&five, b"12345");
+        assert_wire_agrees(&c, &s);
+
+        // StcpUntil, and sockloop's own calls, record for record.
+        let (_, c_out) = wire_counts(&c);
+        c.until(clock() + 5.0).write_all(b"xyz").await.unwrap();
+        c.send(b"hello", clock() + 5.0).await.unwrap();
+        assert_eq!(wire_counts(&c).1, c_out + 3 + 5 + 2 * RECORD);
+        let mut eight = [0u8; 8];
+        s.until(clock() + 5.0)
+            .read_exact(&mut eight[..3])
+            .await
+            .unwrap();
+        s.recvn(&mut eight[3..], clock() + 5.0).await.unwrap();
+        assert_eq!(&eight, b"xyzhello");
+        assert_wire_agrees(&c, &s);
+
+        // A codec: each frame one record.
+        let (_, s_out) = wire_counts(&s);
+        let mut frames = Framed::new(&s, LinesCodec::new());
+        frames.send("line one").await.unwrap();
+        frames.send("two").await.unwrap();
+        assert_eq!(wire_counts(&s).1, s_out + 9 + 4 + 2 * RECORD);
+        let mut lines = FramedRead::new(c.until(clock() + 5.0), LinesCodec::new());
+        assert_eq!(lines.next().await.unwrap().unwrap(), "line one");
+        assert_eq!(lines.next().await.unwrap().unwrap(), "two");
+        drop(lines);
+        assert_wire_agrees(&c, &s);
+
+        // tokio::io::copy in, then out until close_notify.
+        let body = vec![3u8; 100_000];
+        let n = tokio::io::copy(&mut &body[..], &mut &c).await.unwrap();
+        assert_eq!(n, 100_000);
+        AsyncWriteExt::shutdown(&mut &c).await.unwrap();
+        let mut got = Vec::new();
+        let n = tokio::io::copy(&mut s.until(clock() + 5.0), &mut got)
+            .await
+            .unwrap();
+        assert_eq!((n, got.len()), (100_000, 100_000));
+        assert_wire_agrees(&c, &s);
+        assert!(wire_counts(&c).1 > c_out + 100_000);
+    });
+}

@@ -1,11 +1,13 @@
 //! TLS sockets (feature `tls`): luapower's `sock_libtls` on rustls.
 //!
-//! A [`Stcp`] is a [`Tcp`] with a rustls connection on top, driven by
-//! sockloop itself: every record goes through the same wait path as a
-//! `Tcp` call (try first, park, absolute deadline read from the clock
-//! between syscalls, cancel, `"closed"` on close), so each `Stcp` call
-//! behaves as its `Tcp` twin. The rustls state is behind a lock held only
-//! within one poll, so a reading thread and a writing thread can share one
+//! A [`Stcp`] is the one [`Socket`] type over the [`Tls`] transport: a
+//! [`Tcp`] with a rustls connection on top, driven by sockloop itself.
+//! The stream calls are the stream core's, and every TLS record goes
+//! through the same wait path as a `Tcp` call (try first, park, absolute
+//! deadline read from the clock between syscalls, cancel, `"closed"` on
+//! close, the inventory's counters), so each `Stcp` call behaves as its
+//! `Tcp` twin. The rustls state is behind a lock held only within one
+//! poll, so a reading thread and a writing thread can share one
 //! `Rc<Stcp>` (full duplex), as with `Tcp`.
 
 mod config;
@@ -15,23 +17,26 @@ pub mod ssl;
 use std::future::poll_fn;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::Shutdown;
-use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use parking_lot::{Mutex, MutexGuard};
 use rustix::net::{RecvFlags, SendAncillaryBuffer, SendFlags};
 use rustls::{ClientConnection, Connection, ServerConnection};
 use rustls_pki_types::{CertificateDer, ServerName};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::sock::{rx, Call, Op};
-use crate::{SockAddr, Tcp};
+use crate::sock::{rx, Call, Op, Sock};
+use crate::socket::{sealed, Kind, Socket, Transport};
+use crate::{SockAddr, Tcp, Until};
 
 pub use config::{ClientAuth, TlsConfig, TlsConfigBuilder};
 
 /// A TLS connection over a [`Tcp`]: luapower's `cstcp` (from
-/// [`client_stcp`], [`StcpServer::accept`] or [`server_handshake`]).
+/// [`client_stcp`], [`StcpServer::accept`] or [`server_handshake`]). It is
+/// the [`Socket`] of the [`Tls`] kind: the stream calls and the calls every
+/// socket has are [`Socket`]'s, written once for TCP and TLS; the TLS
+/// layer is the transport under them, its records going through the same
+/// wait path as a `Tcp` call's bytes.
 ///
 /// Its calls are those of [`Tcp`], with the same rules: absolute
 /// `expires` deadlines (a looping call ends within a few milliseconds of
@@ -85,7 +90,62 @@ pub use config::{ClientAuth, TlsConfig, TlsConfigBuilder};
 /// # Ok::<(), sockloop::Error>(())
 /// # }).unwrap();
 /// ```
-pub struct Stcp {
+pub type Stcp = Socket<Tls>;
+
+/// A [`Stcp`] whose `AsyncRead`/`AsyncWrite` calls share one deadline:
+/// see [`Socket::until`].
+///
+/// # Examples
+///
+/// ```
+/// # sockloop::run(async {
+/// # use sockloop::{clock, client_stcp, server_stcp, tcp, thread, TlsConfig};
+/// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+/// # let server = TlsConfig::server().cert_pem(ck.cert.pem(), ck.key_pair.serialize_pem()).build()?;
+/// # let client = TlsConfig::client().ca_pem(ck.cert.pem()).build()?;
+/// # let l = tcp()?;
+/// # l.listen(("127.0.0.1", 0))?;
+/// # let addr = l.local_addr()?;
+/// # let l = server_stcp(l, &server)?;
+/// # thread(async move {
+/// #     let c = l.accept(clock() + 5.0).await.unwrap();
+/// #     let mut buf = [0u8; 5];
+/// #     c.recvn(&mut buf, clock() + 5.0).await.unwrap();
+/// #     c.send(&buf, clock() + 5.0).await.unwrap();
+/// # });
+/// # let t = tcp()?;
+/// # t.connect(&addr, clock() + 5.0).await?;
+/// # let conn = client_stcp(t, "localhost", &client, clock() + 5.0).await?;
+/// use sockloop::StcpUntil;
+/// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+///
+/// // `conn` is a TLS connection to an echo server.
+/// let mut view: StcpUntil<'_> = conn.until(clock() + 5.0);
+/// view.write_all(b"hello").await?;
+/// let mut buf = [0u8; 5];
+/// view.read_exact(&mut buf).await?;
+/// assert_eq!(&buf, b"hello");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+pub type StcpUntil<'a> = Until<'a, Tls>;
+
+/// The kind of a [`Stcp`]: a TLS connection (rustls) over a [`Tcp`], the
+/// transport under the stream calls.
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::kind::Tls;
+/// use sockloop::Socket;
+///
+/// // A `Stcp` is a `Socket<Tls>`.
+/// fn version(conn: &Socket<Tls>) -> Option<&'static str> {
+///     conn.tls_version()
+/// }
+/// # let _ = version;
+/// ```
+pub struct Tls {
     tcp: Tcp,
     session: Mutex<Session>,
     info: Info,
@@ -110,7 +170,7 @@ struct Info {
     server_name: Option<String>,
 }
 
-impl std::fmt::Debug for Stcp {
+impl std::fmt::Debug for Tls {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Stcp")
             .field("tcp", &self.tcp)
@@ -193,21 +253,12 @@ fn read_wire(conn: &mut Connection, s: &socket2::Socket) -> io::Result<(usize, b
     }
 }
 
-/// One write of queued TLS bytes from `conn` to the socket.
-fn write_wire(conn: &mut Connection, s: &socket2::Socket) -> io::Result<((), bool)> {
+/// One write of queued TLS bytes from `conn` to the socket: `(n, short)`.
+fn write_wire(conn: &mut Connection, s: &socket2::Socket) -> io::Result<(usize, bool)> {
     let mut w = Wire::new(s);
     match conn.write_tls(&mut w) {
-        Ok(_) => Ok(((), w.short())),
+        Ok(n) => Ok((n, w.short())),
         Err(e) => Err(names::from_rustls_io(e)),
-    }
-}
-
-/// `Pending` for a Tokio I/O trait poll, unless the current sockloop
-/// thread has been cancelled (as `Tcp`'s trait impls).
-fn pending_or_cancelled<T>() -> Poll<io::Result<T>> {
-    match crate::thread::io_cancel() {
-        Some(e) => Poll::Ready(Err(e)),
-        None => Poll::Pending,
     }
 }
 
@@ -218,11 +269,11 @@ fn write_shut_error() -> Error {
     )
 }
 
-// ===== impl Stcp =====
+// ===== the TLS transport =====
 
-impl Stcp {
-    fn new(tcp: Tcp, conn: Connection) -> Stcp {
-        Stcp {
+impl Tls {
+    fn new(tcp: Tcp, conn: Connection) -> Tls {
+        Tls {
             tcp,
             session: Mutex::new(Session {
                 conn,
@@ -235,37 +286,6 @@ impl Stcp {
 
     fn lock(&self) -> MutexGuard<'_, Session> {
         self.session.lock()
-    }
-
-    /// Runs the handshake as one sockloop call, then records what it
-    /// settled.
-    async fn handshake(mut self, expires: Option<f64>) -> Result<Stcp> {
-        let mut call = Call::new(expires);
-        poll_fn(|cx| self.poll_handshake(cx, &mut call)).await?;
-        let st = self.lock();
-        let c = &st.conn;
-        let info = Info {
-            alpn: c.alpn_protocol().map(<[u8]>::to_vec),
-            version: c.protocol_version().map(|v| match v {
-                rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3",
-                rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2",
-                v => v.as_str().unwrap_or("unknown"),
-            }),
-            suite: c.negotiated_cipher_suite().and_then(|s| s.suite().as_str()),
-            peer: c.peer_certificates().map(<[_]>::to_vec).unwrap_or_default(),
-            server_name: match c {
-                Connection::Server(s) => s.server_name().map(str::to_owned),
-                // The client's was set before the handshake.
-                Connection::Client(_) => None,
-            },
-        };
-        drop(st);
-        let asked = self.info.server_name.take();
-        self.info = Info {
-            server_name: info.server_name.or(asked),
-            ..info
-        };
-        Ok(self)
     }
 
     fn poll_handshake(&self, cx: &mut Context<'_>, call: &mut Call) -> Poll<Result<()>> {
@@ -281,7 +301,8 @@ impl Stcp {
             let conn = &mut st.conn;
             let n = ready!(self
                 .tcp
-                .poll_call_with(cx, call, Op::Recv, &mut |s| read_wire(conn, s)))?;
+                .sock()
+                .poll_call(cx, call, Op::Recv, &mut |s| read_wire(conn, s)))?;
             if n == 0 {
                 return Poll::Ready(Err(Error::with_message(
                     ErrorKind::TlsHandshakeFailed,
@@ -314,13 +335,13 @@ impl Stcp {
     /// Writes queued TLS bytes while the kernel takes them at once, never
     /// waiting (a best effort: what is left goes with the next write).
     fn flush_now(&self, st: &mut Session) {
-        let _ = self.tcp.with_socket(|s| {
-            while st.conn.wants_write() {
-                if st.conn.write_tls(&mut Wire::new(s)).is_err() {
-                    break;
-                }
+        let sock = self.tcp.sock();
+        while st.conn.wants_write() {
+            let conn = &mut st.conn;
+            if !matches!(sock.try_io(Op::Send, |s| write_wire(conn, s)), Some(Ok(_))) {
+                break;
             }
-        });
+        }
     }
 
     /// Takes in (and decrypts) what the kernel has received, never
@@ -330,18 +351,18 @@ impl Stcp {
     /// Application data beyond rustls' plaintext buffer stays unread, and
     /// then the kernel sends a RST, as for `Tcp`.
     fn drain_now(&self, st: &mut Session) {
-        let _ = self.tcp.with_socket(|s| {
-            for _ in 0..64 {
-                match st.conn.read_tls(&mut Wire::new(s)) {
-                    Ok(n) if n > 0 => {
-                        if st.conn.process_new_packets().is_err() {
-                            break;
-                        }
+        let sock = self.tcp.sock();
+        for _ in 0..64 {
+            let conn = &mut st.conn;
+            match sock.try_io(Op::Recv, |s| read_wire(conn, s)) {
+                Some(Ok(n)) if n > 0 => {
+                    if st.conn.process_new_packets().is_err() {
+                        break;
                     }
-                    _ => break,
                 }
+                _ => break,
             }
-        });
+        }
     }
 
     /// Polls until every queued TLS byte is in the kernel.
@@ -355,14 +376,58 @@ impl Stcp {
             let conn = &mut st.conn;
             ready!(self
                 .tcp
-                .poll_call_with(cx, call, Op::Send, &mut |s| write_wire(conn, s)))?;
+                .sock()
+                .poll_call(cx, call, Op::Send, &mut |s| write_wire(conn, s)))?;
         }
         Poll::Ready(Ok(()))
     }
 
-    /// One poll of a plaintext read that is part of the sockloop call
-    /// `call`: `Ok(0)` after the peer's `close_notify`.
-    pub(crate) fn poll_read_call(
+    /// Queues `close_notify` (once) and polls until it is in the kernel.
+    fn poll_close_notify(&self, cx: &mut Context<'_>, call: &mut Call) -> Poll<Result<()>> {
+        let mut st = self.lock();
+        if st.closed {
+            return Poll::Ready(Err(Error::closed()));
+        }
+        if !st.write_shut {
+            st.conn.send_close_notify();
+            st.write_shut = true;
+        }
+        self.poll_flush_call(cx, call, &mut st)
+    }
+}
+
+impl sealed::Kind for Tls {
+    #[inline]
+    fn sock(&self) -> &Sock {
+        self.tcp.sock()
+    }
+
+    fn close(&self) -> Result<()> {
+        {
+            let mut st = self.lock();
+            if !st.closed {
+                st.closed = true;
+                self.drain_now(&mut st);
+                if !st.write_shut && !st.conn.is_handshaking() {
+                    st.conn.send_close_notify();
+                    st.write_shut = true;
+                }
+                self.flush_now(&mut st);
+            }
+        }
+        self.tcp.close()
+    }
+
+    fn closed(&self) -> bool {
+        self.lock().closed || self.tcp.closed()
+    }
+}
+
+impl Kind for Tls {}
+
+impl sealed::Transport for Tls {
+    /// A plaintext read: `Ok(0)` after the peer's `close_notify`.
+    fn poll_read(
         &self,
         cx: &mut Context<'_>,
         call: &mut Call,
@@ -384,21 +449,16 @@ impl Stcp {
             let conn = &mut st.conn;
             ready!(self
                 .tcp
-                .poll_call_with(cx, call, Op::Recv, &mut |s| read_wire(conn, s)))?;
+                .sock()
+                .poll_call(cx, call, Op::Recv, &mut |s| read_wire(conn, s)))?;
             self.process(&mut st, false)?;
         }
     }
 
-    /// One poll of a write that is part of the sockloop call `call`:
-    /// queued TLS bytes go out first, then as much of `buf` as the TLS
+    /// Queued TLS bytes go out first, then as much of `src` as the TLS
     /// layer takes is encrypted and queued, and its count returned (a
     /// start is made on sending it).
-    fn poll_write_call(
-        &self,
-        cx: &mut Context<'_>,
-        call: &mut Call,
-        buf: &[u8],
-    ) -> Poll<Result<usize>> {
+    fn poll_write(&self, cx: &mut Context<'_>, call: &mut Call, src: &[u8]) -> Poll<Result<usize>> {
         let mut st = self.lock();
         if st.closed {
             return Poll::Ready(Err(Error::closed()));
@@ -407,179 +467,78 @@ impl Stcp {
         if st.write_shut {
             return Poll::Ready(Err(write_shut_error()));
         }
-        let n = st.conn.writer().write(buf)?;
+        let n = st.conn.writer().write(src)?;
+        if n == 0 {
+            return Poll::Ready(Err(Error::with_message(
+                ErrorKind::TlsError,
+                "the TLS layer took no data",
+            )));
+        }
         self.flush_now(&mut st);
         Poll::Ready(Ok(n))
     }
 
-    /// One poll of `send`: `done` counts the bytes of `buf` committed to
-    /// the TLS stream.
-    fn poll_send_call(
-        &self,
-        cx: &mut Context<'_>,
-        call: &mut Call,
-        buf: &[u8],
-        done: &mut usize,
-    ) -> Poll<Result<()>> {
-        let mut st = self.lock();
-        loop {
-            if st.closed {
-                return Poll::Ready(Err(Error::closed()));
-            }
-            ready!(self.poll_flush_call(cx, call, &mut st))?;
-            if *done == buf.len() {
-                return Poll::Ready(Ok(()));
-            }
-            if st.write_shut {
-                return Poll::Ready(Err(write_shut_error()));
-            }
-            match st.conn.writer().write(&buf[*done..])? {
-                0 => {
-                    return Poll::Ready(Err(Error::with_message(
-                        ErrorKind::TlsError,
-                        "the TLS layer took no data",
-                    )))
-                }
-                n => *done += n,
-            }
-        }
-    }
-
-    /// Queues `close_notify` (once) and polls until it is in the kernel.
-    fn poll_close_notify(&self, cx: &mut Context<'_>, call: &mut Call) -> Poll<Result<()>> {
+    fn poll_flush(&self, cx: &mut Context<'_>, call: &mut Call) -> Poll<Result<()>> {
         let mut st = self.lock();
         if st.closed {
             return Poll::Ready(Err(Error::closed()));
         }
-        if !st.write_shut {
-            st.conn.send_close_notify();
-            st.write_shut = true;
-        }
         self.poll_flush_call(cx, call, &mut st)
     }
 
-    /// Sends all of `buf` (`cstcp:send(s, len, expires)`). A zero-length
-    /// send is an `Ok` no-op.
-    ///
-    /// `buf` is encrypted and queued up to 64 KiB at a time (rustls'
-    /// buffer), each part sent before the next is taken.
-    ///
-    /// # Errors
-    ///
-    /// `"timeout"`, `"connection_reset"`, `"broken_pipe"` (also after
-    /// [`shutdown`](Stcp::shutdown) of the write side), `"closed"`,
-    /// `"cancelled"`, ...; every error carries `partial()`: the bytes of
-    /// `buf` committed to the TLS stream (`Some(0)` when none). All but
-    /// the last part are in the kernel; a part cut short by the deadline
-    /// or a cancel stays queued and goes out first with the next `send`,
-    /// [`shutdown`](Stcp::shutdown) or [`close`](Stcp::close), so sending
-    /// `&buf[partial..]` next continues the stream exactly.
-    ///
-    /// # Cancel safety
-    ///
-    /// Not cancel safe: if the future is dropped, a prefix of `buf` may be
-    /// committed and the count is lost (use a deadline instead).
-    pub async fn send(&self, buf: &[u8], expires: impl Into<Option<f64>>) -> Result<()> {
-        if buf.is_empty() {
-            return if self.lock().closed || self.tcp.closed() {
-                Err(Error::closed().with_partial(0))
-            } else {
-                Ok(())
-            };
+    /// `close_notify`, then the TCP write side.
+    fn poll_shutdown(&self, cx: &mut Context<'_>, call: &mut Call) -> Poll<Result<()>> {
+        ready!(self.poll_close_notify(cx, call))?;
+        Poll::Ready(self.tcp.shutdown(Shutdown::Write))
+    }
+}
+
+impl Transport for Tls {}
+
+impl Drop for Tls {
+    fn drop(&mut self) {
+        let _ = sealed::Kind::close(self);
+    }
+}
+
+// ===== what a TLS connection adds =====
+
+impl Socket<Tls> {
+    fn new(tcp: Tcp, conn: Connection) -> Stcp {
+        Socket {
+            kind: Tls::new(tcp, conn),
         }
-        let mut call = Call::new(expires.into());
-        let mut done = 0;
-        poll_fn(|cx| self.poll_send_call(cx, &mut call, buf, &mut done))
-            .await
-            .map_err(|e| e.with_partial(done))
     }
 
-    /// Receives up to `buf.len()` bytes (`cstcp:recv(buf, maxlen,
-    /// expires)`). `Ok(0)` means the peer closed the TLS stream
-    /// (`close_notify`).
-    ///
-    /// # Errors
-    ///
-    /// `"invalid_argument"` for an empty `buf` (nothing is read),
-    /// `"timeout"`, `"tls_truncated"` (the peer closed the connection
-    /// without `close_notify`), `"tls_error"`, a TLS certificate or
-    /// handshake name when a TLS 1.3 server rejects this client's
-    /// certificate, `"connection_reset"`, `"closed"`, `"cancelled"`, ...
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: decrypted bytes stay in the connection until read.
-    pub async fn recv(&self, buf: &mut [u8], expires: impl Into<Option<f64>>) -> Result<usize> {
-        if buf.is_empty() {
-            return Err(Error::empty_buffer("recv"));
-        }
-        let mut call = Call::new(expires.into());
-        poll_fn(|cx| self.poll_read_call(cx, &mut call, buf)).await
-    }
-
-    /// Fills all of `buf` (`cstcp:recvn(buf, len, expires)`), returning
-    /// `buf.len()`.
-    ///
-    /// # Errors
-    ///
-    /// `"eof"` if the peer closes the TLS stream first, `"tls_truncated"`
-    /// if it closes the connection without `close_notify`, `"timeout"`,
-    /// `"closed"`, `"cancelled"`, ...; every error carries `partial()`, the
-    /// bytes stored at the start of `buf`.
-    ///
-    /// # Cancel safety
-    ///
-    /// Not cancel safe (like tokio's `read_exact`): the bytes already read
-    /// into `buf` are lost from the stream if the future is dropped.
-    pub async fn recvn(&self, buf: &mut [u8], expires: impl Into<Option<f64>>) -> Result<usize> {
-        if buf.is_empty() {
-            return if self.lock().closed || self.tcp.closed() {
-                Err(Error::closed().with_partial(0))
-            } else {
-                Ok(0)
-            };
-        }
-        let mut call = Call::new(expires.into());
-        crate::stream::recvn(buf, &mut call, |cx, call, dst| {
-            self.poll_read_call(cx, call, dst)
-        })
-        .await
-    }
-
-    /// Receives until the peer closes the TLS stream (`cstcp:recvall()`).
-    ///
-    /// # Errors
-    ///
-    /// `"timeout"`, `"tls_truncated"` (no `close_notify`: the data may be
-    /// cut short), `"closed"`, `"cancelled"`, ...; the error carries
-    /// `partial()` and the bytes received so far ([`Error::take_data`]).
-    ///
-    /// # Cancel safety
-    ///
-    /// Not cancel safe: data read before the future is dropped is lost.
-    pub async fn recvall(&self, expires: impl Into<Option<f64>>) -> Result<Vec<u8>> {
-        let mut call = Call::new(expires.into());
-        crate::stream::recvall(&mut call, |cx, call, dst| {
-            self.poll_read_call(cx, call, dst)
-        })
-        .await
-    }
-
-    /// Receives until the peer closes the TLS stream, then gives a
-    /// synchronous reader over the bytes (`cstcp:recvall_read()`).
-    ///
-    /// # Errors
-    ///
-    /// As [`recvall`](Stcp::recvall).
-    ///
-    /// # Cancel safety
-    ///
-    /// As [`recvall`](Stcp::recvall).
-    pub async fn recvall_read(
-        &self,
-        expires: impl Into<Option<f64>>,
-    ) -> Result<io::Cursor<Vec<u8>>> {
-        self.recvall(expires).await.map(io::Cursor::new)
+    /// Runs the handshake as one sockloop call, then records what it
+    /// settled.
+    async fn handshake(mut self, expires: Option<f64>) -> Result<Stcp> {
+        let mut call = Call::new(expires);
+        poll_fn(|cx| self.kind.poll_handshake(cx, &mut call)).await?;
+        let st = self.kind.lock();
+        let c = &st.conn;
+        let info = Info {
+            alpn: c.alpn_protocol().map(<[u8]>::to_vec),
+            version: c.protocol_version().map(|v| match v {
+                rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3",
+                rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2",
+                v => v.as_str().unwrap_or("unknown"),
+            }),
+            suite: c.negotiated_cipher_suite().and_then(|s| s.suite().as_str()),
+            peer: c.peer_certificates().map(<[_]>::to_vec).unwrap_or_default(),
+            server_name: match c {
+                Connection::Server(s) => s.server_name().map(str::to_owned),
+                // The client's was set before the handshake.
+                Connection::Client(_) => None,
+            },
+        };
+        drop(st);
+        let asked = self.kind.info.server_name.take();
+        self.kind.info = Info {
+            server_name: info.server_name.or(asked),
+            ..info
+        };
+        Ok(self)
     }
 
     /// Shuts down reading, writing or both (`cstcp:shutdown('r'|'w'|'rw')`).
@@ -601,67 +560,11 @@ impl Stcp {
     pub async fn shutdown(&self, how: Shutdown, expires: impl Into<Option<f64>>) -> Result<()> {
         if how != Shutdown::Read {
             let mut call = Call::new(expires.into());
-            poll_fn(|cx| self.poll_close_notify(cx, &mut call)).await?;
-        } else if self.lock().closed {
+            poll_fn(|cx| self.kind.poll_close_notify(cx, &mut call)).await?;
+        } else if self.kind.lock().closed {
             return Err(Error::closed());
         }
-        self.tcp.shutdown(how)
-    }
-
-    /// Closes the connection now (`cstcp:close()`): a `close_notify` (and
-    /// anything still queued) is sent if the kernel takes it at once, the
-    /// descriptor is closed before this returns, and every call parked on
-    /// this connection, in any thread, wakes with `"closed"`. Dropping the
-    /// `Stcp` closes it the same way.
-    ///
-    /// What the peer sent and the kernel holds is taken in first (without
-    /// waiting), so that TLS's own messages, such as the session tickets a
-    /// TLS 1.3 server sends after the handshake, do not make the kernel
-    /// answer the close with a RST (which would make the peer drop data
-    /// still in flight to it). Unread application data beyond rustls'
-    /// buffer still gives a RST, as for [`Tcp::close`].
-    ///
-    /// # Errors
-    ///
-    /// `"closed"` if it was already closed.
-    pub fn close(&self) -> Result<()> {
-        {
-            let mut st = self.lock();
-            if !st.closed {
-                st.closed = true;
-                self.drain_now(&mut st);
-                if !st.write_shut && !st.conn.is_handshaking() {
-                    st.conn.send_close_notify();
-                    st.write_shut = true;
-                }
-                self.flush_now(&mut st);
-            }
-        }
-        self.tcp.close()
-    }
-
-    /// `true` once [`close`](Stcp::close) ran (or the TCP socket was
-    /// closed under it). A peer's close does not count.
-    pub fn closed(&self) -> bool {
-        self.lock().closed || self.tcp.closed()
-    }
-
-    /// The local address.
-    ///
-    /// # Errors
-    ///
-    /// An OS error, `"closed"`.
-    pub fn local_addr(&self) -> Result<SockAddr> {
-        self.tcp.local_addr()
-    }
-
-    /// The peer's address.
-    ///
-    /// # Errors
-    ///
-    /// `"not_connected"`, `"closed"`.
-    pub fn remote_addr(&self) -> Result<SockAddr> {
-        self.tcp.remote_addr()
+        self.kind.tcp.shutdown(how)
     }
 
     /// The ALPN protocol the handshake settled on, if any (libtls'
@@ -669,21 +572,21 @@ impl Stcp {
     #[doc(alias = "tls_conn_alpn_selected")]
     #[doc(alias = "getalpn")]
     pub fn alpn_protocol(&self) -> Option<&[u8]> {
-        self.info.alpn.as_deref()
+        self.kind.info.alpn.as_deref()
     }
 
     /// The TLS version: `"TLSv1.3"` or `"TLSv1.2"` (libtls'
     /// `tls_conn_version`).
     #[doc(alias = "tls_conn_version")]
     pub fn tls_version(&self) -> Option<&'static str> {
-        self.info.version
+        self.kind.info.version
     }
 
     /// The cipher suite, as IANA names it (`"TLS13_AES_256_GCM_SHA384"`;
     /// libtls' `tls_conn_cipher`).
     #[doc(alias = "tls_conn_cipher")]
     pub fn cipher_suite(&self) -> Option<&'static str> {
-        self.info.suite
+        self.kind.info.suite
     }
 
     /// The peer's certificate chain, leaf first, as DER (empty when the
@@ -691,7 +594,7 @@ impl Stcp {
     #[doc(alias = "getpeercertificate")]
     #[doc(alias = "getpeerchain")]
     pub fn peer_certificates(&self) -> &[CertificateDer<'static>] {
-        &self.info.peer
+        &self.kind.info.peer
     }
 
     /// The server name: on a client, the one it asked for; on a server,
@@ -699,7 +602,7 @@ impl Stcp {
     #[doc(alias = "tls_conn_servername")]
     #[doc(alias = "getsniname")]
     pub fn server_name(&self) -> Option<&str> {
-        self.info.server_name.as_deref()
+        self.kind.info.server_name.as_deref()
     }
 
     /// The TCP socket under the TLS connection, for its options
@@ -707,201 +610,7 @@ impl Stcp {
     /// TLS stream; closing it closes the connection without
     /// `close_notify`.
     pub fn get_ref(&self) -> &Tcp {
-        &self.tcp
-    }
-
-    /// An `AsyncRead` + `AsyncWrite` view whose reads and writes are
-    /// bounded by one absolute deadline, as [`Tcp::until`]: once it has
-    /// passed a read or write ends with `"timeout"` however fast data
-    /// keeps arriving. Use it to bound an LTN12 pump, a codec or
-    /// `tokio::io::copy` over TLS.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # sockloop::run(async {
-    /// # use sockloop::{clock, client_stcp, server_stcp, tcp, thread, TlsConfig};
-    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-    /// # let server = TlsConfig::server().cert_pem(ck.cert.pem(), ck.key_pair.serialize_pem()).build()?;
-    /// # let client = TlsConfig::client().ca_pem(ck.cert.pem()).build()?;
-    /// # let l = tcp()?;
-    /// # l.listen(("127.0.0.1", 0))?;
-    /// # let addr = l.local_addr()?;
-    /// # let l = server_stcp(l, &server)?;
-    /// # let peer = thread(async move {
-    /// #     let c = l.accept(clock() + 5.0).await.unwrap();
-    /// #     c.send(b"partial body", None).await.unwrap();
-    /// #     sockloop::sleep(2.0).await;
-    /// # });
-    /// # let t = tcp()?;
-    /// # t.connect(&addr, clock() + 5.0).await?;
-    /// # let conn = client_stcp(t, "localhost", &client, clock() + 5.0).await?;
-    /// use sockloop::luasocket::{pump_all, sink, source};
-    ///
-    /// // `conn` is a TLS connection whose peer sends a little, then stalls.
-    /// let mut src = source("until-closed", conn.until(clock() + 0.5), None)?;
-    /// let mut snk = sink("keep-open", Vec::new())?;
-    /// let err = pump_all(&mut src, &mut snk).await.unwrap_err();
-    /// assert_eq!(err.name(), "timeout");
-    /// assert_eq!(snk.get_ref().unwrap(), b"partial body");
-    /// # Ok::<(), sockloop::Error>(())
-    /// # }).unwrap();
-    /// ```
-    #[doc(alias = "settimeout")]
-    pub fn until(&self, expires: impl Into<Option<f64>>) -> StcpUntil<'_> {
-        let expires = expires.into();
-        StcpUntil {
-            stcp: self,
-            read: Call::new(expires),
-            write: Call::new(expires),
-        }
-    }
-
-    // The Tokio trait impls: each poll is a call with no deadline.
-
-    fn poll_read_io(
-        &self,
-        cx: &mut Context<'_>,
-        call: &mut Call,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let dst = buf.initialize_unfilled();
-        if dst.is_empty() {
-            return Poll::Ready(Ok(()));
-        }
-        match self.poll_read_call(cx, call, dst) {
-            Poll::Ready(Ok(n)) => {
-                buf.advance(n);
-                Poll::Ready(Ok(()))
-            }
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e.into())),
-            Poll::Pending => pending_or_cancelled(),
-        }
-    }
-
-    fn poll_write_io(
-        &self,
-        cx: &mut Context<'_>,
-        call: &mut Call,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        if buf.is_empty() {
-            return Poll::Ready(Ok(0));
-        }
-        match self.poll_write_call(cx, call, buf) {
-            Poll::Ready(r) => Poll::Ready(r.map_err(Into::into)),
-            Poll::Pending => pending_or_cancelled(),
-        }
-    }
-
-    fn poll_flush_io(&self, cx: &mut Context<'_>, call: &mut Call) -> Poll<io::Result<()>> {
-        let mut st = self.lock();
-        if st.closed {
-            return Poll::Ready(Err(Error::closed().into()));
-        }
-        match self.poll_flush_call(cx, call, &mut st) {
-            Poll::Ready(r) => Poll::Ready(r.map_err(Into::into)),
-            Poll::Pending => pending_or_cancelled(),
-        }
-    }
-
-    fn poll_shutdown_io(&self, cx: &mut Context<'_>, call: &mut Call) -> Poll<io::Result<()>> {
-        match self.poll_close_notify(cx, call) {
-            Poll::Ready(Ok(())) => {
-                Poll::Ready(self.tcp.shutdown(Shutdown::Write).map_err(Into::into))
-            }
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e.into())),
-            Poll::Pending => pending_or_cancelled(),
-        }
-    }
-}
-
-impl Drop for Stcp {
-    fn drop(&mut self) {
-        let _ = self.close();
-    }
-}
-
-macro_rules! stcp_io {
-    ($t:ty) => {
-        impl AsyncRead for $t {
-            fn poll_read(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &mut ReadBuf<'_>,
-            ) -> Poll<io::Result<()>> {
-                self.poll_read_io(cx, &mut Call::new(None), buf)
-            }
-        }
-
-        impl AsyncWrite for $t {
-            fn poll_write(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &[u8],
-            ) -> Poll<io::Result<usize>> {
-                self.poll_write_io(cx, &mut Call::new(None), buf)
-            }
-
-            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                self.poll_flush_io(cx, &mut Call::new(None))
-            }
-
-            fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                self.poll_shutdown_io(cx, &mut Call::new(None))
-            }
-        }
-    };
-}
-
-stcp_io!(Stcp);
-stcp_io!(&Stcp);
-
-/// A [`Stcp`] whose `AsyncRead`/`AsyncWrite` calls share one deadline:
-/// see [`Stcp::until`].
-#[derive(Debug)]
-pub struct StcpUntil<'a> {
-    stcp: &'a Stcp,
-    read: Call,
-    write: Call,
-}
-
-impl StcpUntil<'_> {
-    /// The connection.
-    pub fn get_ref(&self) -> &Stcp {
-        self.stcp
-    }
-}
-
-impl AsyncRead for StcpUntil<'_> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        this.stcp.poll_read_io(cx, &mut this.read, buf)
-    }
-}
-
-impl AsyncWrite for StcpUntil<'_> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        this.stcp.poll_write_io(cx, &mut this.write, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        this.stcp.poll_flush_io(cx, &mut this.write)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        this.stcp.poll_shutdown_io(cx, &mut this.write)
+        &self.kind.tcp
     }
 }
 
@@ -947,7 +656,7 @@ pub async fn client_stcp(
     })?;
     let conn = ClientConnection::new(cfg, name).map_err(|e| names::from_rustls(e, true))?;
     let mut s = Stcp::new(tcp, Connection::Client(conn));
-    s.info.server_name = Some(servername.to_owned());
+    s.kind.info.server_name = Some(servername.to_owned());
     s.handshake(expires).await
 }
 
