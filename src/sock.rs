@@ -128,6 +128,7 @@ struct Inner {
     /// on a connected UDP socket. This watch, made on the first park and
     /// registered with the fan, wakes every parked call when an error is
     /// pending; the woken calls then try their syscall, which returns it.
+    /// Datagram sockets only (see [`Sock::poll_locked`]).
     errwatch: Option<ErrWatch>,
     /// The fan fired since the watch was last polled: poll it again.
     errwatch_stale: bool,
@@ -595,8 +596,14 @@ impl Sock {
                         None => blocked[d] = Some(op),
                     }
                 }
-                // A pending socket error (EPOLLERR) wakes the fan.
-                if *errwatch_stale || errwatch.is_none() {
+                // A pending socket error (EPOLLERR) wakes the fan. Only
+                // datagram sockets need the watch: a stream socket's
+                // errors (reset, refused, timed out) end the connection,
+                // and the kernel's EPOLLHUP that comes with them is read
+                // and write readiness to Tokio. Stream sockets (most
+                // connections, often parked for long) keep no watch.
+                if self.shared.socktype != SockType::Tcp && (*errwatch_stale || errwatch.is_none())
+                {
                     *errwatch_stale = false;
                     let w = errwatch.get_or_insert_with(|| watch_errors(fd.clone()));
                     if w.as_mut()
