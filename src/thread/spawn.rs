@@ -18,6 +18,7 @@ use super::state::{BoxFuture, Extra, Park, ThreadInner, ThreadStatus, ThreadWake
 use super::step::{step, Step};
 use crate::context::{with_loop, Loop};
 use crate::error::{Error, ErrorKind, Result};
+use crate::park_note::Stamp;
 use crate::value::Value;
 
 /// Makes a thread that runs `fut`, **suspended**: nothing runs until it is
@@ -470,8 +471,8 @@ fn newthread_in<T>(l: &Loop, name: Option<Box<str>>, fut: BoxFuture) -> Thread<T
             ),
             extra,
             wait_on: Cell::new(0),
-            wait_since: Cell::new(None),
-            wait_deadline: Cell::new(None),
+            wait_since: Cell::new(Stamp::NONE),
+            wait_deadline: Cell::new(Stamp::NONE),
         })
     });
     crate::trace::debug_event!(

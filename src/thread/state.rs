@@ -14,6 +14,7 @@ use std::task::{Wake, Waker};
 use super::env::Env;
 use crate::context::{Key, Remote};
 use crate::error::ErrorKind;
+use crate::park_note::Stamp;
 use crate::value::Value;
 
 thread_local! {
@@ -98,8 +99,8 @@ pub(crate) struct ThreadInner {
     /// What the thread last parked on (for the inventory; set when a step
     /// ends in a park).
     pub(super) wait_on: Cell<usize>,
-    pub(super) wait_since: Cell<Option<tokio::time::Instant>>,
-    pub(super) wait_deadline: Cell<Option<tokio::time::Instant>>,
+    pub(super) wait_since: Cell<Stamp>,
+    pub(super) wait_deadline: Cell<Stamp>,
     /// The thread's `tracing` span (id, name), entered at every step.
     #[cfg(feature = "tracing")]
     pub(super) span: tracing::Span,
@@ -171,8 +172,8 @@ impl ThreadInner {
     pub(crate) fn wait_note(&self) -> crate::park_note::Note {
         crate::park_note::Note {
             on: self.wait_on.get(),
-            since: self.wait_since.get(),
-            deadline: self.wait_deadline.get(),
+            since: self.wait_since.get().get(),
+            deadline: self.wait_deadline.get().get(),
         }
     }
 

@@ -32,6 +32,9 @@ pub(crate) enum Step {
 /// `transfer`s (a trampoline, so transfers never nest on the stack).
 /// Borrows nothing of the loop while a future is polled.
 pub(crate) fn step(l: &Loop, t: Rc<ThreadInner>, input: Option<Value>) -> Step {
+    // Outside a driver round (a resume from `main`), this step is a round
+    // of its own: its parks share one clock read.
+    let _round = crate::park_note::open_round();
     let mut t = t;
     let mut input = input;
     loop {
@@ -112,12 +115,13 @@ fn step_one(l: &Loop, t: &Rc<ThreadInner>, input: Option<Value>) -> Step {
 
 /// Moves the park noted during the step into the thread: a wait that
 /// goes on (the same park, not a call's first) keeps its "since", a new
-/// one starts at the driver round's time stamp.
+/// one starts at the round's time stamp.
 #[inline]
 fn keep_note(t: &ThreadInner) {
-    let (on, deadline, fresh) = crate::park_note::take_note();
-    if t.wait_on.replace(on) != on || fresh {
-        t.wait_since.set(Some(crate::park_note::round_now()));
+    let (on, deadline, since) = crate::park_note::take_note(t.wait_on.get());
+    t.wait_on.set(on);
+    if let Some(since) = since {
+        t.wait_since.set(since);
     }
     t.wait_deadline.set(deadline);
 }
