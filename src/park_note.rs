@@ -129,7 +129,7 @@ thread_local! {
             deadline: Cell::new(None),
             fresh: Cell::new(true),
             open: Cell::new(false),
-            stamp: Cell::new(None),
+            stamp: Cell::new(Stamp::NONE),
             epoch: Cell::new(None),
         }
     };
@@ -146,9 +146,10 @@ struct Slot {
     /// `resume` from outside any thread, a sleep job's `wakeup`).
     open: Cell<bool>,
     /// The clock as read by the round's first park (`None` until one
-    /// parks): every park of the round starts at this stamp, so a round
-    /// reads the clock at most once, however many threads it switches.
-    stamp: Cell<Option<Instant>>,
+    /// parks; packed once): every park of the round starts at this stamp,
+    /// so a round reads the clock at most once, however many threads it
+    /// switches.
+    stamp: Cell<Stamp>,
     /// The instant that [`Stamp`]s count from (read once per OS thread).
     epoch: Cell<Option<Instant>>,
 }
@@ -228,18 +229,15 @@ pub(crate) fn take_note(prev_on: usize) -> (usize, Stamp, Option<Stamp>) {
         let on = s.on.replace(0);
         let fresh = s.fresh.replace(true);
         let deadline = Stamp::pack(s.deadline.get(), s);
-        let since = (fresh || on != prev_on).then(|| {
-            let at = match s.stamp.get() {
-                Some(at) => at,
-                None => {
-                    let now = Instant::now();
-                    if s.open.get() {
-                        s.stamp.set(Some(now));
-                    }
-                    now
+        let since = (fresh || on != prev_on).then(|| match s.stamp.get() {
+            Stamp::NONE => {
+                let now = Stamp::pack(Some(Instant::now()), s);
+                if s.open.get() {
+                    s.stamp.set(now);
                 }
-            };
-            Stamp::pack(Some(at), s)
+                now
+            }
+            at => at,
         });
         (on, deadline, since)
     })
@@ -264,7 +262,7 @@ impl Drop for Round {
         if self.0 {
             let _ = SLOT.try_with(|s| {
                 s.open.set(false);
-                s.stamp.set(None);
+                s.stamp.set(Stamp::NONE);
             });
         }
     }
