@@ -359,7 +359,7 @@ fn collect(l: &Loop) -> Inventory {
         let status = t.status();
         let waiting = match status {
             ThreadStatus::Waiting | ThreadStatus::Suspended => {
-                let n = t.wait_note();
+                let n = t.wait_note(base.0);
                 let on = match (status, n.park()) {
                     (ThreadStatus::Suspended, _) | (_, Park::Suspend) => WaitOn::Suspend,
                     (_, Park::Sleep) => WaitOn::Sleep,

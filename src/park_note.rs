@@ -9,7 +9,7 @@
 //! round or an outermost step (a `resume` from outside any thread), and
 //! its first park reads the clock for all of them, so a chain of switches
 //! inside a round reads it once, not once per park. A thread keeps its
-//! note in 24 bytes (a packed word and two [`Stamp`]s). The bottom of the
+//! note in 20 bytes (a packed word, a [`Stamp`] and a [`Since`]). The bottom of the
 //! layering: it knows no socket, thread or loop, only a packed word and
 //! two instants.
 
@@ -129,7 +129,7 @@ thread_local! {
             deadline: Cell::new(None),
             fresh: Cell::new(true),
             open: Cell::new(false),
-            stamp: Cell::new(Stamp::NONE),
+            stamp: Cell::new(None),
             epoch: Cell::new(None),
         }
     };
@@ -149,8 +149,9 @@ struct Slot {
     /// parks; packed once): every park of the round starts at this stamp,
     /// so a round reads the clock at most once, however many threads it
     /// switches.
-    stamp: Cell<Stamp>,
-    /// The instant that [`Stamp`]s count from (read once per OS thread).
+    stamp: Cell<Option<Since>>,
+    /// The instant that [`Stamp`]s and [`Since`]s count from (read once
+    /// per OS thread).
     epoch: Cell<Option<Instant>>,
 }
 
@@ -204,6 +205,33 @@ impl Stamp {
     }
 }
 
+/// A parked thread's "since", packed in 4 bytes (so that it fits beside
+/// the thread's flags): the milliseconds after this OS thread's epoch,
+/// modulo 2^32, rounded down. Read back as the latest such instant not
+/// after the reader's clock: exact to the millisecond for a wait shorter
+/// than 49.7 days.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Since(u32);
+
+impl Since {
+    fn pack(at: Instant, s: &Slot) -> Since {
+        let ms = at.saturating_duration_since(epoch(s)).as_millis();
+        Since((ms % (1 << 32)) as u32)
+    }
+
+    /// The instant, read at `now` (`None` before any park on this OS
+    /// thread).
+    pub(crate) fn at(self, now: Instant) -> Option<Instant> {
+        let epoch = SLOT.try_with(|s| s.epoch.get()).ok().flatten()?;
+        let now_ms = u64::try_from(now.saturating_duration_since(epoch).as_millis()).ok()?;
+        let mut ms = (now_ms & !0xFFFF_FFFF) | u64::from(self.0);
+        if ms > now_ms {
+            ms = ms.checked_sub(1 << 32)?;
+        }
+        epoch.checked_add(std::time::Duration::from_millis(ms))
+    }
+}
+
 /// This OS thread's epoch: a day before the first park it saw (so that a
 /// deadline already past still packs exactly).
 fn epoch(s: &Slot) -> Instant {
@@ -224,20 +252,20 @@ fn epoch(s: &Slot) -> Instant {
 /// park), since when: the round's stamp (the clock is read by the round's
 /// first park only).
 #[inline]
-pub(crate) fn take_note(prev_on: usize) -> (usize, Stamp, Option<Stamp>) {
+pub(crate) fn take_note(prev_on: usize) -> (usize, Stamp, Option<Since>) {
     SLOT.try_with(|s| {
         let on = s.on.replace(0);
         let fresh = s.fresh.replace(true);
         let deadline = Stamp::pack(s.deadline.get(), s);
         let since = (fresh || on != prev_on).then(|| match s.stamp.get() {
-            Stamp::NONE => {
-                let now = Stamp::pack(Some(Instant::now()), s);
+            Some(at) => at,
+            None => {
+                let now = Since::pack(Instant::now(), s);
                 if s.open.get() {
-                    s.stamp.set(now);
+                    s.stamp.set(Some(now));
                 }
                 now
             }
-            at => at,
         });
         (on, deadline, since)
     })
@@ -262,7 +290,7 @@ impl Drop for Round {
         if self.0 {
             let _ = SLOT.try_with(|s| {
                 s.open.set(false);
-                s.stamp.set(Stamp::NONE);
+                s.stamp.set(None);
             });
         }
     }

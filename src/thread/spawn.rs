@@ -18,7 +18,7 @@ use super::state::{BoxFuture, Extra, Park, ThreadInner, ThreadStatus, ThreadWake
 use super::step::{step, Step};
 use crate::context::{with_loop, Loop};
 use crate::error::{Error, ErrorKind, Result};
-use crate::park_note::Stamp;
+use crate::park_note::{Since, Stamp};
 use crate::value::Value;
 
 /// Makes a thread that runs `fut`, **suspended**: nothing runs until it is
@@ -448,7 +448,6 @@ fn newthread_in<T>(l: &Loop, name: Option<Box<str>>, fut: BoxFuture) -> Thread<T
             queued: AtomicBool::new(false),
         });
         Rc::new(ThreadInner {
-            key,
             state: Cell::new(ThreadStatus::New),
             park: Cell::new(Park::None),
             fut: Cell::new(Some(fut)),
@@ -471,14 +470,14 @@ fn newthread_in<T>(l: &Loop, name: Option<Box<str>>, fut: BoxFuture) -> Thread<T
             ),
             extra,
             wait_on: Cell::new(0),
-            wait_since: Cell::new(Stamp::NONE),
+            wait_since: Cell::new(Since::default()),
             wait_deadline: Cell::new(Stamp::NONE),
         })
     });
     crate::trace::debug_event!(
         target: "sockloop::thread",
         parent: &inner.span,
-        id = inner.key,
+        id = inner.key(),
         name = inner.name(),
         "created"
     );

@@ -138,7 +138,7 @@ fn finish(l: &Loop, t: &Rc<ThreadInner>) {
     t.unmark_cancel();
     t.state.set(ThreadStatus::Finished);
     drop(t.outbox.take());
-    l.remove_thread(t.key);
+    l.remove_thread(t.key());
     let hooks = t
         .extra
         .get()
