@@ -345,7 +345,9 @@ impl ThreadBuilder {
             }
             let t = newthread_in(l, self.name, fut);
             match guard {
-                Ok(_guard) => {
+                Ok(guard) => {
+                    // From outside the loop: a round of its own.
+                    let _round = guard.as_ref().map(|_| crate::park_note::open_round());
                     if let Step::Panicked(f) = step(l, t.inner.clone(), None) {
                         l.record_failure(f);
                     }
@@ -538,6 +540,10 @@ pub(crate) fn resume_inner(t: &Rc<ThreadInner>, v: Value, take: bool) -> Result<
     check_resumable(t)?;
     with_loop(|l| {
         let guard = l.rt.enter()?;
+        // A resume from outside the loop (from `main`) is a round of its
+        // own: its parks, and those of every thread it resumes in turn,
+        // share one clock read.
+        let _round = guard.as_ref().map(|_| crate::park_note::open_round());
         if guard.is_none() {
             crate::runtime::ensure_driver(l)?;
         }

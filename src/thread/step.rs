@@ -32,9 +32,6 @@ pub(crate) enum Step {
 /// `transfer`s (a trampoline, so transfers never nest on the stack).
 /// Borrows nothing of the loop while a future is polled.
 pub(crate) fn step(l: &Loop, t: Rc<ThreadInner>, input: Option<Value>) -> Step {
-    // Outside a driver round (a resume from `main`), this step is a round
-    // of its own: its parks share one clock read.
-    let _round = crate::park_note::open_round();
     let mut t = t;
     let mut input = input;
     loop {
@@ -216,6 +213,8 @@ pub(crate) fn step_waiting_now(t: &Rc<ThreadInner>) -> Result<bool> {
             Ok(g) => g,
             Err(_) => return Ok(false),
         };
+        // From outside the loop: this step is a round of its own.
+        let _round = guard.as_ref().map(|_| crate::park_note::open_round());
         if guard.is_none() {
             crate::runtime::ensure_driver(l)?;
         }
