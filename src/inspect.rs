@@ -111,9 +111,10 @@ impl fmt::Display for WaitOn {
 pub struct Waiting {
     /// On what.
     pub on: WaitOn,
-    /// Since when ([`clock()`](crate::clock) seconds): the start of the
-    /// loop round in which the wait began (the loop reads the clock once
-    /// per round, not per park).
+    /// Since when ([`clock()`](crate::clock) seconds): the first park of
+    /// the loop round in which the wait began (a round reads the clock once,
+    /// at its first park, not at every park; a `resume` from outside any
+    /// thread is a round of its own).
     pub since: f64,
     /// Until when ([`clock()`](crate::clock) seconds): the call's `expires`
     /// or the sleep's end; `None` without a deadline.
@@ -358,7 +359,7 @@ fn collect(l: &Loop) -> Inventory {
         let status = t.status();
         let waiting = match status {
             ThreadStatus::Waiting | ThreadStatus::Suspended => {
-                let n = t.wait_note();
+                let n = t.wait_note(base.0);
                 let on = match (status, n.park()) {
                     (ThreadStatus::Suspended, _) | (_, Park::Suspend) => WaitOn::Suspend,
                     (_, Park::Sleep) => WaitOn::Sleep,

@@ -4,10 +4,14 @@
 //!
 //! Made for the hot path: a call notes only when it parks (one that
 //! completes at once notes nothing), with three stores into this OS
-//! thread's slot (the one `thread_local!` here) and no clock read; "since"
-//! is the driver round's time stamp, also kept in the slot (one clock read
-//! per round, not per park). The bottom of the layering: it knows no
-//! socket, thread or loop, only a packed word and two instants.
+//! thread's slot (the one `thread_local!` here) and no clock read. "Since"
+//! is the round's time stamp, also kept in the slot: a round is a driver
+//! round or an outermost step (a `resume` from outside any thread), and
+//! its first park reads the clock for all of them, so a chain of switches
+//! inside a round reads it once, not once per park. A thread keeps its
+//! note in 20 bytes (a packed word, a [`Stamp`] and a [`Since`]). The bottom of the
+//! layering: it knows no socket, thread or loop, only a packed word and
+//! two instants.
 
 use std::cell::Cell;
 use std::fmt;
@@ -67,7 +71,6 @@ pub(crate) enum Park {
 
 /// A park: on what (a [`Park`] packed in one word: a socket's address
 /// with the direction and kind in its low bits), since when, until when.
-/// Small and `Copy`: it is written on every park.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Note {
     pub(crate) on: usize,
@@ -119,13 +122,15 @@ impl Note {
 thread_local! {
     /// The park noted by the call being polled (moved into the thread
     /// when its step ends in a park; cleared when a step starts), and the
-    /// driver round's time stamp.
+    /// time stamp of the outermost step under way.
     static SLOT: Slot = const {
         Slot {
             on: Cell::new(0),
             deadline: Cell::new(None),
             fresh: Cell::new(true),
+            open: Cell::new(false),
             stamp: Cell::new(None),
+            epoch: Cell::new(None),
         }
     };
 }
@@ -137,9 +142,17 @@ struct Slot {
     /// The wait starts here (a call's first park), rather than going on
     /// from the thread's previous park.
     fresh: Cell<bool>,
-    /// When the driver's current round started (`None` between rounds):
-    /// a parked thread's "since", without a clock read per park.
-    stamp: Cell<Option<Instant>>,
+    /// A round is under way: a driver round, or an outermost step (a
+    /// `resume` from outside any thread, a sleep job's `wakeup`).
+    open: Cell<bool>,
+    /// The clock as read by the round's first park (`None` until one
+    /// parks; packed once): every park of the round starts at this stamp,
+    /// so a round reads the clock at most once, however many threads it
+    /// switches.
+    stamp: Cell<Option<Since>>,
+    /// The instant that [`Stamp`]s and [`Since`]s count from (read once
+    /// per OS thread).
+    epoch: Cell<Option<Instant>>,
 }
 
 /// Notes what the current poll parks on, until when, and whether the
@@ -167,26 +180,118 @@ pub(crate) fn clear_note() {
     });
 }
 
-/// Takes the park noted during the step that just ended (what, until
-/// when, whether it starts a wait), leaving the slot clear.
-#[inline]
-pub(crate) fn take_note() -> (usize, Option<Instant>, bool) {
-    SLOT.try_with(|s| (s.on.replace(0), s.deadline.get(), s.fresh.replace(true)))
-        .unwrap_or((0, None, true))
+/// An instant packed in 8 bytes: nanoseconds after this OS thread's
+/// epoch, plus one (0: none). What a parked thread keeps of its note's
+/// "since" and deadline (16 bytes, where two `Option<Instant>` take 32).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Stamp(u64);
+
+impl Stamp {
+    /// No instant.
+    pub(crate) const NONE: Stamp = Stamp(0);
+
+    fn pack(at: Option<Instant>, s: &Slot) -> Stamp {
+        let Some(at) = at else { return Stamp::NONE };
+        let epoch = epoch(s);
+        let ns = at.saturating_duration_since(epoch).as_nanos();
+        Stamp(u64::try_from(ns).unwrap_or(u64::MAX - 1).saturating_add(1))
+    }
+
+    /// The instant, if any.
+    pub(crate) fn get(self) -> Option<Instant> {
+        let ns = self.0.checked_sub(1)?;
+        let epoch = SLOT.try_with(epoch).ok()?;
+        epoch.checked_add(std::time::Duration::from_nanos(ns))
+    }
 }
 
-/// Sets (at the start of a driver round) or clears (at its end) the
-/// round's time stamp.
-#[inline]
-pub(crate) fn set_stamp(t: Option<Instant>) {
-    let _ = SLOT.try_with(|s| s.stamp.set(t));
+/// A parked thread's "since", packed in 4 bytes (so that it fits beside
+/// the thread's flags): the milliseconds after this OS thread's epoch,
+/// modulo 2^32, rounded down. Read back as the latest such instant not
+/// after the reader's clock: exact to the millisecond for a wait shorter
+/// than 49.7 days.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Since(u32);
+
+impl Since {
+    fn pack(at: Instant, s: &Slot) -> Since {
+        let ms = at.saturating_duration_since(epoch(s)).as_millis();
+        Since((ms % (1 << 32)) as u32)
+    }
+
+    /// The instant, read at `now` (`None` before any park on this OS
+    /// thread).
+    pub(crate) fn at(self, now: Instant) -> Option<Instant> {
+        let epoch = SLOT.try_with(|s| s.epoch.get()).ok().flatten()?;
+        let now_ms = u64::try_from(now.saturating_duration_since(epoch).as_millis()).ok()?;
+        let mut ms = (now_ms & !0xFFFF_FFFF) | u64::from(self.0);
+        if ms > now_ms {
+            ms = ms.checked_sub(1 << 32)?;
+        }
+        epoch.checked_add(std::time::Duration::from_millis(ms))
+    }
 }
 
-/// The current driver round's start, or the clock outside a round.
+/// This OS thread's epoch: a day before the first park it saw (so that a
+/// deadline already past still packs exactly).
+fn epoch(s: &Slot) -> Instant {
+    if let Some(e) = s.epoch.get() {
+        return e;
+    }
+    let now = Instant::now();
+    let e = now
+        .checked_sub(std::time::Duration::from_secs(86_400))
+        .unwrap_or(now);
+    s.epoch.set(Some(e));
+    e
+}
+
+/// Takes the park noted during the step that just ended, leaving the slot
+/// clear: what (a packed [`Park`]), until when, and, when the wait starts
+/// here (`fresh`, or `on` differs from `prev_on`, the thread's previous
+/// park), since when: the round's stamp (the clock is read by the round's
+/// first park only).
 #[inline]
-pub(crate) fn round_now() -> Instant {
-    SLOT.try_with(|s| s.stamp.get())
-        .ok()
-        .flatten()
-        .unwrap_or_else(Instant::now)
+pub(crate) fn take_note(prev_on: usize) -> (usize, Stamp, Option<Since>) {
+    SLOT.try_with(|s| {
+        let on = s.on.replace(0);
+        let fresh = s.fresh.replace(true);
+        let deadline = Stamp::pack(s.deadline.get(), s);
+        let since = (fresh || on != prev_on).then(|| match s.stamp.get() {
+            Some(at) => at,
+            None => {
+                let now = Since::pack(Instant::now(), s);
+                if s.open.get() {
+                    s.stamp.set(Some(now));
+                }
+                now
+            }
+        });
+        (on, deadline, since)
+    })
+    .unwrap_or((0, Stamp::NONE, None))
+}
+
+/// A round under way (see [`open_round`]); dropping it ends the round.
+pub(crate) struct Round(bool);
+
+/// Starts a round if none is under way (a driver round, or a step from
+/// outside any round): its parks share one clock read. The round ends when
+/// the returned guard is dropped; a nested call returns a guard that ends
+/// nothing.
+#[inline]
+pub(crate) fn open_round() -> Round {
+    Round(SLOT.try_with(|s| !s.open.replace(true)).unwrap_or(false))
+}
+
+impl Drop for Round {
+    #[inline]
+    fn drop(&mut self) {
+        if self.0 {
+            let _ = SLOT.try_with(|s| {
+                s.open.set(false);
+                s.stamp.set(None);
+            });
+        }
+    }
 }

@@ -216,8 +216,19 @@ impl LoopRt {
     /// Enters this loop's runtime and `LocalSet` so synchronous code (a
     /// `resume` from `main`) can poll Tokio futures. `None` when a runtime
     /// is already current.
+    #[inline]
     pub(crate) fn enter(&self) -> Result<Option<EnterGuard<'_>>> {
-        if self.running.get() || tokio::runtime::Handle::try_current().is_ok() {
+        // Inside the running loop (a thread resuming a thread): one load.
+        if self.running.get() {
+            return Ok(None);
+        }
+        self.enter_outside()
+    }
+
+    /// [`enter`](Self::enter) from outside the running loop.
+    #[inline(never)]
+    fn enter_outside(&self) -> Result<Option<EnterGuard<'_>>> {
+        if tokio::runtime::Handle::try_current().is_ok() {
             return Ok(None);
         }
         let rt = self.get()?;

@@ -115,10 +115,8 @@ impl Future for Driver {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
-        crate::park_note::set_stamp(Some(Instant::now()));
-        let r = this.round(cx);
-        crate::park_note::set_stamp(None);
-        r
+        let _round = crate::park_note::open_round();
+        this.round(cx)
     }
 }
 

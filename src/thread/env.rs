@@ -1,7 +1,7 @@
 //! [`Env`]: the per-thread typed map (`sock.threadenv`).
 
 use std::any::{Any, TypeId};
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::fmt;
 
@@ -30,8 +30,9 @@ use std::fmt;
 #[doc(alias = "threadenv")]
 #[derive(Default)]
 pub struct Env {
-    // Allocated on first insert: most threads never use their env.
-    map: RefCell<Option<Box<EnvMap>>>,
+    // Allocated on first insert: most threads never use their env (8
+    // bytes in every thread).
+    map: OnceCell<Box<RefCell<EnvMap>>>,
 }
 
 type EnvMap = HashMap<TypeId, Box<dyn Any>>;
@@ -39,7 +40,7 @@ type EnvMap = HashMap<TypeId, Box<dyn Any>>;
 impl fmt::Debug for Env {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Env")
-            .field("len", &self.map.borrow().as_ref().map_or(0, |m| m.len()))
+            .field("len", &self.map.get().map_or(0, |m| m.borrow().len()))
             .finish()
     }
 }
@@ -57,8 +58,8 @@ impl Env {
     pub fn insert<T: 'static>(&self, v: T) -> Option<T> {
         let old = self
             .map
+            .get_or_init(Box::default)
             .borrow_mut()
-            .get_or_insert_with(Box::default)
             .insert(TypeId::of::<T>(), Box::new(v));
         old.and_then(|b| b.downcast::<T>().ok()).map(|b| *b)
     }
@@ -75,8 +76,8 @@ impl Env {
     /// ```
     pub fn get<T: Clone + 'static>(&self) -> Option<T> {
         self.map
+            .get()?
             .borrow()
-            .as_ref()?
             .get(&TypeId::of::<T>())
             .and_then(|b| b.downcast_ref::<T>())
             .cloned()
@@ -98,11 +99,8 @@ impl Env {
     /// assert_eq!(len, Some(3));
     /// ```
     pub fn with<T: 'static, R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
-        let mut map = self.map.try_borrow_mut().ok()?;
-        let v = map
-            .as_mut()?
-            .get_mut(&TypeId::of::<T>())?
-            .downcast_mut::<T>()?;
+        let mut map = self.map.get()?.try_borrow_mut().ok()?;
+        let v = map.get_mut(&TypeId::of::<T>())?.downcast_mut::<T>()?;
         Some(f(v))
     }
 
@@ -117,7 +115,7 @@ impl Env {
     /// assert_eq!(t.env().remove::<i64>(), None);
     /// ```
     pub fn remove<T: 'static>(&self) -> Option<T> {
-        let old = self.map.borrow_mut().as_mut()?.remove(&TypeId::of::<T>());
+        let old = self.map.get()?.borrow_mut().remove(&TypeId::of::<T>());
         old.and_then(|b| b.downcast::<T>().ok()).map(|b| *b)
     }
 
@@ -133,15 +131,14 @@ impl Env {
     /// ```
     pub fn contains<T: 'static>(&self) -> bool {
         self.map
-            .borrow()
-            .as_ref()
-            .is_some_and(|m| m.contains_key(&TypeId::of::<T>()))
+            .get()
+            .is_some_and(|m| m.borrow().contains_key(&TypeId::of::<T>()))
     }
 
     /// Takes every value out (the thread finished). The values are
     /// dropped by the caller, after the borrow is released, so a value
     /// whose `Drop` reads the env finds it empty instead of panicking.
-    pub(super) fn take_all(&self) -> Option<Box<EnvMap>> {
-        self.map.borrow_mut().take()
+    pub(super) fn take_all(&self) -> Option<EnvMap> {
+        self.map.get().map(|m| std::mem::take(&mut *m.borrow_mut()))
     }
 }

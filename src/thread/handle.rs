@@ -132,7 +132,7 @@ impl<T> Thread<T> {
     /// assert_ne!(a.id(), b.id());
     /// ```
     pub fn id(&self) -> u64 {
-        self.inner.key
+        self.inner.key()
     }
 
     /// The name given at creation ([`newthread_named`](crate::newthread_named),

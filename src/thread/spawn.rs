@@ -18,6 +18,7 @@ use super::state::{BoxFuture, Extra, Park, ThreadInner, ThreadStatus, ThreadWake
 use super::step::{step, Step};
 use crate::context::{with_loop, Loop};
 use crate::error::{Error, ErrorKind, Result};
+use crate::park_note::{Since, Stamp};
 use crate::value::Value;
 
 /// Makes a thread that runs `fut`, **suspended**: nothing runs until it is
@@ -344,7 +345,9 @@ impl ThreadBuilder {
             }
             let t = newthread_in(l, self.name, fut);
             match guard {
-                Ok(_guard) => {
+                Ok(guard) => {
+                    // From outside the loop: a round of its own.
+                    let _round = guard.as_ref().map(|_| crate::park_note::open_round());
                     if let Step::Panicked(f) = step(l, t.inner.clone(), None) {
                         l.record_failure(f);
                     }
@@ -447,7 +450,6 @@ fn newthread_in<T>(l: &Loop, name: Option<Box<str>>, fut: BoxFuture) -> Thread<T
             queued: AtomicBool::new(false),
         });
         Rc::new(ThreadInner {
-            key,
             state: Cell::new(ThreadStatus::New),
             park: Cell::new(Park::None),
             fut: Cell::new(Some(fut)),
@@ -470,14 +472,14 @@ fn newthread_in<T>(l: &Loop, name: Option<Box<str>>, fut: BoxFuture) -> Thread<T
             ),
             extra,
             wait_on: Cell::new(0),
-            wait_since: Cell::new(None),
-            wait_deadline: Cell::new(None),
+            wait_since: Cell::new(Since::default()),
+            wait_deadline: Cell::new(Stamp::NONE),
         })
     });
     crate::trace::debug_event!(
         target: "sockloop::thread",
         parent: &inner.span,
-        id = inner.key,
+        id = inner.key(),
         name = inner.name(),
         "created"
     );
@@ -538,6 +540,10 @@ pub(crate) fn resume_inner(t: &Rc<ThreadInner>, v: Value, take: bool) -> Result<
     check_resumable(t)?;
     with_loop(|l| {
         let guard = l.rt.enter()?;
+        // A resume from outside the loop (from `main`) is a round of its
+        // own: its parks, and those of every thread it resumes in turn,
+        // share one clock read.
+        let _round = guard.as_ref().map(|_| crate::park_note::open_round());
         if guard.is_none() {
             crate::runtime::ensure_driver(l)?;
         }

@@ -112,12 +112,13 @@ fn step_one(l: &Loop, t: &Rc<ThreadInner>, input: Option<Value>) -> Step {
 
 /// Moves the park noted during the step into the thread: a wait that
 /// goes on (the same park, not a call's first) keeps its "since", a new
-/// one starts at the driver round's time stamp.
+/// one starts at the round's time stamp.
 #[inline]
 fn keep_note(t: &ThreadInner) {
-    let (on, deadline, fresh) = crate::park_note::take_note();
-    if t.wait_on.replace(on) != on || fresh {
-        t.wait_since.set(Some(crate::park_note::round_now()));
+    let (on, deadline, since) = crate::park_note::take_note(t.wait_on.get());
+    t.wait_on.set(on);
+    if let Some(since) = since {
+        t.wait_since.set(since);
     }
     t.wait_deadline.set(deadline);
 }
@@ -134,7 +135,7 @@ fn finish(l: &Loop, t: &Rc<ThreadInner>) {
     t.unmark_cancel();
     t.state.set(ThreadStatus::Finished);
     drop(t.outbox.take());
-    l.remove_thread(t.key);
+    l.remove_thread(t.key());
     let hooks = t
         .extra
         .get()
@@ -212,6 +213,8 @@ pub(crate) fn step_waiting_now(t: &Rc<ThreadInner>) -> Result<bool> {
             Ok(g) => g,
             Err(_) => return Ok(false),
         };
+        // From outside the loop: this step is a round of its own.
+        let _round = guard.as_ref().map(|_| crate::park_note::open_round());
         if guard.is_none() {
             crate::runtime::ensure_driver(l)?;
         }
