@@ -294,7 +294,7 @@ impl ASocket {
     }
 
     /// The longest line a `"*l"` receive accepts (bytes, CRs counted);
-    /// default [`DEFAULT_LINE_LIMIT`] (1 MiB). A longer line fails with
+    /// default [`DEFAULT_LINE_LIMIT`](crate::luasocket::DEFAULT_LINE_LIMIT) (1 MiB). A longer line fails with
     /// `"line_too_long"`.
     ///
     /// # Examples
