@@ -63,8 +63,6 @@ use crate::{Family, SockAddr, Tcp, Thread, ThreadOutput, Value};
 
 mod asocket;
 
-#[cfg(feature = "tls")]
-pub(crate) use asocket::lua_range;
 pub use asocket::{ASocket, Want};
 
 // This layer's `start` loops over `sockloop::poll` rounds, so `stop()`

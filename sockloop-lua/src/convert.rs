@@ -19,8 +19,6 @@ use std::rc::Rc;
 use mlua::{IntoLua, IntoLuaMulti, Lua, MultiValue, UserData};
 use sockloop::Value;
 
-use crate::socket::Sock;
-
 /// A Rust value held by Lua as an opaque userdata; it converts back to
 /// the same [`Value`] when it returns to Rust.
 pub(crate) struct RustValue(pub(crate) std::cell::RefCell<Option<Value>>);
@@ -131,10 +129,10 @@ pub fn from_value(lua: &Lua, v: Value) -> mlua::Result<MultiValue> {
         return lua.create_string(take::<Vec<u8>>(v)?)?.into_lua_multi(lua);
     }
     if is!(sockloop::Tcp) {
-        return crate::socket::wrap(lua, Sock::Tcp(Rc::new(take(v)?)));
+        return crate::socket::wrap(lua, Rc::new(take::<sockloop::Tcp>(v)?));
     }
     if is!(Rc<sockloop::Tcp>) {
-        return crate::socket::wrap(lua, Sock::Tcp(take(v)?));
+        return crate::socket::wrap(lua, take::<Rc<sockloop::Tcp>>(v)?);
     }
     if is!(sockloop::socketloop::ASocket) {
         return crate::socketloop::asocket_to_lua(lua, Rc::new(take(v)?));
@@ -143,7 +141,7 @@ pub fn from_value(lua: &Lua, v: Value) -> mlua::Result<MultiValue> {
         return crate::socketloop::asocket_to_lua(lua, take(v)?);
     }
     if is!(sockloop::Udp) {
-        return crate::socket::wrap(lua, Sock::Udp(Rc::new(take(v)?)));
+        return crate::socket::wrap(lua, Rc::new(take::<sockloop::Udp>(v)?));
     }
     if is!(sockloop::Thread<Value>) {
         return handle(lua, take::<sockloop::Thread<Value>>(v)?.untyped());

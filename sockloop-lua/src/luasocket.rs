@@ -35,7 +35,7 @@ use sockloop::luasocket::{self, dns, Pattern, UdpObject};
 use sockloop::socketloop::ASocket;
 use sockloop::{Error, ErrorKind, Family, Flags, Hints, OptValue, RecvFlags, SockType, Tcp, Udp};
 
-use crate::socket::{in_thread, is_user_error, opt_value, Sock};
+use crate::socket::{in_thread, is_user_error, opt_value};
 
 /// `socket._SETSIZE`: the most sockets one `select` table may hold (the
 /// `FD_SETSIZE` LuaSocket reports on Linux; sockloop itself has no limit).
@@ -1844,6 +1844,6 @@ pub(crate) fn object_of(lua: &Lua, a: Rc<ASocket>, socketloop: bool) -> mlua::Re
 /// The sock.lua TCP object over a LuaSocket object's socket (socketloop's
 /// `asocket.socket`).
 pub(crate) fn sock_object(lua: &Lua, o: &TcpObj) -> mlua::Result<LV> {
-    let mut m = crate::socket::wrap(lua, Sock::Tcp(o.get().getsocket()))?;
+    let mut m = crate::socket::wrap(lua, o.get().getsocket())?;
     Ok(m.pop_front().unwrap_or(LV::Nil))
 }

@@ -10,31 +10,27 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use mlua::{IntoLua, IntoLuaMulti, Lua, MultiValue, UserData, UserDataMethods};
+use sockloop::kind::{self, Dgram, Plain, Proto, Stream};
 use sockloop::{
-    AddrInfo, Error, ErrorKind, Family, Flags, Hints, OptValue, Protocol, Raw, RecvFlags, SockType,
-    Tcp, Udp,
+    AddrInfo, Error, ErrorKind, Family, Flags, Hints, OptValue, Protocol, Raw, RecvFlags, SockAddr,
+    Socket, Tcp, Udp,
 };
 
-/// One socket of a Lua program: shared, so a Lua thread and a Rust thread
-/// (or two Lua threads) can read and write it at once.
-#[derive(Clone)]
-pub(crate) enum Sock {
-    /// A TCP socket.
-    Tcp(Rc<Tcp>),
-    /// A UDP socket.
-    Udp(Rc<Udp>),
-    /// A raw IP socket.
-    Raw(Rc<Raw>),
-}
+/// One socket of a Lua program, as a userdata: one generic type over the
+/// socket's kind (`Socket<K>`), shared, so a Lua thread and a Rust thread
+/// (or two Lua threads) can read and write it at once. The methods are
+/// the same for every kind; the few that only streams or only datagrams
+/// have go through [`LuaKind`].
+pub(crate) struct LuaSock<K: Plain>(Rc<Socket<K>>);
 
-/// The registry key of the Lua function that wraps a [`Sock`] userdata
+/// The registry key of the Lua function that wraps a [`LuaSock`] userdata
 /// into a sock.lua-style socket object (set by `sock.lua`).
 pub(crate) const WRAP_KEY: &str = "sockloop_lua.wrap";
 
-/// A [`Sock`] as a Lua socket object (a table with `s.s` and the methods).
-pub(crate) fn wrap(lua: &Lua, s: Sock) -> mlua::Result<MultiValue> {
+/// A socket as a Lua socket object (a table with `s.s` and the methods).
+pub(crate) fn wrap<K: LuaKind>(lua: &Lua, s: Rc<Socket<K>>) -> mlua::Result<MultiValue> {
     let f: mlua::Function = lua.named_registry_value(WRAP_KEY)?;
-    f.call(s)
+    f.call(LuaSock(s))
 }
 
 /// Errors that are the caller's mistake, raised in Lua as sock.lua raises
@@ -254,29 +250,6 @@ macro_rules! with_target {
     };
 }
 
-/// `$e` with `$x` bound to the socket, whatever its type.
-macro_rules! each {
-    ($s:expr, $x:ident => $e:expr) => {
-        match $s {
-            Sock::Tcp($x) => $e,
-            Sock::Udp($x) => $e,
-            Sock::Raw($x) => $e,
-        }
-    };
-}
-
-/// `$e` with `$x` bound to a datagram socket (UDP or raw); a user error
-/// for TCP.
-macro_rules! dgram {
-    ($s:expr, $what:literal, $x:ident => $e:expr) => {
-        match $s {
-            Sock::Udp($x) => $e,
-            Sock::Raw($x) => $e,
-            Sock::Tcp(_) => return Err(bad(concat!($what, " needs a UDP or raw socket"))),
-        }
-    };
-}
-
 /// The most `recv`/`recvnext` read at once whatever `maxlen` says (the
 /// core moves at most 4 MiB per stream syscall, and a datagram is under
 /// 64 KiB): a huge `maxlen` is not a huge allocation.
@@ -343,7 +316,7 @@ pub(crate) fn new_tcp(
 ) -> mlua::Result<MultiValue> {
     check_protocol(proto, Protocol::Tcp)?;
     match Tcp::new(family(fam)?) {
-        Ok(t) => wrap(lua, Sock::Tcp(Rc::new(t))),
+        Ok(t) => wrap(lua, Rc::new(t)),
         Err(e) => ssoft(lua, e, None),
     }
 }
@@ -355,7 +328,7 @@ pub(crate) fn new_udp(
 ) -> mlua::Result<MultiValue> {
     check_protocol(proto, Protocol::Udp)?;
     match Udp::new(family(fam)?) {
-        Ok(t) => wrap(lua, Sock::Udp(Rc::new(t))),
+        Ok(t) => wrap(lua, Rc::new(t)),
         Err(e) => ssoft(lua, e, None),
     }
 }
@@ -369,7 +342,7 @@ pub(crate) fn new_raw(
 ) -> mlua::Result<MultiValue> {
     let proto = crate::addr::kind::<Protocol>(proto)?.unwrap_or(Protocol::Raw);
     match Raw::new(family(fam)?, proto) {
-        Ok(t) => wrap(lua, Sock::Raw(Rc::new(t))),
+        Ok(t) => wrap(lua, Rc::new(t)),
         Err(e) => ssoft(lua, e, None),
     }
 }
@@ -419,84 +392,182 @@ fn recv_flags(v: mlua::Value) -> mlua::Result<RecvFlags> {
     Ok(f)
 }
 
-impl Sock {
-    fn tcp(&self) -> mlua::Result<Rc<Tcp>> {
-        match self {
-            Sock::Tcp(t) => Ok(t.clone()),
-            _ => Err(bad("not a TCP socket")),
-        }
+/// What the kinds of a Lua program's sockets do differently: the calls
+/// that only streams or only datagrams have, and `send`'s result. The
+/// rest of a socket's methods are written once over `Socket<K>`.
+pub(crate) trait LuaKind: Plain + Sized + 'static {
+    /// sock.lua gives a TCP connect's error as the OS text.
+    const STREAM: bool;
+
+    /// The TCP socket behind `s`, or a Lua error for a datagram socket.
+    fn tcp(_s: &Rc<Socket<Self>>) -> mlua::Result<Rc<Tcp>> {
+        Err(bad("not a TCP socket"))
     }
 
-    fn socktype(&self) -> SockType {
-        each!(self, x => x.socktype())
+    /// `connect`.
+    async fn connect(s: &Socket<Self>, t: Target, exp: Option<f64>) -> sockloop::Result<()>;
+
+    /// `send`'s Lua result.
+    async fn send(
+        lua: &Lua,
+        s: &Socket<Self>,
+        data: &[u8],
+        exp: Option<f64>,
+    ) -> mlua::Result<MultiValue>;
+
+    /// `recv`.
+    async fn recv(s: &Socket<Self>, buf: &mut [u8], exp: Option<f64>) -> sockloop::Result<usize>;
+
+    /// `sendto`; a Lua error for a stream socket.
+    async fn sendto(
+        _s: &Socket<Self>,
+        _t: Target,
+        _data: &[u8],
+        _exp: Option<f64>,
+    ) -> mlua::Result<sockloop::Result<usize>> {
+        Err(bad("sendto needs a UDP or raw socket"))
     }
 
-    fn family(&self) -> Family {
-        each!(self, x => x.family())
-    }
-
-    /// The hints `host, port, af` resolve with: this socket's type and
-    /// family, and the `af` flags.
-    fn hints(&self, flags: Flags) -> Hints {
-        Hints {
-            socktype: Some(self.socktype()),
-            family: Some(self.family()),
-            protocol: None,
-            flags,
-        }
-    }
-
-    /// `host, port[, af]` as a target: with `af`, a host name is resolved
-    /// now with those `getaddrinfo` flags (`sock.addr(host, port, type,
-    /// family, nil, af)`); an `ai`/`sa` passes through.
-    fn target_af(&self, t: Target, af: Option<Flags>) -> sockloop::Result<Target> {
-        match (t, af) {
-            (Target::HostPort(h, p), Some(flags)) => {
-                sockloop::addr_with(&h, p.as_str(), &self.hints(flags)).map(Target::Info)
-            }
-            (t, _) => Ok(t),
-        }
-    }
-
-    /// [`target_af`](Sock::target_af) with the lookup off the loop.
-    async fn target_af_async(&self, t: Target, af: Option<Flags>) -> sockloop::Result<Target> {
-        match (t, af) {
-            (Target::HostPort(h, p), Some(flags)) => {
-                sockloop::addr_async(&h, p.as_str(), &self.hints(flags))
-                    .await
-                    .map(Target::Info)
-            }
-            (t, _) => Ok(t),
-        }
+    /// `recvnext`; a Lua error for a stream socket.
+    async fn recvnext(
+        _s: &Socket<Self>,
+        _buf: &mut [u8],
+        _exp: Option<f64>,
+        _flags: RecvFlags,
+    ) -> mlua::Result<sockloop::Result<(usize, SockAddr)>> {
+        Err(bad("recvnext needs a UDP or raw socket"))
     }
 }
 
-impl UserData for Sock {
+impl LuaKind for Stream {
+    const STREAM: bool = true;
+
+    fn tcp(s: &Rc<Tcp>) -> mlua::Result<Rc<Tcp>> {
+        Ok(s.clone())
+    }
+
+    async fn connect(s: &Tcp, t: Target, exp: Option<f64>) -> sockloop::Result<()> {
+        with_target!(t, a => s.connect(a, exp).await)
+    }
+
+    async fn send(lua: &Lua, s: &Tcp, data: &[u8], exp: Option<f64>) -> mlua::Result<MultiValue> {
+        // sock.lua's TCP send always says how much went.
+        match s.send(data, exp).await {
+            Ok(()) => Ok(MultiValue::from_iter([mlua::Value::Boolean(true)])),
+            Err(e) => {
+                let n = e.partial().unwrap_or(0) as f64;
+                ssoft(lua, e, Some(mlua::Value::Number(n)))
+            }
+        }
+    }
+
+    async fn recv(s: &Tcp, buf: &mut [u8], exp: Option<f64>) -> sockloop::Result<usize> {
+        s.recv(buf, exp).await
+    }
+}
+
+impl<P: Proto + 'static> LuaKind for Dgram<P> {
+    const STREAM: bool = false;
+
+    async fn connect(s: &Socket<Self>, t: Target, exp: Option<f64>) -> sockloop::Result<()> {
+        with_target!(t, a => s.connect(a, exp).await)
+    }
+
+    async fn send(
+        lua: &Lua,
+        s: &Socket<Self>,
+        data: &[u8],
+        exp: Option<f64>,
+    ) -> mlua::Result<MultiValue> {
+        sret(lua, s.send(data, exp).await)
+    }
+
+    async fn recv(s: &Socket<Self>, buf: &mut [u8], exp: Option<f64>) -> sockloop::Result<usize> {
+        s.recv(buf, exp).await
+    }
+
+    async fn sendto(
+        s: &Socket<Self>,
+        t: Target,
+        data: &[u8],
+        exp: Option<f64>,
+    ) -> mlua::Result<sockloop::Result<usize>> {
+        Ok(with_target!(t, a => s.sendto(a, data, exp).await))
+    }
+
+    async fn recvnext(
+        s: &Socket<Self>,
+        buf: &mut [u8],
+        exp: Option<f64>,
+        flags: RecvFlags,
+    ) -> mlua::Result<sockloop::Result<(usize, SockAddr)>> {
+        Ok(s.recvnext_flags(buf, exp, flags).await)
+    }
+}
+
+/// The hints `host, port, af` resolve with: the socket's type and family,
+/// and the `af` flags.
+fn hints<K: Plain>(s: &Socket<K>, flags: Flags) -> Hints {
+    Hints {
+        socktype: Some(s.socktype()),
+        family: Some(s.family()),
+        protocol: None,
+        flags,
+    }
+}
+
+/// `host, port[, af]` as a target: with `af`, a host name is resolved now
+/// with those `getaddrinfo` flags (`sock.addr(host, port, type, family,
+/// nil, af)`); an `ai`/`sa` passes through.
+fn target_af<K: Plain>(s: &Socket<K>, t: Target, af: Option<Flags>) -> sockloop::Result<Target> {
+    match (t, af) {
+        (Target::HostPort(h, p), Some(flags)) => {
+            sockloop::addr_with(&h, p.as_str(), &hints(s, flags)).map(Target::Info)
+        }
+        (t, _) => Ok(t),
+    }
+}
+
+/// [`target_af`] with the lookup off the loop.
+async fn target_af_async<K: Plain>(
+    s: &Socket<K>,
+    t: Target,
+    af: Option<Flags>,
+) -> sockloop::Result<Target> {
+    match (t, af) {
+        (Target::HostPort(h, p), Some(flags)) => {
+            sockloop::addr_async(&h, p.as_str(), &hints(s, flags))
+                .await
+                .map(Target::Info)
+        }
+        (t, _) => Ok(t),
+    }
+}
+
+impl<K: LuaKind> UserData for LuaSock<K> {
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
-        m.add_method("type", |_, s, ()| Ok(s.socktype().as_str()));
-        m.add_method("family", |_, s, ()| Ok(s.family().as_str()));
-        m.add_method("protocol", |_, s, ()| {
-            Ok(each!(s, x => x.protocol().as_str()))
-        });
+        m.add_method("type", |_, s, ()| Ok(s.0.socktype().as_str()));
+        m.add_method("family", |_, s, ()| Ok(s.0.family().as_str()));
+        m.add_method("protocol", |_, s, ()| Ok(s.0.protocol().as_str()));
         m.add_method("fd", |_, s, ()| {
-            let fd = each!(s, x => x.with_socket(|so| so.as_raw_fd()));
+            let fd = s.0.with_socket(|so| so.as_raw_fd());
             Ok(fd.ok())
         });
-        m.add_method("closed", |_, s, ()| Ok(each!(s, x => x.closed())));
+        m.add_method("closed", |_, s, ()| Ok(s.0.closed()));
         // Closing a closed socket is `true`, as in sock.lua.
         m.add_method("close", |lua, s, ()| {
-            if each!(s, x => x.closed()) {
+            if s.0.closed() {
                 return Ok(MultiValue::from_iter([mlua::Value::Boolean(true)]));
             }
-            sret(lua, each!(s, x => x.close()).map(|()| true))
+            sret(lua, s.0.close().map(|()| true))
         });
         m.add_method(
             "bind",
             |lua, s, (h, p, af): (mlua::Value, mlua::Value, mlua::Value)| {
                 let af = crate::addr::af_flags(af)?;
-                let t = or_soft!(lua, s.target_af(target(h, p)?, af));
+                let t = or_soft!(lua, target_af(&s.0, target(h, p)?, af));
                 // sock.lua: `false, err` when bind() itself fails.
-                let r = with_target!(t, a => each!(s, x => x.bind(a)));
+                let r = with_target!(t, a => s.0.bind(a));
                 let mut out = sret(lua, r.map(|()| true))?;
                 if let Some(first @ mlua::Value::Nil) = out.front_mut() {
                     *first = mlua::Value::Boolean(false);
@@ -508,8 +579,8 @@ impl UserData for Sock {
             "listen",
             |lua, s, (backlog, h, p, af): (Option<f64>, mlua::Value, mlua::Value, mlua::Value)| {
                 let af = crate::addr::af_flags(af)?;
-                let tcp = s.tcp()?;
-                let t = or_soft!(lua, s.target_af(target(h, p)?, af));
+                let tcp = K::tcp(&s.0)?;
+                let t = or_soft!(lua, target_af(&s.0, target(h, p)?, af));
                 let r = match backlog {
                     Some(b) if b.is_finite() && b >= 0.0 => {
                         with_target!(t, a => tcp.listen_backlog(b.min(f64::from(u32::MAX)) as u32, a))
@@ -530,16 +601,16 @@ impl UserData for Sock {
                     Some(o) => return Err(bad(format!("invalid shutdown mode {o:?}"))),
                 };
                 // sock.lua returns shutdown()'s 0.
-                sret(lua, s.tcp()?.shutdown(how).map(|()| 0))
+                sret(lua, K::tcp(&s.0)?.shutdown(how).map(|()| 0))
             },
         );
         m.add_method("setopt", |lua, s, (name, v): (String, mlua::Value)| {
             let v = opt_value(v)?;
             // sock.lua returns setsockopt()'s 0.
-            sret(lua, each!(s, x => x.setopt(&name, v)).map(|()| 0))
+            sret(lua, s.0.setopt(&name, v).map(|()| 0))
         });
         m.add_method("getopt", |lua, s, name: String| {
-            match each!(s, x => x.getopt(&name)) {
+            match s.0.getopt(&name) {
                 // sock.lua reads SO_ERROR as its OS text ("Success" for 0).
                 Ok(OptValue::Int(n)) if name == "error" => {
                     let errno = i32::try_from(n).unwrap_or(i32::MAX);
@@ -553,47 +624,39 @@ impl UserData for Sock {
                 Err(e) => ssoft(lua, e, None),
             }
         });
-        m.add_method(
-            "local_addr",
-            |lua, s, ()| match each!(s, x => x.local_addr()) {
-                Ok(sa) => crate::addr::sa_to_lua(lua, &sa).map(|v| MultiValue::from_iter([v])),
-                Err(e) => ssoft(lua, e, None),
-            },
-        );
-        m.add_method(
-            "remote_addr",
-            |lua, s, ()| match each!(s, x => x.remote_addr()) {
-                Ok(sa) => crate::addr::sa_to_lua(lua, &sa).map(|v| MultiValue::from_iter([v])),
-                Err(e) => ssoft(lua, e, None),
-            },
-        );
+        m.add_method("local_addr", |lua, s, ()| match s.0.local_addr() {
+            Ok(sa) => crate::addr::sa_to_lua(lua, &sa).map(|v| MultiValue::from_iter([v])),
+            Err(e) => ssoft(lua, e, None),
+        });
+        m.add_method("remote_addr", |lua, s, ()| match s.0.remote_addr() {
+            Ok(sa) => crate::addr::sa_to_lua(lua, &sa).map(|v| MultiValue::from_iter([v])),
+            Err(e) => ssoft(lua, e, None),
+        });
         m.add_async_method(
             "connect",
             |lua, s, (h, p, exp, af): (mlua::Value, mlua::Value, Option<f64>, mlua::Value)| {
                 crate::mainthread::io(async move {
                     let af = crate::addr::af_flags(af)?;
                     let exp = expires(exp)?;
-                    let s = s.clone();
-                    let t = or_soft!(&lua, s.target_af_async(target(h, p)?, af).await);
+                    let s = s.0.clone();
+                    let t = or_soft!(&lua, target_af_async(&s, target(h, p)?, af).await);
                     // A TCP connect's error is the OS text in sock.lua.
-                    let tcp = matches!(s, Sock::Tcp(_));
-                    let r = each!(s, x => with_target!(t, a => x.connect(a, exp).await));
-                    match r {
+                    match K::connect(&s, t, exp).await {
                         Ok(()) => Ok(MultiValue::from_iter([mlua::Value::Boolean(true)])),
-                        Err(e) => ssoft_with(&lua, e, None, tcp),
+                        Err(e) => ssoft_with(&lua, e, None, K::STREAM),
                     }
                 })
             },
         );
         m.add_async_method("accept", |lua, s, exp: Option<f64>| {
             crate::mainthread::io(async move {
-                let tcp = s.tcp()?;
+                let tcp = K::tcp(&s.0)?;
                 drop(s);
                 // The socket and the peer's address, as sock.lua.
                 match tcp.accept(expires(exp)?).await {
                     Ok(c) => {
                         let sa = c.remote_addr().ok();
-                        let mut out = wrap(&lua, Sock::Tcp(Rc::new(c)))?;
+                        let mut out = wrap(&lua, Rc::new(c))?;
                         if let Some(sa) = sa {
                             out.push_back(crate::addr::sa_to_lua(&lua, &sa)?);
                         }
@@ -607,30 +670,19 @@ impl UserData for Sock {
             "send",
             |lua, s, (data, exp): (mlua::LuaString, Option<f64>)| {
                 crate::mainthread::io(async move {
-                    let s = s.clone();
+                    let s = s.0.clone();
                     let exp = expires(exp)?;
                     let data = data.as_bytes().to_vec();
-                    match s {
-                        // sock.lua's TCP send always says how much went.
-                        Sock::Tcp(t) => match t.send(&data, exp).await {
-                            Ok(()) => Ok(MultiValue::from_iter([mlua::Value::Boolean(true)])),
-                            Err(e) => {
-                                let n = e.partial().unwrap_or(0) as f64;
-                                ssoft(&lua, e, Some(mlua::Value::Number(n)))
-                            }
-                        },
-                        Sock::Udp(u) => sret(&lua, u.send(&data, exp).await),
-                        Sock::Raw(r) => sret(&lua, r.send(&data, exp).await),
-                    }
+                    K::send(&lua, &s, &data, exp).await
                 })
             },
         );
         m.add_async_method("recv", |lua, s, (maxlen, exp): (usize, Option<f64>)| {
             crate::mainthread::io(async move {
-                let s = s.clone();
+                let s = s.0.clone();
                 let exp = expires(exp)?;
                 let mut buf = vec![0u8; maxlen.min(RECV_MAX)];
-                let r = each!(s, x => x.recv(&mut buf, exp).await);
+                let r = K::recv(&s, &mut buf, exp).await;
                 match r {
                     Ok(n) => sret(&lua, Ok(lua.create_string(&buf[..n])?)),
                     Err(e) => ssoft(&lua, e, None),
@@ -639,7 +691,7 @@ impl UserData for Sock {
         });
         m.add_async_method("recvn", |lua, s, (len, exp): (usize, Option<f64>)| {
             crate::mainthread::io(async move {
-                let t = s.tcp()?;
+                let t = K::tcp(&s.0)?;
                 drop(s);
                 let exp = expires(exp)?;
                 let mut buf = Vec::new();
@@ -658,7 +710,7 @@ impl UserData for Sock {
         });
         m.add_async_method("recvall", |lua, s, exp: Option<f64>| {
             crate::mainthread::io(async move {
-                let t = s.tcp()?;
+                let t = K::tcp(&s.0)?;
                 drop(s);
                 match t.recvall(expires(exp)?).await {
                     Ok(v) => sret(&lua, Ok(lua.create_string(&v)?)),
@@ -680,16 +732,17 @@ impl UserData for Sock {
                 mlua::LuaString,
                 Option<f64>,
                 mlua::Value,
-            )| crate::mainthread::io(async move {
-                                let s = s.clone();
-                let af = crate::addr::af_flags(af)?;
-                let exp = expires(exp)?;
-                let t = or_soft!(&lua, s.target_af_async(target(h, p)?, af).await);
-                let data = data.as_bytes().to_vec();
-                let r =
-                    dgram!(s, "sendto", x => with_target!(t, a => x.sendto(a, &data, exp).await));
-                sret(&lua, r)
-            }),
+            )| {
+                crate::mainthread::io(async move {
+                    let s = s.0.clone();
+                    let af = crate::addr::af_flags(af)?;
+                    let exp = expires(exp)?;
+                    let t = or_soft!(&lua, target_af_async(&s, target(h, p)?, af).await);
+                    let data = data.as_bytes().to_vec();
+                    let r = K::sendto(&s, t, &data, exp).await?;
+                    sret(&lua, r)
+                })
+            },
         );
         // `data, sa, n`: `n` is the datagram's length, which exceeds
         // `#data` (= `maxlen`) for a truncated datagram read with `trunc`.
@@ -697,12 +750,11 @@ impl UserData for Sock {
             "recvnext",
             |lua, s, (maxlen, exp, flags): (usize, Option<f64>, mlua::Value)| {
                 crate::mainthread::io(async move {
-                    let s = s.clone();
+                    let s = s.0.clone();
                     let flags = recv_flags(flags)?;
                     let exp = expires(exp)?;
                     let mut buf = vec![0u8; maxlen.min(RECV_MAX)];
-                    let r =
-                        dgram!(s, "recvnext", x => x.recvnext_flags(&mut buf, exp, flags).await);
+                    let r = K::recvnext(&s, &mut buf, exp, flags).await?;
                     match r {
                         Ok((n, sa)) => (
                             lua.create_string(&buf[..n.min(buf.len())])?,
@@ -734,7 +786,7 @@ impl UserData for Sock {
 /// assert_eq!(tcp.socktype().as_str(), "tcp");
 /// ```
 pub fn tcp_of(v: &mlua::Value) -> mlua::Result<Rc<Tcp>> {
-    sock_of(v)?.tcp()
+    sock_of::<Stream>(v, "not a TCP socket")
 }
 
 /// The [`Udp`] behind a Lua socket object (see [`tcp_of`]).
@@ -751,18 +803,23 @@ pub fn tcp_of(v: &mlua::Value) -> mlua::Result<Rc<Tcp>> {
 /// assert_eq!(sockloop_lua::udp_of(&s).unwrap().socktype().as_str(), "udp");
 /// ```
 pub fn udp_of(v: &mlua::Value) -> mlua::Result<Rc<Udp>> {
-    match sock_of(v)? {
-        Sock::Udp(u) => Ok(u),
-        _ => Err(bad("not a UDP socket")),
-    }
+    sock_of::<Dgram<kind::Udp>>(v, "not a UDP socket")
 }
 
-pub(crate) fn sock_of(v: &mlua::Value) -> mlua::Result<Sock> {
+/// The `Socket<K>` behind a Lua socket object; `not_this` (a Lua error)
+/// when it is a socket of another kind.
+pub(crate) fn sock_of<K: LuaKind>(v: &mlua::Value, not_this: &str) -> mlua::Result<Rc<Socket<K>>> {
     let ud = match v {
         mlua::Value::Table(t) => t.raw_get::<mlua::AnyUserData>("_h")?,
         mlua::Value::UserData(ud) => ud.clone(),
         _ => return Err(bad("not a socket")),
     };
-    let s = ud.borrow::<Sock>()?;
-    Ok(s.clone())
+    let other_kind = ud.is::<LuaSock<Stream>>()
+        || ud.is::<LuaSock<Dgram<kind::Udp>>>()
+        || ud.is::<LuaSock<Dgram<kind::Raw>>>();
+    match ud.borrow::<LuaSock<K>>() {
+        Ok(s) => Ok(s.0.clone()),
+        Err(_) if other_kind => Err(bad(not_this)),
+        Err(e) => Err(e),
+    }
 }

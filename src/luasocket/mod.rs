@@ -56,6 +56,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::{Error, Result};
 
+pub(crate) mod buffer;
 pub mod dns;
 pub mod headers;
 mod ltn12;

@@ -1,17 +1,13 @@
 //! `ASocket`: socketloop's async socket, with LuaSocket's TCP methods.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::fmt;
 use std::io;
-use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll};
 
-use tokio::io::{AsyncBufRead, AsyncRead, ReadBuf};
-
-use crate::error::{Error, ErrorKind, Result};
-use crate::luasocket::{Pattern, DEFAULT_LINE_LIMIT};
-use crate::sock::Call;
+use crate::error::{Error, Result};
+use crate::luasocket::buffer::Buffer;
+use crate::luasocket::Pattern;
 use crate::{clock, SockAddr, Tcp, ToAddr};
 
 /// What a [`call_async`](ASocket::call_async) step function needs before it
@@ -93,16 +89,9 @@ impl From<io::Error> for Want {
 /// ```
 pub struct ASocket {
     tcp: RefCell<Rc<Tcp>>,
-    /// Read-ahead bytes not yet returned by `receive`; taken out while a
-    /// `receive` runs (`None` then).
-    rbuf: Cell<Option<Vec<u8>>>,
-    timeout: Cell<Option<f64>>,
-    line_limit: Cell<usize>,
-    /// LuaSocket's `getstats`: bytes read from and written to the socket,
-    /// and when the object was made (`gettime()`).
-    received: Cell<u64>,
-    sent: Cell<u64>,
-    birthday: Cell<f64>,
+    /// The read-ahead receive core (shared with the other LuaSocket-style
+    /// objects): buffer, timeout, line limit, `getstats` counters.
+    core: Buffer,
 }
 
 crate::thread::plain_outputs!(ASocket);
@@ -113,8 +102,8 @@ impl fmt::Debug for ASocket {
         f.debug_struct("ASocket")
             .field("tcp", &self.tcp.borrow())
             .field("buffered", &buffered)
-            .field("timeout", &self.timeout.get())
-            .field("line_limit", &self.line_limit.get())
+            .field("timeout", &self.core.gettimeout())
+            .field("line_limit", &self.core.line_limit())
             .finish()
     }
 }
@@ -123,32 +112,6 @@ impl From<Tcp> for ASocket {
     fn from(t: Tcp) -> ASocket {
         ASocket::new(t)
     }
-}
-
-/// LuaSocket's `send(data, i, j)` arithmetic (`buffer_meth_send`): a
-/// negative `i`/`j` counts from the end, `i` is raised to 1 and `j`
-/// lowered to the length. Returns the bytes to send (a 0-based range,
-/// empty when `i > j`) and the base of the result: LuaSocket returns
-/// `base + bytes sent`, which is `i - 1` for an empty range even past the
-/// end (`send("abc", 9, 12)` is 8).
-pub(crate) fn lua_range(len: usize, i: i64, j: i64) -> (std::ops::Range<usize>, usize) {
-    let n = i128::try_from(len).unwrap_or(i128::MAX);
-    let from_end = |k: i64| {
-        let k = i128::from(k);
-        if k < 0 {
-            n + k + 1
-        } else {
-            k
-        }
-    };
-    let start = from_end(i).max(1);
-    let end = from_end(j).min(n);
-    let base = usize::try_from(start - 1).unwrap_or(usize::MAX);
-    if start > end {
-        return (0..0, base);
-    }
-    // 1 <= start <= end <= len here.
-    (base..usize::try_from(end).unwrap_or(len), base)
 }
 
 impl ASocket {
@@ -180,12 +143,7 @@ impl ASocket {
     pub fn from_rc(tcp: Rc<Tcp>) -> ASocket {
         ASocket {
             tcp: RefCell::new(tcp),
-            rbuf: Cell::new(Some(Vec::new())),
-            timeout: Cell::new(None),
-            line_limit: Cell::new(DEFAULT_LINE_LIMIT),
-            received: Cell::new(0),
-            sent: Cell::new(0),
-            birthday: Cell::new(crate::luasocket::gettime()),
+            core: Buffer::new(),
         }
     }
 
@@ -211,8 +169,7 @@ impl ASocket {
     /// # }).unwrap();
     /// ```
     pub fn getstats(&self) -> (u64, u64, f64) {
-        let age = crate::luasocket::gettime() - self.birthday.get();
-        (self.received.get(), self.sent.get(), age)
+        self.core.getstats()
     }
 
     /// `tcp:setstats(received, sent, age)`: sets the counters
@@ -229,15 +186,7 @@ impl ASocket {
     /// # Ok::<(), sockloop::Error>(())
     /// ```
     pub fn setstats(&self, received: Option<u64>, sent: Option<u64>, age: Option<f64>) {
-        if let Some(r) = received {
-            self.received.set(r);
-        }
-        if let Some(s) = sent {
-            self.sent.set(s);
-        }
-        if let Some(a) = age {
-            self.birthday.set(crate::luasocket::gettime() - a);
-        }
+        self.core.setstats(received, sent, age);
     }
 
     /// `asocket:getsocket()` (and the `asocket.socket` field): the wrapped
@@ -275,10 +224,7 @@ impl ASocket {
     #[doc(alias = "setfd")]
     pub fn setsocket(&self, tcp: impl Into<Tcp>) {
         *self.tcp.borrow_mut() = Rc::new(tcp.into());
-        if let Some(mut b) = self.rbuf.take() {
-            b.clear();
-            self.rbuf.set(Some(b));
-        }
+        self.core.clear();
     }
 
     /// Bytes read ahead by `receive` and not returned yet (0 while a
@@ -302,10 +248,7 @@ impl ASocket {
     /// ```
     #[doc(alias = "dirty")]
     pub fn buffered(&self) -> usize {
-        let b = self.rbuf.take();
-        let n = b.as_ref().map_or(0, Vec::len);
-        self.rbuf.set(b);
-        n
+        self.core.buffered()
     }
 
     /// `tcp:settimeout(t)`: every later call may wait at most `t` seconds
@@ -333,7 +276,7 @@ impl ASocket {
     /// # }).unwrap();
     /// ```
     pub fn settimeout(&self, t: Option<f64>) {
-        self.timeout.set(t.filter(|t| *t >= 0.0));
+        self.core.settimeout(t);
     }
 
     /// The timeout set by [`settimeout`](ASocket::settimeout).
@@ -347,11 +290,11 @@ impl ASocket {
     /// # Ok::<(), sockloop::Error>(())
     /// ```
     pub fn gettimeout(&self) -> Option<f64> {
-        self.timeout.get()
+        self.core.gettimeout()
     }
 
     /// The longest line a `"*l"` receive accepts (bytes, CRs counted);
-    /// default [`DEFAULT_LINE_LIMIT`] (1 MiB). A longer line fails with
+    /// default [`DEFAULT_LINE_LIMIT`](crate::luasocket::DEFAULT_LINE_LIMIT) (1 MiB). A longer line fails with
     /// `"line_too_long"`.
     ///
     /// # Examples
@@ -370,12 +313,12 @@ impl ASocket {
     /// # }).unwrap();
     /// ```
     pub fn set_line_limit(&self, max: usize) {
-        self.line_limit.set(max);
+        self.core.set_line_limit(max);
     }
 
     /// The absolute deadline of a call starting now.
     fn expires(&self) -> Option<f64> {
-        self.timeout.get().map(|t| clock() + t)
+        self.core.expires()
     }
 
     /// `tcp:receive(pattern)`: reads by a LuaSocket pattern — `"*l"` (a
@@ -425,7 +368,7 @@ impl ASocket {
     /// # }).unwrap();
     /// ```
     pub async fn receive(&self, pattern: impl Into<Pattern>) -> Result<Vec<u8>> {
-        self.receive_prefixed(pattern, b"").await
+        self.core.receive(&*self.getsocket(), pattern, b"").await
     }
 
     /// `tcp:receive(pattern, prefix)`: as [`receive`](ASocket::receive),
@@ -464,24 +407,7 @@ impl ASocket {
         pattern: impl Into<Pattern>,
         prefix: &[u8],
     ) -> Result<Vec<u8>> {
-        let pattern = pattern.into();
-        let Some(buf) = self.rbuf.take() else {
-            return Err(Error::with_message(
-                ErrorKind::ThreadBusy,
-                "another receive is running on this socket",
-            ));
-        };
-        let mut reader = BufTcp {
-            owner: self,
-            tcp: self.getsocket(),
-            buf,
-            pos: 0,
-            call: Call::new(self.expires()),
-        };
-        let max_line = self.line_limit.get();
-        let r = crate::luasocket::receive(&mut reader, pattern, prefix, max_line).await;
-        drop(reader);
-        r
+        self.core.receive(&*self.getsocket(), pattern, prefix).await
     }
 
     /// `tcp:send(data)`: sends all of `data`, returning the index of the
@@ -554,28 +480,7 @@ impl ASocket {
     /// # }).unwrap();
     /// ```
     pub async fn send_range(&self, data: &[u8], i: i64, j: i64) -> Result<usize> {
-        let (range, base) = lua_range(data.len(), i, j);
-        if range.is_empty() {
-            return Ok(base);
-        }
-        let tcp = self.getsocket();
-        let n = range.len();
-        match tcp.send(&data[range], self.expires()).await {
-            Ok(()) => {
-                self.count_sent(n);
-                Ok(base + n)
-            }
-            Err(e) => {
-                let sent = e.partial().unwrap_or(0);
-                self.count_sent(sent);
-                Err(e.with_partial(base + sent))
-            }
-        }
-    }
-
-    fn count_sent(&self, n: usize) {
-        let n = u64::try_from(n).unwrap_or(u64::MAX);
-        self.sent.set(self.sent.get().saturating_add(n));
+        self.core.send_range(&*self.getsocket(), data, i, j).await
     }
 
     /// `tcp:connect(host, port)` on an async socket, waiting at most the
@@ -893,104 +798,5 @@ impl ASocket {
     /// ```
     pub fn closed(&self) -> bool {
         self.getsocket().closed()
-    }
-}
-
-/// `receive`'s buffered reader over the socket: the `ASocket`'s read-ahead
-/// buffer, taken out for the call and put back on drop (also when the
-/// future is dropped), with the call's deadline.
-struct BufTcp<'a> {
-    owner: &'a ASocket,
-    tcp: Rc<Tcp>,
-    buf: Vec<u8>,
-    pos: usize,
-    /// The whole `receive` is one sockloop call: one deadline, one cancel.
-    call: Call,
-}
-
-const READ_CHUNK: usize = 16 * 1024;
-
-impl BufTcp<'_> {
-    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if self.pos < self.buf.len() {
-            return Poll::Ready(Ok(()));
-        }
-        self.buf.clear();
-        self.pos = 0;
-        self.buf.resize(READ_CHUNK, 0);
-        let r = self.tcp.poll_read_call(cx, &mut self.call, &mut self.buf);
-        let n = match &r {
-            Poll::Ready(Ok(n)) => *n,
-            _ => 0,
-        };
-        self.buf.truncate(n);
-        let got = u64::try_from(n).unwrap_or(u64::MAX);
-        let total = &self.owner.received;
-        total.set(total.get().saturating_add(got));
-        r.map(|r| r.map(drop).map_err(Into::into))
-    }
-}
-
-impl Drop for BufTcp<'_> {
-    fn drop(&mut self) {
-        let mut rest = std::mem::take(&mut self.buf);
-        rest.drain(..self.pos.min(rest.len()));
-        self.owner.rbuf.set(Some(rest));
-    }
-}
-
-impl AsyncRead for BufTcp<'_> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        out: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        match this.poll_fill(cx) {
-            Poll::Ready(Ok(())) => {
-                let avail = &this.buf[this.pos..];
-                let n = avail.len().min(out.remaining());
-                out.put_slice(&avail[..n]);
-                this.pos += n;
-                Poll::Ready(Ok(()))
-            }
-            other => other,
-        }
-    }
-}
-
-impl AsyncBufRead for BufTcp<'_> {
-    fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
-        let this = self.get_mut();
-        match this.poll_fill(cx) {
-            Poll::Ready(Ok(())) => Poll::Ready(Ok(&this.buf[this.pos..])),
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => Poll::Pending,
-        }
-    }
-
-    fn consume(self: Pin<&mut Self>, amt: usize) {
-        let this = self.get_mut();
-        this.pos = (this.pos + amt).min(this.buf.len());
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::lua_range;
-
-    #[test]
-    fn lua_ranges() {
-        // (bytes to send, base of LuaSocket's result)
-        assert_eq!(lua_range(5, 1, -1), (0..5, 0));
-        assert_eq!(lua_range(5, 2, 3), (1..3, 1));
-        assert_eq!(lua_range(5, -2, -1), (3..5, 3));
-        assert_eq!(lua_range(5, 0, 100), (0..5, 0));
-        assert_eq!(lua_range(5, -100, 2), (0..2, 0));
-        assert_eq!(lua_range(5, 4, 2), (0..0, 3));
-        assert_eq!(lua_range(5, 9, 12), (0..0, 8));
-        assert_eq!(lua_range(0, 1, -1), (0..0, 0));
-        assert_eq!(lua_range(0, 2, 0), (0..0, 1));
-        assert_eq!(lua_range(5, i64::MIN, i64::MAX), (0..5, 0));
     }
 }

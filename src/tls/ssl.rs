@@ -58,20 +58,16 @@
 //! # }).unwrap();
 //! ```
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::fmt;
-use std::io;
-use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll};
 
 use rustls_pki_types::CertificateDer;
-use tokio::io::{AsyncRead, BufReader, ReadBuf};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::luasocket::{Pattern, DEFAULT_LINE_LIMIT};
-use crate::sock::Call;
-use crate::{client_stcp, clock, server_handshake, Stcp, Tcp, TlsConfig};
+use crate::luasocket::buffer::Buffer;
+use crate::luasocket::Pattern;
+use crate::{client_stcp, server_handshake, Stcp, Tcp, TlsConfig};
 
 /// `ssl.wrap(sock, params)`: a TLS connection-to-be over `tcp` (a
 /// connected or accepted socket) with `config`'s side and settings. Nothing
@@ -81,9 +77,7 @@ pub fn wrap(tcp: impl Into<Tcp>, config: &TlsConfig) -> SslSocket {
         state: RefCell::new(State::Plain(Some(tcp.into()))),
         config: config.clone(),
         sni: RefCell::new(None),
-        timeout: Cell::new(None),
-        line_limit: Cell::new(DEFAULT_LINE_LIMIT),
-        reader: Cell::new(None),
+        core: Buffer::new(),
     }
 }
 
@@ -105,11 +99,9 @@ pub struct SslSocket {
     state: RefCell<State>,
     config: TlsConfig,
     sni: RefCell<Option<String>>,
-    timeout: Cell<Option<f64>>,
-    line_limit: Cell<usize>,
-    /// The read-ahead of `receive` (made by the handshake), taken out
-    /// while a `receive` runs.
-    reader: Cell<Option<BufReader<Reader>>>,
+    /// The read-ahead receive core (shared with the other LuaSocket-style
+    /// objects): buffer, timeout, line limit.
+    core: Buffer,
 }
 
 impl fmt::Debug for SslSocket {
@@ -123,39 +115,8 @@ impl fmt::Debug for SslSocket {
             .field("state", &state)
             .field("server", &self.config.is_server())
             .field("sni", &self.sni.borrow())
-            .field("timeout", &self.timeout.get())
+            .field("timeout", &self.core.gettimeout())
             .finish()
-    }
-}
-
-/// The TLS connection as the `receive` buffer's source, with the running
-/// `receive`'s deadline.
-struct Reader {
-    stcp: Rc<Stcp>,
-    call: Call,
-}
-
-impl AsyncRead for Reader {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        this.stcp.poll_read_io(cx, &mut this.call, buf)
-    }
-}
-
-/// Puts the `receive` buffer back when a `receive` ends (also when its
-/// future is dropped).
-struct Lease<'a> {
-    owner: &'a SslSocket,
-    reader: Option<BufReader<Reader>>,
-}
-
-impl Drop for Lease<'_> {
-    fn drop(&mut self) {
-        self.owner.reader.set(self.reader.take());
     }
 }
 
@@ -178,17 +139,13 @@ impl SslSocket {
     /// wait at most `t` seconds, then fails with `"timeout"`; `None`, a
     /// negative or a NaN `t` waits without limit.
     pub fn settimeout(&self, t: Option<f64>) {
-        self.timeout.set(t.filter(|t| *t >= 0.0));
+        self.core.settimeout(t);
     }
 
     /// The longest line a `"*l"` receive accepts (see
     /// [`ASocket::set_line_limit`](crate::socketloop::ASocket::set_line_limit)).
     pub fn set_line_limit(&self, max: usize) {
-        self.line_limit.set(max);
-    }
-
-    fn expires(&self) -> Option<f64> {
-        self.timeout.get().map(|t| clock() + t)
+        self.core.set_line_limit(max);
     }
 
     /// `conn:dohandshake()`: runs the TLS handshake, within the
@@ -218,22 +175,14 @@ impl SslSocket {
                 tcp.take().ok_or_else(Error::closed)?
             }
         };
-        let expires = self.expires();
+        let expires = self.core.expires();
         let stcp = if self.config.is_server() {
             server_handshake(tcp, &self.config, expires).await?
         } else {
             let name = self.sni.borrow().clone().unwrap_or_default();
             client_stcp(tcp, &name, &self.config, expires).await?
         };
-        let stcp = Rc::new(stcp);
-        self.reader.set(Some(BufReader::with_capacity(
-            16 * 1024,
-            Reader {
-                stcp: stcp.clone(),
-                call: Call::new(None),
-            },
-        )));
-        *self.state.borrow_mut() = State::Tls(stcp);
+        *self.state.borrow_mut() = State::Tls(Rc::new(stcp));
         Ok(())
     }
 
@@ -272,42 +221,58 @@ impl SslSocket {
     /// Not cancel safe: bytes consumed for an unfinished pattern are lost
     /// if the future is dropped (bytes read ahead past it are kept).
     pub async fn receive(&self, pattern: impl Into<Pattern>) -> Result<Vec<u8>> {
-        self.receive_prefixed(pattern, b"").await
+        self.core.receive(&*self.stcp()?, pattern, b"").await
     }
 
     /// `conn:receive(pattern, prefix)`: as [`receive`](SslSocket::receive)
-    /// with `prefix` placed before the bytes (a byte count counts it).
+    /// with `prefix` placed before the bytes (a byte count counts it), as
+    /// [`ASocket::receive_prefixed`](crate::socketloop::ASocket::receive_prefixed)
+    /// does over plain TCP: both are views of one read-ahead receive core.
     ///
     /// # Errors
     ///
-    /// As [`receive`](SslSocket::receive).
+    /// Those of [`receive`](SslSocket::receive); `take_data()` includes
+    /// `prefix`.
     ///
     /// # Cancel safety
     ///
-    /// As [`receive`](SslSocket::receive).
+    /// Not cancel safe, for the reason [`receive`](SslSocket::receive) gives.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// use sockloop::{clock, ssl, tcp, thread, TlsConfig};
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let (cert_pem, key_pem) = (ck.cert.pem(), ck.key_pair.serialize_pem());
+    /// let server_cfg = TlsConfig::server().cert_pem(&cert_pem, &key_pem).build()?;
+    /// let client_cfg = TlsConfig::client().ca_pem(&cert_pem).build()?;
+    /// let l = tcp()?;
+    /// l.listen(("127.0.0.1", 0))?;
+    /// let t = tcp()?;
+    /// t.connect(l.local_addr()?, clock() + 5.0).await?;
+    /// let server = thread(async move {
+    ///     let conn = ssl::wrap(l.accept(clock() + 5.0).await?, &server_cfg);
+    ///     conn.dohandshake().await?;
+    ///     conn.send(b"lo world").await
+    /// });
+    /// let conn = ssl::wrap(t, &client_cfg);
+    /// conn.sni("localhost");
+    /// conn.settimeout(Some(5.0));
+    /// conn.dohandshake().await?;
+    /// assert_eq!(conn.receive_prefixed(5, b"hel").await?, b"hello"); // the count includes the prefix
+    /// assert_eq!(conn.receive(6).await?, b" world");
+    /// # server.join(clock() + 5.0).await??;
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn receive_prefixed(
         &self,
         pattern: impl Into<Pattern>,
         prefix: &[u8],
     ) -> Result<Vec<u8>> {
-        let pattern = pattern.into();
-        self.stcp()?;
-        let Some(mut reader) = self.reader.take() else {
-            return Err(Error::with_message(
-                ErrorKind::ThreadBusy,
-                "another receive is running on this connection",
-            ));
-        };
-        reader.get_mut().call = Call::new(self.expires());
-        let mut lease = Lease {
-            owner: self,
-            reader: Some(reader),
-        };
-        let max_line = self.line_limit.get();
-        match lease.reader.as_mut() {
-            Some(r) => crate::luasocket::receive(r, pattern, prefix, max_line).await,
-            None => Err(not_yet()),
-        }
+        let stcp = self.stcp()?;
+        self.core.receive(&stcp, pattern, prefix).await
     }
 
     /// `conn:send(data)`: sends all of `data`, returning its length
@@ -339,18 +304,7 @@ impl SslSocket {
     /// As [`send`](SslSocket::send).
     pub async fn send_range(&self, data: &[u8], i: i64, j: i64) -> Result<usize> {
         let stcp = self.stcp()?;
-        let (range, base) = crate::socketloop::lua_range(data.len(), i, j);
-        if range.is_empty() {
-            return Ok(base);
-        }
-        let n = range.len();
-        match stcp.send(&data[range], self.expires()).await {
-            Ok(()) => Ok(base + n),
-            Err(e) => {
-                let sent = e.partial().unwrap_or(0);
-                Err(e.with_partial(base + sent))
-            }
-        }
+        self.core.send_range(&stcp, data, i, j).await
     }
 
     /// `conn:close()`: sends `close_notify` if the kernel takes it at
@@ -403,9 +357,6 @@ impl SslSocket {
     /// `conn:dirty()`: `true` when `receive` has bytes buffered, so a
     /// `select` would find it readable.
     pub fn dirty(&self) -> bool {
-        let r = self.reader.take();
-        let n = r.as_ref().map_or(0, |r| r.buffer().len());
-        self.reader.set(r);
-        n > 0
+        self.core.buffered() > 0
     }
 }
