@@ -147,6 +147,32 @@ impl TlsConfig {
     /// system's root certificates (unless [`ca_pem`](TlsConfigBuilder::ca_pem)
     /// or [`ca_file`](TlsConfigBuilder::ca_file) give others), sends SNI,
     /// offers no ALPN protocol and presents no certificate.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// use sockloop::{clock, client_stcp, server_handshake, tcp, TlsConfig};
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let (cert_pem, key_pem) = (ck.cert.pem(), ck.key_pair.serialize_pem());
+    /// # let server = TlsConfig::server().cert_pem(&cert_pem, &key_pem).build()?;
+    /// // Trust the server's self-signed certificate instead of the system roots.
+    /// let client = TlsConfig::client().ca_pem(&cert_pem).build()?;
+    ///
+    /// let l = tcp()?;
+    /// l.listen(("127.0.0.1", 0))?;
+    /// let t = tcp()?;
+    /// t.connect(&l.local_addr()?, clock() + 5.0).await?;
+    /// let a = l.accept(clock() + 5.0).await?;
+    /// let (c, s) = tokio::join!(
+    ///     client_stcp(t, "localhost", &client, clock() + 5.0),
+    ///     server_handshake(a, &server, clock() + 5.0),
+    /// );
+    /// let (c, _s) = (c?, s?);
+    /// assert_eq!(c.server_name(), Some("localhost"));
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn client() -> TlsConfigBuilder {
         TlsConfigBuilder::new(false)
     }
@@ -155,6 +181,21 @@ impl TlsConfig {
     /// and key ([`cert_pem`](TlsConfigBuilder::cert_pem) or
     /// [`cert_file`](TlsConfigBuilder::cert_file)); by default it asks
     /// clients for no certificate and accepts no ALPN protocol.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::TlsConfig;
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let (cert_pem, key_pem) = (ck.cert.pem(), ck.key_pair.serialize_pem());
+    /// let server = TlsConfig::server().cert_pem(&cert_pem, &key_pem).build()?;
+    /// assert!(server.is_server());
+    ///
+    /// // A server without a certificate is a named error when it is built.
+    /// let err = TlsConfig::server().build().unwrap_err();
+    /// assert_eq!(err.name(), "invalid_tls_config");
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn server() -> TlsConfigBuilder {
         TlsConfigBuilder::new(true)
     }
@@ -162,6 +203,42 @@ impl TlsConfig {
     /// Wraps a rustls client configuration made by hand, for what the
     /// builder does not offer (session resumption settings, key logging,
     /// another crypto provider, ...).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// use std::sync::Arc;
+    /// use sockloop::rustls::{self, ClientConfig, RootCertStore};
+    /// use sockloop::{clock, client_stcp, server_handshake, tcp, TlsConfig};
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let server = TlsConfig::server().cert_pem(ck.cert.pem(), ck.key_pair.serialize_pem()).build()?;
+    /// let mut roots = RootCertStore::empty();
+    /// roots.add(ck.cert.der().clone()).unwrap();
+    /// let provider = Arc::new(rustls::crypto::ring::default_provider());
+    /// let config = ClientConfig::builder_with_provider(provider)
+    ///     .with_safe_default_protocol_versions()
+    ///     .unwrap()
+    ///     .with_root_certificates(roots)
+    ///     .with_no_client_auth();
+    /// let client = TlsConfig::from_rustls_client(Arc::new(config));
+    /// assert!(!client.is_server());
+    /// # let l = tcp()?;
+    /// # l.listen(("127.0.0.1", 0))?;
+    /// # let t = tcp()?;
+    /// # t.connect(&l.local_addr()?, clock() + 5.0).await?;
+    /// # let a = l.accept(clock() + 5.0).await?;
+    /// # let (c, s) = tokio::join!(
+    /// #     client_stcp(t, "localhost", &client, clock() + 5.0),
+    /// #     server_handshake(a, &server, clock() + 5.0),
+    /// # );
+    /// # let (c, _s) = (c?, s?);
+    ///
+    /// // `c` is a connection made with it to a server using that certificate.
+    /// assert_eq!(c.peer_certificates(), [ck.cert.der().clone()]);
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn from_rustls_client(config: Arc<ClientConfig>) -> TlsConfig {
         TlsConfig {
             side: Side::Client(config),
@@ -169,6 +246,45 @@ impl TlsConfig {
     }
 
     /// Wraps a rustls server configuration made by hand.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// use std::sync::Arc;
+    /// use sockloop::rustls::pki_types::PrivatePkcs8KeyDer;
+    /// use sockloop::rustls::{self, ServerConfig};
+    /// use sockloop::{clock, client_stcp, server_handshake, tcp, TlsConfig};
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let client = TlsConfig::client().ca_pem(ck.cert.pem()).build()?;
+    /// let provider = Arc::new(rustls::crypto::ring::default_provider());
+    /// let key = PrivatePkcs8KeyDer::from(ck.key_pair.serialize_der());
+    /// let mut config = ServerConfig::builder_with_provider(provider)
+    ///     .with_safe_default_protocol_versions()
+    ///     .unwrap()
+    ///     .with_no_client_auth()
+    ///     .with_single_cert(vec![ck.cert.der().clone()], key.into())
+    ///     .unwrap();
+    /// config.alpn_protocols = vec![b"h2".to_vec()];
+    /// let server = TlsConfig::from_rustls_server(Arc::new(config));
+    /// assert!(server.is_server());
+    /// # let l = tcp()?;
+    /// # l.listen(("127.0.0.1", 0))?;
+    /// # let t = tcp()?;
+    /// # t.connect(&l.local_addr()?, clock() + 5.0).await?;
+    /// # let a = l.accept(clock() + 5.0).await?;
+    /// # let (c, s) = tokio::join!(
+    /// #     client_stcp(t, "localhost", &client, clock() + 5.0),
+    /// #     server_handshake(a, &server, clock() + 5.0),
+    /// # );
+    /// # let (_c, s) = (c?, s?);
+    ///
+    /// // `s` is a connection it accepted from a client that offered no ALPN.
+    /// assert_eq!(s.alpn_protocol(), None);
+    /// assert_eq!(s.server_name(), Some("localhost"));
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn from_rustls_server(config: Arc<ServerConfig>) -> TlsConfig {
         TlsConfig {
             side: Side::Server(config),
@@ -176,6 +292,20 @@ impl TlsConfig {
     }
 
     /// `true` for a server configuration.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::TlsConfig;
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// let server = TlsConfig::server()
+    ///     .cert_pem(ck.cert.pem(), ck.key_pair.serialize_pem())
+    ///     .build()?;
+    /// let client = TlsConfig::client().ca_pem(ck.cert.pem()).build()?;
+    /// assert!(server.is_server());
+    /// assert!(!client.is_server());
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn is_server(&self) -> bool {
         matches!(self.side, Side::Server(_))
     }
@@ -204,6 +334,21 @@ impl TlsConfig {
 /// Builds a [`TlsConfig`]; see [`TlsConfig::client`] and
 /// [`TlsConfig::server`]. Setters never fail: the first mistake is
 /// remembered and [`build`](TlsConfigBuilder::build) returns it.
+///
+/// # Examples
+///
+/// ```
+/// use sockloop::TlsConfig;
+///
+/// // The setters chain; the first mistake is the error `build` returns.
+/// let err = TlsConfig::client()
+///     .ca_pem("not a PEM")
+///     .alpn([""])
+///     .build()
+///     .unwrap_err();
+/// assert_eq!(err.name(), "invalid_tls_config");
+/// assert!(err.to_string().contains("ca_pem"), "{err}");
+/// ```
 pub struct TlsConfigBuilder {
     server: bool,
     chain: Vec<CertificateDer<'static>>,
@@ -288,6 +433,22 @@ impl TlsConfigBuilder {
     /// [`build`](Self::build) fails with `"invalid_tls_config"` if either
     /// PEM has no such section, does not decode, or the key does not
     /// belong to the certificate.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::TlsConfig;
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// let (cert_pem, key_pem) = (ck.cert.pem(), ck.key_pair.serialize_pem());
+    /// let server = TlsConfig::server().cert_pem(&cert_pem, &key_pem).build()?;
+    /// assert!(server.is_server());
+    ///
+    /// // A key that does not belong to the certificate.
+    /// # let other_key = rcgen::KeyPair::generate().unwrap().serialize_pem();
+    /// let err = TlsConfig::server().cert_pem(&cert_pem, &other_key).build().unwrap_err();
+    /// assert_eq!(err.name(), "invalid_tls_config");
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn cert_pem(self, chain: impl AsRef<[u8]>, key: impl AsRef<[u8]>) -> Self {
         let parsed = parse_certs("cert_pem: the chain", chain.as_ref())
             .and_then(|c| Ok((c, parse_key("cert_pem: the key", key.as_ref())?)));
@@ -303,6 +464,28 @@ impl TlsConfigBuilder {
 
     /// As [`cert_pem`](Self::cert_pem), read from two PEM files (they may
     /// be the same file). The files are read here.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::TlsConfig;
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let dir = std::env::temp_dir().join(format!("sockloop-doc-cert-file-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// // One file holding the certificate and its key.
+    /// let both = dir.join("server.pem");
+    /// std::fs::write(&both, ck.cert.pem() + &ck.key_pair.serialize_pem()).unwrap();
+    /// let server = TlsConfig::server().cert_file(&both, &both).build()?;
+    /// assert!(server.is_server());
+    ///
+    /// let err = TlsConfig::server()
+    ///     .cert_file(dir.join("missing.pem"), &both)
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert_eq!(err.name(), "invalid_tls_config"); // "cert_file: cannot read ..."
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn cert_file(self, chain: impl AsRef<Path>, key: impl AsRef<Path>) -> Self {
         let files = read_file("cert_file", chain.as_ref())
             .and_then(|c| Ok((c, read_file("cert_file", key.as_ref())?)));
@@ -317,6 +500,32 @@ impl TlsConfigBuilder {
     /// the system roots unless [`native_roots`](Self::native_roots) is
     /// also called); on a server, for clients' certificates (see
     /// [`client_auth`](Self::client_auth)). Can be called more than once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// use sockloop::{clock, client_stcp, server_handshake, tcp, TlsConfig};
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let server = TlsConfig::server().cert_pem(ck.cert.pem(), ck.key_pair.serialize_pem()).build()?;
+    /// # let mut other = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    /// # other.distinguished_name.push(rcgen::DnType::CommonName, "another CA");
+    /// # let other_ca_pem = other.self_signed(&rcgen::KeyPair::generate().unwrap()).unwrap().pem();
+    /// // A client that trusts only a CA that did not sign the server's certificate.
+    /// let client = TlsConfig::client().ca_pem(&other_ca_pem).build()?;
+    /// # let l = tcp()?;
+    /// # l.listen(("127.0.0.1", 0))?;
+    /// # let t = tcp()?;
+    /// # t.connect(&l.local_addr()?, clock() + 5.0).await?;
+    /// # let a = l.accept(clock() + 5.0).await?;
+    /// let (c, _s) = tokio::join!(
+    ///     client_stcp(t, "localhost", &client, clock() + 5.0),
+    ///     server_handshake(a, &server, clock() + 5.0),
+    /// );
+    /// assert_eq!(c.unwrap_err().name(), "unknown_issuer");
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn ca_pem(mut self, pem: impl AsRef<[u8]>) -> Self {
         match parse_certs("ca_pem", pem.as_ref()) {
             Ok(certs) => {
@@ -329,6 +538,24 @@ impl TlsConfigBuilder {
 
     /// As [`ca_pem`](Self::ca_pem), read from a PEM file (libtls'
     /// `ca_file`). The file is read here.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::TlsConfig;
+    /// # let ca_pem = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap().cert.pem();
+    /// # let dir = std::env::temp_dir().join(format!("sockloop-doc-ca-file-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// let path = dir.join("ca.pem");
+    /// std::fs::write(&path, &ca_pem).unwrap();
+    /// let client = TlsConfig::client().ca_file(&path).build()?;
+    /// assert!(!client.is_server());
+    ///
+    /// let err = TlsConfig::client().ca_file(dir.join("missing.pem")).build().unwrap_err();
+    /// assert_eq!(err.name(), "invalid_tls_config");
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn ca_file(self, path: impl AsRef<Path>) -> Self {
         match read_file("ca_file", path.as_ref()) {
             Ok(pem) => self.ca_pem(pem),
@@ -340,6 +567,19 @@ impl TlsConfigBuilder {
     /// `rustls-native-certs` when the config is built), also when CA
     /// certificates are given. A client trusts them by default when it
     /// is given no CA.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::TlsConfig;
+    /// # let ca_pem = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap().cert.pem();
+    /// // Trust a private CA as well as the system's roots.
+    /// match TlsConfig::client().ca_pem(&ca_pem).native_roots().build() {
+    ///     Ok(client) => assert!(!client.is_server()),
+    ///     // A system without root certificates.
+    ///     Err(e) => assert_eq!(e.name(), "invalid_tls_config"),
+    /// }
+    /// ```
     pub fn native_roots(mut self) -> Self {
         self.native_roots = true;
         self
@@ -350,6 +590,38 @@ impl TlsConfigBuilder {
     /// protocols fails the handshake of a client that offers only others.
     /// [`build`](Self::build) fails on an empty name or one longer than
     /// 255 bytes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// use sockloop::{clock, client_stcp, server_handshake, tcp, TlsConfig};
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let (cert_pem, key_pem) = (ck.cert.pem(), ck.key_pair.serialize_pem());
+    /// let client = TlsConfig::client().ca_pem(&cert_pem).alpn(["h2", "http/1.1"]).build()?;
+    /// let server = TlsConfig::server()
+    ///     .cert_pem(&cert_pem, &key_pem)
+    ///     .alpn(["http/1.1"])
+    ///     .build()?;
+    /// # let l = tcp()?;
+    /// # l.listen(("127.0.0.1", 0))?;
+    /// # let t = tcp()?;
+    /// # t.connect(&l.local_addr()?, clock() + 5.0).await?;
+    /// # let a = l.accept(clock() + 5.0).await?;
+    /// # let (c, s) = tokio::join!(
+    /// #     client_stcp(t, "localhost", &client, clock() + 5.0),
+    /// #     server_handshake(a, &server, clock() + 5.0),
+    /// # );
+    /// # let (c, s) = (c?, s?);
+    /// // `c` and `s` are the two ends of a connection made with them.
+    /// assert_eq!(c.alpn_protocol(), Some(&b"http/1.1"[..]));
+    /// assert_eq!(s.alpn_protocol(), Some(&b"http/1.1"[..]));
+    ///
+    /// let err = TlsConfig::client().alpn([""]).build().unwrap_err();
+    /// assert_eq!(err.name(), "invalid_tls_config");
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn alpn<I, P>(mut self, protocols: I) -> Self
     where
         I: IntoIterator<Item = P>,
@@ -371,6 +643,32 @@ impl TlsConfigBuilder {
     /// default. Names that are IP addresses are never sent. No effect on
     /// a server, which reads the client's name with
     /// [`Stcp::server_name`](crate::Stcp::server_name).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// use sockloop::{clock, client_stcp, server_handshake, tcp, TlsConfig};
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let server = TlsConfig::server().cert_pem(ck.cert.pem(), ck.key_pair.serialize_pem()).build()?;
+    /// let client = TlsConfig::client().ca_pem(ck.cert.pem()).sni(false).build()?;
+    /// # let l = tcp()?;
+    /// # l.listen(("127.0.0.1", 0))?;
+    /// # let t = tcp()?;
+    /// # t.connect(&l.local_addr()?, clock() + 5.0).await?;
+    /// # let a = l.accept(clock() + 5.0).await?;
+    /// # let (c, s) = tokio::join!(
+    /// #     client_stcp(t, "localhost", &client, clock() + 5.0),
+    /// #     server_handshake(a, &server, clock() + 5.0),
+    /// # );
+    /// # let (c, s) = (c?, s?);
+    /// // The certificate is still checked against "localhost", but the server
+    /// // (`s`) was not told the name.
+    /// assert_eq!(c.server_name(), Some("localhost"));
+    /// assert_eq!(s.server_name(), None);
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn sni(mut self, on: bool) -> Self {
         self.sni = on;
         self
@@ -381,6 +679,30 @@ impl TlsConfigBuilder {
     /// [`ca_file`](Self::ca_file) / [`native_roots`](Self::native_roots).
     /// [`build`](Self::build) fails if a client config sets it, or if a
     /// server asks with no CA to verify against.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::{ClientAuth, TlsConfig};
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let (cert_pem, key_pem) = (ck.cert.pem(), ck.key_pair.serialize_pem());
+    /// // The CA that signs the clients' certificates (here: the server's own).
+    /// let server = TlsConfig::server()
+    ///     .cert_pem(&cert_pem, &key_pem)
+    ///     .ca_pem(&cert_pem)
+    ///     .client_auth(ClientAuth::Optional)
+    ///     .build()?;
+    /// assert!(server.is_server());
+    ///
+    /// // With no CA to verify clients against, it is a named error.
+    /// let err = TlsConfig::server()
+    ///     .cert_pem(&cert_pem, &key_pem)
+    ///     .client_auth(ClientAuth::Required)
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert_eq!(err.name(), "invalid_tls_config");
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn client_auth(mut self, mode: ClientAuth) -> Self {
         self.client_auth = mode;
         self
@@ -393,6 +715,30 @@ impl TlsConfigBuilder {
     /// path can read and change it. For tests only (libtls'
     /// `insecure_noverifycert` + `insecure_noverifyname`). Client configs
     /// only: [`build`](Self::build) fails on a server config.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// use sockloop::{clock, client_stcp, server_handshake, tcp, TlsConfig};
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let server = TlsConfig::server().cert_pem(ck.cert.pem(), ck.key_pair.serialize_pem()).build()?;
+    /// // No CA given, and the name does not match the certificate: accepted anyway.
+    /// let client = TlsConfig::client().dangerous_skip_verification_for_tests().build()?;
+    /// # let l = tcp()?;
+    /// # l.listen(("127.0.0.1", 0))?;
+    /// # let t = tcp()?;
+    /// # t.connect(&l.local_addr()?, clock() + 5.0).await?;
+    /// # let a = l.accept(clock() + 5.0).await?;
+    /// let (c, s) = tokio::join!(
+    ///     client_stcp(t, "not-the-name.example", &client, clock() + 5.0),
+    ///     server_handshake(a, &server, clock() + 5.0),
+    /// );
+    /// let (c, _s) = (c?, s?);
+    /// assert_eq!(c.tls_version(), Some("TLSv1.3"));
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn dangerous_skip_verification_for_tests(mut self) -> Self {
         self.skip_verification = true;
         self
@@ -408,6 +754,24 @@ impl TlsConfigBuilder {
     /// server with no certificate, client verification with no CA, a
     /// client option on a server config or the reverse, no system root
     /// certificates where they are needed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::TlsConfig;
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// let client = TlsConfig::client().ca_pem(ck.cert.pem()).build()?;
+    /// assert!(!client.is_server());
+    ///
+    /// // A client option on a server config.
+    /// let err = TlsConfig::server()
+    ///     .cert_pem(ck.cert.pem(), ck.key_pair.serialize_pem())
+    ///     .dangerous_skip_verification_for_tests()
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert_eq!(err.name(), "invalid_tls_config");
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn build(self) -> Result<TlsConfig> {
         if let Some(e) = self.error {
             return Err(e);

@@ -557,6 +557,35 @@ impl Socket<Tls> {
     ///
     /// Cancel safe: the `close_notify` stays queued and a later call
     /// sends it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # use sockloop::{clock, client_stcp, server_handshake, tcp, TlsConfig};
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let server = TlsConfig::server().cert_pem(ck.cert.pem(), ck.key_pair.serialize_pem()).build()?;
+    /// # let client = TlsConfig::client().ca_pem(ck.cert.pem()).build()?;
+    /// # let l = tcp()?;
+    /// # l.listen(("127.0.0.1", 0))?;
+    /// # let t = tcp()?;
+    /// # t.connect(&l.local_addr()?, clock() + 5.0).await?;
+    /// # let a = l.accept(clock() + 5.0).await?;
+    /// # let (c, s) = tokio::join!(
+    /// #     client_stcp(t, "localhost", &client, clock() + 5.0),
+    /// #     server_handshake(a, &server, clock() + 5.0),
+    /// # );
+    /// # let (c, s) = (c?, s?);
+    /// // `c` is a client's TLS connection, `s` the server's end of it.
+    /// use std::net::Shutdown;
+    ///
+    /// c.send(b"bye", clock() + 5.0).await?;
+    /// c.shutdown(Shutdown::Write, clock() + 5.0).await?; // sends close_notify
+    /// // The server reads to the clean end of the stream.
+    /// assert_eq!(s.recvall(clock() + 5.0).await?, b"bye");
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn shutdown(&self, how: Shutdown, expires: impl Into<Option<f64>>) -> Result<()> {
         if how != Shutdown::Read {
             let mut call = Call::new(expires.into());
@@ -569,6 +598,31 @@ impl Socket<Tls> {
 
     /// The ALPN protocol the handshake settled on, if any (libtls'
     /// `tls_conn_alpn_selected`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// use sockloop::{clock, client_stcp, server_handshake, tcp, TlsConfig};
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let (cert_pem, key_pem) = (ck.cert.pem(), ck.key_pair.serialize_pem());
+    /// let server = TlsConfig::server().cert_pem(&cert_pem, &key_pem).alpn(["h2"]).build()?;
+    /// let client = TlsConfig::client().ca_pem(&cert_pem).alpn(["h2", "http/1.1"]).build()?;
+    /// # let l = tcp()?;
+    /// # l.listen(("127.0.0.1", 0))?;
+    /// # let t = tcp()?;
+    /// # t.connect(&l.local_addr()?, clock() + 5.0).await?;
+    /// # let a = l.accept(clock() + 5.0).await?;
+    /// let (c, s) = tokio::join!(
+    ///     client_stcp(t, "localhost", &client, clock() + 5.0),
+    ///     server_handshake(a, &server, clock() + 5.0),
+    /// );
+    /// let (c, s) = (c?, s?);
+    /// assert_eq!(c.alpn_protocol(), Some(&b"h2"[..]));
+    /// assert_eq!(s.alpn_protocol(), Some(&b"h2"[..]));
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     #[doc(alias = "tls_conn_alpn_selected")]
     #[doc(alias = "getalpn")]
     pub fn alpn_protocol(&self) -> Option<&[u8]> {
@@ -577,6 +631,31 @@ impl Socket<Tls> {
 
     /// The TLS version: `"TLSv1.3"` or `"TLSv1.2"` (libtls'
     /// `tls_conn_version`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # use sockloop::{clock, client_stcp, server_handshake, tcp, TlsConfig};
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let server = TlsConfig::server().cert_pem(ck.cert.pem(), ck.key_pair.serialize_pem()).build()?;
+    /// # let client = TlsConfig::client().ca_pem(ck.cert.pem()).build()?;
+    /// # let l = tcp()?;
+    /// # l.listen(("127.0.0.1", 0))?;
+    /// # let t = tcp()?;
+    /// # t.connect(&l.local_addr()?, clock() + 5.0).await?;
+    /// # let a = l.accept(clock() + 5.0).await?;
+    /// # let (c, s) = tokio::join!(
+    /// #     client_stcp(t, "localhost", &client, clock() + 5.0),
+    /// #     server_handshake(a, &server, clock() + 5.0),
+    /// # );
+    /// # let (c, s) = (c?, s?);
+    /// // `c` is a client's TLS connection, `s` the server's end of it.
+    /// assert_eq!(c.tls_version(), Some("TLSv1.3"));
+    /// assert_eq!(s.tls_version(), c.tls_version());
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     #[doc(alias = "tls_conn_version")]
     pub fn tls_version(&self) -> Option<&'static str> {
         self.kind.info.version
@@ -584,6 +663,32 @@ impl Socket<Tls> {
 
     /// The cipher suite, as IANA names it (`"TLS13_AES_256_GCM_SHA384"`;
     /// libtls' `tls_conn_cipher`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # use sockloop::{clock, client_stcp, server_handshake, tcp, TlsConfig};
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let server = TlsConfig::server().cert_pem(ck.cert.pem(), ck.key_pair.serialize_pem()).build()?;
+    /// # let client = TlsConfig::client().ca_pem(ck.cert.pem()).build()?;
+    /// # let l = tcp()?;
+    /// # l.listen(("127.0.0.1", 0))?;
+    /// # let t = tcp()?;
+    /// # t.connect(&l.local_addr()?, clock() + 5.0).await?;
+    /// # let a = l.accept(clock() + 5.0).await?;
+    /// # let (c, s) = tokio::join!(
+    /// #     client_stcp(t, "localhost", &client, clock() + 5.0),
+    /// #     server_handshake(a, &server, clock() + 5.0),
+    /// # );
+    /// # let (c, s) = (c?, s?);
+    /// // `c` is a client's TLS connection, `s` the server's end of it.
+    /// let suite = c.cipher_suite().unwrap();
+    /// assert!(suite.starts_with("TLS13_"), "{suite}");
+    /// assert_eq!(s.cipher_suite(), Some(suite));
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     #[doc(alias = "tls_conn_cipher")]
     pub fn cipher_suite(&self) -> Option<&'static str> {
         self.kind.info.suite
@@ -591,6 +696,33 @@ impl Socket<Tls> {
 
     /// The peer's certificate chain, leaf first, as DER (empty when the
     /// peer presented none, e.g. a client without a certificate).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # use sockloop::{clock, client_stcp, server_handshake, tcp, TlsConfig};
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let server = TlsConfig::server().cert_pem(ck.cert.pem(), ck.key_pair.serialize_pem()).build()?;
+    /// # let client = TlsConfig::client().ca_pem(ck.cert.pem()).build()?;
+    /// # let l = tcp()?;
+    /// # l.listen(("127.0.0.1", 0))?;
+    /// # let t = tcp()?;
+    /// # t.connect(&l.local_addr()?, clock() + 5.0).await?;
+    /// # let a = l.accept(clock() + 5.0).await?;
+    /// # let (c, s) = tokio::join!(
+    /// #     client_stcp(t, "localhost", &client, clock() + 5.0),
+    /// #     server_handshake(a, &server, clock() + 5.0),
+    /// # );
+    /// # let (c, s) = (c?, s?);
+    /// // `c` is a client's TLS connection, `s` the server's end of it.
+    /// // The client sees the server's self-signed certificate; the server
+    /// // asked the client for none.
+    /// assert_eq!(c.peer_certificates(), [ck.cert.der().clone()]);
+    /// assert!(s.peer_certificates().is_empty());
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     #[doc(alias = "getpeercertificate")]
     #[doc(alias = "getpeerchain")]
     pub fn peer_certificates(&self) -> &[CertificateDer<'static>] {
@@ -599,6 +731,32 @@ impl Socket<Tls> {
 
     /// The server name: on a client, the one it asked for; on a server,
     /// the one the client sent (SNI), if any (libtls' `tls_conn_servername`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # use sockloop::{clock, client_stcp, server_handshake, tcp, TlsConfig};
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let server = TlsConfig::server().cert_pem(ck.cert.pem(), ck.key_pair.serialize_pem()).build()?;
+    /// # let client = TlsConfig::client().ca_pem(ck.cert.pem()).build()?;
+    /// # let l = tcp()?;
+    /// # l.listen(("127.0.0.1", 0))?;
+    /// # let t = tcp()?;
+    /// # t.connect(&l.local_addr()?, clock() + 5.0).await?;
+    /// # let a = l.accept(clock() + 5.0).await?;
+    /// # let (c, s) = tokio::join!(
+    /// #     client_stcp(t, "localhost", &client, clock() + 5.0),
+    /// #     server_handshake(a, &server, clock() + 5.0),
+    /// # );
+    /// # let (c, s) = (c?, s?);
+    /// // `c` is a client's TLS connection, `s` the server's end of it.
+    /// // Both ends know the name the client asked for ("localhost").
+    /// assert_eq!(c.server_name(), Some("localhost"));
+    /// assert_eq!(s.server_name(), Some("localhost"));
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     #[doc(alias = "tls_conn_servername")]
     #[doc(alias = "getsniname")]
     pub fn server_name(&self) -> Option<&str> {
@@ -609,6 +767,32 @@ impl Socket<Tls> {
     /// (`setopt`/`getopt`). Reading or writing it directly corrupts the
     /// TLS stream; closing it closes the connection without
     /// `close_notify`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # use sockloop::{clock, client_stcp, server_handshake, tcp, TlsConfig};
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let server = TlsConfig::server().cert_pem(ck.cert.pem(), ck.key_pair.serialize_pem()).build()?;
+    /// # let client = TlsConfig::client().ca_pem(ck.cert.pem()).build()?;
+    /// # let l = tcp()?;
+    /// # l.listen(("127.0.0.1", 0))?;
+    /// # let t = tcp()?;
+    /// # t.connect(&l.local_addr()?, clock() + 5.0).await?;
+    /// # let a = l.accept(clock() + 5.0).await?;
+    /// # let (c, s) = tokio::join!(
+    /// #     client_stcp(t, "localhost", &client, clock() + 5.0),
+    /// #     server_handshake(a, &server, clock() + 5.0),
+    /// # );
+    /// # let (c, s) = (c?, s?);
+    /// // `c` is a client's TLS connection, `s` the server's end of it.
+    /// c.get_ref().setopt("tcp_nodelay", true)?;
+    /// assert_eq!(c.get_ref().getopt("tcp_nodelay")?.as_bool(), Some(true));
+    /// assert_eq!(c.get_ref().local_addr()?, s.get_ref().remote_addr()?);
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn get_ref(&self) -> &Tcp {
         &self.kind.tcp
     }
@@ -638,7 +822,40 @@ impl Socket<Tls> {
 ///
 /// # Examples
 ///
-/// See [`Stcp`].
+/// ```
+/// # sockloop::run(async {
+/// use sockloop::{clock, client_stcp, server_handshake, tcp, thread, TlsConfig};
+/// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+/// # let server = TlsConfig::server().cert_pem(ck.cert.pem(), ck.key_pair.serialize_pem()).build()?;
+/// # let client = TlsConfig::client().ca_pem(ck.cert.pem()).build()?;
+/// // A server whose certificate is for "localhost", taking two connections.
+/// let l = tcp()?;
+/// l.listen(("127.0.0.1", 0))?;
+/// let addr = l.local_addr()?;
+/// thread(async move {
+///     for _ in 0..2 {
+///         let Ok(a) = l.accept(clock() + 5.0).await else { return };
+///         if let Ok(s) = server_handshake(a, &server, clock() + 5.0).await {
+///             let _ = s.send(b"hi", clock() + 5.0).await;
+///         }
+///     }
+/// });
+///
+/// let t = tcp()?;
+/// t.connect(&addr, clock() + 5.0).await?;
+/// let c = client_stcp(t, "localhost", &client, clock() + 5.0).await?;
+/// let mut buf = [0u8; 2];
+/// c.recvn(&mut buf, clock() + 5.0).await?;
+/// assert_eq!(&buf, b"hi");
+///
+/// // The same server, asked for under another name.
+/// let t = tcp()?;
+/// t.connect(&addr, clock() + 5.0).await?;
+/// let err = client_stcp(t, "example.com", &client, clock() + 5.0).await.unwrap_err();
+/// assert_eq!(err.name(), "name_mismatch");
+/// # Ok::<(), sockloop::Error>(())
+/// # }).unwrap();
+/// ```
 #[doc(alias = "tls_connect")]
 pub async fn client_stcp(
     tcp: Tcp,
@@ -731,7 +948,33 @@ pub async fn server_handshake(
 ///
 /// # Examples
 ///
-/// See [`Stcp`].
+/// ```
+/// # sockloop::run(async {
+/// use sockloop::{clock, client_stcp, server_stcp, tcp, thread, TlsConfig};
+/// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+/// # let server = TlsConfig::server().cert_pem(ck.cert.pem(), ck.key_pair.serialize_pem()).build()?;
+/// # let client = TlsConfig::client().ca_pem(ck.cert.pem()).build()?;
+/// let l = tcp()?;
+/// l.listen(("127.0.0.1", 0))?;
+/// let addr = l.local_addr()?;
+/// let listener = server_stcp(l, &server)?;
+/// thread(async move {
+///     let s = listener.accept(clock() + 5.0).await.unwrap();
+///     s.send(b"hi", clock() + 5.0).await.unwrap();
+/// });
+/// # let t = tcp()?;
+/// # t.connect(&addr, clock() + 5.0).await?;
+/// # let c = client_stcp(t, "localhost", &client, clock() + 5.0).await?;
+/// # let mut buf = [0u8; 2];
+/// # c.recvn(&mut buf, clock() + 5.0).await?;
+/// # assert_eq!(&buf, b"hi");
+///
+/// // A client config is a named error.
+/// let err = server_stcp(tcp()?, &client).unwrap_err();
+/// assert_eq!(err.name(), "invalid_tls_config");
+/// # Ok::<(), sockloop::Error>(())
+/// # }).unwrap();
+/// ```
 pub fn server_stcp(tcp: Tcp, config: &TlsConfig) -> Result<StcpServer> {
     config.server_side("server_stcp")?;
     if tcp.closed() {
@@ -744,6 +987,50 @@ pub fn server_stcp(tcp: Tcp, config: &TlsConfig) -> Result<StcpServer> {
 }
 
 /// A listening TLS socket: luapower's `sstcp` (from [`server_stcp`]).
+///
+/// # Examples
+///
+/// ```
+/// # sockloop::run(async {
+/// use std::rc::Rc;
+/// use sockloop::{clock, client_stcp, server_stcp, tcp, thread, TlsConfig};
+/// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+/// # let server = TlsConfig::server().cert_pem(ck.cert.pem(), ck.key_pair.serialize_pem()).build()?;
+/// # let client = TlsConfig::client().ca_pem(ck.cert.pem()).build()?;
+/// let l = tcp()?;
+/// l.listen(("127.0.0.1", 0))?;
+/// let listener = Rc::new(server_stcp(l, &server)?);
+/// let addr = listener.local_addr()?;
+///
+/// // An accept loop: it goes on after a TLS error and ends on "closed".
+/// let server_loop = thread({
+///     let listener = listener.clone();
+///     async move {
+///         loop {
+///             match listener.accept(clock() + 5.0).await {
+///                 Ok(s) => {
+///                     let _ = s.send(b"hi", clock() + 5.0).await;
+///                 }
+///                 Err(e) if e.name() == "closed" => return Ok(()),
+///                 Err(e) if e.name() == "timeout" => return Err(e),
+///                 Err(_) => {} // one client's failed handshake
+///             }
+///         }
+///     }
+/// });
+///
+/// let t = tcp()?;
+/// t.connect(&addr, clock() + 5.0).await?;
+/// let c = client_stcp(t, "localhost", &client, clock() + 5.0).await?;
+/// let mut buf = [0u8; 2];
+/// c.recvn(&mut buf, clock() + 5.0).await?;
+/// assert_eq!(&buf, b"hi");
+///
+/// listener.close()?;
+/// server_loop.join(clock() + 5.0).await??;
+/// # Ok::<(), sockloop::Error>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug)]
 pub struct StcpServer {
     tcp: Tcp,
@@ -769,6 +1056,38 @@ impl StcpServer {
     ///
     /// Not cancel safe once a connection is taken: dropping the future
     /// mid-handshake closes it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// use sockloop::{clock, client_stcp, server_stcp, tcp, thread, TlsConfig};
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let server = TlsConfig::server().cert_pem(ck.cert.pem(), ck.key_pair.serialize_pem()).build()?;
+    /// # let client = TlsConfig::client().ca_pem(ck.cert.pem()).build()?;
+    /// # let l = tcp()?;
+    /// # l.listen(("127.0.0.1", 0))?;
+    /// # let listener = server_stcp(l, &server)?;
+    /// # let addr = listener.local_addr()?;
+    /// // `listener` is a TLS server; a plain TCP client sends no TLS hello.
+    /// let t = tcp()?;
+    /// t.connect(&addr, clock() + 5.0).await?;
+    /// t.send(b"GET / HTTP/1.0\r\n\r\n", clock() + 5.0).await?;
+    /// let err = listener.accept(clock() + 5.0).await.unwrap_err();
+    /// assert_eq!(err.name(), "tls_handshake_failed");
+    ///
+    /// // The listener keeps listening: the next client is served.
+    /// let client_side = thread(async move {
+    ///     let t = tcp()?;
+    ///     t.connect(&addr, clock() + 5.0).await?;
+    ///     client_stcp(t, "localhost", &client, clock() + 5.0).await
+    /// });
+    /// let s = listener.accept(clock() + 5.0).await?;
+    /// assert_eq!(s.server_name(), Some("localhost"));
+    /// let _c = client_side.join(clock() + 5.0).await??;
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn accept(&self, expires: impl Into<Option<f64>>) -> Result<Stcp> {
         let expires = expires.into();
         let c = self.tcp.accept(expires).await?;
@@ -781,6 +1100,29 @@ impl StcpServer {
     /// # Errors
     ///
     /// `"closed"` if it was already closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// use std::rc::Rc;
+    /// use sockloop::{clock, server_stcp, tcp, thread, TlsConfig};
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let server = TlsConfig::server().cert_pem(ck.cert.pem(), ck.key_pair.serialize_pem()).build()?;
+    /// let l = tcp()?;
+    /// l.listen(("127.0.0.1", 0))?;
+    /// let listener = Rc::new(server_stcp(l, &server)?);
+    /// let parked = thread({
+    ///     let listener = listener.clone();
+    ///     async move { listener.accept(clock() + 5.0).await.map(|_| ()) }
+    /// });
+    /// sockloop::sleep(0.01).await; // let it park
+    /// listener.close()?;
+    /// assert_eq!(parked.join(clock() + 5.0).await?.unwrap_err().name(), "closed");
+    /// assert_eq!(listener.close().unwrap_err().name(), "closed");
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn close(&self) -> Result<()> {
         self.tcp.close()
     }
@@ -790,16 +1132,73 @@ impl StcpServer {
     /// # Errors
     ///
     /// An OS error, `"closed"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sockloop::{server_stcp, tcp, TlsConfig};
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let server = TlsConfig::server().cert_pem(ck.cert.pem(), ck.key_pair.serialize_pem()).build()?;
+    /// let l = tcp()?;
+    /// l.listen(("127.0.0.1", 0))?;
+    /// let listener = server_stcp(l, &server)?;
+    /// let addr = listener.local_addr()?;
+    /// assert_eq!(addr, listener.get_ref().local_addr()?);
+    /// println!("listening on {addr}");
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn local_addr(&self) -> Result<SockAddr> {
         self.tcp.local_addr()
     }
 
     /// The listening socket.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// use sockloop::{clock, client_stcp, server_handshake, server_stcp, tcp, thread, TlsConfig};
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let server = TlsConfig::server().cert_pem(ck.cert.pem(), ck.key_pair.serialize_pem()).build()?;
+    /// # let client = TlsConfig::client().ca_pem(ck.cert.pem()).build()?;
+    /// # let l = tcp()?;
+    /// # l.listen(("127.0.0.1", 0))?;
+    /// # let listener = server_stcp(l, &server)?;
+    /// # let addr = listener.local_addr()?;
+    /// # let client_side = thread(async move {
+    /// #     let t = tcp()?;
+    /// #     t.connect(&addr, clock() + 5.0).await?;
+    /// #     client_stcp(t, "localhost", &client, clock() + 5.0).await
+    /// # });
+    /// // Accept the TCP connection here, and run its handshake in its own
+    /// // thread so that a slow client does not hold up the accepting one.
+    /// let a = listener.get_ref().accept(clock() + 5.0).await?;
+    /// let config = listener.config().clone();
+    /// let conn = thread(async move { server_handshake(a, &config, clock() + 5.0).await });
+    /// let s = conn.join(clock() + 5.0).await??;
+    /// assert_eq!(s.server_name(), Some("localhost"));
+    /// # let _c = client_side.join(clock() + 5.0).await??;
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn get_ref(&self) -> &Tcp {
         &self.tcp
     }
 
     /// The configuration its connections use.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sockloop::{server_stcp, tcp, TlsConfig};
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let server = TlsConfig::server().cert_pem(ck.cert.pem(), ck.key_pair.serialize_pem()).build()?;
+    /// let l = tcp()?;
+    /// l.listen(("127.0.0.1", 0))?;
+    /// let listener = server_stcp(l, &server)?;
+    /// assert!(listener.config().is_server());
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
     pub fn config(&self) -> &TlsConfig {
         &self.config
     }

@@ -72,6 +72,37 @@ use crate::{client_stcp, server_handshake, Stcp, Tcp, TlsConfig};
 /// `ssl.wrap(sock, params)`: a TLS connection-to-be over `tcp` (a
 /// connected or accepted socket) with `config`'s side and settings. Nothing
 /// is sent until [`dohandshake`](SslSocket::dohandshake).
+///
+/// # Examples
+///
+/// ```
+/// # sockloop::run(async {
+/// use sockloop::{clock, ssl, tcp, TlsConfig};
+/// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+/// # let server_cfg = TlsConfig::server().cert_pem(ck.cert.pem(), ck.key_pair.serialize_pem()).build()?;
+/// # let client_cfg = TlsConfig::client().ca_pem(ck.cert.pem()).build()?;
+/// let l = tcp()?;
+/// l.listen(("127.0.0.1", 0))?;
+/// let t = tcp()?;
+/// t.connect(&l.local_addr()?, clock() + 5.0).await?;
+/// let a = l.accept(clock() + 5.0).await?;
+///
+/// let conn = ssl::wrap(t, &client_cfg);
+/// let peer = ssl::wrap(a, &server_cfg);
+/// // No TLS connection yet.
+/// assert!(conn.getstcp().is_none());
+/// assert_eq!(conn.receive("*l").await.unwrap_err().name(), "not_connected");
+///
+/// conn.sni("localhost");
+/// conn.settimeout(Some(5.0));
+/// peer.settimeout(Some(5.0));
+/// let (c, s) = tokio::join!(conn.dohandshake(), peer.dohandshake());
+/// c?;
+/// s?;
+/// assert!(conn.getstcp().is_some());
+/// # Ok::<(), sockloop::Error>(())
+/// # }).unwrap();
+/// ```
 pub fn wrap(tcp: impl Into<Tcp>, config: &TlsConfig) -> SslSocket {
     SslSocket {
         state: RefCell::new(State::Plain(Some(tcp.into()))),
@@ -95,6 +126,44 @@ enum State {
 /// Methods take `&self`: share it with `Rc` to read in one thread and
 /// write in another. One `receive` at a time: a concurrent one gets
 /// `"thread_busy"`.
+///
+/// # Examples
+///
+/// ```
+/// # sockloop::run(async {
+/// # use sockloop::{clock, ssl, tcp, TlsConfig};
+/// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+/// # let server_cfg = TlsConfig::server().cert_pem(ck.cert.pem(), ck.key_pair.serialize_pem()).build()?;
+/// # let client_cfg = TlsConfig::client().ca_pem(ck.cert.pem()).build()?;
+/// # let l = tcp()?;
+/// # l.listen(("127.0.0.1", 0))?;
+/// # let t = tcp()?;
+/// # t.connect(&l.local_addr()?, clock() + 5.0).await?;
+/// # let a = l.accept(clock() + 5.0).await?;
+/// # let (conn, peer) = (ssl::wrap(t, &client_cfg), ssl::wrap(a, &server_cfg));
+/// # conn.sni("localhost");
+/// # conn.settimeout(Some(5.0));
+/// # peer.settimeout(Some(5.0));
+/// # let (c, s) = tokio::join!(conn.dohandshake(), peer.dohandshake());
+/// # c?;
+/// # s?;
+/// // `conn` is a client's LuaSec connection, `peer` the server's end of it.
+/// use std::rc::Rc;
+/// use sockloop::thread;
+///
+/// // One thread reads while another writes.
+/// let conn = Rc::new(conn);
+/// let reader = thread({
+///     let conn = conn.clone();
+///     async move { conn.receive("*l").await }
+/// });
+/// conn.send(b"ping\n").await?;
+/// assert_eq!(peer.receive("*l").await?, b"ping");
+/// peer.send(b"pong\n").await?;
+/// assert_eq!(reader.join(clock() + 5.0).await??, b"pong");
+/// # Ok::<(), sockloop::Error>(())
+/// # }).unwrap();
+/// ```
 pub struct SslSocket {
     state: RefCell<State>,
     config: TlsConfig,
@@ -131,6 +200,37 @@ impl SslSocket {
     /// `conn:sni(name)`: on a client, the server name to ask for (SNI)
     /// and to check the server's certificate against; needed before
     /// [`dohandshake`](SslSocket::dohandshake). No effect on a server.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # use sockloop::{clock, ssl, tcp, TlsConfig};
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let server_cfg = TlsConfig::server().cert_pem(ck.cert.pem(), ck.key_pair.serialize_pem()).build()?;
+    /// # let client_cfg = TlsConfig::client().ca_pem(ck.cert.pem()).build()?;
+    /// # let l = tcp()?;
+    /// # l.listen(("127.0.0.1", 0))?;
+    /// # let t = tcp()?;
+    /// # t.connect(&l.local_addr()?, clock() + 5.0).await?;
+    /// # let a = l.accept(clock() + 5.0).await?;
+    /// # let (conn, peer) = (ssl::wrap(t, &client_cfg), ssl::wrap(a, &server_cfg));
+    /// # conn.sni("localhost");
+    /// # conn.settimeout(Some(5.0));
+    /// # peer.settimeout(Some(5.0));
+    /// # let (c, s) = tokio::join!(conn.dohandshake(), peer.dohandshake());
+    /// # c?;
+    /// # s?;
+    /// // `conn` is a client's LuaSec connection, `peer` the server's end of it.
+    /// // The server reads the name the client asked for.
+    /// assert_eq!(peer.getsniname().as_deref(), Some("localhost"));
+    ///
+    /// // A client with no name cannot check the server's certificate.
+    /// let nameless = ssl::wrap(tcp()?, &client_cfg);
+    /// assert_eq!(nameless.dohandshake().await.unwrap_err().name(), "invalid_argument");
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn sni(&self, name: &str) {
         *self.sni.borrow_mut() = Some(name.to_owned());
     }
@@ -138,12 +238,68 @@ impl SslSocket {
     /// `conn:settimeout(t)`: each later call (the handshake included) may
     /// wait at most `t` seconds, then fails with `"timeout"`; `None`, a
     /// negative or a NaN `t` waits without limit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # use sockloop::{clock, ssl, tcp, TlsConfig};
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let server_cfg = TlsConfig::server().cert_pem(ck.cert.pem(), ck.key_pair.serialize_pem()).build()?;
+    /// # let client_cfg = TlsConfig::client().ca_pem(ck.cert.pem()).build()?;
+    /// # let l = tcp()?;
+    /// # l.listen(("127.0.0.1", 0))?;
+    /// # let t = tcp()?;
+    /// # t.connect(&l.local_addr()?, clock() + 5.0).await?;
+    /// # let a = l.accept(clock() + 5.0).await?;
+    /// # let (conn, peer) = (ssl::wrap(t, &client_cfg), ssl::wrap(a, &server_cfg));
+    /// # conn.sni("localhost");
+    /// # conn.settimeout(Some(5.0));
+    /// # peer.settimeout(Some(5.0));
+    /// # let (c, s) = tokio::join!(conn.dohandshake(), peer.dohandshake());
+    /// # c?;
+    /// # s?;
+    /// // `conn` is a client's LuaSec connection, `peer` the server's end of it.
+    /// conn.settimeout(Some(0.05));
+    /// // The peer sends nothing.
+    /// assert_eq!(conn.receive("*l").await.unwrap_err().name(), "timeout");
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn settimeout(&self, t: Option<f64>) {
         self.core.settimeout(t);
     }
 
     /// The longest line a `"*l"` receive accepts (see
     /// [`ASocket::set_line_limit`](crate::socketloop::ASocket::set_line_limit)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # use sockloop::{clock, ssl, tcp, TlsConfig};
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let server_cfg = TlsConfig::server().cert_pem(ck.cert.pem(), ck.key_pair.serialize_pem()).build()?;
+    /// # let client_cfg = TlsConfig::client().ca_pem(ck.cert.pem()).build()?;
+    /// # let l = tcp()?;
+    /// # l.listen(("127.0.0.1", 0))?;
+    /// # let t = tcp()?;
+    /// # t.connect(&l.local_addr()?, clock() + 5.0).await?;
+    /// # let a = l.accept(clock() + 5.0).await?;
+    /// # let (conn, peer) = (ssl::wrap(t, &client_cfg), ssl::wrap(a, &server_cfg));
+    /// # conn.sni("localhost");
+    /// # conn.settimeout(Some(5.0));
+    /// # peer.settimeout(Some(5.0));
+    /// # let (c, s) = tokio::join!(conn.dohandshake(), peer.dohandshake());
+    /// # c?;
+    /// # s?;
+    /// // `conn` is a client's LuaSec connection, `peer` the server's end of it.
+    /// conn.set_line_limit(8);
+    /// peer.send(b"a line longer than eight bytes\n").await?;
+    /// assert_eq!(conn.receive("*l").await.unwrap_err().name(), "line_too_long");
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn set_line_limit(&self, max: usize) {
         self.core.set_line_limit(max);
     }
@@ -162,6 +318,30 @@ impl SslSocket {
     /// # Cancel safety
     ///
     /// Not cancel safe: dropping the future closes the socket.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// use sockloop::{clock, ssl, tcp, TlsConfig};
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let client_cfg = TlsConfig::client().ca_pem(ck.cert.pem()).build()?;
+    /// // A plain TCP server that never answers the TLS hello.
+    /// let l = tcp()?;
+    /// l.listen(("127.0.0.1", 0))?;
+    /// let t = tcp()?;
+    /// t.connect(&l.local_addr()?, clock() + 5.0).await?;
+    /// let _a = l.accept(clock() + 5.0).await?;
+    ///
+    /// let conn = ssl::wrap(t, &client_cfg);
+    /// conn.sni("localhost");
+    /// conn.settimeout(Some(0.1));
+    /// assert_eq!(conn.dohandshake().await.unwrap_err().name(), "timeout");
+    /// // The failed handshake closed the socket.
+    /// assert_eq!(conn.send(b"x").await.unwrap_err().name(), "closed");
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn dohandshake(&self) -> Result<()> {
         let tcp = match &mut *self.state.borrow_mut() {
             State::Tls(_) => return Ok(()),
@@ -187,6 +367,35 @@ impl SslSocket {
     }
 
     /// The TLS connection, once the handshake is done.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # use sockloop::{clock, ssl, tcp, TlsConfig};
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let server_cfg = TlsConfig::server().cert_pem(ck.cert.pem(), ck.key_pair.serialize_pem()).build()?;
+    /// # let client_cfg = TlsConfig::client().ca_pem(ck.cert.pem()).build()?;
+    /// # let l = tcp()?;
+    /// # l.listen(("127.0.0.1", 0))?;
+    /// # let t = tcp()?;
+    /// # t.connect(&l.local_addr()?, clock() + 5.0).await?;
+    /// # let a = l.accept(clock() + 5.0).await?;
+    /// # let (conn, peer) = (ssl::wrap(t, &client_cfg), ssl::wrap(a, &server_cfg));
+    /// # conn.sni("localhost");
+    /// # conn.settimeout(Some(5.0));
+    /// # peer.settimeout(Some(5.0));
+    /// # let (c, s) = tokio::join!(conn.dohandshake(), peer.dohandshake());
+    /// # c?;
+    /// # s?;
+    /// // `conn` is a client's LuaSec connection, `peer` the server's end of it.
+    /// // The Stcp under it, for its own calls (deadlines, AsyncRead/AsyncWrite).
+    /// let stcp = conn.getstcp().unwrap();
+    /// stcp.send(b"raw\n", clock() + 5.0).await?;
+    /// assert_eq!(peer.receive("*l").await?, b"raw");
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn getstcp(&self) -> Option<Rc<Stcp>> {
         match &*self.state.borrow() {
             State::Tls(s) => Some(s.clone()),
@@ -220,6 +429,38 @@ impl SslSocket {
     ///
     /// Not cancel safe: bytes consumed for an unfinished pattern are lost
     /// if the future is dropped (bytes read ahead past it are kept).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # use sockloop::{clock, ssl, tcp, TlsConfig};
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let server_cfg = TlsConfig::server().cert_pem(ck.cert.pem(), ck.key_pair.serialize_pem()).build()?;
+    /// # let client_cfg = TlsConfig::client().ca_pem(ck.cert.pem()).build()?;
+    /// # let l = tcp()?;
+    /// # l.listen(("127.0.0.1", 0))?;
+    /// # let t = tcp()?;
+    /// # t.connect(&l.local_addr()?, clock() + 5.0).await?;
+    /// # let a = l.accept(clock() + 5.0).await?;
+    /// # let (conn, peer) = (ssl::wrap(t, &client_cfg), ssl::wrap(a, &server_cfg));
+    /// # conn.sni("localhost");
+    /// # conn.settimeout(Some(5.0));
+    /// # peer.settimeout(Some(5.0));
+    /// # let (c, s) = tokio::join!(conn.dohandshake(), peer.dohandshake());
+    /// # c?;
+    /// # s?;
+    /// // `conn` is a client's LuaSec connection, `peer` the server's end of it.
+    /// peer.send(b"line\r\nrest").await?;
+    /// peer.close()?;
+    /// assert_eq!(conn.receive("*l").await?, b"line");
+    /// assert_eq!(conn.receive(2).await?, b"re");
+    /// assert_eq!(conn.receive("*a").await?, b"st");
+    /// // Nothing more: the peer closed cleanly.
+    /// assert_eq!(conn.receive(1).await.unwrap_err().name(), "closed");
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn receive(&self, pattern: impl Into<Pattern>) -> Result<Vec<u8>> {
         self.core.receive(&*self.stcp()?, pattern, b"").await
     }
@@ -287,6 +528,33 @@ impl SslSocket {
     /// # Cancel safety
     ///
     /// Not cancel safe: a prefix of `data` may have been sent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # use sockloop::{clock, ssl, tcp, TlsConfig};
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let server_cfg = TlsConfig::server().cert_pem(ck.cert.pem(), ck.key_pair.serialize_pem()).build()?;
+    /// # let client_cfg = TlsConfig::client().ca_pem(ck.cert.pem()).build()?;
+    /// # let l = tcp()?;
+    /// # l.listen(("127.0.0.1", 0))?;
+    /// # let t = tcp()?;
+    /// # t.connect(&l.local_addr()?, clock() + 5.0).await?;
+    /// # let a = l.accept(clock() + 5.0).await?;
+    /// # let (conn, peer) = (ssl::wrap(t, &client_cfg), ssl::wrap(a, &server_cfg));
+    /// # conn.sni("localhost");
+    /// # conn.settimeout(Some(5.0));
+    /// # peer.settimeout(Some(5.0));
+    /// # let (c, s) = tokio::join!(conn.dohandshake(), peer.dohandshake());
+    /// # c?;
+    /// # s?;
+    /// // `conn` is a client's LuaSec connection, `peer` the server's end of it.
+    /// assert_eq!(conn.send(b"hello\n").await?, 6);
+    /// assert_eq!(peer.receive("*l").await?, b"hello");
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn send(&self, data: &[u8]) -> Result<usize> {
         self.send_range(data, 1, -1).await
     }
@@ -302,6 +570,34 @@ impl SslSocket {
     /// # Cancel safety
     ///
     /// As [`send`](SslSocket::send).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # use sockloop::{clock, ssl, tcp, TlsConfig};
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let server_cfg = TlsConfig::server().cert_pem(ck.cert.pem(), ck.key_pair.serialize_pem()).build()?;
+    /// # let client_cfg = TlsConfig::client().ca_pem(ck.cert.pem()).build()?;
+    /// # let l = tcp()?;
+    /// # l.listen(("127.0.0.1", 0))?;
+    /// # let t = tcp()?;
+    /// # t.connect(&l.local_addr()?, clock() + 5.0).await?;
+    /// # let a = l.accept(clock() + 5.0).await?;
+    /// # let (conn, peer) = (ssl::wrap(t, &client_cfg), ssl::wrap(a, &server_cfg));
+    /// # conn.sni("localhost");
+    /// # conn.settimeout(Some(5.0));
+    /// # peer.settimeout(Some(5.0));
+    /// # let (c, s) = tokio::join!(conn.dohandshake(), peer.dohandshake());
+    /// # c?;
+    /// # s?;
+    /// // `conn` is a client's LuaSec connection, `peer` the server's end of it.
+    /// assert_eq!(conn.send_range(b"<<hello>>", 3, -3).await?, 7); // "hello"
+    /// assert_eq!(conn.send_range(b"\n!", 1, 1).await?, 1); // "\n"
+    /// assert_eq!(peer.receive("*l").await?, b"hello");
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn send_range(&self, data: &[u8], i: i64, j: i64) -> Result<usize> {
         let stcp = self.stcp()?;
         self.core.send_range(&stcp, data, i, j).await
@@ -313,6 +609,36 @@ impl SslSocket {
     /// # Errors
     ///
     /// `"closed"` if it was already closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # use sockloop::{clock, ssl, tcp, TlsConfig};
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let server_cfg = TlsConfig::server().cert_pem(ck.cert.pem(), ck.key_pair.serialize_pem()).build()?;
+    /// # let client_cfg = TlsConfig::client().ca_pem(ck.cert.pem()).build()?;
+    /// # let l = tcp()?;
+    /// # l.listen(("127.0.0.1", 0))?;
+    /// # let t = tcp()?;
+    /// # t.connect(&l.local_addr()?, clock() + 5.0).await?;
+    /// # let a = l.accept(clock() + 5.0).await?;
+    /// # let (conn, peer) = (ssl::wrap(t, &client_cfg), ssl::wrap(a, &server_cfg));
+    /// # conn.sni("localhost");
+    /// # conn.settimeout(Some(5.0));
+    /// # peer.settimeout(Some(5.0));
+    /// # let (c, s) = tokio::join!(conn.dohandshake(), peer.dohandshake());
+    /// # c?;
+    /// # s?;
+    /// // `conn` is a client's LuaSec connection, `peer` the server's end of it.
+    /// conn.close()?;
+    /// // The peer sees a clean end (close_notify): "*a" gives what was sent.
+    /// assert_eq!(peer.receive("*a").await?, b"");
+    /// assert_eq!(conn.send(b"x").await.unwrap_err().name(), "closed");
+    /// assert_eq!(conn.close().unwrap_err().name(), "closed");
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn close(&self) -> Result<()> {
         match &mut *self.state.borrow_mut() {
             State::Tls(s) => s.close(),
@@ -321,16 +647,99 @@ impl SslSocket {
     }
 
     /// `conn:getalpn()`: the ALPN protocol the handshake chose.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// use sockloop::{clock, ssl, tcp, TlsConfig};
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let (cert_pem, key_pem) = (ck.cert.pem(), ck.key_pair.serialize_pem());
+    /// let server_cfg = TlsConfig::server().cert_pem(&cert_pem, &key_pem).alpn(["h2"]).build()?;
+    /// let client_cfg = TlsConfig::client().ca_pem(&cert_pem).alpn(["h2", "http/1.1"]).build()?;
+    /// # let l = tcp()?;
+    /// # l.listen(("127.0.0.1", 0))?;
+    /// # let t = tcp()?;
+    /// # t.connect(&l.local_addr()?, clock() + 5.0).await?;
+    /// # let a = l.accept(clock() + 5.0).await?;
+    /// # let (conn, peer) = (ssl::wrap(t, &client_cfg), ssl::wrap(a, &server_cfg));
+    /// # conn.sni("localhost");
+    /// # conn.settimeout(Some(5.0));
+    /// # peer.settimeout(Some(5.0));
+    /// # let (c, s) = tokio::join!(conn.dohandshake(), peer.dohandshake());
+    /// # c?;
+    /// # s?;
+    /// // `conn` and `peer` are the two ends of a connection made with them.
+    /// assert_eq!(conn.getalpn().as_deref(), Some(&b"h2"[..]));
+    /// assert_eq!(peer.getalpn().as_deref(), Some(&b"h2"[..]));
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn getalpn(&self) -> Option<Vec<u8>> {
         self.getstcp()?.alpn_protocol().map(<[u8]>::to_vec)
     }
 
     /// `conn:getpeercertificate()`: the peer's certificate (DER).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # use sockloop::{clock, ssl, tcp, TlsConfig};
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let server_cfg = TlsConfig::server().cert_pem(ck.cert.pem(), ck.key_pair.serialize_pem()).build()?;
+    /// # let client_cfg = TlsConfig::client().ca_pem(ck.cert.pem()).build()?;
+    /// # let l = tcp()?;
+    /// # l.listen(("127.0.0.1", 0))?;
+    /// # let t = tcp()?;
+    /// # t.connect(&l.local_addr()?, clock() + 5.0).await?;
+    /// # let a = l.accept(clock() + 5.0).await?;
+    /// # let (conn, peer) = (ssl::wrap(t, &client_cfg), ssl::wrap(a, &server_cfg));
+    /// # conn.sni("localhost");
+    /// # conn.settimeout(Some(5.0));
+    /// # peer.settimeout(Some(5.0));
+    /// # let (c, s) = tokio::join!(conn.dohandshake(), peer.dohandshake());
+    /// # c?;
+    /// # s?;
+    /// // `conn` is a client's LuaSec connection, `peer` the server's end of it.
+    /// assert_eq!(conn.getpeercertificate(), Some(ck.cert.der().clone()));
+    /// assert_eq!(peer.getpeercertificate(), None); // the client presented none
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn getpeercertificate(&self) -> Option<CertificateDer<'static>> {
         self.getstcp()?.peer_certificates().first().cloned()
     }
 
     /// `conn:getpeerchain()`: the peer's certificate chain, leaf first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # use sockloop::{clock, ssl, tcp, TlsConfig};
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let server_cfg = TlsConfig::server().cert_pem(ck.cert.pem(), ck.key_pair.serialize_pem()).build()?;
+    /// # let client_cfg = TlsConfig::client().ca_pem(ck.cert.pem()).build()?;
+    /// # let l = tcp()?;
+    /// # l.listen(("127.0.0.1", 0))?;
+    /// # let t = tcp()?;
+    /// # t.connect(&l.local_addr()?, clock() + 5.0).await?;
+    /// # let a = l.accept(clock() + 5.0).await?;
+    /// # let (conn, peer) = (ssl::wrap(t, &client_cfg), ssl::wrap(a, &server_cfg));
+    /// # conn.sni("localhost");
+    /// # conn.settimeout(Some(5.0));
+    /// # peer.settimeout(Some(5.0));
+    /// # let (c, s) = tokio::join!(conn.dohandshake(), peer.dohandshake());
+    /// # c?;
+    /// # s?;
+    /// // `conn` is a client's LuaSec connection, `peer` the server's end of it.
+    /// // The server's chain is its one self-signed certificate.
+    /// assert_eq!(conn.getpeerchain(), [ck.cert.der().clone()]);
+    /// assert!(peer.getpeerchain().is_empty());
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn getpeerchain(&self) -> Vec<CertificateDer<'static>> {
         self.getstcp()
             .map(|s| s.peer_certificates().to_vec())
@@ -338,6 +747,33 @@ impl SslSocket {
     }
 
     /// `conn:getsniname()`: on a server, the name the client asked for.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # use sockloop::{clock, ssl, tcp, TlsConfig};
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let server_cfg = TlsConfig::server().cert_pem(ck.cert.pem(), ck.key_pair.serialize_pem()).build()?;
+    /// # let client_cfg = TlsConfig::client().ca_pem(ck.cert.pem()).build()?;
+    /// # let l = tcp()?;
+    /// # l.listen(("127.0.0.1", 0))?;
+    /// # let t = tcp()?;
+    /// # t.connect(&l.local_addr()?, clock() + 5.0).await?;
+    /// # let a = l.accept(clock() + 5.0).await?;
+    /// # let (conn, peer) = (ssl::wrap(t, &client_cfg), ssl::wrap(a, &server_cfg));
+    /// # conn.sni("localhost");
+    /// # conn.settimeout(Some(5.0));
+    /// # peer.settimeout(Some(5.0));
+    /// # let (c, s) = tokio::join!(conn.dohandshake(), peer.dohandshake());
+    /// # c?;
+    /// # s?;
+    /// // `conn` is a client's LuaSec connection, `peer` the server's end of it.
+    /// assert_eq!(peer.getsniname().as_deref(), Some("localhost"));
+    /// assert_eq!(conn.getsniname(), None); // a client's own name is not reported
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn getsniname(&self) -> Option<String> {
         let s = self.getstcp()?;
         if self.config.is_server() {
@@ -349,6 +785,35 @@ impl SslSocket {
 
     /// `conn:info()`: the TLS version and cipher suite
     /// (`("TLSv1.3", "TLS13_AES_256_GCM_SHA384")`), after the handshake.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # use sockloop::{clock, ssl, tcp, TlsConfig};
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let server_cfg = TlsConfig::server().cert_pem(ck.cert.pem(), ck.key_pair.serialize_pem()).build()?;
+    /// # let client_cfg = TlsConfig::client().ca_pem(ck.cert.pem()).build()?;
+    /// # let l = tcp()?;
+    /// # l.listen(("127.0.0.1", 0))?;
+    /// # let t = tcp()?;
+    /// # t.connect(&l.local_addr()?, clock() + 5.0).await?;
+    /// # let a = l.accept(clock() + 5.0).await?;
+    /// # let (conn, peer) = (ssl::wrap(t, &client_cfg), ssl::wrap(a, &server_cfg));
+    /// # conn.sni("localhost");
+    /// # conn.settimeout(Some(5.0));
+    /// # peer.settimeout(Some(5.0));
+    /// # let (c, s) = tokio::join!(conn.dohandshake(), peer.dohandshake());
+    /// # c?;
+    /// # s?;
+    /// // `conn` is a client's LuaSec connection, `peer` the server's end of it.
+    /// let (version, suite) = conn.info().unwrap();
+    /// assert_eq!(version, "TLSv1.3");
+    /// assert!(suite.starts_with("TLS13_"), "{suite}");
+    /// assert_eq!(peer.info(), Some((version, suite)));
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn info(&self) -> Option<(&'static str, &'static str)> {
         let s = self.getstcp()?;
         Some((s.tls_version()?, s.cipher_suite()?))
@@ -356,6 +821,36 @@ impl SslSocket {
 
     /// `conn:dirty()`: `true` when `receive` has bytes buffered, so a
     /// `select` would find it readable.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # sockloop::run(async {
+    /// # use sockloop::{clock, ssl, tcp, TlsConfig};
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let server_cfg = TlsConfig::server().cert_pem(ck.cert.pem(), ck.key_pair.serialize_pem()).build()?;
+    /// # let client_cfg = TlsConfig::client().ca_pem(ck.cert.pem()).build()?;
+    /// # let l = tcp()?;
+    /// # l.listen(("127.0.0.1", 0))?;
+    /// # let t = tcp()?;
+    /// # t.connect(&l.local_addr()?, clock() + 5.0).await?;
+    /// # let a = l.accept(clock() + 5.0).await?;
+    /// # let (conn, peer) = (ssl::wrap(t, &client_cfg), ssl::wrap(a, &server_cfg));
+    /// # conn.sni("localhost");
+    /// # conn.settimeout(Some(5.0));
+    /// # peer.settimeout(Some(5.0));
+    /// # let (c, s) = tokio::join!(conn.dohandshake(), peer.dohandshake());
+    /// # c?;
+    /// # s?;
+    /// // `conn` is a client's LuaSec connection, `peer` the server's end of it.
+    /// peer.send(b"one\ntwo\n").await?;
+    /// assert_eq!(conn.receive("*l").await?, b"one");
+    /// assert!(conn.dirty()); // "two\n" is buffered
+    /// assert_eq!(conn.receive("*l").await?, b"two");
+    /// assert!(!conn.dirty());
+    /// # Ok::<(), sockloop::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn dirty(&self) -> bool {
         self.core.buffered() > 0
     }
