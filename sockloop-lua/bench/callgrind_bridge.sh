@@ -116,10 +116,12 @@ if [[ -n $REF && -x $REF/bin/luajit-ref ]]; then
     echo "== $REF_LABEL" >&2
     # luajit-ref is a shell wrapper that execs luajit: run luajit itself
     # (valgrind would count only the shell), with the wrapper's module path.
-    for c in coroutine resume transfer; do
-        row "$REF_LABEL" lua-lua "$c" env LUA_PATH="$REF/lua/?.lua;$REF/prefix/share/luajit-2.1/?.lua;;" \
-            "$REF/prefix/bin/luajit" "$CASES_LUA"
-    done
+    (
+        export LUA_PATH="$REF/lua/?.lua;$REF/prefix/share/luajit-2.1/?.lua;;"
+        for c in coroutine resume transfer; do
+            row "$REF_LABEL" lua-lua "$c" "$REF/prefix/bin/luajit" "$CASES_LUA"
+        done
+    )
 fi
 
 {
