@@ -182,16 +182,28 @@ if [[ $ONLY == all || $ONLY == mem ]]; then
             timeout 120 "$HTTP" idle-client --port "$PORT" --conns "$MEM_CONNS" --hold 100 >/dev/null &
             CLIENT_PID=$!
             # Every connection accepted (one descriptor each), then settled.
+            nfd=$nfd0
             for _ in $(seq 600); do
-                nfd=$(find "/proc/$SERVER_PID/fd" -mindepth 1 | wc -l)
+                [[ -d /proc/$SERVER_PID ]] || break
+                n=$(find "/proc/$SERVER_PID/fd" -mindepth 1 2>/dev/null | wc -l)
+                [[ -d /proc/$SERVER_PID ]] && nfd=$n
                 ((nfd - nfd0 >= MEM_CONNS)) && break
                 sleep 0.1
             done
             sleep 1
-            after=$(rss_kb "$SERVER_PID")
+            after=$(rss_kb "$SERVER_PID" 2>/dev/null || true)
             kill "$CLIENT_PID" 2>/dev/null || true
             wait "$CLIENT_PID" 2>/dev/null || true
             CLIENT_PID=
+            if [[ -z $after ]]; then
+                # A finding, not a reason to stop the other measurements.
+                echo "  $impl: the server exited after about $((nfd - nfd0)) connections:" >&2
+                tail -5 "$TMP/server.log" | sed 's/^/    /' >&2
+                printf '%s\t%s\t-\tdied\t%s\n' "$impl" "$before" "$((nfd - nfd0))" >>"$TSV"
+                wait "$WRAPPER_PID" 2>/dev/null || true
+                SERVER_PID= WRAPPER_PID=
+                continue
+            fi
             stop
             per=$(((after - before) * 1024 / MEM_CONNS))
             printf '%s\t%s\t%s\t%s\t%s\n' "$impl" "$before" "$after" "$per" "$((nfd - nfd0))" >>"$TSV"
@@ -234,13 +246,19 @@ if only in ("all", "http"):
     print()
 if only in ("all", "mem"):
     m = {}
+    died = {}
     for impl, before, after, per, n in rows("bridge-mem.tsv"):
-        m.setdefault(impl, []).append((int(before), int(after), int(per), int(n)))
-    if m:
+        if per == "died":
+            died.setdefault(impl, []).append(n)
+        else:
+            m.setdefault(impl, []).append((int(before), int(after), int(per), int(n)))
+    if m or died:
         print("| server | RSS idle (KiB) | RSS parked (KiB) | bytes per parked connection |")
         print("| --- | ---: | ---: | ---: |")
         for impl, v in sorted(m.items()):
             print(f"| {impl} ({v[0][3]} connections) | {med(x[0] for x in v):,.0f} | {med(x[1] for x in v):,.0f} | {med(x[2] for x in v):,.0f} |")
+        for impl, v in sorted(died.items()):
+            print(f"| {impl} | | exited after about {', '.join(v)} connections | |")
         if "sock.lua" in m and "bridge" in m:
             print()
             print("bridge / sock.lua per connection: %.2f" % (med(x[2] for x in m["bridge"]) / med(x[2] for x in m["sock.lua"])))
