@@ -36,9 +36,11 @@ mod addr;
 mod convert;
 mod luasocket;
 mod mainthread;
+mod ops;
 mod socket;
 mod socketloop;
 mod threads;
+mod wait;
 
 use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value as LuaValue};
 use sockloop::Thread;

@@ -632,7 +632,8 @@ impl<K: LuaKind> UserData for LuaSock<K> {
             Ok(sa) => crate::addr::sa_to_lua(lua, &sa).map(|v| MultiValue::from_iter([v])),
             Err(e) => ssoft(lua, e, None),
         });
-        m.add_async_method(
+        crate::wait::add_async_method(
+            m,
             "connect",
             |lua, s, (h, p, exp, af): (mlua::Value, mlua::Value, Option<f64>, mlua::Value)| {
                 crate::mainthread::io(async move {
@@ -648,7 +649,7 @@ impl<K: LuaKind> UserData for LuaSock<K> {
                 })
             },
         );
-        m.add_async_method("accept", |lua, s, exp: Option<f64>| {
+        crate::wait::add_async_method(m, "accept", |lua, s, exp: Option<f64>| {
             crate::mainthread::io(async move {
                 let tcp = K::tcp(&s.0)?;
                 drop(s);
@@ -666,7 +667,8 @@ impl<K: LuaKind> UserData for LuaSock<K> {
                 }
             })
         });
-        m.add_async_method(
+        crate::wait::add_async_method(
+            m,
             "send",
             |lua, s, (data, exp): (mlua::LuaString, Option<f64>)| {
                 crate::mainthread::io(async move {
@@ -677,7 +679,7 @@ impl<K: LuaKind> UserData for LuaSock<K> {
                 })
             },
         );
-        m.add_async_method("recv", |lua, s, (maxlen, exp): (usize, Option<f64>)| {
+        crate::wait::add_async_method(m, "recv", |lua, s, (maxlen, exp): (usize, Option<f64>)| {
             crate::mainthread::io(async move {
                 let s = s.0.clone();
                 let exp = expires(exp)?;
@@ -689,7 +691,7 @@ impl<K: LuaKind> UserData for LuaSock<K> {
                 }
             })
         });
-        m.add_async_method("recvn", |lua, s, (len, exp): (usize, Option<f64>)| {
+        crate::wait::add_async_method(m, "recvn", |lua, s, (len, exp): (usize, Option<f64>)| {
             crate::mainthread::io(async move {
                 let t = K::tcp(&s.0)?;
                 drop(s);
@@ -708,7 +710,7 @@ impl<K: LuaKind> UserData for LuaSock<K> {
                 }
             })
         });
-        m.add_async_method("recvall", |lua, s, exp: Option<f64>| {
+        crate::wait::add_async_method(m, "recvall", |lua, s, exp: Option<f64>| {
             crate::mainthread::io(async move {
                 let t = K::tcp(&s.0)?;
                 drop(s);
@@ -722,7 +724,8 @@ impl<K: LuaKind> UserData for LuaSock<K> {
                 }
             })
         });
-        m.add_async_method(
+        crate::wait::add_async_method(
+            m,
             "sendto",
             |lua,
              s,
@@ -746,7 +749,8 @@ impl<K: LuaKind> UserData for LuaSock<K> {
         );
         // `data, sa, n`: `n` is the datagram's length, which exceeds
         // `#data` (= `maxlen`) for a truncated datagram read with `trunc`.
-        m.add_async_method(
+        crate::wait::add_async_method(
+            m,
             "recvnext",
             |lua, s, (maxlen, exp, flags): (usize, Option<f64>, mlua::Value)| {
                 crate::mainthread::io(async move {

@@ -1,6 +1,6 @@
 //! Lua coroutines as sockloop threads: each Lua thread made by
 //! `sock.newthread` is a sockloop thread whose body drives the coroutine
-//! as an `mlua::AsyncThread`; a Lua call of a sockloop wait (I/O, sleep,
+//! with [`crate::wait::drive`]; a Lua call of a sockloop wait (I/O, sleep,
 //! `suspend`, `transfer`) parks both.
 
 #![forbid(unsafe_code)]
@@ -86,6 +86,7 @@ pub(crate) fn spawn(
     owner: Owner,
 ) -> mlua::Result<(mlua::Thread, ThreadHandle, Thread<LuaOutput>)> {
     let co = lua.create_thread(f)?;
+    crate::wait::mark_driven(lua, &co)?;
     let slot = ThreadHandle(Rc::new(RefCell::new(None)));
     let weak = lua.weak();
     let (co2, slot2) = (co.clone(), slot.clone());
@@ -122,11 +123,12 @@ pub(crate) fn start(
         // Run at once with its result left to its handle: a failure stays
         // the thread's, for the core to report when Rust drives the loop.
         let co = lua.create_thread(f)?;
+        crate::wait::mark_driven(lua, &co)?;
         let slot = ThreadHandle(Rc::new(RefCell::new(None)));
         register.call::<()>((co.clone(), slot.clone()))?;
-        let (co2, slot2) = (co.clone(), slot.clone());
+        let (co2, slot2, weak) = (co.clone(), slot.clone(), lua.weak());
         let body = async move {
-            let r = drive_args(co2, args, Owner::Lua).await;
+            let r = drive_args(weak, co2, args, Owner::Lua).await;
             slot2.0.borrow_mut().take();
             r
         };
@@ -168,14 +170,16 @@ async fn drive(weak: mlua::WeakLua, co: mlua::Thread, v: Value, owner: Owner) ->
     let lua = weak.try_upgrade().ok_or("the Lua state is closed")?;
     let args = from_value(&lua, v).map_err(|e| e.to_string())?;
     drop(lua);
-    drive_args(co, args, owner).await
+    drive_args(weak, co, args, owner).await
 }
 
-async fn drive_args(co: mlua::Thread, args: MultiValue, owner: Owner) -> LuaOutput {
-    let fut = co
-        .into_async::<MultiValue>(args)
-        .map_err(|e| e.to_string())?;
-    match fut.await {
+async fn drive_args(
+    weak: mlua::WeakLua,
+    co: mlua::Thread,
+    args: MultiValue,
+    owner: Owner,
+) -> LuaOutput {
+    match crate::wait::drive(weak, co, args).await {
         Ok(out) => Ok(to_value(out)),
         Err(e) => {
             if owner == Owner::Lua {
@@ -290,22 +294,25 @@ pub(crate) fn register(lua: &Lua, core: &mlua::Table) -> mlua::Result<()> {
     )?;
     core.set(
         "suspend",
-        lua.create_async_function(|lua, args: MultiValue| async move {
+        crate::wait::async_function(lua, |lua, args: MultiValue| async move {
             let v = sockloop::try_suspend(to_value(args)).await.map_err(raise)?;
             from_value(&lua, v)
         })?,
     )?;
     core.set(
         "transfer",
-        lua.create_async_function(|lua, (h, args): (AnyUserData, MultiValue)| async move {
-            let t = handle(&h)?;
-            drop(h);
-            let id = t.id();
-            let v = sockloop::try_transfer(&t, to_value(args))
-                .await
-                .map_err(raise)?;
-            checked(&lua, out_to_lua(&lua, id, v))
-        })?,
+        crate::wait::async_function(
+            lua,
+            |lua, (h, args): (AnyUserData, MultiValue)| async move {
+                let t = handle(&h)?;
+                drop(h);
+                let id = t.id();
+                let v = sockloop::try_transfer(&t, to_value(args))
+                    .await
+                    .map_err(raise)?;
+                checked(&lua, out_to_lua(&lua, id, v))
+            },
+        )?,
     )?;
     core.set(
         "onthreadfinish",
@@ -329,16 +336,19 @@ pub(crate) fn register(lua: &Lua, core: &mlua::Table) -> mlua::Result<()> {
     )?;
     core.set(
         "loop_call",
-        lua.create_async_function(|lua, (name, timeout): (String, Option<f64>)| async move {
-            let call = match name.as_str() {
-                "start" => LoopCall::Start,
-                "poll" => LoopCall::Poll(timeout),
-                "slstart" => LoopCall::SlStart(timeout),
-                "slstep" => LoopCall::SlStep(timeout),
-                other => return Err(bad(format!("unknown loop call {other:?}"))),
-            };
-            loop_out(&lua, crate::mainthread::loop_call(call).await)
-        })?,
+        crate::wait::async_function(
+            lua,
+            |lua, (name, timeout): (String, Option<f64>)| async move {
+                let call = match name.as_str() {
+                    "start" => LoopCall::Start,
+                    "poll" => LoopCall::Poll(timeout),
+                    "slstart" => LoopCall::SlStart(timeout),
+                    "slstep" => LoopCall::SlStep(timeout),
+                    other => return Err(bad(format!("unknown loop call {other:?}"))),
+                };
+                loop_out(&lua, crate::mainthread::loop_call(call).await)
+            },
+        )?,
     )?;
     core.set(
         "stop",
@@ -364,7 +374,7 @@ pub(crate) fn register(lua: &Lua, core: &mlua::Table) -> mlua::Result<()> {
     core.set("clock", lua.create_function(|_, ()| Ok(sockloop::clock()))?)?;
     core.set(
         "sleep",
-        lua.create_async_function(|_, s: f64| async move {
+        crate::wait::async_function(lua, |_, s: f64| async move {
             no_wait_in_main()?;
             sockloop::sleep(s).await;
             Ok(())
@@ -372,7 +382,7 @@ pub(crate) fn register(lua: &Lua, core: &mlua::Table) -> mlua::Result<()> {
     )?;
     core.set(
         "sleep_until",
-        lua.create_async_function(|_, t: f64| async move {
+        crate::wait::async_function(lua, |_, t: f64| async move {
             no_wait_in_main()?;
             sockloop::sleep_until(t).await;
             Ok(())
@@ -390,7 +400,7 @@ pub(crate) struct LuaSleepJob(Rc<sockloop::SleepJob>);
 
 impl UserData for LuaSleepJob {
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
-        m.add_async_method("sleep", |lua, j, s: f64| async move {
+        crate::wait::add_async_method(m, "sleep", |lua, j, s: f64| async move {
             no_wait_in_main()?;
             let j = j.0.clone();
             match j.sleep(s).await {
@@ -398,7 +408,7 @@ impl UserData for LuaSleepJob {
                 None => Ok(MultiValue::new()),
             }
         });
-        m.add_async_method("sleep_until", |lua, j, t: f64| async move {
+        crate::wait::add_async_method(m, "sleep_until", |lua, j, t: f64| async move {
             no_wait_in_main()?;
             let j = j.0.clone();
             match j.sleep_until(t).await {
