@@ -33,6 +33,7 @@
 #![deny(unsafe_code)]
 
 mod addr;
+mod cbuf;
 mod convert;
 mod luasocket;
 mod mainthread;
@@ -158,6 +159,7 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
         })?,
     )?;
     threads::register(lua, &core)?;
+    core.set("wait", wait::module(lua)?)?;
     let (sockaddr, sa_tostring): (Function, Function) =
         lua.load(SOCK_FFI_LUA).set_name("=sock_ffi.lua").call(())?;
     lua.set_named_registry_value(addr::SOCKADDR_KEY, sockaddr)?;

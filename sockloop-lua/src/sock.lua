@@ -52,23 +52,55 @@ sock.udp = raising(core.udp)
 sock.raw = raising(core.raw)
 sock.addr = raising(core.addr)
 
--- A string from `s|buf, [len]`.
+-- Waits: in a sock thread's own coroutine, a call yields a wait request
+-- (WAIT, opcode, operands...) to the Rust driver of its thread, which
+-- resumes it with `true, results...` or `false, err` (for `rethrow`);
+-- elsewhere (the main chunk outside the runner, a plain coroutine) it
+-- calls the Rust half. The opcodes are ops.rs's.
+local W = core.wait
+local WAIT, driven = W.WAIT, W.driven
+local running, yield = coroutine.running, coroutine.yield
+local OP_SUSPEND, OP_TRANSFER, OP_SLEEP, OP_SLEEP_UNTIL, OP_RECV, OP_SEND = 1, 2, 3, 4, 5, 6
+
+-- An FFI buffer for the Rust half (cbuf.rs): its address and its size,
+-- `nil` for a pointer (`buf + k`, C memory), whose length is trusted as
+-- sock.lua trusts it. Arrays and VLAs (also references to them) have a
+-- size; anything else is no buffer.
+local intptr_t = ffi.typeof'intptr_t'
+local buffer_kinds = {} -- ctype id -> 'array' | 'pointer' | false
+local function address(buf, msg)
+	local ct = ffi.typeof(buf)
+	local id = tonumber(ct)
+	local k = buffer_kinds[id]
+	if k == nil then
+		local s = tostring(ct)
+		k = s:find('[', 1, true) and 'array' or s:find('*', 1, true) and 'pointer' or false
+		buffer_kinds[id] = k
+	end
+	if not k then error(msg, 0) end
+	return tonumber(ffi.cast(intptr_t, buf)), k == 'array' and ffi.sizeof(buf) or nil
+end
+
+-- `s|buf, [len]` for send: the string (read in place) or the buffer's
+-- address, the length, the buffer's size.
 local function bytes(buf, len)
 	if type(buf) == 'string' then
 		if len then
 			assert(len >= 0 and len <= #buf, 'len out of range')
-			return buf:sub(1, len)
 		end
-		return buf
+		return buf, len
 	end
 	assert(type(buf) == 'cdata', 'string or cdata buffer expected')
 	assert(type(len) == 'number', 'len required with a cdata buffer')
-	return ffi.string(buf, len)
+	local addr, size = address(buf, 'string or cdata buffer expected')
+	return addr, len, size
 end
 
+-- A receive buffer: its address and size.
 local function cbuf(buf, maxlen)
 	assert(type(buf) == 'cdata', 'cdata buffer expected')
 	assert(type(maxlen) == 'number' and maxlen >= 0, 'maxlen expected')
+	return address(buf, 'cdata buffer expected')
 end
 
 for _, class in ipairs{tcp, udp, raw} do
@@ -97,14 +129,18 @@ for _, class in ipairs{tcp, udp, raw} do
 		return call(self, 'connect', host, port, expires, af)
 	end
 	function class:recv(buf, maxlen, expires)
-		cbuf(buf, maxlen)
-		local s, err = call(self, 'recv', maxlen, expires)
-		if not s then return nil, err end
-		ffi.copy(buf, s, #s)
-		return #s
+		local addr, size = cbuf(buf, maxlen)
+		if driven[running()] then
+			return rethrow(yield(WAIT, OP_RECV, self._h, addr, maxlen, size, expires))
+		end
+		return call(self, 'recv', addr, maxlen, size, expires)
 	end
 	function class:send(buf, len, expires)
-		return call(self, 'send', bytes(buf, len), expires)
+		local data, n, size = bytes(buf, len)
+		if driven[running()] then
+			return rethrow(yield(WAIT, OP_SEND, self._h, data, n, size, expires))
+		end
+		return call(self, 'send', data, n, size, expires)
 	end
 end
 
@@ -130,13 +166,9 @@ end
 function tcp:shutdown(how, expires) return call(self, 'shutdown', how, expires) end
 
 function tcp:recvn(buf, len, expires)
-	cbuf(buf, len)
-	local s, err, p = call(self, 'recvn', len, expires)
-	if not s then
-		ffi.copy(buf, p, #p)
-		return nil, err, #p
-	end
-	ffi.copy(buf, s, #s)
+	local addr, size = cbuf(buf, len)
+	local n, err, p = call(self, 'recvn', addr, len, size, expires)
+	if not n then return nil, err, p or 0 end
 	return buf, len
 end
 
@@ -172,17 +204,15 @@ end
 
 for _, class in ipairs{udp, raw} do
 	function class:sendto(host, port, buf, len, expires, af)
-		return call(self, 'sendto', host, port, bytes(buf, len), expires, af)
+		local data, n, size = bytes(buf, len)
+		return call(self, 'sendto', host, port, data, n, size, expires, af)
 	end
 
 	-- `len` is the datagram's length: with the 'trunc' flag it can exceed
 	-- `maxlen` (only `maxlen` bytes are stored).
 	function class:recvnext(buf, maxlen, expires, flags)
-		cbuf(buf, maxlen)
-		local s, sa, len = call(self, 'recvnext', maxlen, expires, flags)
-		if not s then return nil, sa end
-		ffi.copy(buf, s, #s)
-		return len, sa
+		local addr, size = cbuf(buf, maxlen)
+		return call(self, 'recvnext', addr, maxlen, size, expires, flags)
 	end
 end
 
@@ -216,8 +246,15 @@ local function checked(ok, ...)
 end
 
 function sock.resume(co, ...) return checked(rethrow(pcall(core.resume, handle(co), ...))) end
-sock.suspend = raising(core.suspend)
-function sock.transfer(co, ...) return checked(rethrow(pcall(core.transfer, handle(co), ...))) end
+function sock.suspend(...)
+	if driven[running()] then return rethrow(yield(WAIT, OP_SUSPEND, ...)) end
+	return rethrow(pcall(core.suspend, ...))
+end
+function sock.transfer(co, ...)
+	local h = handle(co)
+	if driven[running()] then return checked(rethrow(yield(WAIT, OP_TRANSFER, h, ...))) end
+	return checked(rethrow(pcall(core.transfer, h, ...)))
+end
 
 function sock.thread(f, ...)
 	local co = sock.newthread(f)
@@ -297,8 +334,17 @@ end
 
 -- ===== sleeping and timers =====
 
-sock.sleep = raising(core.sleep)
-sock.sleep_until = raising(core.sleep_until)
+local sleep, sleep_until = raising(core.sleep), raising(core.sleep_until)
+function sock.sleep(s)
+	if type(s) == 'number' and driven[running()] then return rethrow(yield(WAIT, OP_SLEEP, s)) end
+	return sleep(s)
+end
+function sock.sleep_until(t)
+	if type(t) == 'number' and driven[running()] then
+		return rethrow(yield(WAIT, OP_SLEEP_UNTIL, t))
+	end
+	return sleep_until(t)
+end
 
 -- A sleep job is a table, as upstream's (programs add fields to it).
 local job = {}; job.__index = job

@@ -274,6 +274,28 @@ pub(crate) fn raise(e: sockloop::Error) -> mlua::Error {
     mlua::Error::runtime(e.to_string())
 }
 
+/// `sock.suspend(...)`: the values the thread is resumed with.
+pub(crate) async fn suspend(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
+    let v = sockloop::try_suspend(to_value(args)).await.map_err(raise)?;
+    from_value(lua, v)
+}
+
+/// `sock.transfer(h, ...)`: `true, values...` (what the thread is
+/// transferred back with) or `false, err` (the target's error).
+pub(crate) async fn transfer(
+    lua: &Lua,
+    h: AnyUserData,
+    args: MultiValue,
+) -> mlua::Result<MultiValue> {
+    let t = handle(&h)?;
+    drop(h);
+    let id = t.id();
+    let v = sockloop::try_transfer(&t, to_value(args))
+        .await
+        .map_err(raise)?;
+    checked(lua, out_to_lua(lua, id, v))
+}
+
 /// Registers the thread and scheduling calls in `core`.
 pub(crate) fn register(lua: &Lua, core: &mlua::Table) -> mlua::Result<()> {
     core.set(
@@ -295,24 +317,14 @@ pub(crate) fn register(lua: &Lua, core: &mlua::Table) -> mlua::Result<()> {
     core.set(
         "suspend",
         crate::wait::async_function(lua, |lua, args: MultiValue| async move {
-            let v = sockloop::try_suspend(to_value(args)).await.map_err(raise)?;
-            from_value(&lua, v)
+            suspend(&lua, args).await
         })?,
     )?;
     core.set(
         "transfer",
-        crate::wait::async_function(
-            lua,
-            |lua, (h, args): (AnyUserData, MultiValue)| async move {
-                let t = handle(&h)?;
-                drop(h);
-                let id = t.id();
-                let v = sockloop::try_transfer(&t, to_value(args))
-                    .await
-                    .map_err(raise)?;
-                checked(&lua, out_to_lua(&lua, id, v))
-            },
-        )?,
+        crate::wait::async_function(lua, |lua, (h, args): (AnyUserData, MultiValue)| async move {
+            transfer(&lua, h, args).await
+        })?,
     )?;
     core.set(
         "onthreadfinish",

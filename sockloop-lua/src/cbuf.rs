@@ -1,0 +1,121 @@
+//! FFI buffers: the one module of the bridge that turns memory a Lua
+//! program owns into a Rust slice, so `recv` reads into a `char[N]` and
+//! `send` writes from one without a copy.
+//!
+//! The Lua half (`sock.lua`) passes a cdata buffer as three numbers: its
+//! address (`ffi.cast('intptr_t', buf)`), the length the call asks for,
+//! and its capacity, `ffi.sizeof(buf)` for an array (fixed or
+//! variable-length) or `nil` for a pointer (`buf + k`, `ffi.cast`, C
+//! memory): a pointer carries no size, so its length is trusted, as
+//! sock.lua trusts it when it passes the pointer to `recv(2)`. [`CBuf::new`]
+//! checks all three; nothing else in the crate sees the address.
+//!
+//! Why a slice made here is sound: the Lua function that passed the buffer
+//! (`tcp:recv(buf, ...)`) keeps the cdata on its stack frame while its
+//! coroutine is suspended in the call (or while the call runs, outside a
+//! thread), and the driver holds that coroutine, so the garbage collector
+//! keeps the cdata and its memory alive; LuaJIT never moves a cdata. The
+//! slice lives inside the call's future, which the call's own resume
+//! consumes or drops before the coroutine runs on: it is never used after
+//! the Lua side could have dropped the buffer. Sockets are readiness-based
+//! (non-blocking `read`/`write` while the future is polled), so no kernel
+//! write into the buffer outlives the future. Other Lua code that writes
+//! the same buffer while the call waits races with the call as it does
+//! under sock.lua (the kernel's write); that is the program's business.
+
+#![allow(unsafe_code)]
+
+use mlua::Value as LuaValue;
+
+use crate::socket::bad;
+
+/// A checked (address, length) of a Lua program's FFI buffer.
+pub(crate) struct CBuf {
+    ptr: *mut u8,
+    len: usize,
+}
+
+/// An integral, non-negative Lua number that fits in `usize`, or `None`.
+fn whole(v: &LuaValue) -> Option<usize> {
+    match *v {
+        LuaValue::Integer(n) => usize::try_from(n).ok(),
+        LuaValue::Number(n) if n >= 0.0 && n.fract() == 0.0 && n < 9.007_199_254_740_992e15 => {
+            Some(n as usize)
+        }
+        _ => None,
+    }
+}
+
+impl CBuf {
+    /// The buffer at `addr` of which the call uses `len` bytes; `cap` is
+    /// the cdata's size (`nil` for a pointer). `what` names the length
+    /// argument in the error: `"maxlen"` is a most (`recv`, `recvnext`:
+    /// one larger than an array's size reads at most the array), any
+    /// other name an exact length (`recvn`, `send`: larger than the array
+    /// is an error).
+    pub(crate) fn new(
+        addr: &LuaValue,
+        len: &LuaValue,
+        cap: &LuaValue,
+        what: &str,
+    ) -> mlua::Result<CBuf> {
+        let mut len = whole(len).ok_or_else(|| {
+            bad(format!(
+                "bad argument '{what}': a non-negative integer expected, got {len:?}"
+            ))
+        })?;
+        let addr = whole(addr)
+            .filter(|&a| a != 0)
+            .ok_or_else(|| bad("bad argument 'buf': NULL or not a buffer"))?;
+        match cap {
+            LuaValue::Nil => {}
+            cap => {
+                let cap = whole(cap)
+                    .ok_or_else(|| bad(format!("bad argument 'buf': bad size {cap:?}")))?;
+                if len > cap && what == "maxlen" {
+                    len = cap;
+                } else if len > cap {
+                    return Err(bad(format!(
+                        "bad argument '{what}': {len} is larger than the buffer ({cap} bytes)"
+                    )));
+                }
+            }
+        }
+        // The most a slice may span; an end past the address space is a
+        // length no buffer can have.
+        if len > isize::MAX as usize || addr.checked_add(len).is_none() {
+            return Err(bad(format!(
+                "bad argument '{what}': {len} bytes do not fit at that address"
+            )));
+        }
+        Ok(CBuf {
+            ptr: addr as *mut u8,
+            len,
+        })
+    }
+
+    /// The buffer, to read into.
+    pub(crate) fn as_mut_slice(&mut self) -> &mut [u8] {
+        if self.len == 0 {
+            return &mut [];
+        }
+        // SAFETY: `ptr` is not NULL and `ptr..ptr + len` is within one
+        // cdata object: an array's `len` was checked against its
+        // `ffi.sizeof`, a pointer's is the caller's declared length, as
+        // sock.lua trusts it. The object stays alive and in place while
+        // the slice exists, which is only inside the call that received
+        // it (see the module's comment); `&mut self` keeps this the only
+        // slice the bridge has of it.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
+    }
+
+    /// The buffer, to write from.
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        if self.len == 0 {
+            return &[];
+        }
+        // SAFETY: as for `as_mut_slice`; a shared slice of the same
+        // checked bytes.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
