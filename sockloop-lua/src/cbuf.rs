@@ -1,6 +1,8 @@
-//! FFI buffers: the one module of the bridge that turns memory a Lua
-//! program owns into a Rust slice, so `recv` reads into a `char[N]` and
-//! `send` writes from one without a copy.
+//! The FFI edge, the one module of the bridge with new `unsafe` code:
+//! FFI buffers turned into Rust slices, so `recv` reads into a `char[N]`
+//! and `send` writes from one without a copy; and the two raw Lua C
+//! functions of a Lua<->Lua switch ([`enter_fn`], [`leave_fn`]), which
+//! skip mlua's callback glue (it would cost more than the switch).
 //!
 //! The Lua half (`sock.lua`) passes a cdata buffer as three numbers: its
 //! address (`ffi.cast('intptr_t', buf)`), the length the call asks for,
@@ -25,7 +27,10 @@
 
 #![allow(unsafe_code)]
 
-use mlua::Value as LuaValue;
+use std::ffi::c_int;
+use std::panic::catch_unwind;
+
+use mlua::{ffi, Lua, Value as LuaValue};
 
 use crate::socket::bad;
 
@@ -118,4 +123,38 @@ impl CBuf {
         // checked bytes.
         unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
     }
+}
+
+/// `enter(n, co) -> bool`: lends the Lua thread in slot `n`, whose
+/// coroutine must be `co` ([`crate::threads::enter_slot`]).
+unsafe extern "C-unwind" fn enter(l: *mut ffi::lua_State) -> c_int {
+    // SAFETY: LuaJIT calls a C function with a valid state and its
+    // arguments at stack indices 1..; `lua_tonumber` and `lua_topointer`
+    // read any value (0 and NULL for the wrong types or a missing one),
+    // and one result slot is always free (LUA_MINSTACK).
+    let (n, co) = unsafe { (ffi::lua_tonumber(l, 1), ffi::lua_topointer(l, 2)) };
+    let ok = catch_unwind(|| crate::threads::enter_slot(n, co as usize)).unwrap_or(false);
+    // SAFETY: as above.
+    unsafe { ffi::lua_pushboolean(l, c_int::from(ok)) };
+    1
+}
+
+/// `leave()`: ends the innermost loan ([`crate::threads::leave`]).
+unsafe extern "C-unwind" fn leave(_l: *mut ffi::lua_State) -> c_int {
+    let _ = catch_unwind(crate::threads::leave);
+    0
+}
+
+/// The Lua function `enter(n, co)`.
+pub(crate) fn enter_fn(lua: &Lua) -> mlua::Result<mlua::Function> {
+    // SAFETY: `enter` reads its arguments as any values and pushes one
+    // boolean; it raises no Lua error and lets no panic out.
+    unsafe { lua.create_c_function(enter) }
+}
+
+/// The Lua function `leave()`.
+pub(crate) fn leave_fn(lua: &Lua) -> mlua::Result<mlua::Function> {
+    // SAFETY: `leave` touches no Lua value, raises no Lua error and lets
+    // no panic out.
+    unsafe { lua.create_c_function(leave) }
 }

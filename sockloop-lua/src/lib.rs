@@ -69,7 +69,7 @@ const LTN12_LUA: &str = include_str!("ltn12.lua");
 /// A small `socket.http` client, enough for socketloop's example.
 const HTTP_LUA: &str = include_str!("http.lua");
 
-/// The registry key of sock.lua's `_register(co, handle)`.
+/// The registry key of sock.lua's `_register(co, handle[, slot])`.
 const REGISTER_KEY: &str = "sockloop_lua.register";
 
 /// sock.lua's FFI declarations (`sockaddr` and its methods, the C calls).
@@ -319,12 +319,12 @@ fn take_stream_fd(fd: i32) -> std::io::Result<std::os::fd::OwnedFd> {
 /// ```
 pub fn newthread(lua: &Lua, f: Function, name: Option<String>) -> mlua::Result<Thread<LuaOutput>> {
     // Lua's sock.resume finds the thread by its coroutine.
-    let (co, h, t) = threads::spawn(lua, f, name, threads::Owner::Rust)?;
+    let (co, h, t, n) = threads::spawn(lua, f, name, threads::Owner::Rust)?;
     let sock: Table = lua
         .globals()
         .get::<Table>("package")?
         .get::<Table>("loaded")?
         .get("sock")?;
-    sock.get::<Function>("_register")?.call::<()>((co, h))?;
+    sock.get::<Function>("_register")?.call::<()>((co, h, n))?;
     Ok(t)
 }

@@ -123,7 +123,6 @@ pub(crate) async fn carry_out(
     };
     let lua = &lua;
     Some(match op {
-        OP_SUSPEND => crate::threads::suspend(lua, operands).await,
         OP_TRANSFER => match operands.pop_front() {
             Some(LuaValue::UserData(h)) => crate::threads::transfer(lua, h, operands).await,
             _ => Err(bad("not a sock thread")),

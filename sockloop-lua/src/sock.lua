@@ -230,11 +230,14 @@ local function handle(co)
 end
 sock._handle = handle
 sock._loop_call = raising(core.loop_call)
-function sock._register(co, h) handles[co] = h end
+-- Lua coroutine -> its thread's slot number (threads.rs), for core.enter.
+local slots = setmetatable({}, {__mode = 'k'})
+function sock._register(co, h, n) handles[co] = h; slots[co] = n end
 
 function sock.newthread(f, name)
-	local co, h = rethrow(pcall(core.newthread, f, name))
+	local co, h, n = rethrow(pcall(core.newthread, f, name))
 	handles[co] = h
+	slots[co] = n
 	return co
 end
 
@@ -245,10 +248,61 @@ local function checked(ok, ...)
 	error((...), 0)
 end
 
-function sock.resume(co, ...) return checked(rethrow(pcall(core.resume, handle(co), ...))) end
+-- Lua<->Lua switches stay inside LuaJIT: a Lua thread parked in
+-- sock.suspend (its driver waits in the core's suspend) is resumed with a
+-- plain coroutine.resume of its coroutine ("nested"), the core told that
+-- it runs (core.enter: nothing else can resume it meanwhile, it is the
+-- current thread) and that it stopped (core.leave). When it suspends
+-- again, its values go straight back to the resumer. Anything else it
+-- does (a wait, a transfer, its end, an error) is handed to its own
+-- driver with a real resume of its thread (core.handoff), which carries
+-- on from there, as if its coroutine had yielded that to the driver; the
+-- resumer gets control back as from any resume.
+local co_resume, co_status, traceback = coroutine.resume, coroutine.status, debug.traceback
+local enter, leave, handoff = core.enter, core.leave, core.handoff
+local HANDOFF_REQUEST, HANDOFF_DONE, HANDOFF_FAILED = 1, 2, 3
+local parked = setmetatable({}, {__mode = 'k'}) -- coroutine -> true
+
+-- (false, not nil, when not parked: the key stays, so the next store is
+-- a plain one.)
+local function resumed(co, ...)
+	parked[co] = false
+	return rethrow(...)
+end
+
 function sock.suspend(...)
-	if driven[running()] then return rethrow(yield(WAIT, OP_SUSPEND, ...)) end
+	local co = running()
+	if driven[co] then
+		parked[co] = true
+		return resumed(co, yield(WAIT, OP_SUSPEND, ...))
+	end
 	return rethrow(pcall(core.suspend, ...))
+end
+
+local function hand_back(h, ...) return checked(rethrow(pcall(handoff, h, ...))) end
+
+local function nested_done(co, h, ok, ...)
+	local w, op = ...
+	if ok and w == WAIT and op == OP_SUSPEND then
+		leave()
+		return select(3, ...)
+	end
+	leave()
+	parked[co] = false
+	if not ok then return hand_back(h, HANDOFF_FAILED, w, traceback(co, tostring(w), 0)) end
+	if w == WAIT and co_status(co) == 'suspended' then
+		return hand_back(h, HANDOFF_REQUEST, select(2, ...))
+	end
+	return hand_back(h, HANDOFF_DONE, ...)
+end
+
+-- (When `enter` says no, the ordinary resume says why.)
+function sock.resume(co, ...)
+	local h = handle(co)
+	if parked[co] and enter(slots[co], co) then
+		return nested_done(co, h, co_resume(co, true, ...))
+	end
+	return checked(rethrow(pcall(core.resume, h, ...)))
 end
 function sock.transfer(co, ...)
 	local h = handle(co)

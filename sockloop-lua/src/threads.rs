@@ -14,6 +14,7 @@ use sockloop::{Thread, ThreadBuilder, Value};
 use crate::convert::{from_value, to_value};
 use crate::mainthread::{no_wait_in_main, LoopCall, LoopErr, LoopOut, Who};
 use crate::socket::bad;
+use crate::wait::Handoff;
 
 /// What a Lua thread returns: its function's return values, or the Lua
 /// error's message (a Rust thread returning `Err`: reported the same way,
@@ -84,14 +85,16 @@ pub(crate) fn spawn(
     f: Function,
     name: Option<String>,
     owner: Owner,
-) -> mlua::Result<(mlua::Thread, ThreadHandle, Thread<LuaOutput>)> {
+) -> mlua::Result<(mlua::Thread, ThreadHandle, Thread<LuaOutput>, usize)> {
     let co = lua.create_thread(f)?;
     crate::wait::mark_driven(lua, &co)?;
     let slot = ThreadHandle(Rc::new(RefCell::new(None)));
+    let cell = SlotCell::default();
     let weak = lua.weak();
-    let (co2, slot2) = (co.clone(), slot.clone());
+    let (co2, slot2, cell2) = (co.clone(), slot.clone(), cell.clone());
     let body = move |v: Value| async move {
         let r = drive(weak, co2, v, owner).await;
+        cell2.borrow_mut().take();
         slot2.0.borrow_mut().take();
         r
     };
@@ -101,7 +104,8 @@ pub(crate) fn spawn(
     }
     let t = b.newthread_with(body);
     *slot.0.borrow_mut() = Some(t.untyped());
-    Ok((co, slot, t))
+    let n = Slot::fill(&cell, &co, t.untyped());
+    Ok((co, slot, t, n))
 }
 
 /// Makes `f` a sockloop thread and runs it **at once** with `args` until
@@ -126,9 +130,11 @@ pub(crate) fn start(
         crate::wait::mark_driven(lua, &co)?;
         let slot = ThreadHandle(Rc::new(RefCell::new(None)));
         register.call::<()>((co.clone(), slot.clone()))?;
-        let (co2, slot2, weak) = (co.clone(), slot.clone(), lua.weak());
+        let cell = SlotCell::default();
+        let (co2, slot2, cell2, weak) = (co.clone(), slot.clone(), cell.clone(), lua.weak());
         let body = async move {
             let r = drive_args(weak, co2, args, Owner::Lua).await;
+            cell2.borrow_mut().take();
             slot2.0.borrow_mut().take();
             r
         };
@@ -139,11 +145,13 @@ pub(crate) fn start(
         let t = b.try_thread(body).map_err(raise)?;
         if !t.is_finished() {
             *slot.0.borrow_mut() = Some(t.untyped());
+            let n = Slot::fill(&cell, &co, t.untyped());
+            register.call::<()>((co.clone(), slot, n))?;
         }
         return Ok(Ok(co));
     }
-    let (co, slot, t) = spawn(lua, f, name, Owner::Lua)?;
-    register.call::<()>((co.clone(), slot))?;
+    let (co, slot, t, n) = spawn(lua, f, name, Owner::Lua)?;
+    register.call::<()>((co.clone(), slot, n))?;
     match resume_for(lua, &t.untyped(), to_value(args)).map_err(raise)? {
         Ok(_) => Ok(Ok(co)),
         Err(text) => Ok(Err(text)),
@@ -274,6 +282,90 @@ pub(crate) fn raise(e: sockloop::Error) -> mlua::Error {
     mlua::Error::runtime(e.to_string())
 }
 
+thread_local! {
+    /// The Lua threads running nested now, innermost last (see
+    /// `sock.lua`'s `sock.resume`).
+    static LENT: RefCell<Vec<sockloop::Lent>> = const { RefCell::new(Vec::new()) };
+    /// Every live Lua thread by its slot number (which sock.lua keeps
+    /// beside its handle): its coroutine's address and its thread.
+    static SLOTS: RefCell<Slots> = const { RefCell::new(Slots { slots: Vec::new(), free: Vec::new() }) };
+}
+
+struct Slots {
+    slots: Vec<Option<(usize, Thread<Value>)>>,
+    free: Vec<usize>,
+}
+
+/// A Lua thread's slot, freed when its thread body ends or is dropped.
+struct Slot(usize);
+
+/// Where a thread body keeps its [`Slot`] (filled once the thread exists).
+type SlotCell = Rc<RefCell<Option<Slot>>>;
+
+impl Slot {
+    /// Gives the thread `t` of coroutine `co` a slot, kept in `cell`: its
+    /// number.
+    fn fill(cell: &SlotCell, co: &mlua::Thread, t: Thread<Value>) -> usize {
+        let slot = Slot::new(co, t);
+        let n = slot.0;
+        *cell.borrow_mut() = Some(slot);
+        n
+    }
+
+    fn new(co: &mlua::Thread, t: Thread<Value>) -> Slot {
+        let entry = Some((co.to_pointer() as usize, t));
+        SLOTS.with(|s| {
+            let mut s = s.borrow_mut();
+            match s.free.pop() {
+                Some(n) => {
+                    s.slots[n] = entry;
+                    Slot(n)
+                }
+                None => {
+                    s.slots.push(entry);
+                    Slot(s.slots.len() - 1)
+                }
+            }
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let _ = SLOTS.try_with(|s| {
+            let mut s = s.borrow_mut();
+            if let Some(e) = s.slots.get_mut(self.0) {
+                *e = None;
+                s.free.push(self.0);
+            }
+        });
+    }
+}
+
+/// Lends the Lua thread in slot `n` (a number from Lua) to its caller, if
+/// its coroutine is the one at address `co` (both are alive, so a slot
+/// reused by another thread cannot match) and it can be lent: `false`
+/// otherwise, for the caller to take the ordinary way (which reports why).
+pub(crate) fn enter_slot(n: f64, co: usize) -> bool {
+    if !(n >= 0.0 && n.fract() == 0.0 && n < 4.0e9) {
+        return false;
+    }
+    let t = SLOTS.with(|s| match s.borrow().slots.get(n as usize) {
+        Some(Some((p, t))) if *p == co => Some(t.clone()),
+        _ => None,
+    });
+    let Some(Ok(lent)) = t.map(|t| sockloop::lend(&t)) else {
+        return false;
+    };
+    LENT.with(|l| l.borrow_mut().push(lent));
+    true
+}
+
+/// Ends the innermost loan of [`enter_slot`].
+pub(crate) fn leave() {
+    drop(LENT.with(|l| l.borrow_mut().pop()));
+}
+
 /// `sock.suspend(...)`: the values the thread is resumed with.
 pub(crate) async fn suspend(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
     let v = sockloop::try_suspend(to_value(args)).await.map_err(raise)?;
@@ -301,8 +393,8 @@ pub(crate) fn register(lua: &Lua, core: &mlua::Table) -> mlua::Result<()> {
     core.set(
         "newthread",
         lua.create_function(|lua, (f, name): (Function, Option<String>)| {
-            let (co, h, _) = spawn(lua, f, name, Owner::Lua)?;
-            Ok((co, h))
+            let (co, h, _, n) = spawn(lua, f, name, Owner::Lua)?;
+            Ok((co, h, n))
         })?,
     )?;
     core.set(
@@ -324,6 +416,43 @@ pub(crate) fn register(lua: &Lua, core: &mlua::Table) -> mlua::Result<()> {
         "transfer",
         crate::wait::async_function(lua, |lua, (h, args): (AnyUserData, MultiValue)| async move {
             transfer(&lua, h, args).await
+        })?,
+    )?;
+    // A Lua thread parked in `sock.suspend` resumed directly by another
+    // Lua thread's coroutine.resume: `enter(n, co)` before (the loop sees
+    // it run, nothing else can resume it), `leave()` after.
+    core.set("enter", crate::cbuf::enter_fn(lua)?)?;
+    core.set("leave", crate::cbuf::leave_fn(lua)?)?;
+    // `handoff(h, kind, ...)`: such a thread did something else than
+    // suspend again; its driver carries on from there (a real resume, as
+    // `resume`): kind 1, a wait request `op, operands...`; 2, it ended with
+    // these values; 3, it raised `err` (`traceback`: its text with the
+    // coroutine's traceback, as a failed resume gives it).
+    core.set(
+        "handoff",
+        lua.create_function(|lua, (h, kind, mut rest): (AnyUserData, i64, MultiValue)| {
+            let t = handle(&h)?;
+            drop(h);
+            let handoff = match kind {
+                1 => {
+                    let op = match rest.pop_front() {
+                        Some(mlua::Value::Integer(n)) => n,
+                        Some(mlua::Value::Number(n)) => n as i64,
+                        _ => -1,
+                    };
+                    Handoff::Request(op, rest)
+                }
+                2 => Handoff::Done(rest),
+                _ => Handoff::Failed(match (rest.pop_front(), rest.pop_front()) {
+                    (Some(mlua::Value::Error(e)), _) => *e,
+                    (_, Some(mlua::Value::String(tb))) => {
+                        mlua::Error::RuntimeError(tb.to_string_lossy())
+                    }
+                    (e, _) => mlua::Error::runtime(error_text(&e.unwrap_or(mlua::Value::Nil))),
+                }),
+            };
+            let r = resume_for(lua, &t, Value::new(handoff)).map_err(raise)?;
+            checked(lua, r)
         })?,
     )?;
     core.set(

@@ -279,20 +279,60 @@ fn outcome(r: mlua::Result<MultiValue>) -> MultiValue {
     }
 }
 
+/// How a thread parked in `sock.suspend` comes back to its driver after
+/// running nested (another Lua thread resumed its coroutine directly,
+/// inside LuaJIT, and it did something other than suspend again): what
+/// its coroutine did, for the driver to carry on from.
+pub(crate) enum Handoff {
+    /// It yielded the wait request `op` with these operands.
+    Request(i64, MultiValue),
+    /// It returned these values (or yielded them outside a wait request).
+    Done(MultiValue),
+    /// It raised this error.
+    Failed(mlua::Error),
+}
+
+/// What a `sock.suspend` parked in the driver came back with.
+enum Resumed {
+    /// A resume: the values to resume the coroutine with.
+    Values(MultiValue),
+    /// A hand-over after running nested.
+    Handoff(Handoff),
+}
+
+async fn suspend(weak: &mlua::WeakLua, operands: MultiValue) -> Resumed {
+    let v = match sockloop::try_suspend(crate::convert::to_value(operands)).await {
+        Ok(v) => v,
+        Err(e) => return Resumed::Values(err_value(crate::threads::raise(e))),
+    };
+    match v.downcast::<Handoff>() {
+        Ok(h) => Resumed::Handoff(*h),
+        Err(v) => Resumed::Values(match weak.try_upgrade() {
+            Some(lua) => outcome(crate::convert::from_value(&lua, v)),
+            None => err_value(mlua::Error::runtime("the Lua state is closed")),
+        }),
+    }
+}
+
 /// Drives the coroutine `co` from its first resume (with `args`) to its
 /// end: its return values (or those of a yield that is not a wait
 /// request, which ends the thread as a return would), or its error.
 pub(crate) async fn drive(
     weak: mlua::WeakLua,
     co: mlua::Thread,
-    mut args: MultiValue,
+    args: MultiValue,
 ) -> mlua::Result<MultiValue> {
+    let mut next = Step::Done(args);
     loop {
-        let (op, mut operands) = match step(&co, args)? {
-            Step::Done(out) => return Ok(out),
+        let (op, mut operands) = match next {
+            // (`Done` here: resume with these values.)
+            Step::Done(args) => match step(&co, args)? {
+                Step::Done(out) => return Ok(out),
+                Step::Wait(op, operands) => (op, operands),
+            },
             Step::Wait(op, operands) => (op, operands),
         };
-        args = match op {
+        let args = match op {
             OP_FUTURE => match operands.pop_front() {
                 Some(LuaValue::UserData(ud)) => match Pending::take(&ud) {
                     Ok(fut) => {
@@ -303,10 +343,20 @@ pub(crate) async fn drive(
                 },
                 _ => err_value(mlua::Error::runtime("bad wait request")),
             },
+            crate::ops::OP_SUSPEND => match suspend(&weak, operands).await {
+                Resumed::Values(v) => v,
+                Resumed::Handoff(Handoff::Request(op, operands)) => {
+                    next = Step::Wait(op, operands);
+                    continue;
+                }
+                Resumed::Handoff(Handoff::Done(v)) => return Ok(v),
+                Resumed::Handoff(Handoff::Failed(e)) => return Err(e),
+            },
             _ => match crate::ops::carry_out(&weak, op, operands).await {
                 Some(r) => outcome(r),
                 None => err_value(mlua::Error::runtime(format!("unknown wait request {op}"))),
             },
         };
+        next = Step::Done(args);
     }
 }
