@@ -35,11 +35,12 @@ impl UserData for RustValue {}
 /// let v = sockloop_lua::to_value(args).get::<Vec<sockloop::Value>>().unwrap();
 /// assert_eq!(v.len(), 2);
 /// ```
-pub fn to_value(args: MultiValue) -> Value {
-    let mut args: Vec<mlua::Value> = args.into_iter().collect();
+pub fn to_value(mut args: MultiValue) -> Value {
     match args.len() {
         0 => Value::new(()),
-        1 => one_to_value(args.remove(0)),
+        1 => args
+            .pop_front()
+            .map_or_else(|| Value::new(()), one_to_value),
         _ => Value::new(args.into_iter().map(one_to_value).collect::<Vec<Value>>()),
     }
 }

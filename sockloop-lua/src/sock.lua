@@ -54,13 +54,20 @@ sock.addr = raising(core.addr)
 
 -- Waits: in a sock thread's own coroutine, a call yields a wait request
 -- (WAIT, opcode, operands...) to the Rust driver of its thread, which
--- resumes it with `true, results...` or `false, err` (for `rethrow`);
+-- resumes it with the results, or `FAIL, err` (for `back` to raise);
 -- elsewhere (the main chunk outside the runner, a plain coroutine) it
 -- calls the Rust half. The opcodes are ops.rs's.
 local W = core.wait
-local WAIT, driven = W.WAIT, W.driven
+local WAIT, SUSPEND, FAIL, driven = W.WAIT, W.SUSPEND, W.FAIL, W.driven
 local running, yield = coroutine.running, coroutine.yield
 local OP_SUSPEND, OP_TRANSFER, OP_SLEEP, OP_SLEEP_UNTIL, OP_RECV, OP_SEND = 1, 2, 3, 4, 5, 6
+
+-- What the driver resumed a wait with: its results, raised as `rethrow`
+-- raises when they are `FAIL, err`.
+local function back(...)
+	if (...) == FAIL then return rethrow(false, select(2, ...)) end
+	return ...
+end
 
 -- An FFI buffer for the Rust half (cbuf.rs): its address and its size,
 -- `nil` for a pointer (`buf + k`, C memory), whose length is trusted as
@@ -131,14 +138,14 @@ for _, class in ipairs{tcp, udp, raw} do
 	function class:recv(buf, maxlen, expires)
 		local addr, size = cbuf(buf, maxlen)
 		if driven[running()] then
-			return rethrow(yield(WAIT, OP_RECV, self._h, addr, maxlen, size, expires))
+			return back(yield(WAIT, OP_RECV, self._h, addr, maxlen, size, expires))
 		end
 		return call(self, 'recv', addr, maxlen, size, expires)
 	end
 	function class:send(buf, len, expires)
 		local data, n, size = bytes(buf, len)
 		if driven[running()] then
-			return rethrow(yield(WAIT, OP_SEND, self._h, data, n, size, expires))
+			return back(yield(WAIT, OP_SEND, self._h, data, n, size, expires))
 		end
 		return call(self, 'send', data, n, size, expires)
 	end
@@ -230,14 +237,16 @@ local function handle(co)
 end
 sock._handle = handle
 sock._loop_call = raising(core.loop_call)
--- Lua coroutine -> its thread's slot number (threads.rs), for core.enter.
-local slots = setmetatable({}, {__mode = 'k'})
-function sock._register(co, h, n) handles[co] = h; slots[co] = n end
+-- Its handle and slot (threads.rs) also go in the coroutine's record.
+function sock._register(co, h, n)
+	handles[co] = h
+	local r = driven[co]
+	if r then r.h, r.n = h, n end
+end
 
 function sock.newthread(f, name)
 	local co, h, n = rethrow(pcall(core.newthread, f, name))
-	handles[co] = h
-	slots[co] = n
+	sock._register(co, h, n)
 	return co
 end
 
@@ -261,52 +270,53 @@ end
 local co_resume, co_status, traceback = coroutine.resume, coroutine.status, debug.traceback
 local enter, leave, handoff = core.enter, core.leave, core.handoff
 local HANDOFF_REQUEST, HANDOFF_DONE, HANDOFF_FAILED = 1, 2, 3
-local parked = setmetatable({}, {__mode = 'k'}) -- coroutine -> true
 
--- (false, not nil, when not parked: the key stays, so the next store is
--- a plain one.)
-local function resumed(co, ...)
-	parked[co] = false
-	return rethrow(...)
+-- `driven[co]` is a driven coroutine's record: `h` (its handle), `n` (its
+-- slot) and `parked` (in sock.suspend, its driver waiting in the core's
+-- suspend).
+local function resumed(r, ...)
+	r.parked = false
+	if (...) == FAIL then return rethrow(false, select(2, ...)) end
+	return ...
 end
 
 function sock.suspend(...)
-	local co = running()
-	if driven[co] then
-		parked[co] = true
-		return resumed(co, yield(WAIT, OP_SUSPEND, ...))
+	local r = driven[running()]
+	if r then
+		r.parked = true
+		return resumed(r, yield(SUSPEND, ...))
 	end
 	return rethrow(pcall(core.suspend, ...))
 end
 
 local function hand_back(h, ...) return checked(rethrow(pcall(handoff, h, ...))) end
 
-local function nested_done(co, h, ok, ...)
-	local w, op = ...
-	if ok and w == WAIT and op == OP_SUSPEND then
+local function nested_done(co, r, ok, ...)
+	local w = ...
+	if w == SUSPEND and ok then
 		leave()
-		return select(3, ...)
+		return select(2, ...)
 	end
 	leave()
-	parked[co] = false
-	if not ok then return hand_back(h, HANDOFF_FAILED, w, traceback(co, tostring(w), 0)) end
+	r.parked = false
+	if not ok then return hand_back(r.h, HANDOFF_FAILED, w, traceback(co, tostring(w), 0)) end
 	if w == WAIT and co_status(co) == 'suspended' then
-		return hand_back(h, HANDOFF_REQUEST, select(2, ...))
+		return hand_back(r.h, HANDOFF_REQUEST, select(2, ...))
 	end
-	return hand_back(h, HANDOFF_DONE, ...)
+	return hand_back(r.h, HANDOFF_DONE, ...)
 end
 
 -- (When `enter` says no, the ordinary resume says why.)
 function sock.resume(co, ...)
-	local h = handle(co)
-	if parked[co] and enter(slots[co], co) then
-		return nested_done(co, h, co_resume(co, true, ...))
+	local r = driven[co]
+	if r and r.parked and enter(r.n, co) then
+		return nested_done(co, r, co_resume(co, ...))
 	end
-	return checked(rethrow(pcall(core.resume, h, ...)))
+	return checked(rethrow(pcall(core.resume, handle(co), ...)))
 end
 function sock.transfer(co, ...)
 	local h = handle(co)
-	if driven[running()] then return checked(rethrow(yield(WAIT, OP_TRANSFER, h, ...))) end
+	if driven[running()] then return checked(back(yield(WAIT, OP_TRANSFER, h, ...))) end
 	return checked(rethrow(pcall(core.transfer, h, ...)))
 end
 
@@ -390,12 +400,12 @@ end
 
 local sleep, sleep_until = raising(core.sleep), raising(core.sleep_until)
 function sock.sleep(s)
-	if type(s) == 'number' and driven[running()] then return rethrow(yield(WAIT, OP_SLEEP, s)) end
+	if type(s) == 'number' and driven[running()] then return back(yield(WAIT, OP_SLEEP, s)) end
 	return sleep(s)
 end
 function sock.sleep_until(t)
 	if type(t) == 'number' and driven[running()] then
-		return rethrow(yield(WAIT, OP_SLEEP_UNTIL, t))
+		return back(yield(WAIT, OP_SLEEP_UNTIL, t))
 	end
 	return sleep_until(t)
 end

@@ -5,7 +5,8 @@
 //!
 //! A wait request is a yield whose first value is [`marker`] (a light
 //! userdata no Lua code can make) and whose second is an opcode; the
-//! operands follow. The hot calls (`sock.suspend`, `sock.transfer`,
+//! operands follow (`sock.suspend`'s: [`suspend_marker`], then its
+//! values). The hot calls (`sock.suspend`, `sock.transfer`,
 //! `sleep`, `recv`, `send`) have their own opcodes, so their futures
 //! live inline in the driver's state machine. Every other Rust function
 //! that may wait is made with [`async_function`] or [`add_async_method`]
@@ -16,8 +17,8 @@
 //! `coroutine.create` inside a thread) the wrapper polls the future once:
 //! a call that completes at once completes, one that would wait raises.
 //!
-//! The driver resumes the coroutine with `true, results...`, or with
-//! `false, err` for the Lua half to raise.
+//! The driver resumes the coroutine with the results, or with
+//! `FAIL, err` (a marker of its own) for the Lua half to raise.
 
 #![forbid(unsafe_code)]
 
@@ -56,10 +57,26 @@ pub(crate) const OP_FUTURE: i64 = 0;
 
 /// Its address marks a wait request.
 static MARK: u8 = 0;
+/// Its address marks a `sock.suspend` (the values follow at once, so a
+/// resumer running the coroutine nested finds them without a shift).
+static SUSPEND_MARK: u8 = 0;
+/// Its address marks a failed wait: `FAIL, err` resumes the coroutine.
+static FAIL_MARK: u8 = 0;
 
 /// The first value of a wait request.
 pub(crate) fn marker() -> LightUserData {
     LightUserData(std::ptr::addr_of!(MARK).cast_mut().cast())
+}
+
+/// The first value of a failed wait's resume values.
+fn fail_marker() -> LightUserData {
+    LightUserData(std::ptr::addr_of!(FAIL_MARK).cast_mut().cast())
+}
+
+/// The first value of a `sock.suspend`'s wait request
+/// ([`crate::ops::OP_SUSPEND`] without an opcode).
+pub(crate) fn suspend_marker() -> LightUserData {
+    LightUserData(std::ptr::addr_of!(SUSPEND_MARK).cast_mut().cast())
 }
 
 /// The registry key of the wait module's Lua half (see [`WAIT_LUA`]).
@@ -69,26 +86,27 @@ const WAIT_KEY: &str = "sockloop_lua.wait";
 /// coroutines (those a [`drive`] resumes: a wait request yielded by any
 /// other coroutine would reach a plain `coroutine.resume`).
 const WAIT_LUA: &str = r#"
-local WAIT, poll_now, raise = ...
+local WAIT, SUSPEND, FAIL, poll_now, raise = ...
 local running, yield = coroutine.running, coroutine.yield
 local driven = setmetatable({}, {__mode = 'k'})
-local function resumed(ok, ...)
-	if ok then return ... end
-	return raise(...)
+local function resumed(...)
+	if (...) == FAIL then return raise(select(2, ...)) end
+	return ...
 end
 local function after(w, ...)
 	if w ~= WAIT then return w, ... end
 	if driven[running()] then return resumed(yield(WAIT, 0, ...)) end
 	return poll_now(...)
 end
-local M = {WAIT = WAIT, driven = driven, resumed = resumed}
+local M = {WAIT = WAIT, SUSPEND = SUSPEND, FAIL = FAIL, driven = driven}
 function M.wrap(f)
 	return function(...) return after(f(...)) end
 end
 function M.method(raw)
 	return function(self, ...) return after(self[raw](self, ...)) end
 end
-function M.mark(co) driven[co] = true end
+-- (A table: sock.lua keeps the thread's handle, slot and state in it.)
+function M.mark(co) driven[co] = {} end
 return M
 "#;
 
@@ -104,10 +122,13 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
             other => mlua::Error::runtime(crate::threads::error_text(&other)),
         })
     })?;
-    let t: Table =
-        lua.load(WAIT_LUA)
-            .set_name("=sockloop-lua wait")
-            .call((marker(), poll_now, raise))?;
+    let t: Table = lua.load(WAIT_LUA).set_name("=sockloop-lua wait").call((
+        marker(),
+        suspend_marker(),
+        fail_marker(),
+        poll_now,
+        raise,
+    ))?;
     t.set("methods", lua.create_table()?)?;
     lua.set_named_registry_value(WAIT_KEY, &t)?;
     Ok(t)
@@ -247,9 +268,13 @@ fn step(co: &mlua::Thread, args: MultiValue) -> mlua::Result<Step> {
     if co.status() != mlua::prelude::LuaThreadStatus::Resumable {
         return Ok(Step::Done(out));
     }
-    let is_wait = matches!(out.front(), Some(LuaValue::LightUserData(l)) if *l == marker());
-    if !is_wait {
-        return Ok(Step::Done(out));
+    match out.front() {
+        Some(LuaValue::LightUserData(l)) if *l == marker() => {}
+        Some(LuaValue::LightUserData(l)) if *l == suspend_marker() => {
+            out.pop_front();
+            return Ok(Step::Wait(crate::ops::OP_SUSPEND, out));
+        }
+        _ => return Ok(Step::Done(out)),
     }
     out.pop_front();
     let op = match out.pop_front() {
@@ -260,23 +285,17 @@ fn step(co: &mlua::Thread, args: MultiValue) -> mlua::Result<Step> {
     Ok(Step::Wait(op, out))
 }
 
-/// `true, values...` for a resumed coroutine.
-fn ok_values(mut v: MultiValue) -> MultiValue {
-    v.push_front(LuaValue::Boolean(true));
-    v
-}
-
-/// `false, err` for a resumed coroutine to raise.
+/// `FAIL, err` for a resumed coroutine to raise.
 fn err_value(e: mlua::Error) -> MultiValue {
-    MultiValue::from_iter([LuaValue::Boolean(false), LuaValue::Error(Box::new(e))])
+    MultiValue::from_iter([
+        LuaValue::LightUserData(fail_marker()),
+        LuaValue::Error(Box::new(e)),
+    ])
 }
 
-/// The resume values for a wait's outcome.
+/// The resume values for a wait's outcome: its results, or `FAIL, err`.
 fn outcome(r: mlua::Result<MultiValue>) -> MultiValue {
-    match r {
-        Ok(v) => ok_values(v),
-        Err(e) => err_value(e),
-    }
+    r.unwrap_or_else(err_value)
 }
 
 /// How a thread parked in `sock.suspend` comes back to its driver after
