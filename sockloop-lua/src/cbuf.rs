@@ -40,6 +40,15 @@ pub(crate) struct CBuf {
     len: usize,
 }
 
+/// `v` for an error message.
+fn shown(v: &LuaValue) -> String {
+    match v {
+        LuaValue::Integer(n) => n.to_string(),
+        LuaValue::Number(n) => n.to_string(),
+        other => other.type_name().to_string(),
+    }
+}
+
 /// An integral, non-negative Lua number that fits in `usize`, or `None`.
 fn whole(v: &LuaValue) -> Option<usize> {
     match *v {
@@ -66,7 +75,8 @@ impl CBuf {
     ) -> mlua::Result<CBuf> {
         let mut len = whole(len).ok_or_else(|| {
             bad(format!(
-                "bad argument '{what}': a non-negative integer expected, got {len:?}"
+                "bad argument '{what}': a non-negative integer expected, got {}",
+                shown(len)
             ))
         })?;
         let addr = whole(addr)
@@ -76,7 +86,7 @@ impl CBuf {
             LuaValue::Nil => {}
             cap => {
                 let cap = whole(cap)
-                    .ok_or_else(|| bad(format!("bad argument 'buf': bad size {cap:?}")))?;
+                    .ok_or_else(|| bad(format!("bad argument 'buf': bad size {}", shown(cap))))?;
                 if len > cap && what == "maxlen" {
                     len = cap;
                 } else if len > cap {

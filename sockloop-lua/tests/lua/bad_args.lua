@@ -59,6 +59,50 @@ sock.run(function()
 	each(function(a, b) return sj:wakeup(a, b) end)
 	each(function(a, b) return sock.cancel(a, b) end)
 	each(function(a, b) return sock.cowrap(a, b) end)
+	-- FFI buffers (recv, recvn, recvnext, send, sendto) on connected
+	-- sockets: a length the buffer cannot hold, a bad type, NULL, a
+	-- length that is no length: an error, never an access outside the
+	-- buffer. A pointer (`buf + k`) has no size, so its length is trusted
+	-- as sock.lua trusts it: pointers get only lengths that are checked.
+	local srv = assert(sock.tcp())
+	assert(srv:listen('127.0.0.1', 0))
+	local c = assert(sock.tcp())
+	assert(c:connect('127.0.0.1', srv:local_addr():port()))
+	local a = assert(srv:accept())
+	local u2 = assert(sock.udp())
+	assert(u2:bind('127.0.0.1', 0))
+	local uport = u2:local_addr():port()
+	local arr = ffi.new'char[8]'
+	local bufs = {nil, 'string', {}, arr, ffi.new('char[?]', 4), ffi.new'int[2]',
+		ffi.cast('char*', nil), 1LL, ffi.new'struct { char x[4]; }'.x, ffi.new'struct { int y; }'}
+	local lens = {nil, -1, 0.5, 9, 2^53, 1e300, 0/0, -1/0, '4', true, 8, 0, {}}
+	local ptrs = {arr + 2, arr + 8, ffi.cast('uint8_t*', arr), ffi.cast('void*', arr)}
+	local plens = {nil, -1, 0.5, 0/0, -1/0, 1/0, '4', true, 0, 6, {}, 2^64}
+	local NBUFS, NLENS, NPTRS, NPLENS = 10, 13, 4, 12
+	local function soon() return sock.clock() + 0.002 end
+	local function each_buf(bs, nb, ls, nl, f)
+		for i = 1, nb do
+			for j = 1, nl do
+				count = count + 1
+				pcall(f, bs[i], ls[j])
+			end
+		end
+	end
+	for _, list in ipairs{{bufs, NBUFS, lens, NLENS}, {ptrs, NPTRS, plens, NPLENS}} do
+		local bs, nb, ls, nl = unpack(list)
+		each_buf(bs, nb, ls, nl, function(b, n) return c:send(b, n, soon()) end)
+		each_buf(bs, nb, ls, nl, function(b, n) return a:recv(b, n, soon()) end)
+		each_buf(bs, nb, ls, nl, function(b, n) return a:recvn(b, n, soon()) end)
+		each_buf(bs, nb, ls, nl, function(b, n) return u2:sendto('127.0.0.1', uport, b, n, soon()) end)
+		each_buf(bs, nb, ls, nl, function(b, n) return u2:recvnext(b, n, soon()) end)
+	end
+	-- The same calls outside a thread's own coroutine (a plain coroutine):
+	-- they complete at once or raise, never wait.
+	coroutine.wrap(function()
+		each_buf(bufs, NBUFS, lens, NLENS, function(b, n) return a:recv(b, n, soon()) end)
+		each_buf(bufs, NBUFS, lens, NLENS, function(b, n) return c:send(b, n, soon()) end)
+	end)()
+	a:close(); c:close(); srv:close(); u2:close()
 	s:close(); u:close(); l:close()
 	print('calls', count)
 local sl = require'socketloop'
