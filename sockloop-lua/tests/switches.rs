@@ -6,10 +6,16 @@
 
 use std::time::Duration;
 
-/// Runs `src` as a main chunk on a fresh state on its own OS thread, with
-/// `current_id()` (the core's current thread's id, or nil) and
-/// `handle_id(co)` (a Lua thread's id); `Err` with the error's text.
-fn run(src: &'static str) -> Result<(), String> {
+/// Runs `src` as a main chunk (`sock` required) on a fresh state on its
+/// own OS thread, with `current_id()` (the core's current thread's id, or
+/// nil); panics with the error's text when it fails.
+fn run(src: &'static str) {
+    if let Err(e) = run_main(src) {
+        panic!("{e}");
+    }
+}
+
+fn run_main(src: &'static str) -> Result<(), String> {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let r = (|| -> mlua::Result<()> {
@@ -18,6 +24,7 @@ fn run(src: &'static str) -> Result<(), String> {
                 "current_id",
                 lua.create_function(|_, ()| Ok(sockloop::currentthread().map(|t| t.id())))?,
             )?;
+            let src = format!("local sock = require'sock'\n{src}");
             let f = lua.load(src).set_name("=switches").into_function()?;
             sockloop_lua::run_main(&lua, f, mlua::MultiValue::new())
         })();
@@ -30,7 +37,6 @@ fn run(src: &'static str) -> Result<(), String> {
 #[test]
 fn values_go_both_ways_with_their_count() {
     run(r#"
-local sock = require'sock'
 local co = sock.newthread(function(...)
 	assert(select('#', ...) == 2 and select(2, ...) == 'b')
 	local n = select('#', sock.suspend())
@@ -52,14 +58,12 @@ local r1, r2 = sock.resume(co)
 assert(r1 == 'r1' and r2 == nil)
 local ok, err = pcall(sock.resume, co)
 assert(not ok and tostring(err):find('thread_dead'), tostring(err))
-"#)
-    .unwrap();
+"#);
 }
 
 #[test]
 fn the_loop_sees_the_nested_thread_run() {
     run(r#"
-local sock = require'sock'
 local me = current_id()
 local id
 local co = sock.newthread(function()
@@ -71,14 +75,12 @@ id = sock._handle(co):id()
 assert(sock.resume(co) == id)
 assert(sock.resume(co) == id, 'the nested thread is the current thread')
 assert(current_id() == me, 'the resumer is current again')
-"#)
-    .unwrap();
+"#);
 }
 
 #[test]
 fn a_thread_running_nested_cannot_be_resumed_again() {
     run(r#"
-local sock = require'sock'
 local co
 co = sock.newthread(function()
 	sock.suspend()
@@ -88,14 +90,12 @@ end)
 sock.resume(co)
 local ok, err = sock.resume(co)
 assert(ok == false and tostring(err):find('thread_busy'), tostring(err))
-"#)
-    .unwrap();
+"#);
 }
 
 #[test]
 fn a_wait_while_nested_goes_to_the_threads_driver() {
     run(r#"
-local sock = require'sock'
 local log = {}
 local co = sock.newthread(function()
 	sock.suspend()
@@ -116,14 +116,12 @@ sock.thread(function()
 end)
 assert(sock.start())
 assert(table.concat(log, ',') == 'before sleep,resumer,after sleep,got v', table.concat(log, ','))
-"#)
-    .unwrap();
+"#);
 }
 
 #[test]
 fn an_error_while_nested_goes_to_the_resumer() {
     run(r#"
-local sock = require'sock'
 local co = sock.newthread(function()
 	sock.suspend()
 	error('boom')
@@ -133,14 +131,12 @@ local ok, err = pcall(sock.resume, co)
 assert(not ok and err:find('boom') and err:find('stack traceback'), err)
 local ok2, err2 = pcall(sock.resume, co)
 assert(not ok2 and tostring(err2):find('thread_dead'), tostring(err2))
-"#)
-    .unwrap();
+"#);
 }
 
 #[test]
 fn a_finish_while_nested_runs_the_finish_hooks() {
     run(r#"
-local sock = require'sock'
 local finished
 local co = sock.newthread(function()
 	sock.suspend()
@@ -151,14 +147,12 @@ sock.resume(co)
 local a, b = sock.resume(co)
 assert(a == 1 and b == 2)
 assert(finished == co)
-"#)
-    .unwrap();
+"#);
 }
 
 #[test]
 fn a_transfer_while_nested_follows_the_core() {
     run(r#"
-local sock = require'sock'
 local log = {}
 local a, b
 b = sock.newthread(function(v)
@@ -174,14 +168,12 @@ end)
 sock.resume(a)
 assert(sock.resume(a) == 'a done')
 assert(table.concat(log, ',') == 'b got from a,a got from b', table.concat(log, ','))
-"#)
-    .unwrap();
+"#);
 }
 
 #[test]
 fn cowrap_and_yield_still_work() {
     run(r#"
-local sock = require'sock'
 sock.run(function()
 	local gen = sock.cowrap(function(n)
 		for i = 1, n do sock.yield(i) end
@@ -189,14 +181,12 @@ sock.run(function()
 	end)
 	assert(gen(3) == 1 and gen() == 2 and gen() == 3 and gen() == 'done')
 end)
-"#)
-    .unwrap();
+"#);
 }
 
 #[test]
 fn nested_resumes_nest() {
     run(r#"
-local sock = require'sock'
 local inner = sock.newthread(function()
 	while true do sock.suspend('inner') end
 end)
@@ -206,6 +196,5 @@ end)
 sock.resume(inner); sock.resume(outer)
 assert(sock.resume(outer) == 'inner+outer')
 assert(sock.resume(outer) == 'inner+outer')
-"#)
-    .unwrap();
+"#);
 }

@@ -12,14 +12,16 @@ local hosts = {nil, true, '', {}, function() end, ffi.new'char[1]', '0', '127.0.
 local count = 0
 -- (`#` is no length for a list that starts with nil: the counts.)
 local NBADS, NHOSTS = 15, 10
-local function pairs_of(as, na, f)
+-- `f(a, b)` for every `a` of the `na` first of `as` and `b` of `bs`'s `nb`.
+local function grid(as, na, bs, nb, f)
 	for i = 1, na do
-		for j = 1, NBADS do
+		for j = 1, nb do
 			count = count + 1
-			pcall(f, as[i], bads[j])
+			pcall(f, as[i], bs[j])
 		end
 	end
 end
+local function pairs_of(as, na, f) grid(as, na, bads, NBADS, f) end
 local function each(f) pairs_of(bads, NBADS, f) end
 local function each_host(f) pairs_of(hosts, NHOSTS, f) end
 sock.run(function()
@@ -80,14 +82,7 @@ sock.run(function()
 	local plens = {nil, -1, 0.5, 0/0, -1/0, 1/0, '4', true, 0, 6, {}, 2^64}
 	local NBUFS, NLENS, NPTRS, NPLENS = 10, 13, 4, 12
 	local function soon() return sock.clock() + 0.002 end
-	local function each_buf(bs, nb, ls, nl, f)
-		for i = 1, nb do
-			for j = 1, nl do
-				count = count + 1
-				pcall(f, bs[i], ls[j])
-			end
-		end
-	end
+	local each_buf = grid
 	for _, list in ipairs{{bufs, NBUFS, lens, NLENS}, {ptrs, NPTRS, plens, NPLENS}} do
 		local bs, nb, ls, nl = unpack(list)
 		each_buf(bs, nb, ls, nl, function(b, n) return c:send(b, n, soon()) end)
