@@ -213,7 +213,7 @@ fn new_tcp(family: Family) -> sockloop::Result<Tcp> {
 /// A duplicate of descriptor `fd` if it is a socket of type `ty` (what
 /// `setfd` adopts; the original stays with whoever owns it).
 fn adopt_fd(fd: RawFd, ty: socket2::Type) -> Option<socket2::Socket> {
-    let owned = crate::dup_socket_fd(fd).ok()?;
+    let owned = crate::edge::dup_socket_fd(fd).ok()?;
     let s = socket2::Socket::from(owned);
     (s.r#type().ok()? == ty).then_some(s)
 }

@@ -12,7 +12,7 @@ use std::task::Poll;
 use mlua::{AnyUserData, Lua, MultiValue, Value as LuaValue};
 use sockloop::kind::{self, Dgram, Stream};
 
-use crate::cbuf::CBuf;
+use crate::edge::CBuf;
 use crate::mainthread::{main_io, no_wait_in_main, who, Who};
 use crate::socket::{bad, expires, recv_into, send_from, Data, LuaKind, LuaSock};
 

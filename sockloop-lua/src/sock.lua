@@ -69,7 +69,7 @@ local function back(...)
 	return ...
 end
 
--- An FFI buffer for the Rust half (cbuf.rs): its address and its size,
+-- An FFI buffer for the Rust half (edge.rs): its address and its size,
 -- `nil` for a pointer (`buf + k`, C memory), whose length is trusted as
 -- sock.lua trusts it. Arrays and VLAs (also references to them) have a
 -- size; anything else is no buffer.

@@ -1,6 +1,6 @@
 //! Socket handles for Lua: the Rust half of sock.lua's `tcp`/`udp`
 //! objects. `recv`, `send` and their kin read into and write from the
-//! Lua program's FFI buffers in place, through [`crate::cbuf`] (the only
+//! Lua program's FFI buffers in place, through [`crate::edge`] (the only
 //! code that touches their memory), and send Lua strings in place.
 
 #![forbid(unsafe_code)]
@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use mlua::{IntoLua, IntoLuaMulti, Lua, MultiValue, UserData, UserDataMethods, Value as LuaValue};
 
-use crate::cbuf::CBuf;
+use crate::edge::CBuf;
 use sockloop::kind::{self, Dgram, Plain, Proto, Stream};
 use sockloop::{
     AddrInfo, Error, ErrorKind, Family, Flags, Hints, OptValue, Protocol, Raw, RecvFlags, SockAddr,

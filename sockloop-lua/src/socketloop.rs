@@ -76,7 +76,7 @@ fn tcp_from(v: &mlua::Value) -> mlua::Result<Rc<Tcp>> {
             };
             let fd =
                 fd.ok_or_else(|| bad(format!("invalid_argument: invalid descriptor {v:?}")))?;
-            let owned = crate::take_stream_fd(fd)
+            let owned = crate::edge::take_stream_fd(fd)
                 .map_err(|e| bad(format!("invalid_argument: descriptor {fd}: {e}")))?;
             Ok(Rc::new(Tcp::from(owned)))
         }

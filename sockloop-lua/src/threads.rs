@@ -421,8 +421,8 @@ pub(crate) fn register(lua: &Lua, core: &mlua::Table) -> mlua::Result<()> {
     // A Lua thread parked in `sock.suspend` resumed directly by another
     // Lua thread's coroutine.resume: `enter(n, co)` before (the loop sees
     // it run, nothing else can resume it), `leave()` after.
-    core.set("enter", crate::cbuf::enter_fn(lua)?)?;
-    core.set("leave", crate::cbuf::leave_fn(lua)?)?;
+    core.set("enter", crate::edge::enter_fn(lua)?)?;
+    core.set("leave", crate::edge::leave_fn(lua)?)?;
     // `handoff(h, kind, ...)`: such a thread did something else than
     // suspend again; its driver carries on from there (a real resume, as
     // `resume`): kind 1, a wait request `op, operands...`; 2, it ended with

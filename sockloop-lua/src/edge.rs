@@ -1,8 +1,10 @@
-//! The FFI edge, the one module of the bridge with new `unsafe` code:
-//! FFI buffers turned into Rust slices, so `recv` reads into a `char[N]`
-//! and `send` writes from one without a copy; and the two raw Lua C
-//! functions of a Lua<->Lua switch ([`enter_fn`], [`leave_fn`]), which
-//! skip mlua's callback glue (it would cost more than the switch).
+//! The FFI edge, the one module of the bridge with `unsafe` code: FFI
+//! buffers turned into Rust slices, so `recv` reads into a `char[N]` and
+//! `send` writes from one without a copy; the two raw Lua C functions of a
+//! Lua<->Lua switch ([`enter_fn`], [`leave_fn`]), which skip mlua's
+//! callback glue (it would cost more than the switch); the Lua state with
+//! the FFI ([`new_state_with_ffi`]); and descriptors a Lua program hands
+//! over ([`dup_socket_fd`], [`take_stream_fd`]).
 //!
 //! The Lua half (`sock.lua`) passes a cdata buffer as three numbers: its
 //! address (`ffi.cast('intptr_t', buf)`), the length the call asks for,
@@ -30,7 +32,7 @@
 use std::ffi::c_int;
 use std::panic::catch_unwind;
 
-use mlua::{ffi, Lua, Value as LuaValue};
+use mlua::{ffi, Lua, LuaOptions, StdLib, Value as LuaValue};
 
 use crate::socket::bad;
 
@@ -167,4 +169,46 @@ pub(crate) fn leave_fn(lua: &Lua) -> mlua::Result<mlua::Function> {
     // SAFETY: `leave` touches no Lua value, raises no Lua error and lets
     // no panic out.
     unsafe { lua.create_c_function(leave) }
+}
+
+/// A LuaJIT state with every library, `ffi` and `debug` included.
+pub(crate) fn new_state_with_ffi() -> Lua {
+    // SAFETY: mlua calls a state with the `ffi` (and `debug`) library
+    // unsafe because Lua code can then read and write any memory. That is
+    // the point here: sock.lua programs pass FFI `char[N]` buffers to
+    // `recv`/`send` and call C functions (e.g. `getsockname(s.s, ..)`), and
+    // they ran with the FFI before the port. The Rust side of this crate
+    // touches the buffers' memory only through `CBuf`, above.
+    unsafe { Lua::unsafe_new_with(StdLib::ALL, LuaOptions::default()) }
+}
+
+/// A duplicate of the open descriptor `fd` (LuaSocket's `setfd` adopts
+/// one this way; the original stays with its owner).
+pub(crate) fn dup_socket_fd(fd: i32) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::BorrowedFd;
+    if fd < 0 {
+        return Err(std::io::Error::from_raw_os_error(9)); // EBADF
+    }
+    // SAFETY: the borrow lasts for this statement only (no Lua code runs
+    // meanwhile) and only duplicates the descriptor; one that is not open
+    // makes the duplication fail with EBADF.
+    unsafe { BorrowedFd::borrow_raw(fd) }.try_clone_to_owned()
+}
+
+/// Takes over the descriptor `fd` of a stream socket, as socketloop's
+/// `loop.wrap(fd)` does: closing the async socket closes `fd`, so the
+/// caller must not close it again (as upstream).
+pub(crate) fn take_stream_fd(fd: i32) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let dup = dup_socket_fd(fd)?;
+    if socket2::SockRef::from(&dup).r#type()? != socket2::Type::STREAM {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a stream socket",
+        ));
+    }
+    drop(dup);
+    // SAFETY: `fd` is open (duplicating it worked) and is a stream socket;
+    // the Lua caller hands it over, as to upstream's `wrap(fd)`.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
