@@ -273,18 +273,20 @@ local HANDOFF_REQUEST, HANDOFF_DONE, HANDOFF_FAILED = 1, 2, 3
 
 -- `driven[co]` is a driven coroutine's record: `h` (its handle), `n` (its
 -- slot) and `parked` (in sock.suspend, its driver waiting in the core's
--- suspend).
-local function resumed(r, ...)
-	r.parked = false
-	if (...) == FAIL then return rethrow(false, select(2, ...)) end
-	return ...
-end
+-- suspend; whoever resumes it clears the flag: a nested resume here, its
+-- driver in Rust). The last one looked up is kept: a resume and the
+-- suspend that ends it look up the same coroutine, and a lookup keyed by
+-- a coroutine costs LuaJIT's interpreter more than the rest of the
+-- switch.
+local last_co, last_r
 
 function sock.suspend(...)
-	local r = driven[running()]
+	local co = running()
+	local r = last_r
+	if co ~= last_co then r = driven[co]; last_co, last_r = co, r end
 	if r then
 		r.parked = true
-		return resumed(r, yield(SUSPEND, ...))
+		return yield(SUSPEND, ...)
 	end
 	return rethrow(pcall(core.suspend, ...))
 end
@@ -298,7 +300,6 @@ local function nested_done(co, r, ok, ...)
 		return select(2, ...)
 	end
 	leave()
-	r.parked = false
 	if not ok then return hand_back(r.h, HANDOFF_FAILED, w, traceback(co, tostring(w), 0)) end
 	if w == WAIT and co_status(co) == 'suspended' then
 		return hand_back(r.h, HANDOFF_REQUEST, select(2, ...))
@@ -308,8 +309,10 @@ end
 
 -- (When `enter` says no, the ordinary resume says why.)
 function sock.resume(co, ...)
-	local r = driven[co]
+	local r = last_r
+	if co ~= last_co then r = driven[co]; last_co, last_r = co, r end
 	if r and r.parked and enter(r.n, co) then
+		r.parked = false
 		return nested_done(co, r, co_resume(co, ...))
 	end
 	return checked(rethrow(pcall(core.resume, handle(co), ...)))

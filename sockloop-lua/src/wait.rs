@@ -319,18 +319,36 @@ enum Resumed {
     Handoff(Handoff),
 }
 
-async fn suspend(weak: &mlua::WeakLua, operands: MultiValue) -> Resumed {
-    let v = match sockloop::try_suspend(crate::convert::to_value(operands)).await {
-        Ok(v) => v,
-        Err(e) => return Resumed::Values(err_value(crate::threads::raise(e))),
+/// Carries out `sock.suspend` for `co`: a resume clears its record's
+/// `parked` flag (see `sock.lua`; the record is looked up once per
+/// driver, in `record`). A failure of the core's suspend (which cannot
+/// happen in a sockloop thread) ends the thread with it: `sock.suspend`
+/// has no frame of its own left to raise it in.
+async fn suspend(
+    weak: &mlua::WeakLua,
+    co: &mlua::Thread,
+    record: &mut Option<Table>,
+    operands: MultiValue,
+) -> mlua::Result<Resumed> {
+    let v = sockloop::try_suspend(crate::convert::to_value(operands))
+        .await
+        .map_err(crate::threads::raise)?;
+    let v = match v.downcast::<Handoff>() {
+        Ok(h) => return Ok(Resumed::Handoff(*h)),
+        Err(v) => v,
     };
-    match v.downcast::<Handoff>() {
-        Ok(h) => Resumed::Handoff(*h),
-        Err(v) => Resumed::Values(match weak.try_upgrade() {
-            Some(lua) => outcome(crate::convert::from_value(&lua, v)),
-            None => err_value(mlua::Error::runtime("the Lua state is closed")),
-        }),
+    let lua = weak
+        .try_upgrade()
+        .ok_or_else(|| mlua::Error::runtime("the Lua state is closed"))?;
+    if record.is_none() {
+        *record = module(&lua)?
+            .get::<Table>("driven")?
+            .get::<Option<Table>>(co)?;
     }
+    if let Some(r) = record {
+        r.raw_set("parked", false)?;
+    }
+    Ok(Resumed::Values(crate::convert::from_value(&lua, v)?))
 }
 
 /// Drives the coroutine `co` from its first resume (with `args`) to its
@@ -342,6 +360,7 @@ pub(crate) async fn drive(
     args: MultiValue,
 ) -> mlua::Result<MultiValue> {
     let mut next = Step::Done(args);
+    let mut record = None;
     loop {
         let (op, mut operands) = match next {
             // (`Done` here: resume with these values.)
@@ -362,7 +381,7 @@ pub(crate) async fn drive(
                 },
                 _ => err_value(mlua::Error::runtime("bad wait request")),
             },
-            crate::ops::OP_SUSPEND => match suspend(&weak, operands).await {
+            crate::ops::OP_SUSPEND => match suspend(&weak, &co, &mut record, operands).await? {
                 Resumed::Values(v) => v,
                 Resumed::Handoff(Handoff::Request(op, operands)) => {
                     next = Step::Wait(op, operands);

@@ -78,7 +78,8 @@ sock.run(function()
 	local bufs = {nil, 'string', {}, arr, ffi.new('char[?]', 4), ffi.new'int[2]',
 		ffi.cast('char*', nil), 1LL, ffi.new'struct { char x[4]; }'.x, ffi.new'struct { int y; }'}
 	local lens = {nil, -1, 0.5, 9, 2^53, 1e300, 0/0, -1/0, '4', true, 8, 0, {}}
-	local ptrs = {arr + 2, arr + 8, ffi.cast('uint8_t*', arr), ffi.cast('void*', arr)}
+	-- (Each with room for the largest valid length of `plens`, 6.)
+	local ptrs = {arr + 2, ffi.cast('uint8_t*', arr), ffi.cast('void*', arr), ffi.cast('char*', arr) + 1}
 	local plens = {nil, -1, 0.5, 0/0, -1/0, 1/0, '4', true, 0, 6, {}, 2^64}
 	local NBUFS, NLENS, NPTRS, NPLENS = 10, 13, 4, 12
 	local function soon() return sock.clock() + 0.002 end
