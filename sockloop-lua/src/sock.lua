@@ -3,6 +3,7 @@
 -- this file keeps sock.lua's calling conventions: FFI buffers (`buf, len`),
 -- `nil, err[, partial]` returns, socket objects with `s.s` and fields.
 local core = ...
+local W = core.wait -- wait.rs's Lua half
 local ffi = require'ffi'
 
 local sock = {}
@@ -42,6 +43,20 @@ local function call(self, m, ...)
 	return rethrow(pcall(h[m], h, ...))
 end
 
+-- Calls the Rust half's method `m` that may wait (wait.rs's
+-- `add_async_method`) through its wrapper, made once per name (looking
+-- it up on the userdata would go through the type's `__index` function).
+local async_methods = {}
+local function acall(self, m, ...)
+	local f = async_methods[m]
+	if not f then
+		f = W.method(m .. '\0raw')
+		async_methods[m] = f
+	end
+	local h = self._h
+	return rethrow(pcall(f, h, ...))
+end
+
 -- A Rust half's function whose errors are raised as strings.
 local function raising(f)
 	return function(...) return rethrow(pcall(f, ...)) end
@@ -57,7 +72,6 @@ sock.addr = raising(core.addr)
 -- resumes it with the results, or `FAIL, err` (for `back` to raise);
 -- elsewhere (the main chunk outside the runner, a plain coroutine) it
 -- calls the Rust half. The opcodes are ops.rs's.
-local W = core.wait
 local WAIT, SUSPEND, FAIL, driven = W.WAIT, W.SUSPEND, W.FAIL, W.driven
 local running, yield = coroutine.running, coroutine.yield
 local OP_SUSPEND, OP_TRANSFER, OP_SLEEP, OP_SLEEP_UNTIL, OP_RECV, OP_SEND = 1, 2, 3, 4, 5, 6
@@ -133,21 +147,21 @@ for _, class in ipairs{tcp, udp, raw} do
 			local ok, err = self:bind(...)
 			if not ok then return nil, err end
 		end
-		return call(self, 'connect', host, port, expires, af)
+		return acall(self, 'connect', host, port, expires, af)
 	end
 	function class:recv(buf, maxlen, expires)
 		local addr, size = cbuf(buf, maxlen)
 		if driven[running()] then
 			return back(yield(WAIT, OP_RECV, self._h, addr, maxlen, size, expires))
 		end
-		return call(self, 'recv', addr, maxlen, size, expires)
+		return acall(self, 'recv', addr, maxlen, size, expires)
 	end
 	function class:send(buf, len, expires)
 		local data, n, size = bytes(buf, len)
 		if driven[running()] then
 			return back(yield(WAIT, OP_SEND, self._h, data, n, size, expires))
 		end
-		return call(self, 'send', data, n, size, expires)
+		return acall(self, 'send', data, n, size, expires)
 	end
 end
 
@@ -162,7 +176,7 @@ end
 -- The client socket and the peer's `sa`, as sock.lua; the client also
 -- has sock.lua's Windows fields (addresses as strings, ports).
 function tcp:accept(expires)
-	local c, sa = call(self, 'accept', expires)
+	local c, sa = acall(self, 'accept', expires)
 	if not c then return nil, sa end
 	local la = c._h:local_addr()
 	if sa then c.remote_addr, c.remote_port = sa:addr():tostring(), sa:port() end
@@ -174,7 +188,7 @@ function tcp:shutdown(how, expires) return call(self, 'shutdown', how, expires) 
 
 function tcp:recvn(buf, len, expires)
 	local addr, size = cbuf(buf, len)
-	local n, err, p = call(self, 'recvn', addr, len, size, expires)
+	local n, err, p = acall(self, 'recvn', addr, len, size, expires)
 	if not n then return nil, err, p or 0 end
 	return buf, len
 end
@@ -186,7 +200,7 @@ local function tobuf(s)
 end
 
 function tcp:recvall(expires)
-	local s, err, p = call(self, 'recvall', expires)
+	local s, err, p = acall(self, 'recvall', expires)
 	if not s then
 		local buf, len = tobuf(p)
 		return nil, err, buf, len
@@ -212,14 +226,14 @@ end
 for _, class in ipairs{udp, raw} do
 	function class:sendto(host, port, buf, len, expires, af)
 		local data, n, size = bytes(buf, len)
-		return call(self, 'sendto', host, port, data, n, size, expires, af)
+		return acall(self, 'sendto', host, port, data, n, size, expires, af)
 	end
 
 	-- `len` is the datagram's length: with the 'trunc' flag it can exceed
 	-- `maxlen` (only `maxlen` bytes are stored).
 	function class:recvnext(buf, maxlen, expires, flags)
 		local addr, size = cbuf(buf, maxlen)
-		return call(self, 'recvnext', addr, maxlen, size, expires, flags)
+		return acall(self, 'recvnext', addr, maxlen, size, expires, flags)
 	end
 end
 
@@ -415,8 +429,8 @@ end
 
 -- A sleep job is a table, as upstream's (programs add fields to it).
 local job = {}; job.__index = job
-function job:sleep(s) return call(self, 'sleep', s) end
-function job:sleep_until(t) return call(self, 'sleep_until', t) end
+function job:sleep(s) return acall(self, 'sleep', s) end
+function job:sleep_until(t) return acall(self, 'sleep_until', t) end
 function job:wakeup(...) return call(self, 'wakeup', ...) end
 function job:is_sleeping() return call(self, 'is_sleeping') end
 
