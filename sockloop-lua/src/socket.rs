@@ -726,7 +726,7 @@ impl<K: LuaKind> UserData for LuaSock<K> {
                     let exp = expires(exp)?;
                     let data = data?;
                     let t = or_soft!(&lua, target_af_async(&s, target(h, p)?, af).await);
-                    let r = K::sendto(&s, t, &data.bytes(), exp).await?;
+                    let r = K::sendto(&s, t, data.bytes(), exp).await?;
                     sret(&lua, r)
                 })
             },

@@ -224,7 +224,7 @@ where
                 let known = ASYNC_METHODS.with(|m| {
                     m.borrow()
                         .get(&TypeId::of::<T>())
-                        .is_some_and(|names| names.iter().any(|n| *n == key))
+                        .is_some_and(|names| names.contains(&key))
                 });
                 if !known {
                     return Ok(LuaValue::Nil);

@@ -18,6 +18,20 @@ use crate::{Error, ErrorKind, Result};
 /// makes the thread suspended again, parked where it was, and the
 /// previous current thread current again. Drop loans in the reverse
 /// order of making them.
+///
+/// # Examples
+///
+/// ```
+/// let t = sockloop::newthread(async {
+///     sockloop::suspend(()).await;
+/// });
+/// sockloop::resume(&t, ()).unwrap();
+/// {
+///     let _lent = sockloop::lend(&t).unwrap();
+///     assert_eq!(t.status(), sockloop::ThreadStatus::Running);
+/// }
+/// assert_eq!(t.status(), sockloop::ThreadStatus::Suspended);
+/// ```
 #[must_use = "the thread is suspended again when the loan is dropped"]
 pub struct Lent {
     t: Rc<ThreadInner>,
