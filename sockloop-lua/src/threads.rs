@@ -283,17 +283,19 @@ pub(crate) fn raise(e: sockloop::Error) -> mlua::Error {
 }
 
 thread_local! {
-    /// The Lua threads running nested now, innermost last (see
-    /// `sock.lua`'s `sock.resume`).
-    static LENT: RefCell<Vec<sockloop::Lent>> = const { RefCell::new(Vec::new()) };
-    /// Every live Lua thread by its slot number (which sock.lua keeps
-    /// beside its handle): its coroutine's address and its thread.
-    static SLOTS: RefCell<Slots> = const { RefCell::new(Slots { slots: Vec::new(), free: Vec::new() }) };
+    static SLOTS: RefCell<Slots> = const {
+        RefCell::new(Slots { slots: Vec::new(), free: Vec::new(), lent: Vec::new() })
+    };
 }
 
 struct Slots {
+    /// Every live Lua thread by its slot number (which sock.lua keeps in
+    /// the coroutine's record): its coroutine's address and its thread.
     slots: Vec<Option<(usize, Thread<Value>)>>,
     free: Vec<usize>,
+    /// The Lua threads running nested now, innermost last (see
+    /// `sock.lua`'s `sock.resume`).
+    lent: Vec<sockloop::Lent>,
 }
 
 /// A Lua thread's slot, freed when its thread body ends or is dropped.
@@ -350,20 +352,26 @@ pub(crate) fn enter_slot(n: f64, co: usize) -> bool {
     if !(n >= 0.0 && n.fract() == 0.0 && n < 4.0e9) {
         return false;
     }
-    let t = SLOTS.with(|s| match s.borrow().slots.get(n as usize) {
-        Some(Some((p, t))) if *p == co => Some(t.clone()),
-        _ => None,
-    });
-    let Some(Ok(lent)) = t.map(|t| sockloop::lend(&t)) else {
-        return false;
-    };
-    LENT.with(|l| l.borrow_mut().push(lent));
-    true
+    SLOTS.with(|s| {
+        let mut s = s.borrow_mut();
+        let lent = match s.slots.get(n as usize) {
+            Some(Some((p, t))) if *p == co => sockloop::lend(t),
+            _ => return false,
+        };
+        match lent {
+            Ok(lent) => {
+                s.lent.push(lent);
+                true
+            }
+            Err(_) => false,
+        }
+    })
 }
 
 /// Ends the innermost loan of [`enter_slot`].
 pub(crate) fn leave() {
-    drop(LENT.with(|l| l.borrow_mut().pop()));
+    let lent = SLOTS.with(|s| s.borrow_mut().lent.pop());
+    drop(lent);
 }
 
 /// `sock.suspend(...)`: the values the thread is resumed with.
