@@ -286,9 +286,9 @@ local enter, leave, handoff = core.enter, core.leave, core.handoff
 local HANDOFF_REQUEST, HANDOFF_DONE, HANDOFF_FAILED = 1, 2, 3
 
 -- `driven[co]` is a driven coroutine's record: `h` (its handle), `n` (its
--- slot) and `parked` (in sock.suspend, its driver waiting in the core's
--- suspend; whoever resumes it clears the flag: a nested resume here, its
--- driver in Rust). The last one looked up is kept: a resume and the
+-- slot) and `[1]`, "parked" (in sock.suspend, its driver waiting in the
+-- core's suspend; whoever resumes it clears the flag: a nested resume
+-- here, its driver in Rust; an array slot, the cheapest to set). The last one looked up is kept: a resume and the
 -- suspend that ends it look up the same coroutine, and a lookup keyed by
 -- a coroutine costs LuaJIT's interpreter more than the rest of the
 -- switch.
@@ -299,7 +299,7 @@ function sock.suspend(...)
 	local r = last_r
 	if co ~= last_co then r = driven[co]; last_co, last_r = co, r end
 	if r then
-		r.parked = true
+		r[1] = true
 		return yield(SUSPEND, ...)
 	end
 	return rethrow(pcall(core.suspend, ...))
@@ -325,8 +325,8 @@ end
 function sock.resume(co, ...)
 	local r = last_r
 	if co ~= last_co then r = driven[co]; last_co, last_r = co, r end
-	if r and r.parked and enter(r.n, co) then
-		r.parked = false
+	if r and r[1] and enter(r.n, co) then
+		r[1] = false
 		return nested_done(co, r, co_resume(co, ...))
 	end
 	return checked(rethrow(pcall(core.resume, handle(co), ...)))

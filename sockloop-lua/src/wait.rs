@@ -105,8 +105,9 @@ end
 function M.method(raw)
 	return function(self, ...) return after(self[raw](self, ...)) end
 end
--- (A table: sock.lua keeps the thread's handle, slot and state in it.)
-function M.mark(co) driven[co] = {} end
+-- (A table: sock.lua keeps the thread's handle, slot and state in it;
+-- [1] is its "parked" flag.)
+function M.mark(co) driven[co] = {false} end
 return M
 "#;
 
@@ -320,7 +321,7 @@ enum Resumed {
 }
 
 /// Carries out `sock.suspend` for `co`: a resume clears its record's
-/// `parked` flag (see `sock.lua`; the record is looked up once per
+/// "parked" flag (`[1]`, see `sock.lua`; the record is looked up once per
 /// driver, in `record`). A failure of the core's suspend (which cannot
 /// happen in a sockloop thread) ends the thread with it: `sock.suspend`
 /// has no frame of its own left to raise it in.
@@ -346,7 +347,7 @@ async fn suspend(
             .get::<Option<Table>>(co)?;
     }
     if let Some(r) = record {
-        r.raw_set("parked", false)?;
+        r.raw_set(1, false)?;
     }
     Ok(Resumed::Values(crate::convert::from_value(&lua, v)?))
 }
