@@ -436,7 +436,7 @@ impl Drop for MainGuard {
 /// Runs the main chunk's coroutine to its end: `Err` with the message and
 /// its Lua traceback when it raised.
 async fn drive_main(weak: mlua::WeakLua, co: mlua::Thread, args: MultiValue) -> Result<(), String> {
-    match crate::wait::drive(weak, co.clone(), args).await {
+    match crate::wait::drive(weak, co.clone(), args, None).await {
         // A plain `coroutine.yield` in the main chunk ends the drive
         // without finishing the coroutine: luajit raises there.
         Ok(_) if co.status() == mlua::prelude::LuaThreadStatus::Resumable => {

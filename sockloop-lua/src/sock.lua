@@ -285,23 +285,18 @@ local co_resume, co_status, traceback = coroutine.resume, coroutine.status, debu
 local enter, leave, handoff = core.enter, core.leave, core.handoff
 local HANDOFF_REQUEST, HANDOFF_DONE, HANDOFF_FAILED = 1, 2, 3
 
--- `driven[co]` is a driven coroutine's record: `h` (its handle), `n` (its
--- slot) and `[1]`, "parked" (in sock.suspend, its driver waiting in the
--- core's suspend; whoever resumes it clears the flag: a nested resume
--- here, its driver in Rust; an array slot, the cheapest to set). The last one looked up is kept: a resume and the
--- suspend that ends it look up the same coroutine, and a lookup keyed by
--- a coroutine costs LuaJIT's interpreter more than the rest of the
--- switch.
+-- `driven[co]` is a driven coroutine's record: `h` (its handle) and `n`
+-- (its slot, for `enter`, which knows whether its driver waits for its
+-- sock.suspend). The last one looked up is kept: a resume and the suspend
+-- that ends it look up the same coroutine, and a lookup keyed by a
+-- coroutine costs LuaJIT's interpreter more than the rest of the switch.
 local last_co, last_r
 
 function sock.suspend(...)
 	local co = running()
 	local r = last_r
 	if co ~= last_co then r = driven[co]; last_co, last_r = co, r end
-	if r then
-		r[1] = true
-		return yield(SUSPEND, ...)
-	end
+	if r then return yield(SUSPEND, ...) end
 	return rethrow(pcall(core.suspend, ...))
 end
 
@@ -325,8 +320,7 @@ end
 function sock.resume(co, ...)
 	local r = last_r
 	if co ~= last_co then r = driven[co]; last_co, last_r = co, r end
-	if r and r[1] and enter(r.n, co) then
-		r[1] = false
+	if r and enter(r.n, co) then
 		return nested_done(co, r, co_resume(co, ...))
 	end
 	return checked(rethrow(pcall(core.resume, handle(co), ...)))

@@ -90,10 +90,11 @@ pub(crate) fn spawn(
     crate::wait::mark_driven(lua, &co)?;
     let slot = ThreadHandle(Rc::new(RefCell::new(None)));
     let cell = SlotCell::default();
+    let parked = Parked::default();
     let weak = lua.weak();
-    let (co2, slot2, cell2) = (co.clone(), slot.clone(), cell.clone());
+    let (co2, slot2, cell2, parked2) = (co.clone(), slot.clone(), cell.clone(), parked.clone());
     let body = move |v: Value| async move {
-        let r = drive(weak, co2, v, owner).await;
+        let r = drive(weak, co2, v, owner, parked2).await;
         cell2.borrow_mut().take();
         slot2.0.borrow_mut().take();
         r
@@ -104,7 +105,7 @@ pub(crate) fn spawn(
     }
     let t = b.newthread_with(body);
     *slot.0.borrow_mut() = Some(t.untyped());
-    let n = Slot::fill(&cell, &co, t.untyped());
+    let n = Slot::fill(&cell, &co, t.untyped(), parked);
     Ok((co, slot, t, n))
 }
 
@@ -131,9 +132,11 @@ pub(crate) fn start(
         let slot = ThreadHandle(Rc::new(RefCell::new(None)));
         register.call::<()>((co.clone(), slot.clone()))?;
         let cell = SlotCell::default();
+        let parked = Parked::default();
         let (co2, slot2, cell2, weak) = (co.clone(), slot.clone(), cell.clone(), lua.weak());
+        let parked2 = parked.clone();
         let body = async move {
-            let r = drive_args(weak, co2, args, Owner::Lua).await;
+            let r = drive_args(weak, co2, args, Owner::Lua, parked2).await;
             cell2.borrow_mut().take();
             slot2.0.borrow_mut().take();
             r
@@ -145,7 +148,7 @@ pub(crate) fn start(
         let t = b.try_thread(body).map_err(raise)?;
         if !t.is_finished() {
             *slot.0.borrow_mut() = Some(t.untyped());
-            let n = Slot::fill(&cell, &co, t.untyped());
+            let n = Slot::fill(&cell, &co, t.untyped(), parked);
             register.call::<()>((co.clone(), slot, n))?;
         }
         return Ok(Ok(co));
@@ -174,11 +177,17 @@ fn resume_for(
     })
 }
 
-async fn drive(weak: mlua::WeakLua, co: mlua::Thread, v: Value, owner: Owner) -> LuaOutput {
+async fn drive(
+    weak: mlua::WeakLua,
+    co: mlua::Thread,
+    v: Value,
+    owner: Owner,
+    parked: Parked,
+) -> LuaOutput {
     let lua = weak.try_upgrade().ok_or("the Lua state is closed")?;
     let args = from_value(&lua, v).map_err(|e| e.to_string())?;
     drop(lua);
-    drive_args(weak, co, args, owner).await
+    drive_args(weak, co, args, owner, parked).await
 }
 
 async fn drive_args(
@@ -186,8 +195,9 @@ async fn drive_args(
     co: mlua::Thread,
     args: MultiValue,
     owner: Owner,
+    parked: Parked,
 ) -> LuaOutput {
-    match crate::wait::drive(weak, co, args).await {
+    match crate::wait::drive(weak, co, args, Some(parked)).await {
         Ok(out) => Ok(to_value(out)),
         Err(e) => {
             if owner == Owner::Lua {
@@ -291,7 +301,7 @@ thread_local! {
 struct Slots {
     /// Every live Lua thread by its slot number (which sock.lua keeps in
     /// the coroutine's record): its coroutine's address and its thread.
-    slots: Vec<Option<(usize, Thread<Value>)>>,
+    slots: Vec<Option<(usize, Thread<Value>, Parked)>>,
     free: Vec<usize>,
     /// The Lua threads running nested now, innermost last (see
     /// `sock.lua`'s `sock.resume`).
@@ -304,18 +314,23 @@ struct Slot(usize);
 /// Where a thread body keeps its [`Slot`] (filled once the thread exists).
 type SlotCell = Rc<RefCell<Option<Slot>>>;
 
+/// Whether a Lua thread's driver waits in the core's suspend for the
+/// thread's `sock.suspend` (set by [`crate::wait::drive`]): only then can
+/// another Lua thread resume its coroutine directly.
+pub(crate) type Parked = Rc<std::cell::Cell<bool>>;
+
 impl Slot {
     /// Gives the thread `t` of coroutine `co` a slot, kept in `cell`: its
     /// number.
-    fn fill(cell: &SlotCell, co: &mlua::Thread, t: Thread<Value>) -> usize {
-        let slot = Slot::new(co, t);
+    fn fill(cell: &SlotCell, co: &mlua::Thread, t: Thread<Value>, parked: Parked) -> usize {
+        let slot = Slot::new(co, t, parked);
         let n = slot.0;
         *cell.borrow_mut() = Some(slot);
         n
     }
 
-    fn new(co: &mlua::Thread, t: Thread<Value>) -> Slot {
-        let entry = Some((co.to_pointer() as usize, t));
+    fn new(co: &mlua::Thread, t: Thread<Value>, parked: Parked) -> Slot {
+        let entry = Some((co.to_pointer() as usize, t, parked));
         SLOTS.with(|s| {
             let mut s = s.borrow_mut();
             match s.free.pop() {
@@ -346,8 +361,9 @@ impl Drop for Slot {
 
 /// Lends the Lua thread in slot `n` (a number from Lua) to its caller, if
 /// its coroutine is the one at address `co` (both are alive, so a slot
-/// reused by another thread cannot match) and it can be lent: `false`
-/// otherwise, for the caller to take the ordinary way (which reports why).
+/// reused by another thread cannot match), its driver waits for its
+/// `sock.suspend` and it can be lent: `false` otherwise, for the caller to
+/// take the ordinary way (which reports why).
 pub(crate) fn enter_slot(n: f64, co: usize) -> bool {
     if !(n >= 0.0 && n.fract() == 0.0 && n < 4.0e9) {
         return false;
@@ -355,7 +371,7 @@ pub(crate) fn enter_slot(n: f64, co: usize) -> bool {
     SLOTS.with(|s| {
         let mut s = s.borrow_mut();
         let lent = match s.slots.get(n as usize) {
-            Some(Some((p, t))) if *p == co => sockloop::lend(t),
+            Some(Some((p, t, parked))) if *p == co && parked.get() => sockloop::lend(t),
             _ => return false,
         };
         match lent {

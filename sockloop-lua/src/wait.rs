@@ -105,9 +105,8 @@ end
 function M.method(raw)
 	return function(self, ...) return after(self[raw](self, ...)) end
 end
--- (A table: sock.lua keeps the thread's handle, slot and state in it;
--- [1] is its "parked" flag.)
-function M.mark(co) driven[co] = {false} end
+-- (A table: sock.lua keeps the thread's handle and slot in it.)
+function M.mark(co) driven[co] = {} end
 return M
 "#;
 
@@ -253,7 +252,7 @@ pub(crate) async fn call_async(
     let co = lua.create_thread(f)?;
     mark_driven(lua, &co)?;
     let weak = lua.weak();
-    drive(weak, co, args).await
+    drive(weak, co, args, None).await
 }
 
 /// What resuming a driven coroutine gave.
@@ -320,48 +319,43 @@ enum Resumed {
     Handoff(Handoff),
 }
 
-/// Carries out `sock.suspend` for `co`: a resume clears its record's
-/// "parked" flag (`[1]`, see `sock.lua`; the record is looked up once per
-/// driver, in `record`). A failure of the core's suspend (which cannot
-/// happen in a sockloop thread) ends the thread with it: `sock.suspend`
-/// has no frame of its own left to raise it in.
+/// Carries out `sock.suspend`, with `parked` set while the driver waits
+/// in the core's suspend. A failure of that suspend (which cannot happen
+/// in a sockloop thread) ends the thread with it: `sock.suspend` has no
+/// frame of its own left to raise it in.
 async fn suspend(
     weak: &mlua::WeakLua,
-    co: &mlua::Thread,
-    record: &mut Option<Table>,
+    parked: Option<&crate::threads::Parked>,
     operands: MultiValue,
 ) -> mlua::Result<Resumed> {
-    let v = sockloop::try_suspend(crate::convert::to_value(operands))
-        .await
-        .map_err(crate::threads::raise)?;
-    let v = match v.downcast::<Handoff>() {
+    if let Some(p) = parked {
+        p.set(true);
+    }
+    let v = sockloop::try_suspend(crate::convert::to_value(operands)).await;
+    if let Some(p) = parked {
+        p.set(false);
+    }
+    let v = match v.map_err(crate::threads::raise)?.downcast::<Handoff>() {
         Ok(h) => return Ok(Resumed::Handoff(*h)),
         Err(v) => v,
     };
     let lua = weak
         .try_upgrade()
         .ok_or_else(|| mlua::Error::runtime("the Lua state is closed"))?;
-    if record.is_none() {
-        *record = module(&lua)?
-            .get::<Table>("driven")?
-            .get::<Option<Table>>(co)?;
-    }
-    if let Some(r) = record {
-        r.raw_set(1, false)?;
-    }
     Ok(Resumed::Values(crate::convert::from_value(&lua, v)?))
 }
 
 /// Drives the coroutine `co` from its first resume (with `args`) to its
 /// end: its return values (or those of a yield that is not a wait
 /// request, which ends the thread as a return would), or its error.
+/// `parked`: the thread's flag for a direct resume (see `threads.rs`).
 pub(crate) async fn drive(
     weak: mlua::WeakLua,
     co: mlua::Thread,
     args: MultiValue,
+    parked: Option<crate::threads::Parked>,
 ) -> mlua::Result<MultiValue> {
     let mut next = Step::Done(args);
-    let mut record = None;
     loop {
         let (op, mut operands) = match next {
             // (`Done` here: resume with these values.)
@@ -382,7 +376,7 @@ pub(crate) async fn drive(
                 },
                 _ => err_value(mlua::Error::runtime("bad wait request")),
             },
-            crate::ops::OP_SUSPEND => match suspend(&weak, &co, &mut record, operands).await? {
+            crate::ops::OP_SUSPEND => match suspend(&weak, parked.as_ref(), operands).await? {
                 Resumed::Values(v) => v,
                 Resumed::Handoff(Handoff::Request(op, operands)) => {
                     next = Step::Wait(op, operands);

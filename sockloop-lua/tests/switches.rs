@@ -198,3 +198,18 @@ assert(sock.resume(outer) == 'inner+outer')
 assert(sock.resume(outer) == 'inner+outer')
 "#);
 }
+
+#[test]
+fn a_thread_parked_in_transfer_is_resumed_the_ordinary_way() {
+    run(r#"
+local u = sock.newthread(function()
+	while true do sock.suspend('from u') end
+end)
+local t = sock.newthread(function()
+	local got = sock.transfer(u)
+	sock.suspend('t got ' .. tostring(got))
+end)
+assert(sock.resume(t) == 'from u')
+assert(sock.resume(t, 'back') == 't got back')
+"#);
+}
