@@ -74,6 +74,26 @@ fn one_to_value(v: mlua::Value) -> Value {
     }
 }
 
+/// [`from_value`] for resuming a coroutine: a plain value (what Lua sent:
+/// a number, string, boolean or nothing) without building a
+/// `MultiValue`.
+pub(crate) fn from_value_one(lua: &Lua, v: Value) -> mlua::Result<Result<mlua::Value, MultiValue>> {
+    let id = v.type_id();
+    if id == TypeId::of::<i64>() {
+        return Ok(Ok(mlua::Value::Integer(take::<i64>(v)?)));
+    }
+    if id == TypeId::of::<f64>() {
+        return Ok(Ok(mlua::Value::Number(take::<f64>(v)?)));
+    }
+    if id == TypeId::of::<bool>() {
+        return Ok(Ok(mlua::Value::Boolean(take::<bool>(v)?)));
+    }
+    if id == TypeId::of::<String>() {
+        return Ok(Ok(take::<String>(v)?.into_lua(lua)?));
+    }
+    from_value(lua, v).map(Err)
+}
+
 /// A sockloop [`Value`] to Lua values (see the module doc).
 ///
 /// # Errors

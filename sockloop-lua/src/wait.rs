@@ -263,8 +263,25 @@ enum Step {
     Wait(i64, MultiValue),
 }
 
-fn step(co: &mlua::Thread, args: MultiValue) -> mlua::Result<Step> {
-    let mut out: MultiValue = co.resume(args)?;
+/// What the driver does next: resume the coroutine, or carry out a
+/// request it handed over.
+enum Next {
+    Resume(Args),
+    Request(i64, MultiValue),
+}
+
+/// What to resume a coroutine with: one value (no `MultiValue` to build),
+/// or several.
+enum Args {
+    One(LuaValue),
+    Many(MultiValue),
+}
+
+fn step(co: &mlua::Thread, args: Args) -> mlua::Result<Step> {
+    let mut out: MultiValue = match args {
+        Args::One(v) => co.resume(v)?,
+        Args::Many(m) => co.resume(m)?,
+    };
     if co.status() != mlua::prelude::LuaThreadStatus::Resumable {
         return Ok(Step::Done(out));
     }
@@ -314,7 +331,7 @@ pub(crate) enum Handoff {
 /// What a `sock.suspend` parked in the driver came back with.
 enum Resumed {
     /// A resume: the values to resume the coroutine with.
-    Values(MultiValue),
+    Values(Args),
     /// A hand-over after running nested.
     Handoff(Handoff),
 }
@@ -342,7 +359,12 @@ async fn suspend(
     let lua = weak
         .try_upgrade()
         .ok_or_else(|| mlua::Error::runtime("the Lua state is closed"))?;
-    Ok(Resumed::Values(crate::convert::from_value(&lua, v)?))
+    Ok(Resumed::Values(
+        match crate::convert::from_value_one(&lua, v)? {
+            Ok(one) => Args::One(one),
+            Err(many) => Args::Many(many),
+        },
+    ))
 }
 
 /// Drives the coroutine `co` from its first resume (with `args`) to its
@@ -355,15 +377,15 @@ pub(crate) async fn drive(
     args: MultiValue,
     parked: Option<crate::threads::Parked>,
 ) -> mlua::Result<MultiValue> {
-    let mut next = Step::Done(args);
+    let mut next = Next::Resume(Args::Many(args));
     loop {
         let (op, mut operands) = match next {
             // (`Done` here: resume with these values.)
-            Step::Done(args) => match step(&co, args)? {
+            Next::Resume(args) => match step(&co, args)? {
                 Step::Done(out) => return Ok(out),
                 Step::Wait(op, operands) => (op, operands),
             },
-            Step::Wait(op, operands) => (op, operands),
+            Next::Request(op, operands) => (op, operands),
         };
         let args = match op {
             OP_FUTURE => match operands.pop_front() {
@@ -377,9 +399,12 @@ pub(crate) async fn drive(
                 _ => err_value(mlua::Error::runtime("bad wait request")),
             },
             crate::ops::OP_SUSPEND => match suspend(&weak, parked.as_ref(), operands).await? {
-                Resumed::Values(v) => v,
+                Resumed::Values(v) => {
+                    next = Next::Resume(v);
+                    continue;
+                }
                 Resumed::Handoff(Handoff::Request(op, operands)) => {
-                    next = Step::Wait(op, operands);
+                    next = Next::Request(op, operands);
                     continue;
                 }
                 Resumed::Handoff(Handoff::Done(v)) => return Ok(v),
@@ -390,6 +415,6 @@ pub(crate) async fn drive(
                 None => err_value(mlua::Error::runtime(format!("unknown wait request {op}"))),
             },
         };
-        next = Step::Done(args);
+        next = Next::Resume(Args::Many(args));
     }
 }
