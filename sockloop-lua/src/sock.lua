@@ -302,18 +302,19 @@ end
 
 local function hand_back(h, ...) return checked(rethrow(pcall(handoff, h, ...))) end
 
-local function nested_done(co, r, ok, ...)
-	local w = ...
+-- (A thread that ends returning a lone `nil` and one that returns nothing
+-- look alike here; the ordinary resume gives nothing for both too.)
+local function nested_done(co, r, ok, w, ...)
 	if w == SUSPEND and ok then
 		leave()
-		return select(2, ...)
+		return ...
 	end
 	leave()
 	if not ok then return hand_back(r.h, HANDOFF_FAILED, w, traceback(co, tostring(w), 0)) end
 	if w == WAIT and co_status(co) == 'suspended' then
-		return hand_back(r.h, HANDOFF_REQUEST, select(2, ...))
+		return hand_back(r.h, HANDOFF_REQUEST, ...)
 	end
-	return hand_back(r.h, HANDOFF_DONE, ...)
+	return hand_back(r.h, HANDOFF_DONE, w, ...)
 end
 
 -- (When `enter` says no, the ordinary resume says why.)
