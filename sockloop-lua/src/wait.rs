@@ -19,6 +19,19 @@
 //!
 //! The driver resumes the coroutine with the results, or with
 //! `FAIL, err` (a marker of its own) for the Lua half to raise.
+//!
+//! While the driver waits for a `sock.suspend` (its thread's `Parked`
+//! flag set), another Lua thread may resume the coroutine itself, inside
+//! LuaJIT (`sock.lua`'s `sock.resume`, the core told through
+//! `sockloop::lend`); if the coroutine then does anything but suspend
+//! again, the resumer hands it back with a real resume carrying a
+//! [`Handoff`], and the driver carries on from there.
+//!
+//! For other modules: `crate::wait::async_function(lua, f)` replaces
+//! `lua.create_async_function(f)`, `crate::wait::add_async_method(m,
+//! name, f)` replaces `m.add_async_method(name, f)` (a type with such
+//! methods gets this module's `__index` meta function, so it cannot have
+//! its own), and [`call_async`] replaces `Function::call_async`.
 
 #![forbid(unsafe_code)]
 
