@@ -197,9 +197,10 @@ pub use std::net::IpAddr;
 pub use stream::Until;
 pub use tcp::{tcp, Tcp};
 pub use thread::{
-    cancelled, cowrap, currentthread, newthread, newthread_named, newthread_with, onthreadfinish,
-    resume, suspend, thread, thread_named, transfer, try_suspend, try_thread, try_transfer,
-    yield_now, CoWrap, Env, Thread, ThreadBuilder, ThreadOutput, ThreadStatus, Yielder,
+    cancelled, cowrap, currentthread, lend, newthread, newthread_named, newthread_with,
+    onthreadfinish, resume, suspend, thread, thread_named, transfer, try_suspend, try_thread,
+    try_transfer, yield_now, CoWrap, Env, Lent, Thread, ThreadBuilder, ThreadOutput, ThreadStatus,
+    Yielder,
 };
 pub use time::{clock, runafter, runat, runevery, sleep, sleep_until, KeepRunning, Timer};
 pub use timers::TimerKind;

@@ -35,11 +35,12 @@ impl UserData for RustValue {}
 /// let v = sockloop_lua::to_value(args).get::<Vec<sockloop::Value>>().unwrap();
 /// assert_eq!(v.len(), 2);
 /// ```
-pub fn to_value(args: MultiValue) -> Value {
-    let mut args: Vec<mlua::Value> = args.into_iter().collect();
+pub fn to_value(mut args: MultiValue) -> Value {
     match args.len() {
         0 => Value::new(()),
-        1 => one_to_value(args.remove(0)),
+        1 => args
+            .pop_front()
+            .map_or_else(|| Value::new(()), one_to_value),
         _ => Value::new(args.into_iter().map(one_to_value).collect::<Vec<Value>>()),
     }
 }
@@ -71,6 +72,26 @@ fn one_to_value(v: mlua::Value) -> Value {
         }
         other => Value::new(other),
     }
+}
+
+/// [`from_value`] for resuming a coroutine: a plain value (what Lua sent:
+/// a number, string, boolean or nothing) without building a
+/// `MultiValue`.
+pub(crate) fn from_value_one(lua: &Lua, v: Value) -> mlua::Result<Result<mlua::Value, MultiValue>> {
+    let id = v.type_id();
+    if id == TypeId::of::<i64>() {
+        return Ok(Ok(mlua::Value::Integer(take::<i64>(v)?)));
+    }
+    if id == TypeId::of::<f64>() {
+        return Ok(Ok(mlua::Value::Number(take::<f64>(v)?)));
+    }
+    if id == TypeId::of::<bool>() {
+        return Ok(Ok(mlua::Value::Boolean(take::<bool>(v)?)));
+    }
+    if id == TypeId::of::<String>() {
+        return Ok(Ok(take::<String>(v)?.into_lua(lua)?));
+    }
+    from_value(lua, v).map(Err)
 }
 
 /// A sockloop [`Value`] to Lua values (see the module doc).

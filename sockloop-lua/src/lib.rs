@@ -30,17 +30,22 @@
 //!     .unwrap();
 //! assert_eq!(n, 42.0);
 //! ```
+// Every `unsafe` of the crate is in `edge.rs` (the FFI edge); the other
+// modules forbid it.
 #![deny(unsafe_code)]
 
 mod addr;
 mod convert;
+mod edge;
 mod luasocket;
 mod mainthread;
+mod ops;
 mod socket;
 mod socketloop;
 mod threads;
+mod wait;
 
-use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value as LuaValue};
+use mlua::{Function, Lua, MultiValue, Table, Value as LuaValue};
 use sockloop::Thread;
 
 pub use convert::{from_value, to_value};
@@ -66,7 +71,7 @@ const LTN12_LUA: &str = include_str!("ltn12.lua");
 /// A small `socket.http` client, enough for socketloop's example.
 const HTTP_LUA: &str = include_str!("http.lua");
 
-/// The registry key of sock.lua's `_register(co, handle)`.
+/// The registry key of sock.lua's `_register(co, handle[, slot])`.
 const REGISTER_KEY: &str = "sockloop_lua.register";
 
 /// sock.lua's FFI declarations (`sockaddr` and its methods, the C calls).
@@ -91,23 +96,9 @@ const SOCK_LUA: &str = include_str!("sock.lua");
 /// assert_eq!(n, 4);
 /// ```
 pub fn new_lua() -> mlua::Result<Lua> {
-    let lua = new_state_with_ffi();
+    let lua = edge::new_state_with_ffi();
     install(&lua)?;
     Ok(lua)
-}
-
-/// One of the bridge's three `unsafe` spots (the others: `dup_socket_fd`,
-/// `take_stream_fd`).
-#[allow(unsafe_code)]
-fn new_state_with_ffi() -> Lua {
-    // SAFETY: mlua calls a state with the `ffi` (and `debug`) library
-    // unsafe because Lua code can then read and write any memory. That is
-    // the point here: sock.lua programs pass FFI `char[N]` buffers to
-    // `recv`/`send` and call C functions (e.g. `getsockname(s.s, ..)`), and
-    // they ran with the FFI before the port. The Rust side of this crate
-    // never touches the buffers' memory: sock.lua's Lua half copies between
-    // cdata and Lua strings with `ffi.copy`/`ffi.string`.
-    unsafe { Lua::unsafe_new_with(StdLib::ALL, LuaOptions::default()) }
 }
 
 /// Installs `sock` in `lua` (`package.loaded.sock`), and `socketloop`,
@@ -156,6 +147,7 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
         })?,
     )?;
     threads::register(lua, &core)?;
+    core.set("wait", wait::module(lua)?)?;
     let (sockaddr, sa_tostring): (Function, Function) =
         lua.load(SOCK_FFI_LUA).set_name("=sock_ffi.lua").call(())?;
     lua.set_named_registry_value(addr::SOCKADDR_KEY, sockaddr)?;
@@ -253,39 +245,6 @@ fn add_system_paths(package: &Table) -> mlua::Result<()> {
     Ok(())
 }
 
-/// A duplicate of the open descriptor `fd` (LuaSocket's `setfd` adopts
-/// one this way; the original stays with its owner).
-#[allow(unsafe_code)]
-fn dup_socket_fd(fd: i32) -> std::io::Result<std::os::fd::OwnedFd> {
-    use std::os::fd::BorrowedFd;
-    if fd < 0 {
-        return Err(std::io::Error::from_raw_os_error(9)); // EBADF
-    }
-    // SAFETY: the borrow lasts for this statement only (no Lua code runs
-    // meanwhile) and only duplicates the descriptor; one that is not open
-    // makes the duplication fail with EBADF.
-    unsafe { BorrowedFd::borrow_raw(fd) }.try_clone_to_owned()
-}
-
-/// Takes over the descriptor `fd` of a stream socket, as socketloop's
-/// `loop.wrap(fd)` does: closing the async socket closes `fd`, so the
-/// caller must not close it again (as upstream).
-#[allow(unsafe_code)]
-fn take_stream_fd(fd: i32) -> std::io::Result<std::os::fd::OwnedFd> {
-    use std::os::fd::{FromRawFd, OwnedFd};
-    let dup = dup_socket_fd(fd)?;
-    if socket2::SockRef::from(&dup).r#type()? != socket2::Type::STREAM {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "not a stream socket",
-        ));
-    }
-    drop(dup);
-    // SAFETY: `fd` is open (duplicating it worked) and is a stream socket;
-    // the Lua caller hands it over, as to upstream's `wrap(fd)`.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
 /// Makes the Lua function `f` a sockloop thread, **suspended**, as
 /// `sock.newthread(f, name)` does; the first [`sockloop::resume`]'s value
 /// becomes `f`'s arguments (see [`to_value`]). The handle's
@@ -315,12 +274,12 @@ fn take_stream_fd(fd: i32) -> std::io::Result<std::os::fd::OwnedFd> {
 /// ```
 pub fn newthread(lua: &Lua, f: Function, name: Option<String>) -> mlua::Result<Thread<LuaOutput>> {
     // Lua's sock.resume finds the thread by its coroutine.
-    let (co, h, t) = threads::spawn(lua, f, name, threads::Owner::Rust)?;
+    let (co, h, t, n) = threads::spawn(lua, f, name, threads::Owner::Rust)?;
     let sock: Table = lua
         .globals()
         .get::<Table>("package")?
         .get::<Table>("loaded")?
         .get("sock")?;
-    sock.get::<Function>("_register")?.call::<()>((co, h))?;
+    sock.get::<Function>("_register")?.call::<()>((co, h, n))?;
     Ok(t)
 }

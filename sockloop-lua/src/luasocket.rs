@@ -213,7 +213,7 @@ fn new_tcp(family: Family) -> sockloop::Result<Tcp> {
 /// A duplicate of descriptor `fd` if it is a socket of type `ty` (what
 /// `setfd` adopts; the original stays with whoever owns it).
 fn adopt_fd(fd: RawFd, ty: socket2::Type) -> Option<socket2::Socket> {
-    let owned = crate::dup_socket_fd(fd).ok()?;
+    let owned = crate::edge::dup_socket_fd(fd).ok()?;
     let s = socket2::Socket::from(owned);
     (s.r#type().ok()? == ty).then_some(s)
 }
@@ -909,10 +909,10 @@ impl UserData for LuaASocket {
 /// methods from them).
 fn tcp_core(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
-    t.set("receive", lua.create_async_function(tcp_receive)?)?;
-    t.set("send", lua.create_async_function(tcp_send)?)?;
-    t.set("accept", lua.create_async_function(tcp_accept)?)?;
-    t.set("connect", lua.create_async_function(tcp_connect)?)?;
+    t.set("receive", crate::wait::async_function(lua, tcp_receive)?)?;
+    t.set("send", crate::wait::async_function(lua, tcp_send)?)?;
+    t.set("accept", crate::wait::async_function(lua, tcp_accept)?)?;
+    t.set("connect", crate::wait::async_function(lua, tcp_connect)?)?;
     t.set("bind", lua.create_function(tcp_bind)?)?;
     t.set("listen", lua.create_function(tcp_listen)?)?;
     t.set("shutdown", lua.create_function(tcp_shutdown)?)?;
@@ -1044,21 +1044,25 @@ fn udp_core(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
     t.set(
         "send",
-        lua.create_async_function(|lua, (ud, data): (AnyUserData, LuaString)| async move {
-            let u = udp_obj(&ud)?;
-            drop(ud);
-            if let Err(msg) = u.check("send", true) {
-                return raise(&lua, msg);
-            }
-            in_thread()?;
-            let data = data.as_bytes().to_vec();
-            let o = u.get();
-            answer(&lua, o.send(&data).await)
-        })?,
+        crate::wait::async_function(
+            lua,
+            |lua, (ud, data): (AnyUserData, LuaString)| async move {
+                let u = udp_obj(&ud)?;
+                drop(ud);
+                if let Err(msg) = u.check("send", true) {
+                    return raise(&lua, msg);
+                }
+                in_thread()?;
+                let data = data.as_bytes().to_vec();
+                let o = u.get();
+                answer(&lua, o.send(&data).await)
+            },
+        )?,
     )?;
     t.set(
         "sendto",
-        lua.create_async_function(
+        crate::wait::async_function(
+            lua,
             |lua, (ud, data, ip, port): (AnyUserData, LuaString, LV, LV)| async move {
                 let u = udp_obj(&ud)?;
                 drop(ud);
@@ -1084,7 +1088,7 @@ fn udp_core(lua: &Lua) -> mlua::Result<Table> {
     )?;
     t.set(
         "receive",
-        lua.create_async_function(|lua, (ud, size): (AnyUserData, LV)| async move {
+        crate::wait::async_function(lua, |lua, (ud, size): (AnyUserData, LV)| async move {
             let u = udp_obj(&ud)?;
             drop(ud);
             let Some(size) = dgram_size(&size) else {
@@ -1100,7 +1104,7 @@ fn udp_core(lua: &Lua) -> mlua::Result<Table> {
     )?;
     t.set(
         "receivefrom",
-        lua.create_async_function(|lua, (ud, size): (AnyUserData, LV)| async move {
+        crate::wait::async_function(lua, |lua, (ud, size): (AnyUserData, LV)| async move {
             let u = udp_obj(&ud)?;
             drop(ud);
             if let Err(msg) = u.check("receivefrom", false) {
@@ -1119,20 +1123,23 @@ fn udp_core(lua: &Lua) -> mlua::Result<Table> {
     )?;
     t.set(
         "setpeername",
-        lua.create_async_function(|lua, (ud, host, port): (AnyUserData, LV, LV)| async move {
-            let u = udp_obj(&ud)?;
-            drop(ud);
-            let Some(host) = lua_text(&host) else {
-                return raise(&lua, bad_arg(1, "setpeername", "string expected"));
-            };
-            let port = if host == "*" { Some(0) } else { port_of(&port) };
-            let Some(port) = port else {
-                return raise(&lua, bad_arg(2, "setpeername", "port expected"));
-            };
-            in_thread()?;
-            let o = u.get();
-            one(&lua, o.setpeername(&host, port).await)
-        })?,
+        crate::wait::async_function(
+            lua,
+            |lua, (ud, host, port): (AnyUserData, LV, LV)| async move {
+                let u = udp_obj(&ud)?;
+                drop(ud);
+                let Some(host) = lua_text(&host) else {
+                    return raise(&lua, bad_arg(1, "setpeername", "string expected"));
+                };
+                let port = if host == "*" { Some(0) } else { port_of(&port) };
+                let Some(port) = port else {
+                    return raise(&lua, bad_arg(2, "setpeername", "port expected"));
+                };
+                in_thread()?;
+                let o = u.get();
+                one(&lua, o.setpeername(&host, port).await)
+            },
+        )?,
     )?;
     t.set(
         "setsockname",
@@ -1606,7 +1613,7 @@ fn dns_table(lua: &Lua) -> mlua::Result<Table> {
     };
     t.set(
         "toip",
-        lua.create_async_function(move |lua, name: String| async move {
+        crate::wait::async_function(lua, move |lua, name: String| async move {
             in_thread()?;
             match dns::toip(&name).await {
                 Ok((ip, r)) => (ip.to_string(), resolved(&lua, r)?).into_lua_multi(&lua),
@@ -1616,7 +1623,7 @@ fn dns_table(lua: &Lua) -> mlua::Result<Table> {
     )?;
     t.set(
         "tohostname",
-        lua.create_async_function(move |lua, name: String| async move {
+        crate::wait::async_function(lua, move |lua, name: String| async move {
             in_thread()?;
             match dns::tohostname(&name).await {
                 Ok((n, r)) => (n, resolved(&lua, r)?).into_lua_multi(&lua),
@@ -1630,7 +1637,7 @@ fn dns_table(lua: &Lua) -> mlua::Result<Table> {
     )?;
     t.set(
         "getaddrinfo",
-        lua.create_async_function(|lua, name: String| async move {
+        crate::wait::async_function(lua, |lua, name: String| async move {
             in_thread()?;
             match dns::getaddrinfo(&name).await {
                 Ok(list) => {
@@ -1649,7 +1656,7 @@ fn dns_table(lua: &Lua) -> mlua::Result<Table> {
     )?;
     t.set(
         "getnameinfo",
-        lua.create_async_function(|lua, (host, serv): (LV, LV)| async move {
+        crate::wait::async_function(lua, |lua, (host, serv): (LV, LV)| async move {
             let host = lua_text(&host);
             let serv = lua_text(&serv);
             if host.is_none() && serv.is_none() {
@@ -1771,7 +1778,8 @@ pub(crate) fn socket_core(lua: &Lua) -> mlua::Result<Table> {
     )?;
     t.set(
         "connect",
-        lua.create_async_function(
+        crate::wait::async_function(
+            lua,
             |lua, (host, port, lhost, lport, fam): (LV, LV, LV, LV, LV)| async move {
                 let Some(host) = lua_text(&host) else {
                     return raise(&lua, bad_arg(1, "connect", "string expected"));
@@ -1801,14 +1809,14 @@ pub(crate) fn socket_core(lua: &Lua) -> mlua::Result<Table> {
             },
         )?,
     )?;
-    t.set("select", lua.create_async_function(select)?)?;
+    t.set("select", crate::wait::async_function(lua, select)?)?;
     t.set(
         "gettime",
         lua.create_function(|_, ()| Ok(luasocket::gettime()))?,
     )?;
     t.set(
         "sleep",
-        lua.create_async_function(|lua, s: LV| async move {
+        crate::wait::async_function(lua, |lua, s: LV| async move {
             let Some(s) = lua_number(&s) else {
                 return raise(&lua, bad_arg(1, "sleep", "number expected"));
             };

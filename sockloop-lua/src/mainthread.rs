@@ -344,13 +344,15 @@ pub fn run_main(lua: &Lua, f: Function, args: impl IntoLuaMulti) -> mlua::Result
     }
     let args = args.into_lua_multi(lua)?;
     let co = lua.create_thread(f)?;
+    crate::wait::mark_driven(lua, &co)?;
+    let weak = lua.weak();
     lua.load(MAIN_PRELUDE)
         .set_name("=sockloop-lua main")
         .call::<()>(co.clone())?;
     let outcome: Rc<RefCell<Option<Result<(), String>>>> = Rc::new(RefCell::new(None));
     let out = outcome.clone();
     let t = ThreadBuilder::new().name("main").newthread(async move {
-        let r = drive_main(co, args).await;
+        let r = drive_main(weak, co, args).await;
         *out.borrow_mut() = Some(r);
         stop_driving();
     });
@@ -433,14 +435,10 @@ impl Drop for MainGuard {
 
 /// Runs the main chunk's coroutine to its end: `Err` with the message and
 /// its Lua traceback when it raised.
-async fn drive_main(co: mlua::Thread, args: MultiValue) -> Result<(), String> {
-    let fut = co
-        .clone()
-        .into_async::<MultiValue>(args)
-        .map_err(|e| e.to_string())?;
-    match fut.await {
-        // A plain `coroutine.yield` in the main chunk ends the async
-        // thread without finishing the coroutine: luajit raises there.
+async fn drive_main(weak: mlua::WeakLua, co: mlua::Thread, args: MultiValue) -> Result<(), String> {
+    match crate::wait::drive(weak, co.clone(), args, None).await {
+        // A plain `coroutine.yield` in the main chunk ends the drive
+        // without finishing the coroutine: luajit raises there.
         Ok(_) if co.status() == mlua::prelude::LuaThreadStatus::Resumable => {
             Err("attempt to yield from outside a coroutine".into())
         }

@@ -3,6 +3,7 @@
 -- this file keeps sock.lua's calling conventions: FFI buffers (`buf, len`),
 -- `nil, err[, partial]` returns, socket objects with `s.s` and fields.
 local core = ...
+local W = core.wait -- wait.rs's Lua half
 local ffi = require'ffi'
 
 local sock = {}
@@ -42,6 +43,20 @@ local function call(self, m, ...)
 	return rethrow(pcall(h[m], h, ...))
 end
 
+-- Calls the Rust half's method `m` that may wait (wait.rs's
+-- `add_async_method`) through its wrapper, made once per name (looking
+-- it up on the userdata would go through the type's `__index` function).
+local async_methods = {}
+local function acall(self, m, ...)
+	local f = async_methods[m]
+	if not f then
+		f = W.method(m .. '\0raw')
+		async_methods[m] = f
+	end
+	local h = self._h
+	return rethrow(pcall(f, h, ...))
+end
+
 -- A Rust half's function whose errors are raised as strings.
 local function raising(f)
 	return function(...) return rethrow(pcall(f, ...)) end
@@ -52,23 +67,61 @@ sock.udp = raising(core.udp)
 sock.raw = raising(core.raw)
 sock.addr = raising(core.addr)
 
--- A string from `s|buf, [len]`.
+-- Waits: in a sock thread's own coroutine, a call yields a wait request
+-- (WAIT, opcode, operands...) to the Rust driver of its thread, which
+-- resumes it with the results, or `FAIL, err` (for `back` to raise);
+-- elsewhere (the main chunk outside the runner, a plain coroutine) it
+-- calls the Rust half. The opcodes are ops.rs's.
+local WAIT, SUSPEND, FAIL, driven = W.WAIT, W.SUSPEND, W.FAIL, W.driven
+local running, yield = coroutine.running, coroutine.yield
+local OP_SUSPEND, OP_TRANSFER, OP_SLEEP, OP_SLEEP_UNTIL, OP_RECV, OP_SEND = 1, 2, 3, 4, 5, 6
+
+-- What the driver resumed a wait with: its results, raised as `rethrow`
+-- raises when they are `FAIL, err`.
+local function back(...)
+	if (...) == FAIL then return rethrow(false, select(2, ...)) end
+	return ...
+end
+
+-- An FFI buffer for the Rust half (edge.rs): its address and its size,
+-- `nil` for a pointer (`buf + k`, C memory), whose length is trusted as
+-- sock.lua trusts it. Arrays and VLAs (also references to them) have a
+-- size; anything else is no buffer.
+local intptr_t = ffi.typeof'intptr_t'
+local buffer_kinds = {} -- ctype id -> 'array' | 'pointer' | false
+local function address(buf, msg)
+	local ct = ffi.typeof(buf)
+	local id = tonumber(ct)
+	local k = buffer_kinds[id]
+	if k == nil then
+		local s = tostring(ct)
+		k = s:find('[', 1, true) and 'array' or s:find('*', 1, true) and 'pointer' or false
+		buffer_kinds[id] = k
+	end
+	if not k then error(msg, 0) end
+	return tonumber(ffi.cast(intptr_t, buf)), k == 'array' and ffi.sizeof(buf) or nil
+end
+
+-- `s|buf, [len]` for send: the string (read in place) or the buffer's
+-- address, the length, the buffer's size.
 local function bytes(buf, len)
 	if type(buf) == 'string' then
 		if len then
 			assert(len >= 0 and len <= #buf, 'len out of range')
-			return buf:sub(1, len)
 		end
-		return buf
+		return buf, len
 	end
 	assert(type(buf) == 'cdata', 'string or cdata buffer expected')
 	assert(type(len) == 'number', 'len required with a cdata buffer')
-	return ffi.string(buf, len)
+	local addr, size = address(buf, 'string or cdata buffer expected')
+	return addr, len, size
 end
 
+-- A receive buffer: its address and size.
 local function cbuf(buf, maxlen)
 	assert(type(buf) == 'cdata', 'cdata buffer expected')
 	assert(type(maxlen) == 'number' and maxlen >= 0, 'maxlen expected')
+	return address(buf, 'cdata buffer expected')
 end
 
 for _, class in ipairs{tcp, udp, raw} do
@@ -94,17 +147,21 @@ for _, class in ipairs{tcp, udp, raw} do
 			local ok, err = self:bind(...)
 			if not ok then return nil, err end
 		end
-		return call(self, 'connect', host, port, expires, af)
+		return acall(self, 'connect', host, port, expires, af)
 	end
 	function class:recv(buf, maxlen, expires)
-		cbuf(buf, maxlen)
-		local s, err = call(self, 'recv', maxlen, expires)
-		if not s then return nil, err end
-		ffi.copy(buf, s, #s)
-		return #s
+		local addr, size = cbuf(buf, maxlen)
+		if driven[running()] then
+			return back(yield(WAIT, OP_RECV, self._h, addr, maxlen, size, expires))
+		end
+		return acall(self, 'recv', addr, maxlen, size, expires)
 	end
 	function class:send(buf, len, expires)
-		return call(self, 'send', bytes(buf, len), expires)
+		local data, n, size = bytes(buf, len)
+		if driven[running()] then
+			return back(yield(WAIT, OP_SEND, self._h, data, n, size, expires))
+		end
+		return acall(self, 'send', data, n, size, expires)
 	end
 end
 
@@ -119,7 +176,7 @@ end
 -- The client socket and the peer's `sa`, as sock.lua; the client also
 -- has sock.lua's Windows fields (addresses as strings, ports).
 function tcp:accept(expires)
-	local c, sa = call(self, 'accept', expires)
+	local c, sa = acall(self, 'accept', expires)
 	if not c then return nil, sa end
 	local la = c._h:local_addr()
 	if sa then c.remote_addr, c.remote_port = sa:addr():tostring(), sa:port() end
@@ -130,13 +187,9 @@ end
 function tcp:shutdown(how, expires) return call(self, 'shutdown', how, expires) end
 
 function tcp:recvn(buf, len, expires)
-	cbuf(buf, len)
-	local s, err, p = call(self, 'recvn', len, expires)
-	if not s then
-		ffi.copy(buf, p, #p)
-		return nil, err, #p
-	end
-	ffi.copy(buf, s, #s)
+	local addr, size = cbuf(buf, len)
+	local n, err, p = acall(self, 'recvn', addr, len, size, expires)
+	if not n then return nil, err, p or 0 end
 	return buf, len
 end
 
@@ -147,7 +200,7 @@ local function tobuf(s)
 end
 
 function tcp:recvall(expires)
-	local s, err, p = call(self, 'recvall', expires)
+	local s, err, p = acall(self, 'recvall', expires)
 	if not s then
 		local buf, len = tobuf(p)
 		return nil, err, buf, len
@@ -172,17 +225,15 @@ end
 
 for _, class in ipairs{udp, raw} do
 	function class:sendto(host, port, buf, len, expires, af)
-		return call(self, 'sendto', host, port, bytes(buf, len), expires, af)
+		local data, n, size = bytes(buf, len)
+		return acall(self, 'sendto', host, port, data, n, size, expires, af)
 	end
 
 	-- `len` is the datagram's length: with the 'trunc' flag it can exceed
 	-- `maxlen` (only `maxlen` bytes are stored).
 	function class:recvnext(buf, maxlen, expires, flags)
-		cbuf(buf, maxlen)
-		local s, sa, len = call(self, 'recvnext', maxlen, expires, flags)
-		if not s then return nil, sa end
-		ffi.copy(buf, s, #s)
-		return len, sa
+		local addr, size = cbuf(buf, maxlen)
+		return acall(self, 'recvnext', addr, maxlen, size, expires, flags)
 	end
 end
 
@@ -200,11 +251,16 @@ local function handle(co)
 end
 sock._handle = handle
 sock._loop_call = raising(core.loop_call)
-function sock._register(co, h) handles[co] = h end
+-- Its handle and slot (threads.rs) also go in the coroutine's record.
+function sock._register(co, h, n)
+	handles[co] = h
+	local r = driven[co]
+	if r then r.h, r.n = h, n end
+end
 
 function sock.newthread(f, name)
-	local co, h = rethrow(pcall(core.newthread, f, name))
-	handles[co] = h
+	local co, h, n = rethrow(pcall(core.newthread, f, name))
+	sock._register(co, h, n)
 	return co
 end
 
@@ -215,9 +271,66 @@ local function checked(ok, ...)
 	error((...), 0)
 end
 
-function sock.resume(co, ...) return checked(rethrow(pcall(core.resume, handle(co), ...))) end
-sock.suspend = raising(core.suspend)
-function sock.transfer(co, ...) return checked(rethrow(pcall(core.transfer, handle(co), ...))) end
+-- Lua<->Lua switches stay inside LuaJIT: a Lua thread parked in
+-- sock.suspend (its driver waits in the core's suspend) is resumed with a
+-- plain coroutine.resume of its coroutine ("nested"), the core told that
+-- it runs (core.enter: nothing else can resume it meanwhile, it is the
+-- current thread) and that it stopped (core.leave). When it suspends
+-- again, its values go straight back to the resumer. Anything else it
+-- does (a wait, a transfer, its end, an error) is handed to its own
+-- driver with a real resume of its thread (core.handoff), which carries
+-- on from there, as if its coroutine had yielded that to the driver; the
+-- resumer gets control back as from any resume.
+local co_resume, co_status, traceback = coroutine.resume, coroutine.status, debug.traceback
+local enter, leave, handoff = core.enter, core.leave, core.handoff
+local HANDOFF_REQUEST, HANDOFF_DONE, HANDOFF_FAILED = 1, 2, 3
+
+-- `driven[co]` is a driven coroutine's record: `h` (its handle) and `n`
+-- (its slot, for `enter`, which knows whether its driver waits for its
+-- sock.suspend). The last one looked up is kept: a resume and the suspend
+-- that ends it look up the same coroutine, and a lookup keyed by a
+-- coroutine costs LuaJIT's interpreter more than the rest of the switch.
+local last_co, last_r
+
+function sock.suspend(...)
+	local co = running()
+	local r = last_r
+	if co ~= last_co then r = driven[co]; last_co, last_r = co, r end
+	if r then return yield(SUSPEND, ...) end
+	return rethrow(pcall(core.suspend, ...))
+end
+
+local function hand_back(h, ...) return checked(rethrow(pcall(handoff, h, ...))) end
+
+-- (A thread that ends returning a lone `nil` and one that returns nothing
+-- look alike here; the ordinary resume gives nothing for both too.)
+local function nested_done(co, r, ok, w, ...)
+	if w == SUSPEND and ok then
+		leave()
+		return ...
+	end
+	leave()
+	if not ok then return hand_back(r.h, HANDOFF_FAILED, w, traceback(co, tostring(w), 0)) end
+	if w == WAIT and co_status(co) == 'suspended' then
+		return hand_back(r.h, HANDOFF_REQUEST, ...)
+	end
+	return hand_back(r.h, HANDOFF_DONE, w, ...)
+end
+
+-- (When `enter` says no, the ordinary resume says why.)
+function sock.resume(co, ...)
+	local r = last_r
+	if co ~= last_co then r = driven[co]; last_co, last_r = co, r end
+	if r and enter(r.n, co) then
+		return nested_done(co, r, co_resume(co, ...))
+	end
+	return checked(rethrow(pcall(core.resume, handle(co), ...)))
+end
+function sock.transfer(co, ...)
+	local h = handle(co)
+	if driven[running()] then return checked(back(yield(WAIT, OP_TRANSFER, h, ...))) end
+	return checked(rethrow(pcall(core.transfer, h, ...)))
+end
 
 function sock.thread(f, ...)
 	local co = sock.newthread(f)
@@ -297,13 +410,22 @@ end
 
 -- ===== sleeping and timers =====
 
-sock.sleep = raising(core.sleep)
-sock.sleep_until = raising(core.sleep_until)
+local sleep, sleep_until = raising(core.sleep), raising(core.sleep_until)
+function sock.sleep(s)
+	if type(s) == 'number' and driven[running()] then return back(yield(WAIT, OP_SLEEP, s)) end
+	return sleep(s)
+end
+function sock.sleep_until(t)
+	if type(t) == 'number' and driven[running()] then
+		return back(yield(WAIT, OP_SLEEP_UNTIL, t))
+	end
+	return sleep_until(t)
+end
 
 -- A sleep job is a table, as upstream's (programs add fields to it).
 local job = {}; job.__index = job
-function job:sleep(s) return call(self, 'sleep', s) end
-function job:sleep_until(t) return call(self, 'sleep_until', t) end
+function job:sleep(s) return acall(self, 'sleep', s) end
+function job:sleep_until(t) return acall(self, 'sleep_until', t) end
 function job:wakeup(...) return call(self, 'wakeup', ...) end
 function job:is_sleeping() return call(self, 'is_sleeping') end
 

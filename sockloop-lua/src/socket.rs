@@ -1,7 +1,7 @@
 //! Socket handles for Lua: the Rust half of sock.lua's `tcp`/`udp`
-//! objects. The Lua half (`sock.lua` in this crate) copies between FFI
-//! buffers and the strings these methods take and return, so no Rust code
-//! here touches a raw pointer.
+//! objects. `recv`, `send` and their kin read into and write from the
+//! Lua program's FFI buffers in place, through [`crate::edge`] (the only
+//! code that touches their memory), and send Lua strings in place.
 
 #![forbid(unsafe_code)]
 
@@ -9,7 +9,9 @@ use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::time::Duration;
 
-use mlua::{IntoLua, IntoLuaMulti, Lua, MultiValue, UserData, UserDataMethods};
+use mlua::{IntoLua, IntoLuaMulti, Lua, MultiValue, UserData, UserDataMethods, Value as LuaValue};
+
+use crate::edge::CBuf;
 use sockloop::kind::{self, Dgram, Plain, Proto, Stream};
 use sockloop::{
     AddrInfo, Error, ErrorKind, Family, Flags, Hints, OptValue, Protocol, Raw, RecvFlags, SockAddr,
@@ -21,7 +23,7 @@ use sockloop::{
 /// (or two Lua threads) can read and write it at once. The methods are
 /// the same for every kind; the few that only streams or only datagrams
 /// have go through [`LuaKind`].
-pub(crate) struct LuaSock<K: Plain>(Rc<Socket<K>>);
+pub(crate) struct LuaSock<K: Plain>(pub(crate) Rc<Socket<K>>);
 
 /// The registry key of the Lua function that wraps a [`LuaSock`] userdata
 /// into a sock.lua-style socket object (set by `sock.lua`).
@@ -249,11 +251,6 @@ macro_rules! with_target {
         }
     };
 }
-
-/// The most `recv`/`recvnext` read at once whatever `maxlen` says (the
-/// core moves at most 4 MiB per stream syscall, and a datagram is under
-/// 64 KiB): a huge `maxlen` is not a huge allocation.
-const RECV_MAX: usize = 4 << 20;
 
 /// `nil, err` from a lookup made for an `af` argument.
 macro_rules! or_soft {
@@ -632,7 +629,8 @@ impl<K: LuaKind> UserData for LuaSock<K> {
             Ok(sa) => crate::addr::sa_to_lua(lua, &sa).map(|v| MultiValue::from_iter([v])),
             Err(e) => ssoft(lua, e, None),
         });
-        m.add_async_method(
+        crate::wait::add_async_method(
+            m,
             "connect",
             |lua, s, (h, p, exp, af): (mlua::Value, mlua::Value, Option<f64>, mlua::Value)| {
                 crate::mainthread::io(async move {
@@ -648,7 +646,7 @@ impl<K: LuaKind> UserData for LuaSock<K> {
                 })
             },
         );
-        m.add_async_method("accept", |lua, s, exp: Option<f64>| {
+        crate::wait::add_async_method(m, "accept", |lua, s, exp: Option<f64>| {
             crate::mainthread::io(async move {
                 let tcp = K::tcp(&s.0)?;
                 drop(s);
@@ -666,49 +664,44 @@ impl<K: LuaKind> UserData for LuaSock<K> {
                 }
             })
         });
-        m.add_async_method(
+        crate::wait::add_async_method(
+            m,
             "send",
-            |lua, s, (data, exp): (mlua::LuaString, Option<f64>)| {
+            |lua, s, (data, len, cap, exp): (LuaValue, LuaValue, LuaValue, Option<f64>)| {
+                let data = Data::new(data, &len, &cap);
                 crate::mainthread::io(async move {
                     let s = s.0.clone();
-                    let exp = expires(exp)?;
-                    let data = data.as_bytes().to_vec();
-                    K::send(&lua, &s, &data, exp).await
+                    send_from(&lua, &s, &data?, expires(exp)?).await
                 })
             },
         );
-        m.add_async_method("recv", |lua, s, (maxlen, exp): (usize, Option<f64>)| {
-            crate::mainthread::io(async move {
-                let s = s.0.clone();
-                let exp = expires(exp)?;
-                let mut buf = vec![0u8; maxlen.min(RECV_MAX)];
-                let r = K::recv(&s, &mut buf, exp).await;
-                match r {
-                    Ok(n) => sret(&lua, Ok(lua.create_string(&buf[..n])?)),
-                    Err(e) => ssoft(&lua, e, None),
-                }
-            })
-        });
-        m.add_async_method("recvn", |lua, s, (len, exp): (usize, Option<f64>)| {
-            crate::mainthread::io(async move {
-                let t = K::tcp(&s.0)?;
-                drop(s);
-                let exp = expires(exp)?;
-                let mut buf = Vec::new();
-                buf.try_reserve_exact(len)
-                    .map_err(|_| bad(format!("recvn: cannot allocate {len} bytes")))?;
-                buf.resize(len, 0);
-                match t.recvn(&mut buf, exp).await {
-                    Ok(n) => sret(&lua, Ok(lua.create_string(&buf[..n])?)),
-                    Err(e) => {
-                        let n = e.partial().unwrap_or(0).min(len);
-                        let p = lua.create_string(&buf[..n])?;
-                        ssoft(&lua, e, Some(mlua::Value::String(p)))
-                    }
-                }
-            })
-        });
-        m.add_async_method("recvall", |lua, s, exp: Option<f64>| {
+        crate::wait::add_async_method(
+            m,
+            "recv",
+            |lua, s, (addr, maxlen, cap, exp): (LuaValue, LuaValue, LuaValue, Option<f64>)| {
+                let buf = CBuf::new(&addr, &maxlen, &cap, "maxlen");
+                crate::mainthread::io(async move {
+                    let s = s.0.clone();
+                    recv_into(&lua, &s, &mut buf?, expires(exp)?).await
+                })
+            },
+        );
+        // `n` or `nil, err, partial`, the bytes read into the buffer.
+        crate::wait::add_async_method(
+            m,
+            "recvn",
+            |lua, s, (addr, len, cap, exp): (LuaValue, LuaValue, LuaValue, Option<f64>)| {
+                let buf = CBuf::new(&addr, &len, &cap, "len");
+                crate::mainthread::io(async move {
+                    let t = K::tcp(&s.0)?;
+                    drop(s);
+                    let exp = expires(exp)?;
+                    let mut buf = buf?;
+                    sret(&lua, t.recvn(buf.as_mut_slice(), exp).await)
+                })
+            },
+        );
+        crate::wait::add_async_method(m, "recvall", |lua, s, exp: Option<f64>| {
             crate::mainthread::io(async move {
                 let t = K::tcp(&s.0)?;
                 drop(s);
@@ -722,52 +715,123 @@ impl<K: LuaKind> UserData for LuaSock<K> {
                 }
             })
         });
-        m.add_async_method(
+        crate::wait::add_async_method(
+            m,
             "sendto",
-            |lua,
-             s,
-             (h, p, data, exp, af): (
-                mlua::Value,
-                mlua::Value,
-                mlua::LuaString,
-                Option<f64>,
-                mlua::Value,
-            )| {
+            |lua, s, (h, p, data, len, cap, exp, af): SendtoArgs| {
+                let data = Data::new(data, &len, &cap);
                 crate::mainthread::io(async move {
                     let s = s.0.clone();
                     let af = crate::addr::af_flags(af)?;
                     let exp = expires(exp)?;
+                    let data = data?;
                     let t = or_soft!(&lua, target_af_async(&s, target(h, p)?, af).await);
-                    let data = data.as_bytes().to_vec();
-                    let r = K::sendto(&s, t, &data, exp).await?;
+                    let r = K::sendto(&s, t, data.bytes(), exp).await?;
                     sret(&lua, r)
                 })
             },
         );
-        // `data, sa, n`: `n` is the datagram's length, which exceeds
-        // `#data` (= `maxlen`) for a truncated datagram read with `trunc`.
-        m.add_async_method(
+        // `n, sa`: `n` is the datagram's length, which exceeds `maxlen`
+        // for a truncated datagram read with `trunc` (only `maxlen` bytes
+        // are stored).
+        crate::wait::add_async_method(
+            m,
             "recvnext",
-            |lua, s, (maxlen, exp, flags): (usize, Option<f64>, mlua::Value)| {
+            |lua,
+             s,
+             (addr, maxlen, cap, exp, flags): (
+                LuaValue,
+                LuaValue,
+                LuaValue,
+                Option<f64>,
+                LuaValue,
+            )| {
+                let buf = CBuf::new(&addr, &maxlen, &cap, "maxlen");
                 crate::mainthread::io(async move {
                     let s = s.0.clone();
                     let flags = recv_flags(flags)?;
                     let exp = expires(exp)?;
-                    let mut buf = vec![0u8; maxlen.min(RECV_MAX)];
-                    let r = K::recvnext(&s, &mut buf, exp, flags).await?;
-                    match r {
-                        Ok((n, sa)) => (
-                            lua.create_string(&buf[..n.min(buf.len())])?,
-                            crate::addr::sa_to_lua(&lua, &sa)?,
-                            n,
-                        )
-                            .into_lua_multi(&lua),
+                    let mut buf = buf?;
+                    match K::recvnext(&s, buf.as_mut_slice(), exp, flags).await? {
+                        Ok((n, sa)) => (n, crate::addr::sa_to_lua(&lua, &sa)?).into_lua_multi(&lua),
                         Err(e) => ssoft(&lua, e, None),
                     }
                 })
             },
         );
     }
+}
+
+/// `sendto`'s arguments: `host, port, data, len, cap, expires, af`.
+type SendtoArgs = (
+    LuaValue,
+    LuaValue,
+    LuaValue,
+    LuaValue,
+    LuaValue,
+    Option<f64>,
+    LuaValue,
+);
+
+/// What `send`/`sendto` send: a Lua string (its first `len` bytes), read
+/// in place, or an FFI buffer ([`CBuf`]).
+pub(crate) enum Data {
+    Str(mlua::BorrowedBytes, usize),
+    Buf(CBuf),
+}
+
+impl Data {
+    /// `data, len, cap` from the Lua half: a string with an optional
+    /// length, or a buffer's address, length and capacity.
+    pub(crate) fn new(data: LuaValue, len: &LuaValue, cap: &LuaValue) -> mlua::Result<Data> {
+        match data {
+            LuaValue::String(s) => {
+                let b = s.as_bytes();
+                let n = match len {
+                    LuaValue::Nil => b.len(),
+                    LuaValue::Integer(n) => usize::try_from(*n).unwrap_or(usize::MAX),
+                    LuaValue::Number(n) if n.fract() == 0.0 && *n >= 0.0 => *n as usize,
+                    _ => usize::MAX,
+                };
+                if n > b.len() {
+                    return Err(bad("len out of range"));
+                }
+                Ok(Data::Str(b, n))
+            }
+            addr => Ok(Data::Buf(CBuf::new(&addr, len, cap, "len")?)),
+        }
+    }
+
+    /// The bytes to send.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        match self {
+            Data::Str(b, n) => &b[..*n],
+            Data::Buf(c) => c.as_slice(),
+        }
+    }
+}
+
+/// `recv`'s Lua result: the count read into `buf`, or `nil, err`.
+pub(crate) async fn recv_into<K: LuaKind>(
+    lua: &Lua,
+    s: &Socket<K>,
+    buf: &mut CBuf,
+    exp: Option<f64>,
+) -> mlua::Result<MultiValue> {
+    match K::recv(s, buf.as_mut_slice(), exp).await {
+        Ok(n) => Ok(MultiValue::from_iter([LuaValue::Integer(n as i64)])),
+        Err(e) => ssoft(lua, e, None),
+    }
+}
+
+/// `send`'s Lua result.
+pub(crate) async fn send_from<K: LuaKind>(
+    lua: &Lua,
+    s: &Socket<K>,
+    data: &Data,
+    exp: Option<f64>,
+) -> mlua::Result<MultiValue> {
+    K::send(lua, s, data.bytes(), exp).await
 }
 
 /// The [`Tcp`] behind a Lua socket object (a table made by `sock.tcp()`

@@ -76,7 +76,7 @@ fn tcp_from(v: &mlua::Value) -> mlua::Result<Rc<Tcp>> {
             };
             let fd =
                 fd.ok_or_else(|| bad(format!("invalid_argument: invalid descriptor {v:?}")))?;
-            let owned = crate::take_stream_fd(fd)
+            let owned = crate::edge::take_stream_fd(fd)
                 .map_err(|e| bad(format!("invalid_argument: descriptor {fd}: {e}")))?;
             Ok(Rc::new(Tcp::from(owned)))
         }
@@ -123,7 +123,8 @@ pub(crate) fn asocket_extras(lua: &Lua, t: &Table) -> mlua::Result<()> {
     // descriptor with the FFI); the settimeout time bounds the call.
     t.set(
         "call_async",
-        lua.create_async_function(
+        crate::wait::async_function(
+            lua,
             move |lua, (ud, f, args): (AnyUserData, Function, MultiValue)| async move {
                 in_thread()?;
                 let a = obj(&ud)?.get();
@@ -131,7 +132,8 @@ pub(crate) fn asocket_extras(lua: &Lua, t: &Table) -> mlua::Result<()> {
                 let tcp = a.getsocket();
                 let exp = a.gettimeout().map(|t| sockloop::clock() + t);
                 loop {
-                    let r: MultiValue = f.call_async(args.clone()).await?;
+                    let r: MultiValue =
+                        crate::wait::call_async(&lua, f.clone(), args.clone()).await?;
                     let falsy = matches!(
                         r.front(),
                         None | Some(mlua::Value::Nil) | Some(mlua::Value::Boolean(false))
@@ -201,7 +203,7 @@ pub(crate) fn loop_core(lua: &Lua) -> mlua::Result<Table> {
     )?;
     t.set(
         "connect",
-        lua.create_async_function(
+        crate::wait::async_function(lua,
             |lua, (host, port, ip, lport): (String, PortArg, Option<String>, Option<PortArg>)| async move {
                 in_thread()?;
                 let r = sl::connect(&host, port.0, ip.as_deref(), lport.map(|p| p.0)).await;

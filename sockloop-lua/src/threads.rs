@@ -1,6 +1,6 @@
 //! Lua coroutines as sockloop threads: each Lua thread made by
 //! `sock.newthread` is a sockloop thread whose body drives the coroutine
-//! as an `mlua::AsyncThread`; a Lua call of a sockloop wait (I/O, sleep,
+//! with [`crate::wait::drive`]; a Lua call of a sockloop wait (I/O, sleep,
 //! `suspend`, `transfer`) parks both.
 
 #![forbid(unsafe_code)]
@@ -14,6 +14,7 @@ use sockloop::{Thread, ThreadBuilder, Value};
 use crate::convert::{from_value, to_value};
 use crate::mainthread::{no_wait_in_main, LoopCall, LoopErr, LoopOut, Who};
 use crate::socket::bad;
+use crate::wait::Handoff;
 
 /// What a Lua thread returns: its function's return values, or the Lua
 /// error's message (a Rust thread returning `Err`: reported the same way,
@@ -84,13 +85,17 @@ pub(crate) fn spawn(
     f: Function,
     name: Option<String>,
     owner: Owner,
-) -> mlua::Result<(mlua::Thread, ThreadHandle, Thread<LuaOutput>)> {
+) -> mlua::Result<(mlua::Thread, ThreadHandle, Thread<LuaOutput>, usize)> {
     let co = lua.create_thread(f)?;
+    crate::wait::mark_driven(lua, &co)?;
     let slot = ThreadHandle(Rc::new(RefCell::new(None)));
+    let cell = SlotCell::default();
+    let parked = Parked::default();
     let weak = lua.weak();
-    let (co2, slot2) = (co.clone(), slot.clone());
+    let (co2, slot2, cell2, parked2) = (co.clone(), slot.clone(), cell.clone(), parked.clone());
     let body = move |v: Value| async move {
-        let r = drive(weak, co2, v, owner).await;
+        let r = drive(weak, co2, v, owner, parked2).await;
+        cell2.borrow_mut().take();
         slot2.0.borrow_mut().take();
         r
     };
@@ -100,7 +105,8 @@ pub(crate) fn spawn(
     }
     let t = b.newthread_with(body);
     *slot.0.borrow_mut() = Some(t.untyped());
-    Ok((co, slot, t))
+    let n = Slot::fill(&cell, &co, t.untyped(), parked);
+    Ok((co, slot, t, n))
 }
 
 /// Makes `f` a sockloop thread and runs it **at once** with `args` until
@@ -122,11 +128,16 @@ pub(crate) fn start(
         // Run at once with its result left to its handle: a failure stays
         // the thread's, for the core to report when Rust drives the loop.
         let co = lua.create_thread(f)?;
+        crate::wait::mark_driven(lua, &co)?;
         let slot = ThreadHandle(Rc::new(RefCell::new(None)));
         register.call::<()>((co.clone(), slot.clone()))?;
-        let (co2, slot2) = (co.clone(), slot.clone());
+        let cell = SlotCell::default();
+        let parked = Parked::default();
+        let (co2, slot2, cell2, weak) = (co.clone(), slot.clone(), cell.clone(), lua.weak());
+        let parked2 = parked.clone();
         let body = async move {
-            let r = drive_args(co2, args, Owner::Lua).await;
+            let r = drive_args(weak, co2, args, Owner::Lua, parked2).await;
+            cell2.borrow_mut().take();
             slot2.0.borrow_mut().take();
             r
         };
@@ -137,11 +148,13 @@ pub(crate) fn start(
         let t = b.try_thread(body).map_err(raise)?;
         if !t.is_finished() {
             *slot.0.borrow_mut() = Some(t.untyped());
+            let n = Slot::fill(&cell, &co, t.untyped(), parked);
+            register.call::<()>((co.clone(), slot, n))?;
         }
         return Ok(Ok(co));
     }
-    let (co, slot, t) = spawn(lua, f, name, Owner::Lua)?;
-    register.call::<()>((co.clone(), slot))?;
+    let (co, slot, t, n) = spawn(lua, f, name, Owner::Lua)?;
+    register.call::<()>((co.clone(), slot, n))?;
     match resume_for(lua, &t.untyped(), to_value(args)).map_err(raise)? {
         Ok(_) => Ok(Ok(co)),
         Err(text) => Ok(Err(text)),
@@ -164,18 +177,27 @@ fn resume_for(
     })
 }
 
-async fn drive(weak: mlua::WeakLua, co: mlua::Thread, v: Value, owner: Owner) -> LuaOutput {
+async fn drive(
+    weak: mlua::WeakLua,
+    co: mlua::Thread,
+    v: Value,
+    owner: Owner,
+    parked: Parked,
+) -> LuaOutput {
     let lua = weak.try_upgrade().ok_or("the Lua state is closed")?;
     let args = from_value(&lua, v).map_err(|e| e.to_string())?;
     drop(lua);
-    drive_args(co, args, owner).await
+    drive_args(weak, co, args, owner, parked).await
 }
 
-async fn drive_args(co: mlua::Thread, args: MultiValue, owner: Owner) -> LuaOutput {
-    let fut = co
-        .into_async::<MultiValue>(args)
-        .map_err(|e| e.to_string())?;
-    match fut.await {
+async fn drive_args(
+    weak: mlua::WeakLua,
+    co: mlua::Thread,
+    args: MultiValue,
+    owner: Owner,
+    parked: Parked,
+) -> LuaOutput {
+    match crate::wait::drive(weak, co, args, Some(parked)).await {
         Ok(out) => Ok(to_value(out)),
         Err(e) => {
             if owner == Owner::Lua {
@@ -270,13 +292,133 @@ pub(crate) fn raise(e: sockloop::Error) -> mlua::Error {
     mlua::Error::runtime(e.to_string())
 }
 
+thread_local! {
+    static SLOTS: RefCell<Slots> = const {
+        RefCell::new(Slots { slots: Vec::new(), free: Vec::new(), lent: Vec::new() })
+    };
+}
+
+struct Slots {
+    /// Every live Lua thread by its slot number (which sock.lua keeps in
+    /// the coroutine's record): its coroutine's address and its thread.
+    slots: Vec<Option<(usize, Thread<Value>, Parked)>>,
+    free: Vec<usize>,
+    /// The Lua threads running nested now, innermost last (see
+    /// `sock.lua`'s `sock.resume`).
+    lent: Vec<sockloop::Lent>,
+}
+
+/// A Lua thread's slot, freed when its thread body ends or is dropped.
+struct Slot(usize);
+
+/// Where a thread body keeps its [`Slot`] (filled once the thread exists).
+type SlotCell = Rc<RefCell<Option<Slot>>>;
+
+/// Whether a Lua thread's driver waits in the core's suspend for the
+/// thread's `sock.suspend` (set by [`crate::wait::drive`]): only then can
+/// another Lua thread resume its coroutine directly.
+pub(crate) type Parked = Rc<std::cell::Cell<bool>>;
+
+impl Slot {
+    /// Gives the thread `t` of coroutine `co` a slot, kept in `cell`: its
+    /// number.
+    fn fill(cell: &SlotCell, co: &mlua::Thread, t: Thread<Value>, parked: Parked) -> usize {
+        let slot = Slot::new(co, t, parked);
+        let n = slot.0;
+        *cell.borrow_mut() = Some(slot);
+        n
+    }
+
+    fn new(co: &mlua::Thread, t: Thread<Value>, parked: Parked) -> Slot {
+        let entry = Some((co.to_pointer() as usize, t, parked));
+        SLOTS.with(|s| {
+            let mut s = s.borrow_mut();
+            match s.free.pop() {
+                Some(n) => {
+                    s.slots[n] = entry;
+                    Slot(n)
+                }
+                None => {
+                    s.slots.push(entry);
+                    Slot(s.slots.len() - 1)
+                }
+            }
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let _ = SLOTS.try_with(|s| {
+            let mut s = s.borrow_mut();
+            if let Some(e) = s.slots.get_mut(self.0) {
+                *e = None;
+                s.free.push(self.0);
+            }
+        });
+    }
+}
+
+/// Lends the Lua thread in slot `n` (a number from Lua) to its caller, if
+/// its coroutine is the one at address `co` (both are alive, so a slot
+/// reused by another thread cannot match), its driver waits for its
+/// `sock.suspend` and it can be lent: `false` otherwise, for the caller to
+/// take the ordinary way (which reports why).
+pub(crate) fn enter_slot(n: f64, co: usize) -> bool {
+    if !(n >= 0.0 && n.fract() == 0.0 && n < 4.0e9) {
+        return false;
+    }
+    SLOTS.with(|s| {
+        let mut s = s.borrow_mut();
+        let lent = match s.slots.get(n as usize) {
+            Some(Some((p, t, parked))) if *p == co && parked.get() => sockloop::lend(t),
+            _ => return false,
+        };
+        match lent {
+            Ok(lent) => {
+                s.lent.push(lent);
+                true
+            }
+            Err(_) => false,
+        }
+    })
+}
+
+/// Ends the innermost loan of [`enter_slot`].
+pub(crate) fn leave() {
+    let lent = SLOTS.with(|s| s.borrow_mut().lent.pop());
+    drop(lent);
+}
+
+/// `sock.suspend(...)`: the values the thread is resumed with.
+pub(crate) async fn suspend(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
+    let v = sockloop::try_suspend(to_value(args)).await.map_err(raise)?;
+    from_value(lua, v)
+}
+
+/// `sock.transfer(h, ...)`: `true, values...` (what the thread is
+/// transferred back with) or `false, err` (the target's error).
+pub(crate) async fn transfer(
+    lua: &Lua,
+    h: AnyUserData,
+    args: MultiValue,
+) -> mlua::Result<MultiValue> {
+    let t = handle(&h)?;
+    drop(h);
+    let id = t.id();
+    let v = sockloop::try_transfer(&t, to_value(args))
+        .await
+        .map_err(raise)?;
+    checked(lua, out_to_lua(lua, id, v))
+}
+
 /// Registers the thread and scheduling calls in `core`.
 pub(crate) fn register(lua: &Lua, core: &mlua::Table) -> mlua::Result<()> {
     core.set(
         "newthread",
         lua.create_function(|lua, (f, name): (Function, Option<String>)| {
-            let (co, h, _) = spawn(lua, f, name, Owner::Lua)?;
-            Ok((co, h))
+            let (co, h, _, n) = spawn(lua, f, name, Owner::Lua)?;
+            Ok((co, h, n))
         })?,
     )?;
     core.set(
@@ -290,21 +432,51 @@ pub(crate) fn register(lua: &Lua, core: &mlua::Table) -> mlua::Result<()> {
     )?;
     core.set(
         "suspend",
-        lua.create_async_function(|lua, args: MultiValue| async move {
-            let v = sockloop::try_suspend(to_value(args)).await.map_err(raise)?;
-            from_value(&lua, v)
+        crate::wait::async_function(lua, |lua, args: MultiValue| async move {
+            suspend(&lua, args).await
         })?,
     )?;
     core.set(
         "transfer",
-        lua.create_async_function(|lua, (h, args): (AnyUserData, MultiValue)| async move {
+        crate::wait::async_function(lua, |lua, (h, args): (AnyUserData, MultiValue)| async move {
+            transfer(&lua, h, args).await
+        })?,
+    )?;
+    // A Lua thread parked in `sock.suspend` resumed directly by another
+    // Lua thread's coroutine.resume: `enter(n, co)` before (the loop sees
+    // it run, nothing else can resume it), `leave()` after.
+    core.set("enter", crate::edge::enter_fn(lua)?)?;
+    core.set("leave", crate::edge::leave_fn(lua)?)?;
+    // `handoff(h, kind, ...)`: such a thread did something else than
+    // suspend again; its driver carries on from there (a real resume, as
+    // `resume`): kind 1, a wait request `op, operands...`; 2, it ended with
+    // these values; 3, it raised `err` (`traceback`: its text with the
+    // coroutine's traceback, as a failed resume gives it).
+    core.set(
+        "handoff",
+        lua.create_function(|lua, (h, kind, mut rest): (AnyUserData, i64, MultiValue)| {
             let t = handle(&h)?;
             drop(h);
-            let id = t.id();
-            let v = sockloop::try_transfer(&t, to_value(args))
-                .await
-                .map_err(raise)?;
-            checked(&lua, out_to_lua(&lua, id, v))
+            let handoff = match kind {
+                1 => {
+                    let op = match rest.pop_front() {
+                        Some(mlua::Value::Integer(n)) => n,
+                        Some(mlua::Value::Number(n)) => n as i64,
+                        _ => -1,
+                    };
+                    Handoff::Request(op, rest)
+                }
+                2 => Handoff::Done(rest),
+                _ => Handoff::Failed(match (rest.pop_front(), rest.pop_front()) {
+                    (Some(mlua::Value::Error(e)), _) => *e,
+                    (_, Some(mlua::Value::String(tb))) => {
+                        mlua::Error::RuntimeError(tb.to_string_lossy())
+                    }
+                    (e, _) => mlua::Error::runtime(error_text(&e.unwrap_or(mlua::Value::Nil))),
+                }),
+            };
+            let r = resume_for(lua, &t, Value::new(handoff)).map_err(raise)?;
+            checked(lua, r)
         })?,
     )?;
     core.set(
@@ -329,16 +501,19 @@ pub(crate) fn register(lua: &Lua, core: &mlua::Table) -> mlua::Result<()> {
     )?;
     core.set(
         "loop_call",
-        lua.create_async_function(|lua, (name, timeout): (String, Option<f64>)| async move {
-            let call = match name.as_str() {
-                "start" => LoopCall::Start,
-                "poll" => LoopCall::Poll(timeout),
-                "slstart" => LoopCall::SlStart(timeout),
-                "slstep" => LoopCall::SlStep(timeout),
-                other => return Err(bad(format!("unknown loop call {other:?}"))),
-            };
-            loop_out(&lua, crate::mainthread::loop_call(call).await)
-        })?,
+        crate::wait::async_function(
+            lua,
+            |lua, (name, timeout): (String, Option<f64>)| async move {
+                let call = match name.as_str() {
+                    "start" => LoopCall::Start,
+                    "poll" => LoopCall::Poll(timeout),
+                    "slstart" => LoopCall::SlStart(timeout),
+                    "slstep" => LoopCall::SlStep(timeout),
+                    other => return Err(bad(format!("unknown loop call {other:?}"))),
+                };
+                loop_out(&lua, crate::mainthread::loop_call(call).await)
+            },
+        )?,
     )?;
     core.set(
         "stop",
@@ -364,7 +539,7 @@ pub(crate) fn register(lua: &Lua, core: &mlua::Table) -> mlua::Result<()> {
     core.set("clock", lua.create_function(|_, ()| Ok(sockloop::clock()))?)?;
     core.set(
         "sleep",
-        lua.create_async_function(|_, s: f64| async move {
+        crate::wait::async_function(lua, |_, s: f64| async move {
             no_wait_in_main()?;
             sockloop::sleep(s).await;
             Ok(())
@@ -372,7 +547,7 @@ pub(crate) fn register(lua: &Lua, core: &mlua::Table) -> mlua::Result<()> {
     )?;
     core.set(
         "sleep_until",
-        lua.create_async_function(|_, t: f64| async move {
+        crate::wait::async_function(lua, |_, t: f64| async move {
             no_wait_in_main()?;
             sockloop::sleep_until(t).await;
             Ok(())
@@ -390,7 +565,7 @@ pub(crate) struct LuaSleepJob(Rc<sockloop::SleepJob>);
 
 impl UserData for LuaSleepJob {
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
-        m.add_async_method("sleep", |lua, j, s: f64| async move {
+        crate::wait::add_async_method(m, "sleep", |lua, j, s: f64| async move {
             no_wait_in_main()?;
             let j = j.0.clone();
             match j.sleep(s).await {
@@ -398,7 +573,7 @@ impl UserData for LuaSleepJob {
                 None => Ok(MultiValue::new()),
             }
         });
-        m.add_async_method("sleep_until", |lua, j, t: f64| async move {
+        crate::wait::add_async_method(m, "sleep_until", |lua, j, t: f64| async move {
             no_wait_in_main()?;
             let j = j.0.clone();
             match j.sleep_until(t).await {

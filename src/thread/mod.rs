@@ -17,6 +17,7 @@
 mod cowrap;
 mod env;
 mod handle;
+mod lend;
 mod output;
 mod park;
 mod spawn;
@@ -27,6 +28,7 @@ pub use cowrap::{cowrap, CoWrap, Yielder};
 pub use env::Env;
 pub(crate) use handle::current_as;
 pub use handle::{currentthread, onthreadfinish, Thread};
+pub use lend::{lend, Lent};
 pub use output::ThreadOutput;
 pub(crate) use output::{plain_outputs, sealed::Sealed};
 pub use park::{suspend, transfer, try_suspend, try_transfer, yield_now};
