@@ -171,11 +171,15 @@ async fn drive(weak: mlua::WeakLua, co: mlua::Thread, v: Value, owner: Owner) ->
     drive_args(co, args, owner).await
 }
 
+/// Drives the Lua coroutine `co` with `args` to its end, parking the
+/// current sockloop thread on each wait it makes: its results, or its Lua
+/// error (Copas' threads take it from here).
+pub(crate) async fn drive_lua(co: mlua::Thread, args: MultiValue) -> mlua::Result<MultiValue> {
+    co.into_async::<MultiValue>(args)?.await
+}
+
 async fn drive_args(co: mlua::Thread, args: MultiValue, owner: Owner) -> LuaOutput {
-    let fut = co
-        .into_async::<MultiValue>(args)
-        .map_err(|e| e.to_string())?;
-    match fut.await {
+    match drive_lua(co, args).await {
         Ok(out) => Ok(to_value(out)),
         Err(e) => {
             if owner == Owner::Lua {
