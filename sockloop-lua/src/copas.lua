@@ -303,7 +303,12 @@ function copas.sendto(client, data, ip, port)
 end
 
 function copas.connect(skt, host, port)
-	return timed(t_connect[skt], skt.connect, skt, host, port)
+	local ok, err = timed(t_connect[skt], skt.connect, skt, host, port)
+	-- LuaSocket's own word for a connect still under way.
+	if err == 'timeout' and timeout_errors[co_running()] then
+		err = 'Operation already in progress'
+	end
+	return ok, err
 end
 
 function copas.flush() end
@@ -390,7 +395,9 @@ function copas.addserver(server, handler, timeout, name)
 		local co = copas.addnamedthread(names[server] .. ':handler', handler, server)
 		return co
 	end
-	local tname = name or names[server]
+	if type(timeout) ~= 'number' then timeout = nil end
+	if name then copas.setsocketname(name, server) end
+	local tname = names[server]
 	by_name[tname] = server
 	servers[server] = true
 	if timeout then copas.settimeout(server, timeout) end
@@ -415,6 +422,7 @@ end
 
 local timeouts = setmetatable({}, weak_k)
 local ntimeouts = 0
+local timers = setmetatable({}, weak_k) -- armed timers (cancelall)
 
 function copas.timeout(delay, callback)
 	local co = co_running()
@@ -449,12 +457,19 @@ function copas.status()
 end
 
 function copas.cancelall()
+	for t in pairs(timers) do t:cancel() end
 	for co in pairs(live) do copas.removethread(co) end
 	for s in pairs(servers) do copas.removeserver(s) end
 	copas.exit()
 end
 
 copas.debug = {start = function() end, stop = function() end}
+
+-- Copas' test mode exports its timeout registers; sockloop keeps no such
+-- state in Lua, so they stay empty.
+if _G._TEST then
+	copas._socket_register, copas._operation_register, copas._timeout_flags = {}, {}, {}
+end
 
 -- ===== lock, semaphore, queue, timer =====
 
@@ -497,25 +512,22 @@ function queue:get_size() return core.queue_size(self.ud) end
 function queue:stop() return core.queue_stop(self.ud) end
 function queue:finish(timeout, no_destroy) return core.queue_finish(self.ud, timeout, no_destroy) end
 function queue:destroy() return core.queue_destroy(self.ud) end
+-- The core's worker runs `worker(item)` for each item in a coroutine of
+-- its own; Lua sees one coroutine per worker, standing for its thread.
 function queue:add_worker(worker)
 	assert(type(worker) == 'function', 'expected worker to be a function')
-	self.worker_id = self.worker_id + 1
-	local co
-	co = copas.addnamedthread(self.name .. ':worker_' .. self.worker_id, function()
-		while true do
-			local item, err = self:pop(math.huge)
-			if err then break end
-			worker(item)
-		end
-		self.workers[co] = nil
-	end)
+	local h, err = core.queue_add_worker(self.ud, shell(worker))
+	if not h then return nil, err end
+	local co = coroutine.create(function() end)
+	coroutine.resume(co) -- dead, as Copas' worker is once it ended
+	handles[co], live[co] = h, true
 	self.workers[co] = true
 	return co
 end
 function queue:get_workers()
 	local list = {}
 	for co in pairs(self.workers) do
-		if live[co] then list[#list + 1] = co end
+		if not core.finished_thread(handles[co]) then list[#list + 1] = co end
 	end
 	return list
 end
@@ -528,13 +540,21 @@ function timer.new(opts)
 	local self = setmetatable({delay = opts.delay, recurring = not not opts.recurring,
 		params = opts.params, errorhandler = opts.errorhandler, cancelled = false}, timer)
 	local cb, eh = opts.callback, opts.errorhandler
+	-- Stands for the timer's thread in the error handler's `co`.
+	local co = coroutine.create(function() end)
 	local function run()
-		if not self.recurring then self.cancelled = true end
+		handles[co] = core.current()
+		if not self.recurring then
+			self.cancelled = true
+			timers[self] = nil
+		end
 		xpcall(cb, function(e)
-			return (eh or copas.geterrorhandler())(e, co_running(), nil)
+			stacks[co] = (traceback('', 2):gsub("\n\t%[C%]: in function 'xpcall'.*$", ''))
+			return (eh or copas.geterrorhandler())(e, co, nil)
 		end, self, self.params)
 	end
 	self.ud, self.name = core.timer_new(opts.name, opts.delay, opts.initial_delay, opts.recurring, run)
+	timers[self] = true
 	return self
 end
 function timer:arm(initial_delay)
@@ -542,12 +562,14 @@ function timer:arm(initial_delay)
 	local ok, err = core.timer_arm(self.ud, initial_delay)
 	if not ok then return nil, err end
 	self.cancelled = false
+	timers[self] = true
 	return self
 end
 function timer:cancel()
 	local ok, err = core.timer_cancel(self.ud)
 	if not ok then return nil, err end
 	self.cancelled = true
+	timers[self] = nil
 	return self
 end
 

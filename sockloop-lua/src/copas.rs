@@ -73,7 +73,7 @@ async fn drive(co: mlua::Thread, args: MultiValue, failed: Table) -> sockloop::R
     if let Some(t) = &me {
         COS.with(|m| m.borrow_mut().insert(t.id(), co.clone()));
     }
-    let out = crate::threads::drive_lua(co, args).await;
+    let out = crate::threads::drive_lua(co.clone(), args).await;
     let out = match out {
         Ok(v) => v,
         Err(e) => {
@@ -95,6 +95,13 @@ async fn drive(co: mlua::Thread, args: MultiValue, failed: Table) -> sockloop::R
             if let Some(t) = &me {
                 FAILED.with(|m| m.borrow_mut().insert(t.id(), err));
             }
+            Err(Error::with_message(ErrorKind::ThreadFailed, text))
+        }
+        // A plain `coroutine.yield` ends the drive with the coroutine
+        // still suspended.
+        _ if co.status() == mlua::prelude::LuaThreadStatus::Resumable => {
+            let text = "coroutine.yield was called without a resume first, \
+                        user-code cannot yield to Copas";
             Err(Error::with_message(ErrorKind::ThreadFailed, text))
         }
         _ => Ok(()),
@@ -139,9 +146,16 @@ fn set_dispatcher(lua: &Lua, dispatch: Function) -> mlua::Result<()> {
             };
             let err = FAILED
                 .with(|m| m.borrow_mut().remove(&t.id()))
-                .unwrap_or_else(|| match _lua.create_string(e.to_string()) {
-                    Ok(s) => LV::String(s),
-                    Err(_) => LV::Nil,
+                .unwrap_or_else(|| {
+                    // A Lua thread's own words, else the Rust error's.
+                    let text = match (e.kind(), e.message()) {
+                        (ErrorKind::ThreadFailed, Some(m)) => m.to_string(),
+                        _ => e.to_string(),
+                    };
+                    match _lua.create_string(text) {
+                        Ok(s) => LV::String(s),
+                        Err(_) => LV::Nil,
+                    }
                 });
             let co = COS.with(|m| m.borrow().get(&t.id()).cloned());
             if let Err(e) = dispatch.call::<()>((err, co, skt.map(str::to_string))) {
@@ -507,6 +521,31 @@ fn queue_core(lua: &Lua, t: &Table) -> mlua::Result<()> {
                 }
             },
         )?,
+    )?;
+    t.set(
+        "queue_add_worker",
+        lua.create_function(|lua, (ud, worker): (AnyUserData, Function)| {
+            let q = queue(&ud)?;
+            let failed: Table = lua.named_registry_value(FAILED_KEY)?;
+            let weak = lua.weak();
+            let r = q.add_worker(move |item: LV| {
+                let co = weak.try_upgrade().map(|l| l.create_thread(worker.clone()));
+                let failed = failed.clone();
+                async move {
+                    match co {
+                        Some(Ok(co)) => drive(co, MultiValue::from_iter([item]), failed).await,
+                        _ => Err(Error::with_message(ErrorKind::ThreadFailed, "the Lua state is gone")),
+                    }
+                }
+            });
+            match r {
+                Ok(t) => {
+                    forget_on_finish(&t);
+                    LV::UserData(lua.create_userdata(CoThread(t.untyped()))?).into_lua_multi(lua)
+                }
+                Err(e) => soft(lua, &e),
+            }
+        })?,
     )?;
     t.set(
         "queue_destroy",
