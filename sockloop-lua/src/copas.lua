@@ -232,9 +232,22 @@ local function is_tcp(skt)
 	return tostring(skt):sub(1, 3) == 'tcp'
 end
 
+-- A call served from the read-ahead buffer does not wait, so a thread
+-- looping on such calls would keep the others from running: as Copas
+-- does (at random there), every tenth socket call also gives up one round.
+local calls = 0
+local function fair(...)
+	calls = calls + 1
+	if calls >= 10 then
+		calls = 0
+		core.pause(0)
+	end
+	return ...
+end
+
 local function timed(t, f, skt, ...)
 	skt:settimeout(t or -1)
-	return f(skt, ...)
+	return fair(f(skt, ...))
 end
 
 function copas.close(skt, ...)
@@ -485,9 +498,16 @@ copas.lock = lock
 function lock.new(timeout, not_reentrant)
 	return setmetatable({ud = core.lock_new(timeout, not_reentrant)}, lock)
 end
-function lock:get(timeout) return core.lock_get(self.ud, timeout) end
+function lock:get(timeout)
+	-- Copas gives no wait time for a lock destroyed before the call.
+	if self.destroyed then return nil, 'destroyed' end
+	return core.lock_get(self.ud, timeout)
+end
 function lock:release() return core.lock_release(self.ud) end
-function lock:destroy() return core.lock_destroy(self.ud) end
+function lock:destroy()
+	self.destroyed = true
+	return core.lock_destroy(self.ud)
+end
 
 local sema = class('copas.semaphore')
 copas.semaphore = sema
