@@ -245,8 +245,14 @@ local function fair(...)
 	return ...
 end
 
+-- A Copas timeout of 0 (or math.huge) is none: Copas then arms no timer.
+local function limit(t)
+	if t == 0 or t == math.huge then return nil end
+	return t
+end
+
 local function timed(t, f, skt, ...)
-	skt:settimeout(t or -1)
+	skt:settimeout(limit(t) or -1)
 	return fair(f(skt, ...))
 end
 
@@ -292,17 +298,18 @@ end
 function copas.receivepartial(client, pattern, part)
 	pattern = pattern or '*l'
 	local orig = #(part or '')
-	local limit = t_receive[client]
-	local deadline = limit and core.clock() + limit
+	local t = limit(t_receive[client])
+	local deadline = t and core.clock() + t
 	repeat
-		local s, err, p = timed(0, client.receive, client, pattern, part)
+		client:settimeout(0)
+		local s, err, p = fair(client:receive(pattern, part))
 		if s or err ~= 'timeout' or #(p or '') > orig then
 			return s, err, p
 		end
 		part = p
 		local left = deadline and deadline - core.clock()
 		if left and left <= 0 then return nil, timeout_word('timeout'), p end
-		socket.select({client}, nil, left)
+		if not core.readable(client, left) then socket.select({client}, nil, left) end
 	until false
 end
 copas.receivePartial = copas.receivepartial

@@ -308,6 +308,24 @@ pub(crate) fn copas_core(lua: &Lua) -> mlua::Result<Table> {
     )?;
     t.set("gettime", lua.create_function(|_, ()| Ok(copas::gettime()))?)?;
     t.set("clock", lua.create_function(|_, ()| Ok(sockloop::clock()))?)?;
+    // `readable(skt, timeout)`: waits until a TCP LuaSocket object has
+    // bytes buffered or to read (or the peer closed): `true`, or `false`
+    // when the time ran out or `skt` is not a TCP object (the caller
+    // then uses `socket.select`).
+    t.set(
+        "readable",
+        waiting(lua, |_, (ud, timeout): (AnyUserData, Option<f64>)| async move {
+            let Ok(o) = ud.borrow::<LuaASocket>().map(|o| o.get()) else {
+                return Ok(false);
+            };
+            drop(ud);
+            if o.buffered() > 0 {
+                return Ok(true);
+            }
+            let expires = timeout.map(|t| sockloop::clock() + t);
+            Ok(o.getsocket().readable(expires).await.is_ok())
+        })?,
+    )?;
     t.set("addserver", lua.create_function(addserver)?)?;
     t.set(
         "removeserver",
