@@ -12,7 +12,7 @@
 # Real Copas and its dependencies are prepared by tools/copas-suite.sh in
 # WORK (default target/copas-suite); LuaSocket is the system's. Real
 # Copas cannot pass FD_SETSIZE (1024) sockets: at 2000 connections its
-# row shows what wrk saw.
+# row shows what wrk saw. The servers' stderr goes to WORK/bench-servers.err.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
@@ -34,7 +34,8 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 start() { # start CMD...: the server on core 0, once its port answers
     PORT=$((PORT + 1))
-    taskset -c 0 "$@" "$PORT" >/dev/null 2>&1 &
+    echo "== $* $PORT" >>"$WORK/bench-servers.err"
+    taskset -c 0 "$@" "$PORT" >/dev/null 2>>"$WORK/bench-servers.err" &
     SERVER_PID=$!
     for _ in $(seq 100); do
         (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && return 0
