@@ -141,7 +141,7 @@ fn set_dispatcher(lua: &Lua, dispatch: Function) -> mlua::Result<()> {
     let weak = lua.weak();
     copas::seterrorhandler(
         move |e, t, skt| {
-            let Some(_lua) = weak.try_upgrade() else {
+            let Some(lua) = weak.try_upgrade() else {
                 return;
             };
             let err = FAILED
@@ -152,7 +152,7 @@ fn set_dispatcher(lua: &Lua, dispatch: Function) -> mlua::Result<()> {
                         (ErrorKind::ThreadFailed, Some(m)) => m.to_string(),
                         _ => e.to_string(),
                     };
-                    match _lua.create_string(text) {
+                    match lua.create_string(text) {
                         Ok(s) => LV::String(s),
                         Err(_) => LV::Nil,
                     }
@@ -184,10 +184,6 @@ async fn loop_call(lua: Lua, call: LoopCall) -> mlua::Result<MultiValue> {
 /// `nil, err` with Copas' word for `e`.
 fn soft(lua: &Lua, e: &Error) -> mlua::Result<MultiValue> {
     (LV::Nil, e.luasocket_str().into_owned()).into_lua_multi(lua)
-}
-
-fn timeout_arg(t: Option<f64>) -> Option<f64> {
-    t
 }
 
 struct LuaLock(Lock);
@@ -291,7 +287,10 @@ pub(crate) fn copas_core(lua: &Lua) -> mlua::Result<Table> {
             loop_call(lua, LoopCall::CopasStep(timeout))
         })?,
     )?;
-    t.set("finished", lua.create_function(|_, ()| Ok(copas::finished()))?)?;
+    t.set(
+        "finished",
+        lua.create_function(|_, ()| Ok(copas::finished()))?,
+    )?;
     t.set(
         "exit",
         lua.create_function(|_, ()| {
@@ -299,14 +298,20 @@ pub(crate) fn copas_core(lua: &Lua) -> mlua::Result<Table> {
             Ok(())
         })?,
     )?;
-    t.set("exiting", lua.create_function(|_, ()| Ok(copas::exiting()))?)?;
+    t.set(
+        "exiting",
+        lua.create_function(|_, ()| Ok(copas::exiting()))?,
+    )?;
     t.set(
         "waitforexit",
         waiting(lua, |_, ()| async move {
             copas::waitforexit().await.map_err(crate::threads::raise)
         })?,
     )?;
-    t.set("gettime", lua.create_function(|_, ()| Ok(copas::gettime()))?)?;
+    t.set(
+        "gettime",
+        lua.create_function(|_, ()| Ok(copas::gettime()))?,
+    )?;
     t.set("clock", lua.create_function(|_, ()| Ok(sockloop::clock()))?)?;
     // `readable(skt, timeout)`: waits until a TCP LuaSocket object has
     // bytes buffered or to read (or the peer closed): `true`, or `false`
@@ -314,17 +319,20 @@ pub(crate) fn copas_core(lua: &Lua) -> mlua::Result<Table> {
     // then uses `socket.select`).
     t.set(
         "readable",
-        waiting(lua, |_, (ud, timeout): (AnyUserData, Option<f64>)| async move {
-            let Ok(o) = ud.borrow::<LuaASocket>().map(|o| o.get()) else {
-                return Ok(false);
-            };
-            drop(ud);
-            if o.buffered() > 0 {
-                return Ok(true);
-            }
-            let expires = timeout.map(|t| sockloop::clock() + t);
-            Ok(o.getsocket().readable(expires).await.is_ok())
-        })?,
+        waiting(
+            lua,
+            |_, (ud, timeout): (AnyUserData, Option<f64>)| async move {
+                let Ok(o) = ud.borrow::<LuaASocket>().map(|o| o.get()) else {
+                    return Ok(false);
+                };
+                drop(ud);
+                if o.buffered() > 0 {
+                    return Ok(true);
+                }
+                let expires = timeout.map(|t| sockloop::clock() + t);
+                Ok(o.getsocket().readable(expires).await.is_ok())
+            },
+        )?,
     )?;
     t.set("addserver", lua.create_function(addserver)?)?;
     t.set(
@@ -396,22 +404,29 @@ fn sync_core(lua: &Lua, t: &Table) -> mlua::Result<()> {
     t.set(
         "lock_new",
         lua.create_function(|lua, (timeout, nr): (Option<f64>, Option<bool>)| {
-            let l = Lock::new(timeout_arg(timeout), nr.unwrap_or(false)).map_err(bad_input)?;
+            let l = Lock::new(timeout, nr.unwrap_or(false)).map_err(bad_input)?;
             lua.create_userdata(LuaLock(l))
         })?,
     )?;
     t.set(
         "lock_get",
-        waiting(lua, |lua, (ud, timeout): (AnyUserData, Option<f64>)| async move {
-            let l = lock(&ud)?;
-            drop(ud);
-            let t0 = sockloop::clock();
-            match l.get(timeout).await {
-                Ok(waited) => waited.into_lua_multi(&lua),
-                Err(e) => (LV::Nil, e.luasocket_str().into_owned(), sockloop::clock() - t0)
-                    .into_lua_multi(&lua),
-            }
-        })?,
+        waiting(
+            lua,
+            |lua, (ud, timeout): (AnyUserData, Option<f64>)| async move {
+                let l = lock(&ud)?;
+                drop(ud);
+                let t0 = sockloop::clock();
+                match l.get(timeout).await {
+                    Ok(waited) => waited.into_lua_multi(&lua),
+                    Err(e) => (
+                        LV::Nil,
+                        e.luasocket_str().into_owned(),
+                        sockloop::clock() - t0,
+                    )
+                        .into_lua_multi(&lua),
+                }
+            },
+        )?,
     )?;
     t.set(
         "lock_release",
@@ -494,23 +509,26 @@ fn queue_core(lua: &Lua, t: &Table) -> mlua::Result<()> {
     )?;
     t.set(
         "queue_push",
-        lua.create_function(|lua, (ud, item): (AnyUserData, LV)| {
-            match queue(&ud)?.push(item) {
+        lua.create_function(
+            |lua, (ud, item): (AnyUserData, LV)| match queue(&ud)?.push(item) {
                 Ok(()) => true.into_lua_multi(lua),
                 Err(e) => soft(lua, &e),
-            }
-        })?,
+            },
+        )?,
     )?;
     t.set(
         "queue_pop",
-        waiting(lua, |lua, (ud, timeout): (AnyUserData, Option<f64>)| async move {
-            let q = queue(&ud)?;
-            drop(ud);
-            match q.pop(timeout).await {
-                Ok(v) => v.into_lua_multi(&lua),
-                Err(e) => soft(&lua, &e),
-            }
-        })?,
+        waiting(
+            lua,
+            |lua, (ud, timeout): (AnyUserData, Option<f64>)| async move {
+                let q = queue(&ud)?;
+                drop(ud);
+                match q.pop(timeout).await {
+                    Ok(v) => v.into_lua_multi(&lua),
+                    Err(e) => soft(&lua, &e),
+                }
+            },
+        )?,
     )?;
     t.set(
         "queue_size",
@@ -552,7 +570,10 @@ fn queue_core(lua: &Lua, t: &Table) -> mlua::Result<()> {
                 async move {
                     match co {
                         Some(Ok(co)) => drive(co, MultiValue::from_iter([item]), failed).await,
-                        _ => Err(Error::with_message(ErrorKind::ThreadFailed, "the Lua state is gone")),
+                        _ => Err(Error::with_message(
+                            ErrorKind::ThreadFailed,
+                            "the Lua state is gone",
+                        )),
                     }
                 }
             });
@@ -610,15 +631,18 @@ fn timer_core(lua: &Lua, t: &Table) -> mlua::Result<()> {
     )?;
     t.set(
         "timer_arm",
-        lua.create_function(|lua, (ud, d): (AnyUserData, Option<f64>)| {
-            match timer(&ud)?.arm(d) {
+        lua.create_function(
+            |lua, (ud, d): (AnyUserData, Option<f64>)| match timer(&ud)?.arm(d) {
                 Ok(()) => true.into_lua_multi(lua),
-                Err(e) if e.kind() == ErrorKind::InvalidArgument && e.luasocket_str() != "already armed" => {
+                Err(e)
+                    if e.kind() == ErrorKind::InvalidArgument
+                        && e.luasocket_str() != "already armed" =>
+                {
                     Err(bad_input(e))
                 }
                 Err(e) => soft(lua, &e),
-            }
-        })?,
+            },
+        )?,
     )?;
     t.set(
         "timer_cancel",

@@ -211,13 +211,37 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
             MultiValue::from_iter([LuaValue::Table(copas::copas_core(lua)?)]),
         ),
         ("copas.future", COPAS_FUTURE_LUA, MultiValue::new()),
-        ("copas.timer", "return require'copas'.timer", MultiValue::new()),
-        ("copas.lock", "return require'copas'.lock", MultiValue::new()),
-        ("copas.semaphore", "return require'copas'.semaphore", MultiValue::new()),
-        ("copas.queue", "return require'copas'.queue", MultiValue::new()),
-        ("copas.http", "return require'copas'.http", MultiValue::new()),
+        (
+            "copas.timer",
+            "return require'copas'.timer",
+            MultiValue::new(),
+        ),
+        (
+            "copas.lock",
+            "return require'copas'.lock",
+            MultiValue::new(),
+        ),
+        (
+            "copas.semaphore",
+            "return require'copas'.semaphore",
+            MultiValue::new(),
+        ),
+        (
+            "copas.queue",
+            "return require'copas'.queue",
+            MultiValue::new(),
+        ),
+        (
+            "copas.http",
+            "return require'copas'.http",
+            MultiValue::new(),
+        ),
         ("copas.ftp", "return require'copas'.ftp", MultiValue::new()),
-        ("copas.smtp", "return require'copas'.smtp", MultiValue::new()),
+        (
+            "copas.smtp",
+            "return require'copas'.smtp",
+            MultiValue::new(),
+        ),
     ];
     for (name, src, args) in modules {
         let chunkname = format!("={name}.lua");

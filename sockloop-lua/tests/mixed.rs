@@ -523,11 +523,13 @@ fn copas_sock_and_rust_threads_on_one_loop() {
     let stop: mlua::Function = q.get("stop").unwrap();
     let copas_loop: mlua::Function = lua.load("return require'copas'.loop").eval().unwrap();
     // The Rust thread: pushes after a sleep, then stops the queue.
-    let rust = sockloop::ThreadBuilder::new().name("rust").newthread(async move {
-        sockloop::sleep(0.01).await;
-        push.call::<()>((q.clone(), "from rust")).unwrap();
-        stop.call::<()>(q).unwrap();
-    });
+    let rust = sockloop::ThreadBuilder::new()
+        .name("rust")
+        .newthread(async move {
+            sockloop::sleep(0.01).await;
+            push.call::<()>((q.clone(), "from rust")).unwrap();
+            stop.call::<()>(q).unwrap();
+        });
     sockloop::resume(&rust, ()).unwrap();
     copas_loop.call::<()>(()).unwrap();
     assert!(rust.is_finished());
