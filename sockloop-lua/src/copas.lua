@@ -309,7 +309,7 @@ function copas.receivepartial(client, pattern, part)
 		part = p
 		local left = deadline and deadline - core.clock()
 		if left and left <= 0 then return nil, timeout_word('timeout'), p end
-		if not core.readable(client, left) then socket.select({client}, nil, left) end
+		if core.readable(client, left) == nil then socket.select({client}, nil, left) end
 	until false
 end
 copas.receivePartial = copas.receivepartial
@@ -483,7 +483,13 @@ function copas.cancelall()
 	copas.exit()
 end
 
-copas.debug = {start = function() end, stop = function() end}
+-- Copas' debug logging has no twin: sockloop's `trace` feature shows the
+-- loop. `debug.socket(skt)` gives the socket itself (no call logging).
+copas.debug = {
+	start = function() end,
+	stop = function() end,
+	socket = function(skt) return skt end,
+}
 
 -- Copas' test mode exports its timeout registers; sockloop keeps no such
 -- state in Lua, so they stay empty.
