@@ -911,3 +911,49 @@ fn copas_stray_wakeup_does_not_end_a_lock_or_semaphore_wait() {
     });
     assert_eq!(got, ["lock: timeout after 2.0", "sema: timeout after 2.0"]);
 }
+
+/// A burst of 300 connections at once: every one is accepted and its
+/// handler runs (the accept loop must not run down Tokio's cooperative
+/// budget in one poll; it stalled after 128 before).
+#[test]
+fn addserver_accepts_a_burst_of_connections() {
+    let failures = Failures::collect();
+    let server = Rc::new(luasocket::bind("127.0.0.1", 0, Some(1024)).unwrap());
+    let port = server.getsockname().unwrap().port();
+    let served = Rc::new(Cell::new(0));
+    let n = served.clone();
+    copas::addserver(
+        &server,
+        move |c| {
+            let n = n.clone();
+            async move {
+                let line = c.receive("*l").await?;
+                assert_eq!(line, b"hi");
+                n.set(n.get() + 1);
+                Ok::<(), sockloop::Error>(())
+            }
+        },
+        Some(5.0),
+        None,
+    )
+    .unwrap();
+    let s = server.clone();
+    let done = served.clone();
+    copas::addthread(async move {
+        let mut clients = Vec::new();
+        for _ in 0..300 {
+            let c = sockloop::tcp()?;
+            c.connect(("127.0.0.1", port), clock() + 5.0).await?;
+            c.send(b"hi\n", clock() + 5.0).await?;
+            clients.push(c);
+        }
+        let deadline = clock() + 10.0;
+        while done.get() < 300 && clock() < deadline {
+            copas::pause(0.01).await;
+        }
+        copas::removeserver(&s, false)
+    });
+    run_loop();
+    failures.assert_none();
+    assert_eq!(served.get(), 300);
+}

@@ -36,6 +36,7 @@
 
 mod addr;
 mod convert;
+mod copas;
 mod edge;
 mod luasocket;
 mod mainthread;
@@ -68,6 +69,10 @@ const URL_LUA: &str = include_str!("url.lua");
 const HEADERS_LUA: &str = include_str!("headers.lua");
 /// LTN12: filters, sources, sinks, pumps.
 const LTN12_LUA: &str = include_str!("ltn12.lua");
+/// Copas' Lua half (copas.rs is the Rust half).
+const COPAS_LUA: &str = include_str!("copas.lua");
+/// Copas' `copas.future`, over its threads and semaphores.
+const COPAS_FUTURE_LUA: &str = include_str!("copas_future.lua");
 /// A small `socket.http` client, enough for socketloop's example.
 const HTTP_LUA: &str = include_str!("http.lua");
 
@@ -192,6 +197,43 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
         ),
         ("ltn12", LTN12_LUA, MultiValue::new()),
         ("socket.http", HTTP_LUA, MultiValue::new()),
+        (
+            "copas",
+            COPAS_LUA,
+            MultiValue::from_iter([LuaValue::Table(copas::copas_core(lua)?)]),
+        ),
+        ("copas.future", COPAS_FUTURE_LUA, MultiValue::new()),
+        (
+            "copas.timer",
+            "return require'copas'.timer",
+            MultiValue::new(),
+        ),
+        (
+            "copas.lock",
+            "return require'copas'.lock",
+            MultiValue::new(),
+        ),
+        (
+            "copas.semaphore",
+            "return require'copas'.semaphore",
+            MultiValue::new(),
+        ),
+        (
+            "copas.queue",
+            "return require'copas'.queue",
+            MultiValue::new(),
+        ),
+        (
+            "copas.http",
+            "return require'copas'.http",
+            MultiValue::new(),
+        ),
+        ("copas.ftp", "return require'copas'.ftp", MultiValue::new()),
+        (
+            "copas.smtp",
+            "return require'copas'.smtp",
+            MultiValue::new(),
+        ),
     ];
     for (name, src, args) in modules {
         let chunkname = format!("={name}.lua");

@@ -34,6 +34,10 @@ pub(crate) enum LoopCall {
     SlStart(Option<f64>),
     /// socketloop's `loop.step([timeout])`.
     SlStep(Option<f64>),
+    /// `copas.loop([timeout])`.
+    CopasLoop(Option<f64>),
+    /// `copas.step([timeout])`.
+    CopasStep(Option<f64>),
 }
 
 /// What a loop call gave: `true`/`false`, or the error to raise.
@@ -114,6 +118,7 @@ fn perform(call: LoopCall) -> LoopOut {
         LoopCall::Start => Driving::Start,
         LoopCall::SlStart(_) => Driving::SlStart,
         LoopCall::Poll(_) | LoopCall::SlStep(_) => Driving::Round,
+        LoopCall::CopasLoop(_) | LoopCall::CopasStep(_) => Driving::Round,
     };
     let prev = STATE.with(|s| s.driving.replace(Some(driving)));
     let r = match call {
@@ -121,12 +126,20 @@ fn perform(call: LoopCall) -> LoopOut {
         LoopCall::Poll(t) => sockloop::poll(t),
         LoopCall::SlStart(t) => sockloop::socketloop::start(t).map(|()| true),
         LoopCall::SlStep(t) => sockloop::socketloop::try_step(t),
+        LoopCall::CopasLoop(t) => copas_loop(t),
+        LoopCall::CopasStep(t) => sockloop::copas::step(t),
     };
     STATE.with(|s| s.driving.set(prev));
     match take_uncaught() {
         Some(text) => Err(LoopErr::Lua(text)),
         None => r.map_err(LoopErr::Core),
     }
+}
+
+/// `copas.loop([timeout])`: the core's loop (`timeout` only sets how
+/// often Copas checks `finished()`, which sockloop's loop knows at once).
+fn copas_loop(_timeout: Option<f64>) -> sockloop::Result<bool> {
+    sockloop::copas::run_loop().map(|()| true)
 }
 
 /// Runs `f` (which resumes thread `id` synchronously) with `id` noted as
@@ -225,6 +238,7 @@ pub(crate) async fn loop_call(call: LoopCall) -> Option<LoopOut> {
             LoopCall::Start | LoopCall::SlStart(_) => None,
             // One round from inside the loop: the core says `loop_busy`.
             LoopCall::Poll(_) | LoopCall::SlStep(_) => Some(perform(call)),
+            LoopCall::CopasLoop(_) | LoopCall::CopasStep(_) => Some(perform(call)),
         },
         Who::Main => {
             STATE.with(|s| s.request.set(Some(call)));

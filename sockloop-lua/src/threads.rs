@@ -190,6 +190,18 @@ async fn drive(
     drive_args(weak, co, args, owner, parked).await
 }
 
+/// Drives the Lua coroutine `co` with `args` to its end, parking the
+/// current sockloop thread on each wait it makes (the bridge's own
+/// driver, [`crate::wait::drive`]): its results, or its Lua error (Copas'
+/// threads take it from here).
+pub(crate) async fn drive_lua(
+    weak: mlua::WeakLua,
+    co: mlua::Thread,
+    args: MultiValue,
+) -> mlua::Result<MultiValue> {
+    crate::wait::drive(weak, co, args, None).await
+}
+
 async fn drive_args(
     weak: mlua::WeakLua,
     co: mlua::Thread,

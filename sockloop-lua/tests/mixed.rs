@@ -480,3 +480,67 @@ fn socketloop_sockets_cross_both_ways() {
     assert_eq!(from_rust, "zyx");
     assert_eq!(in_lua, "tekcos tsur");
 }
+
+/// A Copas thread, a sock.lua thread and a Rust thread on one loop: the
+/// Copas thread serves a Copas server, the sock.lua thread is its client,
+/// the Rust thread pushes into a Copas queue the Copas worker reads, and
+/// all three finish in `copas.loop()`.
+#[test]
+fn copas_sock_and_rust_threads_on_one_loop() {
+    let lua = lua();
+    let log: mlua::Table = lua
+        .load(
+            r#"
+            local copas, socket, sock = require'copas', require'socket', require'sock'
+            local log = {}
+            local server = assert(socket.bind('127.0.0.1', 0))
+            local _, port = server:getsockname()
+            copas.addserver(server, copas.handler(function(c)
+                local line = c:receive()
+                log[#log + 1] = 'copas server got ' .. line
+                c:send(line:upper() .. '\n')
+                copas.removeserver(server)
+            end), 5)
+            sock.thread(function()
+                local s = assert(sock.tcp())
+                assert(s:connect('127.0.0.1', port, sock.clock() + 5))
+                assert(s:send('from sock\n', nil, sock.clock() + 5))
+                local buf = require'ffi'.new'char[64]'
+                local n = assert(s:recv(buf, 64, sock.clock() + 5))
+                log[#log + 1] = 'sock client got ' .. require'ffi'.string(buf, n):gsub('\n', '')
+                s:close()
+            end)
+            rust_queue = copas.queue.new{name = 'from-rust'}
+            rust_queue:add_worker(function(item)
+                log[#log + 1] = 'copas worker got ' .. item
+            end)
+            return log"#,
+        )
+        .eval()
+        .unwrap();
+    let q: mlua::Table = lua.globals().get("rust_queue").unwrap();
+    let push: mlua::Function = q.get("push").unwrap();
+    let stop: mlua::Function = q.get("stop").unwrap();
+    let copas_loop: mlua::Function = lua.load("return require'copas'.loop").eval().unwrap();
+    // The Rust thread: pushes after a sleep, then stops the queue.
+    let rust = sockloop::ThreadBuilder::new()
+        .name("rust")
+        .newthread(async move {
+            sockloop::sleep(0.01).await;
+            push.call::<()>((q.clone(), "from rust")).unwrap();
+            stop.call::<()>(q).unwrap();
+        });
+    sockloop::resume(&rust, ()).unwrap();
+    copas_loop.call::<()>(()).unwrap();
+    assert!(rust.is_finished());
+    let mut lines: Vec<String> = log.sequence_values().map(|v| v.unwrap()).collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "copas server got from sock",
+            "copas worker got from rust",
+            "sock client got FROM SOCK"
+        ]
+    );
+}

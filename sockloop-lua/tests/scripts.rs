@@ -166,6 +166,29 @@ fn socketloop_errors() {
     check("socketloop_errors");
 }
 
+/// `require'copas'`: Copas' threads, names, parking, loop, exit and error
+/// handlers (expected output from real Copas 4.11 with LuaSocket, see
+/// tools/copas-reference-outputs.sh).
+#[test]
+fn copas_threads() {
+    check("copas_threads");
+}
+
+/// Copas' servers, wrapped and raw sockets, per-call timeouts and the
+/// values LuaSocket's calls give through them (expected output from real
+/// Copas 4.11 with LuaSocket).
+#[test]
+fn copas_sockets() {
+    check("copas_sockets");
+}
+
+/// Copas' lock, semaphore, queue, timer and future: return values and
+/// error words (expected output from real Copas 4.11 with LuaSocket).
+#[test]
+fn copas_sync() {
+    check("copas_sync");
+}
+
 #[test]
 fn optional_arguments() {
     check("args");

@@ -310,7 +310,7 @@ where
 /// assert!(!reached.get());
 /// # Ok::<(), sockloop::Error>(())
 /// ```
-pub fn removethread(thread: &Thread) {
+pub fn removethread<T>(thread: &Thread<T>) {
     if thread.is_finished() {
         return;
     }
@@ -654,7 +654,7 @@ pub(crate) async fn park(timeout: Option<f64>, call: &str) -> Result<Wake> {
 /// # Ok::<(), sockloop::Error>(())
 /// # }).unwrap();
 /// ```
-pub fn wakeup(thread: &Thread) {
+pub fn wakeup<T>(thread: &Thread<T>) {
     let entry = state().parked.borrow_mut().remove(&thread.id());
     let Some((gen, how)) = entry else { return };
     match how {
@@ -662,7 +662,7 @@ pub fn wakeup(thread: &Thread) {
             crate::runafter(0.0, move || sj.wakeup(()));
         }
         Parked::Forever => {
-            let t = thread.clone();
+            let t = thread.untyped();
             crate::runafter(0.0, move || {
                 let _ = crate::resume(&t, WakeToken(gen));
             });

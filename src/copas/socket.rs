@@ -34,7 +34,7 @@ use crate::{Tcp, Thread, ToAddr};
 /// # }).unwrap();
 /// ```
 pub struct Socket {
-    inner: ASocket,
+    inner: Rc<ASocket>,
     name: RefCell<Option<String>>,
     connect_t: Cell<Option<f64>>,
     send_t: Cell<Option<f64>>,
@@ -53,6 +53,27 @@ impl fmt::Debug for Socket {
 
 impl From<ASocket> for Socket {
     fn from(inner: ASocket) -> Socket {
+        Socket::from(Rc::new(inner))
+    }
+}
+
+/// A Copas view of an `ASocket` shared with its other owners (the Lua
+/// bridge's LuaSocket object): the same read-ahead buffer, statistics and
+/// descriptor, with Copas' own timeouts and name.
+///
+/// # Examples
+///
+/// ```
+/// use std::rc::Rc;
+/// use sockloop::{copas, socketloop::ASocket, Tcp};
+///
+/// let a = Rc::new(ASocket::new(Tcp::new(sockloop::Family::Inet)?));
+/// let view = copas::Socket::from(a.clone());
+/// assert!(Rc::ptr_eq(&view.shared(), &a)); // not a copy
+/// # Ok::<(), sockloop::Error>(())
+/// ```
+impl From<Rc<ASocket>> for Socket {
+    fn from(inner: Rc<ASocket>) -> Socket {
         Socket {
             inner,
             name: RefCell::new(None),
@@ -206,6 +227,23 @@ impl Socket {
             self.send_t.get(),
             self.receive_t.get(),
         )
+    }
+
+    /// The `ASocket` under this Copas view, shared (not a copy): what the
+    /// Lua bridge hands to Lua as a LuaSocket object.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockloop::{copas, luasocket};
+    /// let c = copas::wrap(luasocket::tcp()?);
+    /// let a = c.shared();
+    /// a.settimeout(Some(2.5));
+    /// assert_eq!(c.gettimeout(), Some(2.5)); // one socket, seen twice
+    /// # Ok::<(), sockloop::Error>(())
+    /// ```
+    pub fn shared(&self) -> Rc<ASocket> {
+        self.inner.clone()
     }
 
     /// The socket's name ([`setsocketname`]).
@@ -576,6 +614,12 @@ where
                             Some(cname),
                             true,
                         );
+                        // Let the loop run between accepts: a burst of
+                        // ready connections would otherwise run down
+                        // Tokio's cooperative budget inside this one poll.
+                        if count % 32 == 0 {
+                            super::sched::pause(0.0).await;
+                        }
                     }
                     Err(e) if matches!(e.kind(), ErrorKind::Closed | ErrorKind::Cancelled) => break,
                     Err(_) => crate::sleep(0.01).await,
