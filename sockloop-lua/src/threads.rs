@@ -199,6 +199,12 @@ pub(crate) async fn drive_lua(
     co: mlua::Thread,
     args: MultiValue,
 ) -> mlua::Result<MultiValue> {
+    {
+        let lua = weak
+            .try_upgrade()
+            .ok_or_else(|| mlua::Error::runtime("the Lua state is closed"))?;
+        crate::wait::mark_driven(&lua, &co)?;
+    }
     crate::wait::drive(weak, co, args, None).await
 }
 
