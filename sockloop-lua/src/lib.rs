@@ -287,6 +287,53 @@ fn add_system_paths(package: &Table) -> mlua::Result<()> {
     Ok(())
 }
 
+/// Makes a Rust function that may wait callable from Lua: the Lua twin of
+/// mlua's `create_async_function` for the bridge, whose Lua threads are
+/// driven by sockloop, not by mlua's async adaptor. Use it to replace a
+/// Lua module's waiting calls with Rust ones (PORTING.md, "moving a
+/// program module by module").
+///
+/// Called from a Lua thread (`sock.newthread`, a Copas or socketloop
+/// thread, the main chunk under [`run_main`]), the call parks that thread
+/// until `func`'s future completes and returns its values; a future that
+/// fails raises its error in Lua. Called where nothing drives the
+/// coroutine (a plain `coroutine.create`, Lua code Rust runs directly),
+/// a future that completes at once still gives its values, and one that
+/// would wait raises `cannot wait here: ...`.
+///
+/// # Errors
+///
+/// When Lua cannot make the function (out of memory).
+///
+/// # Examples
+///
+/// ```
+/// let lua = sockloop_lua::new_lua().unwrap();
+/// let later = sockloop_lua::async_function(&lua, |_, x: i64| async move {
+///     sockloop::sleep(0.001).await;
+///     Ok(x * 2)
+/// })
+/// .unwrap();
+/// lua.globals().set("double_later", later).unwrap();
+/// let f = lua.load("return function(x) return double_later(x) + 1 end").eval().unwrap();
+/// let t = sockloop_lua::newthread(&lua, f, None).unwrap();
+/// let v = sockloop::run(async move {
+///     sockloop::resume(&t, sockloop::Value::new(20)).unwrap();
+///     t.join(None).await
+/// });
+/// assert_eq!(v.unwrap().unwrap().get::<i64>().unwrap(), 41);
+/// ```
+#[doc(alias = "create_async_function")]
+pub fn async_function<F, A, FR, R>(lua: &Lua, func: F) -> mlua::Result<Function>
+where
+    F: Fn(Lua, A) -> FR + 'static,
+    A: mlua::FromLuaMulti,
+    FR: std::future::Future<Output = mlua::Result<R>> + 'static,
+    R: mlua::IntoLuaMulti + 'static,
+{
+    wait::async_function(lua, func)
+}
+
 /// Makes the Lua function `f` a sockloop thread, **suspended**, as
 /// `sock.newthread(f, name)` does; the first [`sockloop::resume`]'s value
 /// becomes `f`'s arguments (see [`to_value`]). The handle's
