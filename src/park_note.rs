@@ -131,6 +131,7 @@ thread_local! {
             open: Cell::new(false),
             stamp: Cell::new(None),
             epoch: Cell::new(None),
+            tick: Cell::new(None),
         }
     };
 }
@@ -153,6 +154,17 @@ struct Slot {
     /// The instant that [`Stamp`]s and [`Since`]s count from (read once
     /// per OS thread).
     epoch: Cell<Option<Instant>>,
+    /// The millisecond that the last [`Since`] packed fell in: a stamp in
+    /// the same one packs to the same value without arithmetic.
+    tick: Cell<Option<Tick>>,
+}
+
+/// A millisecond after the epoch, `[start, end)`, and its packed value.
+#[derive(Clone, Copy)]
+struct Tick {
+    start: Instant,
+    end: Instant,
+    ms: u32,
 }
 
 /// Notes what the current poll parks on, until when, and whether the
@@ -214,9 +226,34 @@ impl Stamp {
 pub(crate) struct Since(u32);
 
 impl Since {
+    /// Packs `at`: two comparisons when it falls in the millisecond of the
+    /// previous pack (a server's rounds come a few microseconds apart, and
+    /// the subtraction from the epoch is most of what a pack would cost).
+    #[inline]
     fn pack(at: Instant, s: &Slot) -> Since {
-        let ms = at.saturating_duration_since(epoch(s)).as_millis();
-        Since((ms % (1 << 32)) as u32)
+        match s.tick.get() {
+            Some(t) if t.start <= at && at < t.end => Since(t.ms),
+            _ => Since::pack_new_tick(at, s),
+        }
+    }
+
+    /// Packs `at` by subtraction, and keeps its millisecond for the next
+    /// packs.
+    fn pack_new_tick(at: Instant, s: &Slot) -> Since {
+        let epoch = epoch(s);
+        let ms = u64::try_from(at.saturating_duration_since(epoch).as_millis()).unwrap_or(u64::MAX);
+        let packed = (ms % (1 << 32)) as u32;
+        let start = epoch.checked_add(std::time::Duration::from_millis(ms));
+        let end = start.and_then(|t| t.checked_add(std::time::Duration::from_millis(1)));
+        s.tick.set(match (start, end) {
+            (Some(start), Some(end)) => Some(Tick {
+                start,
+                end,
+                ms: packed,
+            }),
+            _ => None,
+        });
+        Since(packed)
     }
 
     /// The instant, read at `now` (`None` before any park on this OS
@@ -293,5 +330,46 @@ impl Drop for Round {
                 s.stamp.set(None);
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// What a pack must give: the milliseconds after the epoch, modulo 2^32.
+    fn by_subtraction(at: Instant, s: &Slot) -> Since {
+        let ms = at.saturating_duration_since(epoch(s)).as_millis();
+        Since((ms % (1 << 32)) as u32)
+    }
+
+    /// The millisecond kept from the previous pack gives the same value as
+    /// the subtraction, inside it, at its edges, after it, and for an
+    /// instant before it (the clocks of two runtimes on one OS thread need
+    /// not agree).
+    #[test]
+    fn pack_with_the_kept_millisecond_matches_the_subtraction() {
+        SLOT.with(|s| {
+            let base = Instant::now();
+            let e = epoch(s);
+            let off = base.saturating_duration_since(e);
+            // The start of base's millisecond after the epoch.
+            let ms_start = e + Duration::from_millis(off.as_millis() as u64);
+            let steps_us: [i64; 12] = [0, 1, 999, 1000, 1001, 250, -1, -1000, -1001, 5000, 5999, 0];
+            for us in steps_us {
+                let at = if us >= 0 {
+                    ms_start + Duration::from_micros(us as u64)
+                } else {
+                    ms_start - Duration::from_micros(us.unsigned_abs())
+                };
+                assert_eq!(Since::pack(at, s), by_subtraction(at, s), "{us} us");
+            }
+            // An instant before the epoch packs as the epoch.
+            let before = e - Duration::from_millis(3);
+            assert_eq!(Since::pack(before, s), Since(0));
+            assert_eq!(Since::pack(e, s), Since(0));
+            assert_eq!(Since::pack(before, s), Since(0));
+        });
     }
 }
