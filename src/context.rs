@@ -167,6 +167,10 @@ pub(crate) struct Loop {
     pub(crate) embedded: Cell<bool>,
     driver: RefCell<Option<Waker>>,
     driver_notified: Cell<bool>,
+    /// A step ran down Tokio's cooperative budget (see
+    /// `thread::step`): the driver must let Tokio run before it steps
+    /// the thread again.
+    pub(crate) out_of_budget: Cell<bool>,
     /// Panics and unjoined `Err`s for the next `start`/`run`/`poll` to report.
     failures: RefCell<Vec<Failure>>,
     /// The Tokio runtime the loop blocks on (dropped after the futures).
@@ -197,6 +201,7 @@ impl Loop {
             embedded: Cell::new(false),
             driver: RefCell::new(None),
             driver_notified: Cell::new(false),
+            out_of_budget: Cell::new(false),
             failures: RefCell::default(),
             rt: LoopRt::default(),
             layers: Layers::default(),

@@ -126,6 +126,7 @@ impl Driver {
         let this = self;
         with_loop(|l| {
             this.enter(l, cx);
+            l.out_of_budget.set(false);
             let mut n = 0;
             loop {
                 if l.stop.get() {
@@ -139,6 +140,11 @@ impl Driver {
                 if let Some(k) = l.pop_ready() {
                     step_ready(l, k);
                     n += 1;
+                    // Tokio's budget is spent: stepping on would only
+                    // requeue threads (see `thread::step`).
+                    if l.out_of_budget.get() {
+                        n = BUDGET;
+                    }
                     continue;
                 }
                 // The clock is read only when a timer is queued.
@@ -432,6 +438,7 @@ impl Future for OneRound {
         let this = &mut *self;
         with_loop(|l| {
             l.driver_enter(cx.waker());
+            l.out_of_budget.set(false);
             loop {
                 let now = Instant::now();
                 let due = next_deadline(l).is_some_and(|at| at <= now);
@@ -445,12 +452,20 @@ impl Future for OneRound {
                         if l.stop.get() {
                             return Poll::Ready(true);
                         }
+                        if l.out_of_budget.get() {
+                            break;
+                        }
                     }
                     while fire_one(l, now) {
                         // Threads a timer woke run in this round too, in
-                        // deadline order.
-                        while let Some(k) = l.pop_ready() {
-                            step_ready(l, k);
+                        // deadline order; once Tokio's budget is spent,
+                        // the rest waits for the next round (a thread
+                        // requeued for it would run again and again).
+                        while !l.out_of_budget.get() {
+                            match l.pop_ready() {
+                                Some(k) => step_ready(l, k),
+                                None => break,
+                            }
                         }
                     }
                     return Poll::Ready(true);

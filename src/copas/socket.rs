@@ -614,12 +614,6 @@ where
                             Some(cname),
                             true,
                         );
-                        // Let the loop run between accepts: a burst of
-                        // ready connections would otherwise run down
-                        // Tokio's cooperative budget inside this one poll.
-                        if count % 32 == 0 {
-                            super::sched::pause(0.0).await;
-                        }
                     }
                     Err(e) if matches!(e.kind(), ErrorKind::Closed | ErrorKind::Cancelled) => break,
                     Err(_) => crate::sleep(0.01).await,

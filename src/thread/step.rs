@@ -85,6 +85,7 @@ fn step_one(l: &Loop, t: &Rc<ThreadInner>, input: Option<Value>) -> Step {
                 t.state.set(ThreadStatus::Waiting);
                 crate::trace::debug_event!(target: "sockloop::thread", "waiting");
                 l.waiting_add(1);
+                requeue_if_out_of_budget(l, t);
                 // Every entry that steps a thread made sure a driver can
                 // run before the body ran; this restarts one that ended
                 // meanwhile (after `stop()`), so the error cannot be new.
@@ -106,6 +107,26 @@ fn step_one(l: &Loop, t: &Rc<ThreadInner>, input: Option<Value>) -> Step {
             let _ = catch_unwind(AssertUnwindSafe(move || drop(fut)));
             finish(l, t);
             Step::Panicked(f)
+        }
+    }
+}
+
+/// A thread that parks once Tokio's cooperative budget has run out may
+/// have been told "not now" by a Tokio resource (an I/O readiness, a
+/// timer, a channel) rather than "not ready": Tokio then wakes it only
+/// when the task that polls the loop returns to the scheduler, and a
+/// `block_on` that ends first (every `poll()` round is one) drops that
+/// wake-up with its scheduler context. The loop's own ready queue outlives
+/// that context, so the thread goes there, and `out_of_budget` tells the
+/// driver to let Tokio run (and refill the budget) before it steps the
+/// thread again. Tokio's own late wake-up is then a stray one, which
+/// `step_ready` tolerates like any other.
+#[inline]
+fn requeue_if_out_of_budget(l: &Loop, t: &ThreadInner) {
+    if !tokio::task::coop::has_budget_remaining() {
+        l.out_of_budget.set(true);
+        if !t.wake.queued.swap(true, Ordering::AcqRel) {
+            l.push_ready(t.key());
         }
     }
 }
