@@ -383,20 +383,32 @@ async fn suspend(
     ))
 }
 
-/// A driven coroutine, held so that a thread parked in a wait holds no
-/// mlua reference.
+/// How many drivers of a Lua state's thread may wait holding their
+/// coroutine's handle (see [`Held`]).
+const HANDLES_KEPT: usize = 2_000;
+
+thread_local! {
+    /// The drivers waiting with their coroutine's handle now.
+    static KEPT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// A driven coroutine, held so that thousands of parked threads do not
+/// exhaust mlua's auxiliary stack.
 ///
 /// Every Lua value Rust holds (an `mlua::Thread`, a userdata, a string)
-/// takes a slot of mlua's auxiliary stack, a Lua thread whose stack
-/// LuaJIT caps at `LUAI_MAXCSTACK` (8,000) slots: with one slot per
-/// parked Lua thread, the 8,000th parked connection made every later call
-/// that creates a reference fail with "out of Lua stack" (in a server,
-/// the accepting thread's `accept`). So while a wait is pending the
-/// coroutine is kept in the Lua registry instead (no slot), and taken
-/// back for the resume; a wait that completes at once keeps the handle.
+/// takes a slot of that stack, a Lua thread whose stack LuaJIT caps at
+/// `LUAI_MAXCSTACK` (8,000) slots: with one slot per parked Lua thread,
+/// the 8,000th parked connection made every later call that creates a
+/// reference fail with "out of Lua stack" (in a server, the accepting
+/// thread's `accept`). So the first [`HANDLES_KEPT`] drivers that wait
+/// keep their handle (no cost), and any beyond wait with their coroutine
+/// in the Lua registry instead (no slot; about 1,600 instructions to put
+/// it there and take it back).
 struct Held {
     weak: mlua::WeakLua,
     co: HeldCo,
+    /// Counted in [`KEPT`].
+    kept: bool,
 }
 
 enum HeldCo {
@@ -405,8 +417,18 @@ enum HeldCo {
 }
 
 impl Held {
-    /// The coroutine's handle, taken back from the registry if needed.
+    fn new(weak: mlua::WeakLua, co: mlua::Thread) -> Held {
+        Held {
+            weak,
+            co: HeldCo::Handle(co),
+            kept: false,
+        }
+    }
+
+    /// The coroutine's handle (the wait is over), taken back from the
+    /// registry if needed.
     fn thread(&mut self) -> mlua::Result<&mlua::Thread> {
+        self.unkeep();
         if let HeldCo::Registry(key) = &self.co {
             let lua = self
                 .weak
@@ -423,10 +445,26 @@ impl Held {
         }
     }
 
-    /// Moves the handle to the registry (it stays where it is when that
-    /// fails: only the slot is lost).
-    fn stash(&mut self) {
+    fn unkeep(&mut self) {
+        if self.kept {
+            self.kept = false;
+            let _ = KEPT.try_with(|k| k.set(k.get() - 1));
+        }
+    }
+
+    /// The wait is pending: keeps the handle if fewer than
+    /// [`HANDLES_KEPT`] drivers do, else moves it to the registry (it
+    /// stays where it is when that fails: only the slot is lost).
+    fn park(&mut self) {
         let HeldCo::Handle(co) = &self.co else { return };
+        if self.kept {
+            return;
+        }
+        if KEPT.with(|k| k.get()) < HANDLES_KEPT {
+            KEPT.with(|k| k.set(k.get() + 1));
+            self.kept = true;
+            return;
+        }
         let Some(lua) = self.weak.try_upgrade() else {
             return;
         };
@@ -435,15 +473,15 @@ impl Held {
         }
     }
 
-    /// Awaits `fut`, with the coroutine in the registry once `fut` is
-    /// pending. (Polled only when woken: a sockloop suspend must not be
-    /// polled again before its resume.)
+    /// Awaits `fut`, parked (see [`Held::park`]) while it is pending.
+    /// (Polled only when woken: a sockloop suspend must not be polled
+    /// again before its resume.)
     async fn wait<F: Future>(&mut self, fut: F) -> F::Output {
         let mut fut = std::pin::pin!(fut);
         std::future::poll_fn(|cx| {
             let r = fut.as_mut().poll(cx);
             if r.is_pending() {
-                self.stash();
+                self.park();
             }
             r
         })
@@ -451,22 +489,26 @@ impl Held {
     }
 }
 
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.unkeep();
+    }
+}
+
 /// Drives the coroutine `co` from its first resume (with `args`) to its
 /// end: its return values (or those of a yield that is not a wait
 /// request, which ends the thread as a return would), or its error.
 /// `parked`: the thread's flag for a direct resume (see `threads.rs`).
-/// While a wait is pending the driver holds no mlua reference of its own
-/// (see [`Held`]); the request's operands are dropped before the wait.
+/// A driver waiting beyond the first few thousand holds no mlua reference
+/// of its own (see [`Held`]); the request's operands are dropped before
+/// the wait.
 pub(crate) async fn drive(
     weak: mlua::WeakLua,
     co: mlua::Thread,
     args: MultiValue,
     parked: Option<crate::threads::Parked>,
 ) -> mlua::Result<MultiValue> {
-    let mut held = Held {
-        weak: weak.clone(),
-        co: HeldCo::Handle(co),
-    };
+    let mut held = Held::new(weak.clone(), co);
     let mut next = Next::Resume(Args::Many(args));
     loop {
         let (op, mut operands) = match next {
