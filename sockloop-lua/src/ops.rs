@@ -14,7 +14,7 @@ use sockloop::kind::{self, Dgram, Stream};
 
 use crate::edge::CBuf;
 use crate::mainthread::{main_io, no_wait_in_main, who, Who};
-use crate::socket::{bad, expires, recv_into, send_from, Data, LuaKind, LuaSock};
+use crate::socket::{bad, expires, recv_into, send_from, Data, LuaSock};
 
 /// `sock.suspend(...)`: the values.
 pub(crate) const OP_SUSPEND: i64 = 1;
@@ -74,7 +74,7 @@ fn userdata(v: &LuaValue) -> mlua::Result<AnyUserData> {
 }
 
 /// A socket of one of the three kinds.
-enum AnySock {
+pub(crate) enum AnySock {
     Stream(std::rc::Rc<sockloop::Tcp>),
     Udp(std::rc::Rc<sockloop::Udp>),
     Raw(std::rc::Rc<sockloop::Raw>),
@@ -93,81 +93,84 @@ fn any_sock(ud: &AnyUserData) -> mlua::Result<AnySock> {
     Err(bad("not a socket"))
 }
 
-async fn recv<K: LuaKind>(
-    lua: &Lua,
-    s: &sockloop::Socket<K>,
-    buf: &mut CBuf,
-    exp: Option<f64>,
-) -> mlua::Result<MultiValue> {
-    io(recv_into(lua, s, buf, exp)).await
+/// A wait request taken apart: what its wait needs, without the request's
+/// operands (a parked wait holds no mlua reference but a `send`'s string
+/// and a `transfer`'s values; see `wait.rs`'s `Held`).
+pub(crate) enum Wait {
+    Transfer(Lua, AnyUserData, MultiValue),
+    /// The seconds, or the clock time (`true`).
+    Sleep(f64, bool),
+    Recv(Lua, AnySock, CBuf, Option<f64>),
+    Send(Lua, AnySock, Data, Option<f64>),
 }
 
-async fn send<K: LuaKind>(
-    lua: &Lua,
-    s: &sockloop::Socket<K>,
-    data: &Data,
-    exp: Option<f64>,
-) -> mlua::Result<MultiValue> {
-    io(send_from(lua, s, data, exp)).await
-}
-
-/// Carries out the wait request `op` with `operands`: `None` for an
-/// unknown opcode.
-pub(crate) async fn carry_out(
+/// Takes the wait request `op` with `operands` apart: `None` for an
+/// unknown opcode, `Some(Err)` for bad operands.
+pub(crate) fn prepare(
     weak: &mlua::WeakLua,
     op: i64,
     mut operands: MultiValue,
-) -> Option<mlua::Result<MultiValue>> {
+) -> Option<mlua::Result<Wait>> {
     let Some(lua) = weak.try_upgrade() else {
         return Some(Err(mlua::Error::runtime("the Lua state is closed")));
     };
-    let lua = &lua;
     Some(match op {
         OP_TRANSFER => match operands.pop_front() {
-            Some(LuaValue::UserData(h)) => crate::threads::transfer(lua, h, operands).await,
+            Some(LuaValue::UserData(h)) => Ok(Wait::Transfer(lua, h, operands)),
             _ => Err(bad("not a sock thread")),
         },
-        OP_SLEEP | OP_SLEEP_UNTIL => match (no_wait_in_main(), number(arg(&operands, 0), "s")) {
-            (Ok(()), Ok(t)) => {
-                if op == OP_SLEEP {
-                    sockloop::sleep(t).await;
-                } else {
-                    sockloop::sleep_until(t).await;
-                }
-                Ok(MultiValue::new())
-            }
-            (Err(e), _) | (_, Err(e)) => Err(e),
-        },
-        OP_RECV => recv_op(lua, &operands).await,
-        OP_SEND => send_op(lua, operands).await,
+        OP_SLEEP | OP_SLEEP_UNTIL => no_wait_in_main()
+            .and_then(|()| number(arg(&operands, 0), "s"))
+            .map(|t| Wait::Sleep(t, op == OP_SLEEP_UNTIL)),
+        OP_RECV => recv_op(lua, &operands),
+        OP_SEND => send_op(lua, operands),
         _ => return None,
     })
 }
 
-async fn recv_op(lua: &Lua, operands: &MultiValue) -> mlua::Result<MultiValue> {
+impl Wait {
+    /// Carries the wait out: the values to resume the coroutine with.
+    pub(crate) async fn run(self) -> mlua::Result<MultiValue> {
+        match self {
+            Wait::Transfer(lua, h, operands) => crate::threads::transfer(&lua, h, operands).await,
+            Wait::Sleep(t, false) => {
+                sockloop::sleep(t).await;
+                Ok(MultiValue::new())
+            }
+            Wait::Sleep(t, true) => {
+                sockloop::sleep_until(t).await;
+                Ok(MultiValue::new())
+            }
+            Wait::Recv(lua, s, mut buf, exp) => match s {
+                AnySock::Stream(s) => io(recv_into(&lua, &s, &mut buf, exp)).await,
+                AnySock::Udp(s) => io(recv_into(&lua, &s, &mut buf, exp)).await,
+                AnySock::Raw(s) => io(recv_into(&lua, &s, &mut buf, exp)).await,
+            },
+            Wait::Send(lua, s, data, exp) => match s {
+                AnySock::Stream(s) => io(send_from(&lua, &s, &data, exp)).await,
+                AnySock::Udp(s) => io(send_from(&lua, &s, &data, exp)).await,
+                AnySock::Raw(s) => io(send_from(&lua, &s, &data, exp)).await,
+            },
+        }
+    }
+}
+
+fn recv_op(lua: Lua, operands: &MultiValue) -> mlua::Result<Wait> {
     let s = any_sock(&userdata(arg(operands, 0))?)?;
-    let mut buf = CBuf::new(
+    let buf = CBuf::new(
         arg(operands, 1),
         arg(operands, 2),
         arg(operands, 3),
         "maxlen",
     )?;
     let exp = expires(opt_number(arg(operands, 4), "expires")?)?;
-    match s {
-        AnySock::Stream(s) => recv(lua, &s, &mut buf, exp).await,
-        AnySock::Udp(s) => recv(lua, &s, &mut buf, exp).await,
-        AnySock::Raw(s) => recv(lua, &s, &mut buf, exp).await,
-    }
+    Ok(Wait::Recv(lua, s, buf, exp))
 }
 
-async fn send_op(lua: &Lua, mut operands: MultiValue) -> mlua::Result<MultiValue> {
+fn send_op(lua: Lua, mut operands: MultiValue) -> mlua::Result<Wait> {
     let s = any_sock(&userdata(arg(&operands, 0))?)?;
     let exp = expires(opt_number(arg(&operands, 4), "expires")?)?;
     let data = operands.remove(1).unwrap_or(LuaValue::Nil);
     let data = Data::new(data, arg(&operands, 1), arg(&operands, 2))?;
-    match s {
-        AnySock::Stream(s) => send(lua, &s, &data, exp).await,
-        AnySock::Udp(s) => send(lua, &s, &data, exp).await,
-        AnySock::Raw(s) => send(lua, &s, &data, exp).await,
-    }
+    Ok(Wait::Send(lua, s, data, exp))
 }

@@ -25,6 +25,12 @@ use sockloop::{
 /// have go through [`LuaKind`].
 pub(crate) struct LuaSock<K: Plain>(pub(crate) Rc<Socket<K>>);
 
+impl<K: Plain> Clone for LuaSock<K> {
+    fn clone(&self) -> Self {
+        LuaSock(self.0.clone())
+    }
+}
+
 /// The registry key of the Lua function that wraps a [`LuaSock`] userdata
 /// into a sock.lua-style socket object (set by `sock.lua`).
 pub(crate) const WRAP_KEY: &str = "sockloop_lua.wrap";

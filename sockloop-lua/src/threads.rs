@@ -579,6 +579,7 @@ pub(crate) fn register(lua: &Lua, core: &mlua::Table) -> mlua::Result<()> {
 }
 
 /// `sock.sleep_job()`.
+#[derive(Clone)]
 pub(crate) struct LuaSleepJob(Rc<sockloop::SleepJob>);
 
 impl UserData for LuaSleepJob {

@@ -44,7 +44,7 @@ use std::task::{Context, Poll, Waker};
 
 use mlua::{
     AnyUserData, FromLuaMulti, Function, IntoLuaMulti, LightUserData, Lua, MetaMethod, MultiValue,
-    Table, UserData, UserDataMethods, UserDataRef, Value as LuaValue,
+    Table, UserData, UserDataMethods, Value as LuaValue,
 };
 
 /// A boxed future of the slow path.
@@ -200,21 +200,24 @@ thread_local! {
     static ASYNC_METHODS: RefCell<HashMap<TypeId, Vec<String>>> = RefCell::new(HashMap::new());
 }
 
-/// A method that may wait, as mlua's `add_async_method` adds one (the
-/// same closure signature; see [`async_function`]). The type's `__index`
-/// meta function is this module's (a type with async methods cannot have
-/// its own).
+/// A method that may wait, as mlua's `add_async_method` adds one (see
+/// [`async_function`]), except that the method gets a clone of the
+/// userdata's value, not a `UserDataRef`: a reference held by a parked
+/// call would take a slot of mlua's auxiliary stack, which LuaJIT caps
+/// at 8,000 (see [`Held`]). The type's `__index` meta function is this
+/// module's (a type with async methods cannot have its own).
 pub(crate) fn add_async_method<T, Ms, M, A, MR, R>(methods: &mut Ms, name: &str, method: M)
 where
-    T: UserData + 'static,
+    T: UserData + Clone + 'static,
     Ms: UserDataMethods<T> + ?Sized,
-    M: Fn(Lua, UserDataRef<T>, A) -> MR + 'static,
+    M: Fn(Lua, T, A) -> MR + 'static,
     A: FromLuaMulti,
     MR: Future<Output = mlua::Result<R>> + 'static,
     R: IntoLuaMulti + 'static,
 {
     methods.add_function(raw_name(name), move |lua, (ud, args): (AnyUserData, A)| {
-        let this = ud.borrow::<T>()?;
+        let this = ud.borrow::<T>()?.clone();
+        drop(ud);
         Ok(pending(lua, method(lua.clone(), this, args)))
     });
     let first = ASYNC_METHODS.with(|m| {
@@ -380,21 +383,137 @@ async fn suspend(
     ))
 }
 
+/// How many drivers of a Lua state's thread may wait holding their
+/// coroutine's handle (see [`Held`]).
+const HANDLES_KEPT: usize = 2_000;
+
+thread_local! {
+    /// The drivers waiting with their coroutine's handle now.
+    static KEPT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// A driven coroutine, held so that thousands of parked threads do not
+/// exhaust mlua's auxiliary stack.
+///
+/// Every Lua value Rust holds (an `mlua::Thread`, a userdata, a string)
+/// takes a slot of that stack, a Lua thread whose stack LuaJIT caps at
+/// `LUAI_MAXCSTACK` (8,000) slots: with one slot per parked Lua thread,
+/// the 8,000th parked connection made every later call that creates a
+/// reference fail with "out of Lua stack" (in a server, the accepting
+/// thread's `accept`). So the first [`HANDLES_KEPT`] drivers that wait
+/// keep their handle (no cost), and any beyond wait with their coroutine
+/// in the Lua registry instead (no slot; about 1,600 instructions to put
+/// it there and take it back).
+struct Held {
+    weak: mlua::WeakLua,
+    co: HeldCo,
+    /// Counted in [`KEPT`].
+    kept: bool,
+}
+
+enum HeldCo {
+    Handle(mlua::Thread),
+    Registry(mlua::RegistryKey),
+}
+
+impl Held {
+    fn new(weak: mlua::WeakLua, co: mlua::Thread) -> Held {
+        Held {
+            weak,
+            co: HeldCo::Handle(co),
+            kept: false,
+        }
+    }
+
+    /// The coroutine's handle (the wait is over), taken back from the
+    /// registry if needed.
+    fn thread(&mut self) -> mlua::Result<&mlua::Thread> {
+        self.unkeep();
+        if let HeldCo::Registry(key) = &self.co {
+            let lua = self
+                .weak
+                .try_upgrade()
+                .ok_or_else(|| mlua::Error::runtime("the Lua state is closed"))?;
+            let co: mlua::Thread = lua.registry_value(key)?;
+            if let HeldCo::Registry(key) = std::mem::replace(&mut self.co, HeldCo::Handle(co)) {
+                lua.remove_registry_value(key)?;
+            }
+        }
+        match &self.co {
+            HeldCo::Handle(co) => Ok(co),
+            HeldCo::Registry(_) => Err(mlua::Error::runtime("the coroutine is lost")),
+        }
+    }
+
+    fn unkeep(&mut self) {
+        if self.kept {
+            self.kept = false;
+            let _ = KEPT.try_with(|k| k.set(k.get() - 1));
+        }
+    }
+
+    /// The wait is pending: keeps the handle if fewer than
+    /// [`HANDLES_KEPT`] drivers do, else moves it to the registry (it
+    /// stays where it is when that fails: only the slot is lost).
+    fn park(&mut self) {
+        let HeldCo::Handle(co) = &self.co else { return };
+        if self.kept {
+            return;
+        }
+        if KEPT.with(|k| k.get()) < HANDLES_KEPT {
+            KEPT.with(|k| k.set(k.get() + 1));
+            self.kept = true;
+            return;
+        }
+        let Some(lua) = self.weak.try_upgrade() else {
+            return;
+        };
+        if let Ok(key) = lua.create_registry_value(co) {
+            self.co = HeldCo::Registry(key);
+        }
+    }
+
+    /// Awaits `fut`, parked (see [`Held::park`]) while it is pending.
+    /// (Polled only when woken: a sockloop suspend must not be polled
+    /// again before its resume.)
+    async fn wait<F: Future>(&mut self, fut: F) -> F::Output {
+        let mut fut = std::pin::pin!(fut);
+        std::future::poll_fn(|cx| {
+            let r = fut.as_mut().poll(cx);
+            if r.is_pending() {
+                self.park();
+            }
+            r
+        })
+        .await
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.unkeep();
+    }
+}
+
 /// Drives the coroutine `co` from its first resume (with `args`) to its
 /// end: its return values (or those of a yield that is not a wait
 /// request, which ends the thread as a return would), or its error.
 /// `parked`: the thread's flag for a direct resume (see `threads.rs`).
+/// A driver waiting beyond the first few thousand holds no mlua reference
+/// of its own (see [`Held`]); the request's operands are dropped before
+/// the wait.
 pub(crate) async fn drive(
     weak: mlua::WeakLua,
     co: mlua::Thread,
     args: MultiValue,
     parked: Option<crate::threads::Parked>,
 ) -> mlua::Result<MultiValue> {
+    let mut held = Held::new(weak.clone(), co);
     let mut next = Next::Resume(Args::Many(args));
     loop {
         let (op, mut operands) = match next {
             // (`Done` here: resume with these values.)
-            Next::Resume(args) => match step(&co, args)? {
+            Next::Resume(args) => match step(held.thread()?, args)? {
                 Step::Done(out) => return Ok(out),
                 Step::Wait(op, operands) => (op, operands),
             },
@@ -405,26 +524,30 @@ pub(crate) async fn drive(
                 Some(LuaValue::UserData(ud)) => match Pending::take(&ud) {
                     Ok(fut) => {
                         drop(ud);
-                        outcome(fut.await)
+                        drop(operands);
+                        outcome(held.wait(fut).await)
                     }
                     Err(e) => err_value(e),
                 },
                 _ => err_value(mlua::Error::runtime("bad wait request")),
             },
-            crate::ops::OP_SUSPEND => match suspend(&weak, parked.as_ref(), operands).await? {
-                Resumed::Values(v) => {
-                    next = Next::Resume(v);
-                    continue;
+            crate::ops::OP_SUSPEND => {
+                match held.wait(suspend(&weak, parked.as_ref(), operands)).await? {
+                    Resumed::Values(v) => {
+                        next = Next::Resume(v);
+                        continue;
+                    }
+                    Resumed::Handoff(Handoff::Request(op, operands)) => {
+                        next = Next::Request(op, operands);
+                        continue;
+                    }
+                    Resumed::Handoff(Handoff::Done(v)) => return Ok(v),
+                    Resumed::Handoff(Handoff::Failed(e)) => return Err(e),
                 }
-                Resumed::Handoff(Handoff::Request(op, operands)) => {
-                    next = Next::Request(op, operands);
-                    continue;
-                }
-                Resumed::Handoff(Handoff::Done(v)) => return Ok(v),
-                Resumed::Handoff(Handoff::Failed(e)) => return Err(e),
-            },
-            _ => match crate::ops::carry_out(&weak, op, operands).await {
-                Some(r) => outcome(r),
+            }
+            _ => match crate::ops::prepare(&weak, op, operands) {
+                Some(Ok(w)) => outcome(held.wait(w.run()).await),
+                Some(Err(e)) => err_value(e),
                 None => err_value(mlua::Error::runtime(format!("unknown wait request {op}"))),
             },
         };

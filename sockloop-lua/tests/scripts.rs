@@ -212,3 +212,11 @@ fn a_script_error_is_reported() {
     let e = run_script("../does-not-exist").unwrap_err();
     assert!(e.contains("No such file"), "{e}");
 }
+
+/// 36,000 Lua threads parked at once (suspend, sleep, recv, a sleep job's
+/// sleep), then calls that make Lua values in Rust, then all woken: no
+/// parked thread holds a slot of mlua's auxiliary stack (8,000 slots).
+#[test]
+fn many_parked_threads() {
+    check("parked");
+}
